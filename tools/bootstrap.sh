@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs the Debian packages tidepool builds and tests with. Idempotent: when
+# every package is already present it returns without touching apt.
+set -euo pipefail
+
+packages=(
+  bazel-bootstrap
+  g++
+  clang
+  clang-format
+  libclang-rt-14-dev
+  liburing-dev
+  libjemalloc-dev
+  libmimalloc-dev
+  libabsl-dev
+  libgtest-dev
+  libgmock-dev
+  libbenchmark-dev
+  python3
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if ((${#missing[@]})); then
+  echo "bootstrap: installing ${missing[*]}" >&2
+  sudo_cmd=()
+  [[ $(id -u) -eq 0 ]] || sudo_cmd=(sudo)
+  export DEBIAN_FRONTEND=noninteractive
+  "${sudo_cmd[@]}" apt-get -o DPkg::Lock::Timeout=600 update -qq
+  "${sudo_cmd[@]}" apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}"
+fi
