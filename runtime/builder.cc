@@ -1,0 +1,148 @@
+#include "runtime/builder.h"
+
+#include <cctype>
+#include <cstdlib>
+#include <memory>
+#include <thread>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "runtime/internal/scheduler.h"
+#include "runtime/runtime.h"
+
+namespace tidepool {
+namespace {
+
+absl::Status CheckRange(const char* setting, uint64_t value, uint64_t lo,
+                        uint64_t hi) {
+  if (value >= lo && value <= hi) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      absl::StrCat(setting, "=", value, " is out of range: accepted values are ",
+                   lo, " to ", hi));
+}
+
+// Reads an integer environment variable in [lo, hi]; unset leaves `out`.
+absl::Status ReadEnv(const char* name, uint64_t lo, uint64_t hi,
+                     uint64_t& out) {
+  const char* text = std::getenv(name);
+  if (text == nullptr) return absl::OkStatus();
+  uint64_t value;
+  if (!absl::SimpleAtoi(text, &value) || value < lo || value > hi) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(name, "='", text, "' is not valid: expected an integer from ",
+                     lo, " to ", hi));
+  }
+  out = value;
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+Builder::Builder() {
+  const unsigned hw = std::thread::hardware_concurrency();
+  config_.worker_threads = hw == 0 ? 1 : hw;
+}
+
+Builder& Builder::worker_threads(size_t n) {
+  config_.worker_threads = n;
+  return *this;
+}
+
+Builder& Builder::max_blocking_threads(size_t n) {
+  config_.max_blocking_threads = n;
+  return *this;
+}
+
+Builder& Builder::thread_keep_alive(std::chrono::nanoseconds d) {
+  config_.thread_keep_alive = d;
+  return *this;
+}
+
+Builder& Builder::shutdown_timeout(std::chrono::nanoseconds d) {
+  config_.shutdown_timeout = d;
+  return *this;
+}
+
+Builder& Builder::thread_name(std::string prefix) {
+  config_.thread_name = std::move(prefix);
+  return *this;
+}
+
+Builder& Builder::on_thread_start(std::function<void()> f) {
+  config_.on_thread_start = std::move(f);
+  return *this;
+}
+
+Builder& Builder::on_thread_stop(std::function<void()> f) {
+  config_.on_thread_stop = std::move(f);
+  return *this;
+}
+
+absl::StatusOr<Builder> Builder::from_env() {
+  Builder b;
+  uint64_t workers = b.config_.worker_threads;
+  uint64_t blocking = b.config_.max_blocking_threads;
+  uint64_t keep_alive_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(
+          b.config_.thread_keep_alive)
+          .count();
+  if (auto s = ReadEnv("TIDEPOOL_WORKER_THREADS", 1, kMaxWorkerThreads, workers);
+      !s.ok()) {
+    return s;
+  }
+  if (auto s = ReadEnv("TIDEPOOL_MAX_BLOCKING_THREADS", 1,
+                       kMaxBlockingThreadsLimit, blocking);
+      !s.ok()) {
+    return s;
+  }
+  // Up to a day: longer is a typo, not a policy.
+  if (auto s = ReadEnv("TIDEPOOL_THREAD_KEEP_ALIVE_MS", 1, 86'400'000,
+                       keep_alive_ms);
+      !s.ok()) {
+    return s;
+  }
+  b.worker_threads(workers)
+      .max_blocking_threads(blocking)
+      .thread_keep_alive(std::chrono::milliseconds(keep_alive_ms));
+  return b;
+}
+
+absl::StatusOr<Runtime> Builder::build() const {
+  if (auto s = CheckRange("worker_threads", config_.worker_threads, 1,
+                          kMaxWorkerThreads);
+      !s.ok()) {
+    return s;
+  }
+  if (auto s = CheckRange("max_blocking_threads", config_.max_blocking_threads,
+                          1, kMaxBlockingThreadsLimit);
+      !s.ok()) {
+    return s;
+  }
+  if (config_.thread_keep_alive <= std::chrono::nanoseconds::zero()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "thread_keep_alive=", config_.thread_keep_alive.count(),
+        "ns is out of range: accepted values are durations above zero"));
+  }
+  if (config_.shutdown_timeout < std::chrono::nanoseconds::zero()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "shutdown_timeout=", config_.shutdown_timeout.count(),
+        "ns is out of range: accepted values are zero or more"));
+  }
+  bool name_ok = !config_.thread_name.empty();
+  for (unsigned char c : config_.thread_name) {
+    name_ok = name_ok && std::isprint(c) && c != '/';
+  }
+  if (!name_ok) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("thread_name='", config_.thread_name,
+                     "' is not valid: accepted values are non-empty printable "
+                     "text without '/'"));
+  }
+  auto scheduler = std::make_unique<internal::Scheduler>(config_);
+  if (auto s = scheduler->Start(); !s.ok()) return s;
+  return Runtime(std::move(scheduler));
+}
+
+}  // namespace tidepool

@@ -1,0 +1,71 @@
+#ifndef TIDEPOOL_RUNTIME_BUILDER_H_
+#define TIDEPOOL_RUNTIME_BUILDER_H_
+
+// Builder: the settings of a Runtime, checked by build().
+//
+//   absl::StatusOr<tidepool::Runtime> rt = tidepool::Builder()
+//       .worker_threads(2)
+//       .max_blocking_threads(8)
+//       .thread_keep_alive(std::chrono::milliseconds(500))
+//       .build();
+//   if (!rt.ok()) { /* rt.status() names the bad setting */ }
+//
+// Setters only record; build() validates every setting and returns
+// InvalidArgument naming the setting and its accepted values. Builders are
+// plain values: copy them, build several runtimes from one.
+
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "runtime/internal/runtime_config.h"
+
+namespace tidepool {
+
+class Runtime;
+
+class Builder {
+ public:
+  static constexpr size_t kMaxWorkerThreads = 4096;
+  static constexpr size_t kMaxBlockingThreadsLimit = 100000;
+
+  // Defaults: one worker per hardware thread, 512 blocking threads, 10 s
+  // keep-alive, 10 s shutdown timeout, thread names "tidepool-w0"...
+  Builder();
+
+  // Number of worker threads running tasks: 1 to 4096.
+  Builder& worker_threads(size_t n);
+  // Cap on blocking-pool threads: 1 to 100000. Calls beyond it queue.
+  Builder& max_blocking_threads(size_t n);
+  // How long an idle blocking thread waits for work before exiting: more
+  // than zero.
+  Builder& thread_keep_alive(std::chrono::nanoseconds d);
+  // How long destroying the Runtime waits for running blocking calls: zero
+  // or more.
+  Builder& shutdown_timeout(std::chrono::nanoseconds d);
+  // Thread name prefix; workers are "<prefix>-w<i>", blocking threads
+  // "<prefix>-b<i>". Non-empty, printable, no '/'.
+  Builder& thread_name(std::string prefix);
+  // Run on every worker and blocking thread, in that thread, before its
+  // first task and after its last.
+  Builder& on_thread_start(std::function<void()> f);
+  Builder& on_thread_stop(std::function<void()> f);
+
+  // A Builder with defaults overridden by TIDEPOOL_WORKER_THREADS,
+  // TIDEPOOL_MAX_BLOCKING_THREADS and TIDEPOOL_THREAD_KEEP_ALIVE_MS (unset
+  // variables keep the default). A malformed or out-of-range value returns
+  // InvalidArgument naming the variable.
+  static absl::StatusOr<Builder> from_env();
+
+  // Validates the settings and starts the runtime's worker threads.
+  absl::StatusOr<Runtime> build() const;
+
+ private:
+  internal::RuntimeConfig config_;
+};
+
+}  // namespace tidepool
+
+#endif  // TIDEPOOL_RUNTIME_BUILDER_H_

@@ -1,0 +1,172 @@
+#include "runtime/internal/blocking_pool.h"
+
+#include <cstdio>
+#include <system_error>
+#include <utility>
+
+#include "runtime/internal/context.h"
+
+namespace tidepool::internal {
+
+BlockingPool::BlockingPool(const RuntimeConfig& config, Scheduler* scheduler)
+    : max_threads_(config.max_blocking_threads),
+      keep_alive_(config.thread_keep_alive),
+      thread_name_(config.thread_name),
+      on_thread_start_(config.on_thread_start),
+      on_thread_stop_(config.on_thread_stop),
+      scheduler_(scheduler) {}
+
+void BlockingPool::RunOne(TaskHeader* task) {
+  if (task->IsCancelRequested()) {
+    task->CancelNow();
+  } else {
+    task->Poll();
+    task->Complete();
+  }
+  task->Unref();
+}
+
+void BlockingPool::Spawn(TaskHeader* task) {
+  JoinFinished();
+  {
+    MutexLock lock(&mu_);
+    if (!shutdown_) {
+      if (!idle_.empty()) {
+        Idler* idler = idle_.back();
+        idle_.pop_back();
+        idler->task = task;
+        idler->cv.Signal();
+        return;
+      }
+      if (active_ < max_threads_ && StartThread(task)) return;
+      // At the cap, or the system refused a thread: the call waits for one
+      // of the running threads. (With none running it waits for the next
+      // spawn_blocking to start one.)
+      queue_.push_back(task);
+      return;
+    }
+  }
+  task->CancelNow();
+  task->Unref();
+}
+
+bool BlockingPool::StartThread(TaskHeader* task) {
+  const size_t index = next_index_++;
+  auto self = threads_.emplace(threads_.end());
+  try {
+    *self = std::thread([pool = shared_from_this(), self, index, task] {
+      pool->ThreadMain(self, index, task);
+    });
+  } catch (const std::system_error&) {
+    threads_.erase(self);
+    ++spawn_failures_;
+    return false;
+  }
+  ++active_;
+  ++spawned_total_;
+  return true;
+}
+
+void BlockingPool::ThreadMain(ThreadList::iterator self, size_t index,
+                              TaskHeader* task) {
+  NameThisThread(thread_name_, 'b', index);
+  SetCurrentScheduler(scheduler_);
+  if (on_thread_start_) on_thread_start_();
+  Idler idler;
+  {
+    MutexLock lock(&mu_);
+    while (true) {
+      mu_.Unlock();
+      RunOne(task);
+      mu_.Lock();
+      if (!queue_.empty()) {
+        task = queue_.front();
+        queue_.pop_front();
+        continue;
+      }
+      if (shutdown_) break;
+      idle_.push_back(&idler);
+      const auto deadline = std::chrono::steady_clock::now() + keep_alive_;
+      while (idler.task == nullptr && !shutdown_) {
+        const auto left = deadline - std::chrono::steady_clock::now();
+        if (left <= std::chrono::nanoseconds::zero()) break;
+        idler.cv.WaitFor(&mu_, left);
+      }
+      if (idler.task != nullptr) {  // the giver already unlinked us
+        task = std::exchange(idler.task, nullptr);
+        continue;
+      }
+      std::erase(idle_, &idler);
+      break;
+    }
+    // From here on a spawn may start a replacement thread.
+    --active_;
+    ++exited_total_;
+  }
+  if (on_thread_stop_) on_thread_stop_();
+  SetCurrentScheduler(nullptr);
+  MutexLock lock(&mu_);
+  finished_.splice(finished_.end(), threads_, self);
+  thread_finished_.SignalAll();
+}
+
+void BlockingPool::JoinFinished() {
+  ThreadList done;
+  {
+    MutexLock lock(&mu_);
+    done.swap(finished_);
+  }
+  // Each has at most a few instructions of ThreadMain left.
+  for (std::thread& t : done) {
+    if (t.joinable()) t.join();
+  }
+}
+
+bool BlockingPool::Shutdown(std::chrono::nanoseconds timeout) {
+  std::deque<TaskHeader*> never_started;
+  {
+    MutexLock lock(&mu_);
+    shutdown_ = true;
+    never_started.swap(queue_);
+    for (Idler* idler : idle_) idler->cv.Signal();
+  }
+  for (TaskHeader* task : never_started) {
+    task->CancelNow();
+    task->Unref();
+  }
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  size_t stragglers = 0;
+  {
+    MutexLock lock(&mu_);
+    while (!threads_.empty()) {
+      const auto left = deadline - std::chrono::steady_clock::now();
+      if (left <= std::chrono::nanoseconds::zero()) break;
+      thread_finished_.WaitFor(&mu_, left);
+    }
+    // A straggler keeps its list node (it splices it into finished_ when it
+    // ends) and the pool alive through its shared_ptr.
+    for (std::thread& t : threads_) t.detach();
+    stragglers = threads_.size();
+  }
+  JoinFinished();
+  if (stragglers == 0) return true;
+  std::fprintf(stderr,
+               "tidepool: %zu blocking thread(s) still running after "
+               "shutdown_timeout; detached\n",
+               stragglers);
+  return false;
+}
+
+BlockingMetrics BlockingPool::Metrics() const {
+  MutexLock lock(&mu_);
+  BlockingMetrics m;
+  m.threads_alive = active_;
+  m.threads_idle = idle_.size();
+  m.queue_depth = queue_.size();
+  m.threads_spawned = spawned_total_;
+  m.threads_exited = exited_total_;
+  m.spawn_failures = spawn_failures_;
+  return m;
+}
+
+}  // namespace tidepool::internal

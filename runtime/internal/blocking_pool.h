@@ -1,0 +1,85 @@
+#ifndef TIDEPOOL_RUNTIME_INTERNAL_BLOCKING_POOL_H_
+#define TIDEPOOL_RUNTIME_INTERNAL_BLOCKING_POOL_H_
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <list>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "runtime/internal/mutex.h"
+#include "runtime/internal/runtime_config.h"
+#include "runtime/internal/task_header.h"
+#include "runtime/metrics.h"
+
+namespace tidepool::internal {
+
+class Scheduler;
+
+// Threads for blocking calls, created on demand up to max_blocking_threads.
+//
+// New work goes to the most recently idle thread (a LIFO stack of idle
+// threads), so under a steady trickle the same few threads stay busy and the
+// surplus really reaches thread_keep_alive and exits. Work beyond the cap
+// waits in a FIFO queue.
+//
+// Threads hold a shared_ptr to the pool: if shutdown_timeout expires with
+// calls still running, those threads are detached and finish on their own.
+class BlockingPool : public std::enable_shared_from_this<BlockingPool> {
+ public:
+  BlockingPool(const RuntimeConfig& config, Scheduler* scheduler);
+
+  // Any thread. Takes over the task's queue reference. After shutdown the
+  // task is cancelled at once.
+  void Spawn(TaskHeader* task);
+
+  // Stops taking work, cancels queued calls that never started, and waits up
+  // to `timeout` for running ones. Returns false (after detaching the
+  // stragglers and saying so on stderr) when the timeout expired.
+  bool Shutdown(std::chrono::nanoseconds timeout);
+
+  BlockingMetrics Metrics() const;
+
+ private:
+  struct Idler {
+    CondVar cv;
+    TaskHeader* task = nullptr;  // guarded by the pool's mu_
+  };
+  using ThreadList = std::list<std::thread>;
+
+  void ThreadMain(ThreadList::iterator self, size_t index, TaskHeader* task);
+  static void RunOne(TaskHeader* task);
+  // Starts a thread for `task`, or returns false.
+  bool StartThread(TaskHeader* task) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void JoinFinished() ABSL_LOCKS_EXCLUDED(mu_);
+
+  const size_t max_threads_;
+  const std::chrono::nanoseconds keep_alive_;
+  const std::string thread_name_;
+  const std::function<void()> on_thread_start_;
+  const std::function<void()> on_thread_stop_;
+  Scheduler* const scheduler_;
+
+  mutable Mutex mu_;
+  bool shutdown_ ABSL_GUARDED_BY(mu_) = false;
+  std::deque<TaskHeader*> queue_ ABSL_GUARDED_BY(mu_);
+  // Back is the most recently idle thread.
+  std::vector<Idler*> idle_ ABSL_GUARDED_BY(mu_);
+  // Threads that can still take work (not yet decided to exit).
+  size_t active_ ABSL_GUARDED_BY(mu_) = 0;
+  // Threads not yet joined, and those that returned from their loop.
+  ThreadList threads_ ABSL_GUARDED_BY(mu_);
+  ThreadList finished_ ABSL_GUARDED_BY(mu_);
+  CondVar thread_finished_;
+  size_t next_index_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t spawned_total_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t exited_total_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t spawn_failures_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+}  // namespace tidepool::internal
+
+#endif  // TIDEPOOL_RUNTIME_INTERNAL_BLOCKING_POOL_H_

@@ -1,0 +1,29 @@
+#include "runtime/internal/context.h"
+
+#include <stdexcept>
+
+#include "runtime/internal/task_header.h"
+
+namespace tidepool::internal {
+namespace {
+thread_local Scheduler* tls_scheduler = nullptr;
+thread_local TaskHeader* tls_task = nullptr;
+}  // namespace
+
+Scheduler* CurrentScheduler() { return tls_scheduler; }
+void SetCurrentScheduler(Scheduler* scheduler) { tls_scheduler = scheduler; }
+
+TaskHeader* CurrentTask() { return tls_task; }
+void SetCurrentTask(TaskHeader* task) { tls_task = task; }
+
+TaskHeader* SuspendCurrentTask(std::coroutine_handle<> awaiting) {
+  TaskHeader* task = tls_task;
+  if (task == nullptr) {
+    throw std::logic_error(
+        "tidepool: a runtime awaitable was awaited outside a tidepool task");
+  }
+  task->resume_point_ = awaiting;
+  return task;
+}
+
+}  // namespace tidepool::internal

@@ -1,0 +1,112 @@
+#ifndef TIDEPOOL_RUNTIME_INTERNAL_LOCAL_QUEUE_H_
+#define TIDEPOOL_RUNTIME_INTERNAL_LOCAL_QUEUE_H_
+
+#include <array>
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+#include "runtime/internal/task_header.h"
+
+namespace tidepool::internal {
+
+// A worker's bounded run queue: one producer (the owning worker), many
+// consumers (the owner pops, idle workers steal half). FIFO for everyone, so
+// a task that yields goes behind the others.
+//
+// head_ only grows and is advanced by CAS, which is how a consumer claims
+// slots. tail_ is written only by the owner. A stealer reads the slots it
+// wants before its CAS; because head_ never goes back, a successful CAS
+// proves the owner could not have reused those slots meanwhile (the owner
+// only writes slot t when t - head_ < kCapacity).
+class LocalQueue {
+ public:
+  static constexpr uint32_t kCapacity = 256;
+
+  // Owner only. Returns false when full; the caller moves work elsewhere.
+  bool TryPush(TaskHeader* task) {
+    const uint32_t tail = tail_.load(std::memory_order_relaxed);
+    // acquire: a stealer's reads of the slot we may overwrite happen before
+    // the CAS that advanced head_ past it.
+    const uint32_t head = head_.load(std::memory_order_acquire);
+    if (tail - head >= kCapacity) return false;
+    slots_[tail % kCapacity].store(task, std::memory_order_relaxed);
+    // release: publishes the slot to consumers that acquire tail_.
+    tail_.store(tail + 1, std::memory_order_release);
+    return true;
+  }
+
+  // Owner only. Takes up to `max` tasks from the front, for the overflow path
+  // (they go to the inject queue). Returns how many were written to `out`.
+  size_t PopBatch(TaskHeader** out, size_t max) {
+    uint32_t head = head_.load(std::memory_order_acquire);
+    while (true) {
+      const uint32_t tail = tail_.load(std::memory_order_relaxed);
+      size_t n = tail - head;
+      if (n > max) n = max;
+      if (n == 0) return 0;
+      for (size_t i = 0; i < n; ++i) {
+        out[i] = slots_[(head + i) % kCapacity].load(std::memory_order_relaxed);
+      }
+      // acq_rel: acquire orders our slot reads after earlier claims; release
+      // lets the owner's next TryPush see that the slots are free.
+      if (head_.compare_exchange_weak(head, head + static_cast<uint32_t>(n),
+                                      std::memory_order_acq_rel,
+                                      std::memory_order_acquire)) {
+        return n;
+      }
+    }
+  }
+
+  // Owner only.
+  TaskHeader* Pop() {
+    TaskHeader* task = nullptr;
+    return PopBatch(&task, 1) == 1 ? task : nullptr;
+  }
+
+  // Any other worker. Moves about half of this queue into `dest` (which must
+  // be the caller's own, empty queue) and returns one more task to run now,
+  // or nullptr if there was nothing to take.
+  TaskHeader* StealInto(LocalQueue& dest) {
+    std::array<TaskHeader*, kCapacity / 2> taken;
+    uint32_t head = head_.load(std::memory_order_acquire);
+    while (true) {
+      // acquire: pairs with the owner's release of tail_, so the slots below
+      // tail are initialised.
+      const uint32_t tail = tail_.load(std::memory_order_acquire);
+      uint32_t n = tail - head;
+      if (n > kCapacity) {  // head moved on since we read it
+        head = head_.load(std::memory_order_acquire);
+        continue;
+      }
+      if (n == 0) return nullptr;
+      n -= n / 2;
+      if (n > taken.size()) n = taken.size();
+      for (uint32_t i = 0; i < n; ++i) {
+        taken[i] = slots_[(head + i) % kCapacity].load(std::memory_order_relaxed);
+      }
+      if (head_.compare_exchange_weak(head, head + n, std::memory_order_acq_rel,
+                                      std::memory_order_acquire)) {
+        for (uint32_t i = 1; i < n; ++i) dest.TryPush(taken[i]);
+        return taken[0];
+      }
+    }
+  }
+
+  // Any thread; a racy hint used for parking decisions and metrics.
+  size_t Size() const {
+    const uint32_t tail = tail_.load(std::memory_order_acquire);
+    const uint32_t head = head_.load(std::memory_order_acquire);
+    const uint32_t n = tail - head;
+    return n > kCapacity ? 0 : n;
+  }
+
+ private:
+  alignas(64) std::atomic<uint32_t> head_{0};
+  alignas(64) std::atomic<uint32_t> tail_{0};
+  std::array<std::atomic<TaskHeader*>, kCapacity> slots_{};
+};
+
+}  // namespace tidepool::internal
+
+#endif  // TIDEPOOL_RUNTIME_INTERNAL_LOCAL_QUEUE_H_

@@ -1,0 +1,29 @@
+#ifndef TIDEPOOL_RUNTIME_INTERNAL_RUNTIME_CONFIG_H_
+#define TIDEPOOL_RUNTIME_INTERNAL_RUNTIME_CONFIG_H_
+
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <string>
+
+namespace tidepool::internal {
+
+// The validated settings a Builder hands to the runtime's internals.
+struct RuntimeConfig {
+  size_t worker_threads = 1;
+  size_t max_blocking_threads = 512;
+  std::chrono::nanoseconds thread_keep_alive = std::chrono::seconds(10);
+  std::chrono::nanoseconds shutdown_timeout = std::chrono::seconds(10);
+  std::string thread_name = "tidepool";
+  std::function<void()> on_thread_start;
+  std::function<void()> on_thread_stop;
+};
+
+// Names the calling thread "<prefix>-<kind><index>" (kind 'w' for workers,
+// 'b' for blocking threads), shortening the prefix to fit the 15 bytes Linux
+// keeps in /proc/self/task/*/comm.
+void NameThisThread(const std::string& prefix, char kind, size_t index);
+
+}  // namespace tidepool::internal
+
+#endif  // TIDEPOOL_RUNTIME_INTERNAL_RUNTIME_CONFIG_H_

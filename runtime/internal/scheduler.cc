@@ -1,0 +1,349 @@
+#include "runtime/internal/scheduler.h"
+
+#include <array>
+#include <cstdio>
+#include <cstdlib>
+#include <system_error>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "runtime/internal/context.h"
+#include "runtime/internal/local_queue.h"
+#include "runtime/internal/parker.h"
+
+namespace tidepool::internal {
+namespace {
+
+// A task woken by the task running before it goes into the LIFO slot and
+// runs next (message passing stays in cache), but at most this many times in
+// a row, so two tasks waking each other cannot starve the queue.
+constexpr uint32_t kMaxLifoStreak = 3;
+// Every this many ticks a worker looks at the inject queue before its own,
+// so remote spawns are not starved by a busy local queue.
+constexpr uint32_t kGlobalQueueInterval = 61;
+
+}  // namespace
+
+struct Scheduler::Worker {
+  Worker(Scheduler* owner, size_t index)
+      : owner(owner), index(index), rng(0x9E3779B97F4A7C15ull * (index + 1)) {}
+
+  Scheduler* const owner;
+  const size_t index;
+  LocalQueue queue;
+  Parker parker;
+  std::thread thread;
+
+  // Owner thread only.
+  TaskHeader* lifo = nullptr;
+  bool searching = false;
+  uint32_t tick = 0;
+  uint32_t lifo_streak = 0;
+  uint64_t rng;
+
+  // Written by the owner, read by Metrics(); relaxed: plain statistics.
+  std::atomic<uint64_t> polls{0};
+  std::atomic<uint64_t> steals{0};
+  std::atomic<uint64_t> parks{0};
+
+  uint64_t NextRandom() {
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return rng;
+  }
+  void Count(std::atomic<uint64_t>& counter) {
+    counter.store(counter.load(std::memory_order_relaxed) + 1,
+                  std::memory_order_relaxed);
+  }
+};
+
+namespace {
+thread_local Scheduler::Worker* tls_worker = nullptr;
+}  // namespace
+
+Scheduler::Scheduler(RuntimeConfig config)
+    : config_(std::move(config)),
+      idle_(config_.worker_threads),
+      blocking_(std::make_shared<BlockingPool>(config_, this)) {
+  workers_.reserve(config_.worker_threads);
+  for (size_t i = 0; i < config_.worker_threads; ++i) {
+    workers_.push_back(std::make_unique<Worker>(this, i));
+  }
+}
+
+Scheduler::~Scheduler() { Shutdown(config_.shutdown_timeout); }
+
+absl::Status Scheduler::Start() {
+  for (auto& w : workers_) {
+    try {
+      w->thread = std::thread([this, w = w.get()] { WorkerMain(w); });
+    } catch (const std::system_error& e) {
+      Shutdown(config_.shutdown_timeout);
+      return absl::ResourceExhaustedError(
+          absl::StrCat("tidepool: could not start worker thread ", w->index,
+                       " of worker_threads=", workers_.size(), ": ",
+                       e.what()));
+    }
+  }
+  return absl::OkStatus();
+}
+
+void Scheduler::Shutdown(std::chrono::nanoseconds blocking_timeout) {
+  if (shut_down_) return;
+  shut_down_ = true;
+  if (OnWorkerThread()) {
+    std::fprintf(stderr,
+                 "tidepool: a Runtime was shut down from one of its own "
+                 "worker threads\n");
+    std::abort();
+  }
+  shutdown_.store(true, std::memory_order_seq_cst);
+  for (auto& w : workers_) w->parker.Unpark();
+  for (auto& w : workers_) {
+    if (w->thread.joinable()) w->thread.join();
+  }
+  // No task runs any more: drop queue references, then destroy the tasks.
+  inject_.CloseAndDrain();
+  for (auto& w : workers_) {
+    if (w->lifo) std::exchange(w->lifo, nullptr)->Unref();
+    while (TaskHeader* t = w->queue.Pop()) t->Unref();
+  }
+  owned_.CloseAndCancelAll();
+  blocking_->Shutdown(blocking_timeout);
+}
+
+bool Scheduler::OnWorkerThread() const {
+  return tls_worker != nullptr && tls_worker->owner == this;
+}
+
+void Scheduler::Submit(TaskHeader* task) {
+  // relaxed: the task is not shared yet; the queue push publishes it.
+  task->state().store(TaskHeader::kScheduled, std::memory_order_relaxed);
+  if (!owned_.Insert(task)) {  // shutting down: never runs
+    task->CancelNow();
+    task->Unref();
+    return;
+  }
+  Schedule(task, /*is_yield=*/false);
+}
+
+void Scheduler::Schedule(TaskHeader* task, bool is_yield) {
+  Worker* w = tls_worker;
+  if (w == nullptr || w->owner != this) {
+    if (!inject_.Push(task)) {
+      task->Unref();  // closed; the shutdown sweep destroys the task
+      return;
+    }
+    NotifyParked();
+    return;
+  }
+  bool notify = true;
+  if (is_yield) {
+    PushLocal(w, task);
+  } else {
+    TaskHeader* displaced = std::exchange(w->lifo, task);
+    notify = displaced != nullptr;
+    if (displaced) PushLocal(w, displaced);
+  }
+  // Work in the LIFO slot cannot be stolen, so waking a peer for it is
+  // useless; work in the queue can be.
+  if (notify) NotifyParked();
+}
+
+void Scheduler::PushLocal(Worker* w, TaskHeader* task) {
+  if (w->queue.TryPush(task)) return;
+  // Full: move half of the queue plus this task to the inject queue, where
+  // any worker can take them.
+  std::array<TaskHeader*, LocalQueue::kCapacity / 2> batch;
+  const size_t n = w->queue.PopBatch(batch.data(), batch.size());
+  TaskHeader* first = task;
+  TaskHeader* last = task;
+  for (size_t i = 0; i < n; ++i) {
+    last->queue_next_ = batch[i];
+    last = batch[i];
+  }
+  if (!inject_.PushBatch(first, last, n + 1)) {
+    for (TaskHeader* t = first; t != nullptr;) {
+      TaskHeader* next = t == last ? nullptr : t->queue_next_;
+      t->Unref();
+      t = next;
+    }
+  }
+}
+
+void Scheduler::NotifyParked() {
+  if (auto worker = idle_.WorkerToNotify()) workers_[*worker]->parker.Unpark();
+}
+
+bool Scheduler::HasWork() const {
+  if (inject_.Size() > 0) return true;
+  for (const auto& w : workers_) {
+    if (w->queue.Size() > 0) return true;
+  }
+  return false;
+}
+
+void Scheduler::WorkerMain(Worker* w) {
+  NameThisThread(config_.thread_name, 'w', w->index);
+  tls_worker = w;
+  SetCurrentScheduler(this);
+  if (config_.on_thread_start) config_.on_thread_start();
+  while (!shutdown_.load(std::memory_order_acquire)) {
+    TaskHeader* task = NextTask(w);
+    if (task == nullptr) task = Search(w);
+    if (task != nullptr) {
+      RunTask(w, task);
+      continue;
+    }
+    Park(w);
+  }
+  if (config_.on_thread_stop) config_.on_thread_stop();
+  SetCurrentScheduler(nullptr);
+  tls_worker = nullptr;
+}
+
+TaskHeader* Scheduler::NextTask(Worker* w) {
+  ++w->tick;
+  if (w->lifo) {
+    if (w->lifo_streak < kMaxLifoStreak) {
+      ++w->lifo_streak;
+      return std::exchange(w->lifo, nullptr);
+    }
+    PushLocal(w, std::exchange(w->lifo, nullptr));
+  }
+  w->lifo_streak = 0;
+  if (w->tick % kGlobalQueueInterval == 0) {
+    if (TaskHeader* t = inject_.Pop()) return t;
+  }
+  if (TaskHeader* t = w->queue.Pop()) return t;
+  return PullFromInject(w);
+}
+
+TaskHeader* Scheduler::PullFromInject(Worker* w) {
+  // Take a fair share, so one worker does not drain a burst of remote spawns
+  // while the others sleep, and keep room for local spawns.
+  std::array<TaskHeader*, LocalQueue::kCapacity / 2> batch;
+  size_t want = inject_.Size() / workers_.size() + 1;
+  if (want > batch.size()) want = batch.size();
+  const size_t room = LocalQueue::kCapacity - w->queue.Size();
+  if (want > room + 1) want = room + 1;
+  const size_t n = inject_.PopBatch(batch.data(), want);
+  if (n == 0) return nullptr;
+  for (size_t i = 1; i < n; ++i) PushLocal(w, batch[i]);
+  return batch[0];
+}
+
+TaskHeader* Scheduler::Search(Worker* w) {
+  if (!w->searching) {
+    if (!idle_.TransitionWorkerToSearching()) return nullptr;
+    w->searching = true;
+  }
+  const size_t n = workers_.size();
+  const size_t start = w->NextRandom() % n;
+  for (size_t i = 0; i < n; ++i) {
+    Worker* victim = workers_[(start + i) % n].get();
+    if (victim == w) continue;
+    if (TaskHeader* t = victim->queue.StealInto(w->queue)) {
+      w->Count(w->steals);
+      return t;
+    }
+  }
+  return PullFromInject(w);
+}
+
+void Scheduler::RunTask(Worker* w, TaskHeader* task) {
+  if (w->searching) {
+    w->searching = false;
+    // The last searcher found work: there may be more, so wake a peer to
+    // look (it parks again at once if there is none).
+    if (idle_.TransitionWorkerFromSearching()) NotifyParked();
+  }
+  w->Count(w->polls);
+  std::atomic<uint32_t>& state = task->state();
+  uint32_t s = state.load(std::memory_order_relaxed);
+  // acquire: sees everything done before the task was scheduled.
+  while (!state.compare_exchange_weak(
+      s, (s & ~TaskHeader::kScheduled) | TaskHeader::kRunning,
+      std::memory_order_acquire, std::memory_order_relaxed)) {
+  }
+  if (s & TaskHeader::kCancelled) {
+    task->CancelNow();
+    task->Unref();
+    return;
+  }
+  SetCurrentTask(task);
+  const bool done = task->Poll();
+  SetCurrentTask(nullptr);
+  if (done) {
+    task->Complete();
+    task->Unref();
+    return;
+  }
+  s = state.load(std::memory_order_relaxed);
+  while (true) {
+    if (s & TaskHeader::kCancelled) {
+      task->CancelNow();
+      task->Unref();
+      return;
+    }
+    if (s & TaskHeader::kNotified) {
+      // Woken during its own poll (a yield, or a fast wake-up): back of the
+      // queue, keeping the queue reference. acq_rel: acquire the waker's
+      // writes, release our frame writes to the next poller.
+      if (state.compare_exchange_weak(
+              s,
+              (s & ~(TaskHeader::kRunning | TaskHeader::kNotified)) |
+                  TaskHeader::kScheduled,
+              std::memory_order_acq_rel, std::memory_order_relaxed)) {
+        Schedule(task, /*is_yield=*/true);
+        return;
+      }
+      continue;
+    }
+    // release: the frame as we left it is visible to whoever wakes and polls
+    // the task next.
+    if (state.compare_exchange_weak(s, s & ~TaskHeader::kRunning,
+                                    std::memory_order_acq_rel,
+                                    std::memory_order_relaxed)) {
+      task->Unref();
+      return;
+    }
+  }
+}
+
+void Scheduler::Park(Worker* w) {
+  idle_.TransitionWorkerToParked(w->index, w->searching);
+  w->searching = false;
+  // Store-buffering handshake with producers (see idle.h): look once more
+  // after announcing ourselves as a sleeper.
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if ((HasWork() || shutdown_.load(std::memory_order_seq_cst)) &&
+      idle_.UnparkSelf(w->index)) {
+    w->searching = true;
+    return;
+  }
+  w->Count(w->parks);
+  w->parker.Park();
+  // Whoever unparked us counted us as searching.
+  w->searching = true;
+}
+
+RuntimeMetrics Scheduler::Metrics() const {
+  RuntimeMetrics m;
+  m.workers = workers_.size();
+  m.alive_tasks = owned_.Alive();
+  m.global_queue_depth = inject_.Size();
+  for (const auto& w : workers_) {
+    WorkerMetrics wm;
+    wm.polls = w->polls.load(std::memory_order_relaxed);
+    wm.steals = w->steals.load(std::memory_order_relaxed);
+    wm.parks = w->parks.load(std::memory_order_relaxed);
+    wm.local_queue_depth = w->queue.Size();
+    m.per_worker.push_back(wm);
+  }
+  m.blocking = blocking_->Metrics();
+  return m;
+}
+
+}  // namespace tidepool::internal

@@ -1,0 +1,98 @@
+#ifndef TIDEPOOL_RUNTIME_INTERNAL_SCHEDULER_H_
+#define TIDEPOOL_RUNTIME_INTERNAL_SCHEDULER_H_
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <memory>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "runtime/internal/blocking_pool.h"
+#include "runtime/internal/idle.h"
+#include "runtime/internal/inject_queue.h"
+#include "runtime/internal/owned_tasks.h"
+#include "runtime/internal/runtime_config.h"
+#include "runtime/internal/task_cell.h"
+#include "runtime/metrics.h"
+#include "runtime/task.h"
+
+namespace tidepool::internal {
+
+// The work-stealing executor behind a Runtime: N worker threads, each with a
+// LocalQueue and a LIFO slot, one InjectQueue, the Idle bookkeeping for
+// parking, the OwnedTasks list, and the BlockingPool. See
+// docs/architecture.md for the invariants.
+class Scheduler {
+ public:
+  explicit Scheduler(RuntimeConfig config);
+  ~Scheduler();
+  Scheduler(const Scheduler&) = delete;
+  Scheduler& operator=(const Scheduler&) = delete;
+
+  // Starts the worker threads.
+  absl::Status Start();
+
+  // Stops the workers, destroys every task that has not finished (their
+  // JoinHandles report TaskCancelled), then shuts the blocking pool down
+  // with `blocking_timeout`. Idempotent. Not from a worker thread.
+  void Shutdown(std::chrono::nanoseconds blocking_timeout);
+
+  // Any thread. The returned cell carries the JoinHandle's reference.
+  template <typename T>
+  JoinState<T>* Spawn(Task<T> task) {
+    auto* cell = new CoroTask<T>(this, std::move(task));
+    Submit(cell);
+    return cell;
+  }
+
+  template <typename F>
+  JoinState<std::invoke_result_t<std::decay_t<F>&>>* SpawnBlocking(F&& f) {
+    auto* cell = new BlockingTask<std::decay_t<F>>(std::forward<F>(f));
+    blocking_->Spawn(cell);
+    return cell;
+  }
+
+  // Queues a task that a Wake() or Abort() moved to kScheduled; takes over
+  // its queue reference. From a worker of this scheduler the task goes to
+  // that worker (the LIFO slot, or the back of the queue for a yield),
+  // otherwise to the inject queue.
+  void Schedule(TaskHeader* task, bool is_yield);
+
+  // True on a worker thread of this scheduler.
+  bool OnWorkerThread() const;
+
+  OwnedTasks& owned() { return owned_; }
+  RuntimeMetrics Metrics() const;
+
+  // One worker thread's state; defined in scheduler.cc.
+  struct Worker;
+
+ private:
+  void Submit(TaskHeader* task);
+  void WorkerMain(Worker* w);
+  TaskHeader* NextTask(Worker* w);
+  TaskHeader* PullFromInject(Worker* w);
+  TaskHeader* Search(Worker* w);
+  void RunTask(Worker* w, TaskHeader* task);
+  void Park(Worker* w);
+  void PushLocal(Worker* w, TaskHeader* task);
+  void NotifyParked();
+  bool HasWork() const;
+
+  const RuntimeConfig config_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  InjectQueue inject_;
+  Idle idle_;
+  OwnedTasks owned_;
+  std::shared_ptr<BlockingPool> blocking_;
+  // seq_cst: read by parking workers inside the store-buffering handshake.
+  std::atomic<bool> shutdown_{false};
+  bool shut_down_ = false;  // only the Runtime owner calls Shutdown()
+};
+
+}  // namespace tidepool::internal
+
+#endif  // TIDEPOOL_RUNTIME_INTERNAL_SCHEDULER_H_

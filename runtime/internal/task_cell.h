@@ -1,0 +1,117 @@
+#ifndef TIDEPOOL_RUNTIME_INTERNAL_TASK_CELL_H_
+#define TIDEPOOL_RUNTIME_INTERNAL_TASK_CELL_H_
+
+#include <coroutine>
+#include <exception>
+#include <optional>
+#include <stdexcept>
+#include <type_traits>
+#include <utility>
+#include <variant>
+
+#include "runtime/internal/task_header.h"
+#include "runtime/task.h"
+#include "runtime/task_cancelled.h"
+
+namespace tidepool::internal {
+
+// Result storage shared by a task and its JoinHandle. Written only by the
+// task's owner before Complete(); read only after IsComplete() or a join
+// wake-up, which order the accesses.
+template <typename T>
+class JoinState : public TaskHeader {
+ public:
+  using TaskHeader::TaskHeader;
+
+  // Moves the result out, rethrowing the task's exception or TaskCancelled.
+  T TakeResult() {
+    if (taken_) throw std::logic_error("tidepool: JoinHandle awaited twice");
+    taken_ = true;
+    if (error_) std::rethrow_exception(error_);
+    if constexpr (!std::is_void_v<T>) return std::move(*value_);
+  }
+
+ protected:
+  template <typename F>
+  void StoreResultOf(F&& produce) {
+    try {
+      if constexpr (std::is_void_v<T>) {
+        produce();
+        value_.emplace();
+      } else {
+        value_.emplace(produce());
+      }
+    } catch (...) {
+      error_ = std::current_exception();
+    }
+  }
+
+  void StoreCancelled() override {
+    error_ = std::make_exception_ptr(TaskCancelled());
+  }
+
+ private:
+  using Stored = std::conditional_t<std::is_void_v<T>, std::monostate, T>;
+  std::optional<Stored> value_;
+  std::exception_ptr error_;
+  bool taken_ = false;
+};
+
+// A spawned coroutine. The frame is destroyed as soon as the task finishes,
+// so a finished task whose JoinHandle is kept costs only this cell.
+template <typename T>
+class CoroTask final : public JoinState<T> {
+ public:
+  // Three references: the owned-task list, the JoinHandle, the run queue.
+  CoroTask(Scheduler* scheduler, Task<T> task)
+      : JoinState<T>(scheduler, 3), root_(TaskAccess<T>::Release(task)) {
+    this->resume_point_ = root_;
+  }
+
+  bool Poll() override {
+    this->resume_point_.resume();
+    if (!root_.done()) return false;
+    this->StoreResultOf([this] { return root_.promise().TakeResult(); });
+    DestroyFrame();
+    return true;
+  }
+
+ protected:
+  void DestroyFrame() override {
+    if (root_) std::exchange(root_, {}).destroy();
+  }
+
+ private:
+  ~CoroTask() override { DestroyFrame(); }
+
+  std::coroutine_handle<Promise<T>> root_;
+};
+
+// A function run on the blocking pool.
+template <typename F>
+class BlockingTask final : public JoinState<std::invoke_result_t<F&>> {
+ public:
+  // Two references: the JoinHandle and the pool's queue.
+  explicit BlockingTask(F&& f)
+      : JoinState<std::invoke_result_t<F&>>(nullptr, 2),
+        f_(std::move(f)) {}
+
+  bool Poll() override {
+    this->StoreResultOf([this] { return (*f_)(); });
+    DestroyFrame();
+    return true;
+  }
+
+ protected:
+  // Frees what the function captured as soon as it has run.
+  void DestroyFrame() override { f_.reset(); }
+
+ private:
+  ~BlockingTask() override = default;
+
+  std::optional<F> f_;
+};
+
+}  // namespace tidepool::internal
+
+#endif  // TIDEPOOL_RUNTIME_INTERNAL_TASK_CELL_H_

@@ -1,0 +1,124 @@
+#include "runtime/internal/task_header.h"
+
+#include <stdexcept>
+
+#include "runtime/internal/context.h"
+#include "runtime/internal/scheduler.h"
+
+namespace tidepool::internal {
+
+void TaskHeader::Wake() {
+  // relaxed first read: the CAS below re-reads with the ordering that counts.
+  uint32_t s = state_.load(std::memory_order_relaxed);
+  while (true) {
+    if (s & (kComplete | kScheduled)) return;
+    if (s & kRunning) {
+      if (s & kNotified) return;
+      // acq_rel: whatever the waker wrote before waking (say, a message)
+      // must be visible when the worker sees kNotified and polls again.
+      if (state_.compare_exchange_weak(s, s | kNotified,
+                                       std::memory_order_acq_rel,
+                                       std::memory_order_relaxed)) {
+        return;
+      }
+      continue;
+    }
+    if (state_.compare_exchange_weak(s, s | kScheduled,
+                                     std::memory_order_acq_rel,
+                                     std::memory_order_relaxed)) {
+      Ref();  // the queue's reference
+      scheduler_->Schedule(this, /*is_yield=*/false);
+      return;
+    }
+  }
+}
+
+void TaskHeader::Abort() {
+  uint32_t s = state_.load(std::memory_order_relaxed);
+  while (true) {
+    if (s & (kComplete | kCancelled)) return;
+    // Whoever runs or will run the task sees kCancelled: the worker after
+    // the current poll or before the next one, the blocking pool before it
+    // starts the call.
+    const bool someone_will_look =
+        scheduler_ == nullptr || (s & (kRunning | kScheduled));
+    const uint32_t next =
+        someone_will_look ? (s | kCancelled) : (s | kCancelled | kScheduled);
+    // acq_rel: orders the abort with the owner's transitions, like Wake().
+    if (state_.compare_exchange_weak(s, next, std::memory_order_acq_rel,
+                                     std::memory_order_relaxed)) {
+      if (!someone_will_look) {
+        Ref();
+        scheduler_->Schedule(this, /*is_yield=*/false);
+      }
+      return;
+    }
+  }
+}
+
+bool TaskHeader::InstallJoinWaiter(uintptr_t tagged) {
+  uintptr_t expected = 0;
+  // acq_rel: release publishes the waiter to the completing thread; acquire
+  // (on failure, kJoinDone) makes the stored result visible to us.
+  if (join_waiter_.compare_exchange_strong(expected, tagged,
+                                           std::memory_order_acq_rel,
+                                           std::memory_order_acquire)) {
+    return true;
+  }
+  if (expected != kJoinDone) {
+    throw std::logic_error("tidepool: a JoinHandle is awaited twice at once");
+  }
+  return false;
+}
+
+bool TaskHeader::SetJoinWaiter(TaskHeader* waiter) {
+  waiter->Ref();
+  if (InstallJoinWaiter(reinterpret_cast<uintptr_t>(waiter))) return true;
+  waiter->Unref();
+  return false;
+}
+
+bool TaskHeader::SetJoinWaiter(ThreadWaiter* waiter) {
+  return InstallJoinWaiter(reinterpret_cast<uintptr_t>(waiter) |
+                           kThreadWaiterTag);
+}
+
+void TaskHeader::ClearJoinWaiter(TaskHeader* waiter) {
+  uintptr_t expected = reinterpret_cast<uintptr_t>(waiter);
+  // On failure completion already took the waiter and owns its reference.
+  if (join_waiter_.compare_exchange_strong(expected, 0,
+                                           std::memory_order_acq_rel,
+                                           std::memory_order_relaxed)) {
+    waiter->Unref();
+  }
+}
+
+void TaskHeader::CancelNow() {
+  // Frame destructors may wake or spawn; they run as part of this task.
+  TaskHeader* const outer = CurrentTask();
+  SetCurrentTask(this);
+  DestroyFrame();
+  SetCurrentTask(outer);
+  StoreCancelled();
+  Complete();
+}
+
+void TaskHeader::Complete() {
+  if (scheduler_) scheduler_->owned().Remove(this);
+  // release: the result stored by the owner is visible to IsComplete().
+  state_.fetch_or(kComplete, std::memory_order_release);
+  // acq_rel: release for the waiter that reads the result after seeing
+  // kJoinDone; acquire to see the waiter's registration in full.
+  const uintptr_t waiter =
+      join_waiter_.exchange(kJoinDone, std::memory_order_acq_rel);
+  if (waiter & kThreadWaiterTag) {
+    reinterpret_cast<ThreadWaiter*>(waiter & ~kThreadWaiterTag)->Notify();
+  } else if (waiter > kJoinDone) {
+    TaskHeader* task = reinterpret_cast<TaskHeader*>(waiter);
+    task->Wake();
+    task->Unref();
+  }
+  if (scheduler_) Unref();  // the owned-task list's reference
+}
+
+}  // namespace tidepool::internal

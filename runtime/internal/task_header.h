@@ -1,0 +1,144 @@
+#ifndef TIDEPOOL_RUNTIME_INTERNAL_TASK_HEADER_H_
+#define TIDEPOOL_RUNTIME_INTERNAL_TASK_HEADER_H_
+
+#include <atomic>
+#include <coroutine>
+#include <cstdint>
+
+#include "runtime/internal/mutex.h"
+
+namespace tidepool::internal {
+
+class Scheduler;
+class ThreadWaiter;
+
+// The part of every task the runtime touches: reference count, the state word
+// that decides who may run the task, the join waiter, and queue links.
+//
+// State word (state_): bits below. Invariants, relied on by every CAS:
+// - at most one of kScheduled / kRunning is set, except during the single
+//   CAS that moves a task from one to the other;
+// - only the thread that performed the kScheduled -> kRunning transition
+//   (a worker, or the shutdown sweep once workers are joined) touches the
+//   coroutine frame;
+// - kComplete is set once, after the result is stored, and never cleared.
+//
+// References: the owned-task list holds one until completion, a JoinHandle
+// holds one, each queue entry holds one, each registered join waiter holds
+// one on the waiting task. The last Unref deletes the task.
+class TaskHeader {
+ public:
+  static constexpr uint32_t kScheduled = 1;
+  static constexpr uint32_t kRunning = 2;
+  static constexpr uint32_t kNotified = 4;
+  static constexpr uint32_t kComplete = 8;
+  static constexpr uint32_t kCancelled = 16;
+
+  // scheduler is null for blocking-pool tasks, which are never woken.
+  TaskHeader(Scheduler* scheduler, uint32_t initial_refs)
+      : scheduler_(scheduler), refs_(initial_refs) {}
+  TaskHeader(const TaskHeader&) = delete;
+  TaskHeader& operator=(const TaskHeader&) = delete;
+
+  // Relaxed: taking a reference needs no ordering, as the caller already
+  // holds one that keeps the task alive.
+  void Ref() { refs_.fetch_add(1, std::memory_order_relaxed); }
+  // acq_rel: every prior use of the task by any holder must happen before the
+  // delete done by whoever drops the last reference.
+  void Unref() {
+    if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
+  }
+
+  // Any thread. Makes the task runnable: schedules it when idle, marks it
+  // notified when running (the worker reschedules it after the poll), does
+  // nothing when already scheduled or complete.
+  void Wake();
+
+  // Any thread. Requests cancellation: the task is destroyed at its next
+  // suspension point (or before it first runs) and its JoinHandle reports
+  // cancellation. A blocking task that has not started is skipped.
+  void Abort();
+
+  // acquire: pairs with the release in Complete(), making the stored result
+  // visible to the caller.
+  bool IsComplete() const {
+    return state_.load(std::memory_order_acquire) & kComplete;
+  }
+  bool IsCancelRequested() const {
+    return state_.load(std::memory_order_acquire) & kCancelled;
+  }
+
+  // Registers `waiter` to be woken when this task completes. Returns false,
+  // registering nothing, if the task is already complete.
+  bool SetJoinWaiter(TaskHeader* waiter);
+  bool SetJoinWaiter(ThreadWaiter* waiter);
+  // Withdraws a registration (the waiting task is being destroyed). Safe if
+  // the waiter was already taken by completion.
+  void ClearJoinWaiter(TaskHeader* waiter);
+
+  // Worker side. Runs the task until it suspends or finishes; returns true
+  // when finished (the result is stored).
+  virtual bool Poll() = 0;
+  // Owner side: destroys the frame (if any), stores a cancellation error and
+  // completes. Only the thread that owns the frame may call it.
+  void CancelNow();
+  // Owner side: publishes completion and wakes the join waiter.
+  void Complete();
+
+  Scheduler* scheduler() const { return scheduler_; }
+  std::atomic<uint32_t>& state() { return state_; }
+
+  // Intrusive links. queue_next_ belongs to whichever queue holds the task
+  // (guarded by that queue's mutex); owned_* belong to the owned-task list.
+  TaskHeader* queue_next_ = nullptr;
+  bool owned_linked_ = false;
+  TaskHeader* owned_prev_ = nullptr;
+  TaskHeader* owned_next_ = nullptr;
+  uint64_t id_ = 0;
+  // The innermost suspended coroutine of this task: set by an awaitable in
+  // await_suspend before it publishes a wake-up, read by the next Poll().
+  std::coroutine_handle<> resume_point_;
+
+ protected:
+  virtual ~TaskHeader() = default;
+  virtual void DestroyFrame() = 0;
+  virtual void StoreCancelled() = 0;
+
+ private:
+  static constexpr uintptr_t kJoinDone = 1;
+  static constexpr uintptr_t kThreadWaiterTag = 2;
+
+  bool InstallJoinWaiter(uintptr_t tagged);
+
+  Scheduler* const scheduler_;
+  std::atomic<uint32_t> refs_;
+  std::atomic<uint32_t> state_{0};
+  // 0, a TaskHeader* (holding a ref), a ThreadWaiter* | kThreadWaiterTag, or
+  // kJoinDone once completion has taken it.
+  std::atomic<uintptr_t> join_waiter_{0};
+};
+
+// Lets a thread outside the runtime sleep until a task completes.
+class ThreadWaiter {
+ public:
+  void Notify() {
+    MutexLock lock(&mu_);
+    done_ = true;
+    // Signalled under the lock: the waiter may destroy this object as soon
+    // as it can reacquire the mutex.
+    cv_.SignalAll();
+  }
+  void Wait() {
+    MutexLock lock(&mu_);
+    while (!done_) cv_.Wait(&mu_);
+  }
+
+ private:
+  Mutex mu_;
+  CondVar cv_;
+  bool done_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+}  // namespace tidepool::internal
+
+#endif  // TIDEPOOL_RUNTIME_INTERNAL_TASK_HEADER_H_

@@ -1,0 +1,119 @@
+#ifndef TIDEPOOL_RUNTIME_JOIN_HANDLE_H_
+#define TIDEPOOL_RUNTIME_JOIN_HANDLE_H_
+
+// JoinHandle<T>: the owner's view of a spawned task.
+//
+// co_await a JoinHandle (from inside a tidepool task) to get the task's
+// result: its value, the exception it threw, or TaskCancelled if it was
+// aborted or its runtime shut down first. A handle can be awaited once.
+//
+// Dropping a JoinHandle detaches the task: it keeps running, and its result
+// is freed when it finishes. abort() and is_finished() may be called from
+// any thread. Cost: awaiting is one CAS to register and one to withdraw;
+// nothing is allocated.
+//
+//   tidepool::JoinHandle<int> h = tidepool::spawn(Compute());
+//   int v = co_await h;
+
+#include <coroutine>
+#include <utility>
+
+#include "runtime/internal/context.h"
+#include "runtime/internal/task_cell.h"
+#include "runtime/task_cancelled.h"
+
+namespace tidepool {
+
+class Runtime;
+
+namespace internal {
+template <typename T>
+class JoinHandleAccess;
+}  // namespace internal
+
+template <typename T>
+class [[nodiscard]] JoinHandle {
+ public:
+  JoinHandle() = default;
+  JoinHandle(JoinHandle&& other) noexcept
+      : cell_(std::exchange(other.cell_, nullptr)) {}
+  JoinHandle& operator=(JoinHandle&& other) noexcept {
+    if (this != &other) {
+      Reset();
+      cell_ = std::exchange(other.cell_, nullptr);
+    }
+    return *this;
+  }
+  JoinHandle(const JoinHandle&) = delete;
+  JoinHandle& operator=(const JoinHandle&) = delete;
+  ~JoinHandle() { Reset(); }
+
+  // Requests cancellation: the task is destroyed at its next suspension
+  // point, or before it starts. A blocking call that already runs is not
+  // interrupted. No effect once finished.
+  void abort() {
+    if (cell_) cell_->Abort();
+  }
+
+  // True once the task has finished (with a value, an exception, or
+  // cancellation) and awaiting will not suspend.
+  bool is_finished() const { return cell_ && cell_->IsComplete(); }
+
+  bool valid() const { return cell_ != nullptr; }
+
+  class Awaiter {
+   public:
+    explicit Awaiter(internal::JoinState<T>* cell) : cell_(cell) {}
+    Awaiter(const Awaiter&) = delete;
+    Awaiter& operator=(const Awaiter&) = delete;
+    // If the awaiting task is destroyed while suspended here, withdraw the
+    // wake-up so the finished task does not wake a dead one.
+    ~Awaiter() {
+      if (waiter_) cell_->ClearJoinWaiter(waiter_);
+    }
+
+    bool await_ready() const { return cell_->IsComplete(); }
+    bool await_suspend(std::coroutine_handle<> awaiting) {
+      internal::TaskHeader* self = internal::SuspendCurrentTask(awaiting);
+      if (!cell_->SetJoinWaiter(self)) return false;  // finished meanwhile
+      waiter_ = self;
+      return true;
+    }
+    T await_resume() { return cell_->TakeResult(); }
+
+   private:
+    internal::JoinState<T>* cell_;
+    internal::TaskHeader* waiter_ = nullptr;
+  };
+
+  Awaiter operator co_await() & { return Awaiter(Checked()); }
+  Awaiter operator co_await() && { return Awaiter(Checked()); }
+
+ private:
+  friend class internal::JoinHandleAccess<T>;
+  explicit JoinHandle(internal::JoinState<T>* cell) : cell_(cell) {}
+
+  internal::JoinState<T>* Checked() const {
+    if (!cell_) throw std::logic_error("tidepool: awaiting an empty JoinHandle");
+    return cell_;
+  }
+  void Reset() {
+    if (cell_) std::exchange(cell_, nullptr)->Unref();
+  }
+
+  internal::JoinState<T>* cell_ = nullptr;
+};
+
+namespace internal {
+
+template <typename T>
+class JoinHandleAccess {
+ public:
+  static JoinHandle<T> Make(JoinState<T>* cell) { return JoinHandle<T>(cell); }
+  static JoinState<T>* Cell(const JoinHandle<T>& h) { return h.cell_; }
+};
+
+}  // namespace internal
+}  // namespace tidepool
+
+#endif  // TIDEPOOL_RUNTIME_JOIN_HANDLE_H_

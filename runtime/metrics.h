@@ -1,0 +1,40 @@
+#ifndef TIDEPOOL_RUNTIME_METRICS_H_
+#define TIDEPOOL_RUNTIME_METRICS_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+namespace tidepool {
+
+// Counters of one worker thread since the runtime started.
+struct WorkerMetrics {
+  uint64_t polls = 0;   // task polls run
+  uint64_t steals = 0;  // successful steals from other workers
+  uint64_t parks = 0;   // times the worker went to sleep
+  size_t local_queue_depth = 0;
+};
+
+// The blocking pool. "alive" counts threads able to take work.
+struct BlockingMetrics {
+  size_t threads_alive = 0;
+  size_t threads_idle = 0;
+  size_t queue_depth = 0;
+  uint64_t threads_spawned = 0;
+  uint64_t threads_exited = 0;
+  uint64_t spawn_failures = 0;  // thread creation failed (e.g. EAGAIN)
+};
+
+// A snapshot taken by Runtime::metrics(). Each figure is read on its own
+// without stopping the runtime, so the snapshot as a whole is not atomic.
+struct RuntimeMetrics {
+  size_t workers = 0;
+  size_t alive_tasks = 0;  // spawned and not yet finished
+  size_t global_queue_depth = 0;
+  std::vector<WorkerMetrics> per_worker;
+  BlockingMetrics blocking;
+};
+
+}  // namespace tidepool
+
+#endif  // TIDEPOOL_RUNTIME_METRICS_H_

@@ -1,0 +1,129 @@
+#ifndef TIDEPOOL_RUNTIME_RUNTIME_H_
+#define TIDEPOOL_RUNTIME_RUNTIME_H_
+
+// Runtime: a work-stealing executor for Task coroutines plus a pool of
+// threads for blocking calls. This header also brings in everything a
+// program on tidepool needs: Task, JoinHandle, Builder, spawn,
+// spawn_blocking, yield_now.
+//
+//   tidepool::Task<int> Answer() { co_return 42; }
+//   int main() {
+//     auto rt = tidepool::Builder().worker_threads(2).build();
+//     if (!rt.ok()) return 1;
+//     return rt->block_on(Answer()) == 42 ? 0 : 1;
+//   }
+//
+// A Runtime is move-only. Its methods may be called from any thread, except
+// that block_on() and destruction must not happen inside one of its tasks.
+// Destroying it shuts it down: workers stop, every unfinished task is
+// destroyed (its JoinHandle reports TaskCancelled), blocking calls that never
+// started are cancelled, and running ones get shutdown_timeout to finish.
+
+#include <chrono>
+#include <memory>
+#include <stdexcept>
+#include <type_traits>
+#include <utility>
+
+#include "runtime/builder.h"
+#include "runtime/internal/context.h"
+#include "runtime/internal/scheduler.h"
+#include "runtime/join_handle.h"
+#include "runtime/metrics.h"
+#include "runtime/task.h"
+#include "runtime/task_cancelled.h"
+#include "runtime/yield_now.h"
+
+namespace tidepool {
+
+class Runtime {
+ public:
+  Runtime(Runtime&&) noexcept = default;
+  Runtime& operator=(Runtime&&) noexcept = default;
+  ~Runtime() = default;
+
+  // Runs `task` on the workers and blocks the calling thread until it
+  // finishes; returns its value or rethrows its exception. Not from inside a
+  // tidepool task (that would block a worker): throws std::logic_error.
+  template <typename T>
+  T block_on(Task<T> task) {
+    if (internal::CurrentTask() != nullptr) {
+      throw std::logic_error(
+          "tidepool: Runtime::block_on called from inside a task");
+    }
+    JoinHandle<T> handle = spawn(std::move(task));
+    internal::JoinState<T>* cell = internal::JoinHandleAccess<T>::Cell(handle);
+    internal::ThreadWaiter waiter;
+    if (cell->SetJoinWaiter(&waiter)) waiter.Wait();
+    return cell->TakeResult();
+  }
+
+  // Any thread. Starts `task` on the workers; see JoinHandle.
+  template <typename T>
+  JoinHandle<T> spawn(Task<T> task) {
+    return internal::JoinHandleAccess<T>::Make(
+        Checked()->Spawn(std::move(task)));
+  }
+
+  // Any thread. Runs f() on a blocking-pool thread; the JoinHandle yields
+  // its result or exception.
+  template <typename F>
+  auto spawn_blocking(F&& f) {
+    using R = std::invoke_result_t<std::decay_t<F>&>;
+    return internal::JoinHandleAccess<R>::Make(
+        Checked()->SpawnBlocking(std::forward<F>(f)));
+  }
+
+  // Shuts down now, waiting at most `timeout` for running blocking calls
+  // (threads still running then are detached and reported on stderr).
+  void shutdown_timeout(std::chrono::nanoseconds timeout) {
+    Checked()->Shutdown(timeout);
+  }
+
+  RuntimeMetrics metrics() const { return Checked()->Metrics(); }
+
+ private:
+  friend class Builder;
+  explicit Runtime(std::unique_ptr<internal::Scheduler> scheduler)
+      : scheduler_(std::move(scheduler)) {}
+
+  internal::Scheduler* Checked() const {
+    if (!scheduler_) throw std::logic_error("tidepool: use of a moved-from Runtime");
+    return scheduler_.get();
+  }
+
+  std::unique_ptr<internal::Scheduler> scheduler_;
+};
+
+namespace internal {
+inline Scheduler* CurrentSchedulerOrThrow(const char* what) {
+  Scheduler* s = CurrentScheduler();
+  if (s == nullptr) {
+    throw std::logic_error(std::string("tidepool::") + what +
+                           " called outside a runtime thread");
+  }
+  return s;
+}
+}  // namespace internal
+
+// On a worker or blocking thread of a runtime: spawns `task` on that
+// runtime. Elsewhere throws std::logic_error.
+template <typename T>
+JoinHandle<T> spawn(Task<T> task) {
+  return internal::JoinHandleAccess<T>::Make(
+      internal::CurrentSchedulerOrThrow("spawn")->Spawn(std::move(task)));
+}
+
+// On a worker or blocking thread of a runtime: runs f() on that runtime's
+// blocking pool. Elsewhere throws std::logic_error.
+template <typename F>
+auto spawn_blocking(F&& f) {
+  using R = std::invoke_result_t<std::decay_t<F>&>;
+  return internal::JoinHandleAccess<R>::Make(
+      internal::CurrentSchedulerOrThrow("spawn_blocking")
+          ->SpawnBlocking(std::forward<F>(f)));
+}
+
+}  // namespace tidepool
+
+#endif  // TIDEPOOL_RUNTIME_RUNTIME_H_

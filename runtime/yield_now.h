@@ -1,0 +1,31 @@
+#ifndef TIDEPOOL_RUNTIME_YIELD_NOW_H_
+#define TIDEPOOL_RUNTIME_YIELD_NOW_H_
+
+// co_await tidepool::yield_now() gives the worker back: the task goes to the
+// back of its worker's run queue and the tasks ahead of it run first. Use it
+// to break up long computations. Only inside a tidepool task (elsewhere the
+// co_await throws std::logic_error). Cost: one CAS and one queue push.
+
+#include <coroutine>
+
+#include "runtime/internal/context.h"
+#include "runtime/internal/task_header.h"
+
+namespace tidepool {
+
+class YieldAwaiter {
+ public:
+  bool await_ready() const noexcept { return false; }
+  void await_suspend(std::coroutine_handle<> awaiting) const {
+    // The task is running, so this only marks it notified; the worker
+    // requeues it at the back once the coroutine has suspended.
+    internal::SuspendCurrentTask(awaiting)->Wake();
+  }
+  void await_resume() const noexcept {}
+};
+
+inline YieldAwaiter yield_now() { return {}; }
+
+}  // namespace tidepool
+
+#endif  // TIDEPOOL_RUNTIME_YIELD_NOW_H_
