@@ -19,8 +19,8 @@ absl::Status CheckRange(const char* setting, uint64_t value, uint64_t lo,
                         uint64_t hi) {
   if (value >= lo && value <= hi) return absl::OkStatus();
   return absl::InvalidArgumentError(
-      absl::StrCat(setting, "=", value, " is out of range: accepted values are ",
-                   lo, " to ", hi));
+      absl::StrCat(setting, "=", value,
+                   " is out of range: accepted values are ", lo, " to ", hi));
 }
 
 // Reads an integer environment variable in [lo, hi]; unset leaves `out`.
@@ -30,9 +30,9 @@ absl::Status ReadEnv(const char* name, uint64_t lo, uint64_t hi,
   if (text == nullptr) return absl::OkStatus();
   uint64_t value;
   if (!absl::SimpleAtoi(text, &value) || value < lo || value > hi) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(name, "='", text, "' is not valid: expected an integer from ",
-                     lo, " to ", hi));
+    return absl::InvalidArgumentError(absl::StrCat(
+        name, "='", text, "' is not valid: expected an integer from ", lo,
+        " to ", hi));
   }
   out = value;
   return absl::OkStatus();
@@ -88,7 +88,8 @@ absl::StatusOr<Builder> Builder::from_env() {
       std::chrono::duration_cast<std::chrono::milliseconds>(
           b.config_.thread_keep_alive)
           .count();
-  if (auto s = ReadEnv("TIDEPOOL_WORKER_THREADS", 1, kMaxWorkerThreads, workers);
+  if (auto s =
+          ReadEnv("TIDEPOOL_WORKER_THREADS", 1, kMaxWorkerThreads, workers);
       !s.ok()) {
     return s;
   }
@@ -103,9 +104,8 @@ absl::StatusOr<Builder> Builder::from_env() {
       !s.ok()) {
     return s;
   }
-  b.worker_threads(workers)
-      .max_blocking_threads(blocking)
-      .thread_keep_alive(std::chrono::milliseconds(keep_alive_ms));
+  b.worker_threads(workers).max_blocking_threads(blocking).thread_keep_alive(
+      std::chrono::milliseconds(keep_alive_ms));
   return b;
 }
 
@@ -126,9 +126,9 @@ absl::StatusOr<Runtime> Builder::build() const {
         "ns is out of range: accepted values are durations above zero"));
   }
   if (config_.shutdown_timeout < std::chrono::nanoseconds::zero()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "shutdown_timeout=", config_.shutdown_timeout.count(),
-        "ns is out of range: accepted values are zero or more"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("shutdown_timeout=", config_.shutdown_timeout.count(),
+                     "ns is out of range: accepted values are zero or more"));
   }
   bool name_ok = !config_.thread_name.empty();
   for (unsigned char c : config_.thread_name) {

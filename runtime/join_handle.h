@@ -94,7 +94,8 @@ class [[nodiscard]] JoinHandle {
   explicit JoinHandle(internal::JoinState<T>* cell) : cell_(cell) {}
 
   internal::JoinState<T>* Checked() const {
-    if (!cell_) throw std::logic_error("tidepool: awaiting an empty JoinHandle");
+    if (!cell_)
+      throw std::logic_error("tidepool: awaiting an empty JoinHandle");
     return cell_;
   }
   void Reset() {

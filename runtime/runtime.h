@@ -88,7 +88,8 @@ class Runtime {
       : scheduler_(std::move(scheduler)) {}
 
   internal::Scheduler* Checked() const {
-    if (!scheduler_) throw std::logic_error("tidepool: use of a moved-from Runtime");
+    if (!scheduler_)
+      throw std::logic_error("tidepool: use of a moved-from Runtime");
     return scheduler_.get();
   }
 

@@ -73,10 +73,8 @@ class Promise final : public PromiseBase {
   Task<T> get_return_object() noexcept;
 
   template <typename U>
-    requires std::is_convertible_v<U&&, T>
-  void return_value(U&& value) {
-    value_.emplace(std::forward<U>(value));
-  }
+  requires std::is_convertible_v<U&&, T>
+  void return_value(U&& value) { value_.emplace(std::forward<U>(value)); }
 
   T TakeResult() {
     RethrowIfFailed();

@@ -83,7 +83,8 @@ class LocalQueue {
       n -= n / 2;
       if (n > taken.size()) n = taken.size();
       for (uint32_t i = 0; i < n; ++i) {
-        taken[i] = slots_[(head + i) % kCapacity].load(std::memory_order_relaxed);
+        taken[i] =
+            slots_[(head + i) % kCapacity].load(std::memory_order_relaxed);
       }
       if (head_.compare_exchange_weak(head, head + n, std::memory_order_acq_rel,
                                       std::memory_order_acquire)) {

@@ -35,7 +35,9 @@ class OwnedTasks {
     TaskHeader* head ABSL_GUARDED_BY(mu) = nullptr;
     bool closed ABSL_GUARDED_BY(mu) = false;
   };
-  Shard& ShardOf(const TaskHeader* task) { return shards_[task->id_ % kShards]; }
+  Shard& ShardOf(const TaskHeader* task) {
+    return shards_[task->id_ % kShards];
+  }
 
   std::array<Shard, kShards> shards_;
   // relaxed: ids only need to be distinct.

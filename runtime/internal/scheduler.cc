@@ -82,8 +82,7 @@ absl::Status Scheduler::Start() {
       Shutdown(config_.shutdown_timeout);
       return absl::ResourceExhaustedError(
           absl::StrCat("tidepool: could not start worker thread ", w->index,
-                       " of worker_threads=", workers_.size(), ": ",
-                       e.what()));
+                       " of worker_threads=", workers_.size(), ": ", e.what()));
     }
   }
   return absl::OkStatus();

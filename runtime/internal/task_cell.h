@@ -93,8 +93,7 @@ class BlockingTask final : public JoinState<std::invoke_result_t<F&>> {
  public:
   // Two references: the JoinHandle and the pool's queue.
   explicit BlockingTask(F&& f)
-      : JoinState<std::invoke_result_t<F&>>(nullptr, 2),
-        f_(std::move(f)) {}
+      : JoinState<std::invoke_result_t<F&>>(nullptr, 2), f_(std::move(f)) {}
 
   bool Poll() override {
     this->StoreResultOf([this] { return (*f_)(); });

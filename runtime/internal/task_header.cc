@@ -86,9 +86,8 @@ bool TaskHeader::SetJoinWaiter(ThreadWaiter* waiter) {
 void TaskHeader::ClearJoinWaiter(TaskHeader* waiter) {
   uintptr_t expected = reinterpret_cast<uintptr_t>(waiter);
   // On failure completion already took the waiter and owns its reference.
-  if (join_waiter_.compare_exchange_strong(expected, 0,
-                                           std::memory_order_acq_rel,
-                                           std::memory_order_relaxed)) {
+  if (join_waiter_.compare_exchange_strong(
+          expected, 0, std::memory_order_acq_rel, std::memory_order_relaxed)) {
     waiter->Unref();
   }
 }

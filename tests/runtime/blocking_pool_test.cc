@@ -1,0 +1,209 @@
+// spawn_blocking and the blocking pool: results, exceptions, the cap,
+// keep-alive, LIFO reuse, shutdown.
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <stdexcept>
+#include <thread>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "runtime/runtime.h"
+
+namespace tidepool {
+namespace {
+
+using namespace std::chrono_literals;
+
+bool OnWorker() {
+  char name[16] = {};
+  pthread_getname_np(pthread_self(), name, sizeof name);
+  return std::string(name).find("-w") != std::string::npos;
+}
+
+TEST(BlockingPoolTest, RunsOffTheWorkersAndReturnsValue) {
+  auto rt = Builder().worker_threads(2).build();
+  ASSERT_TRUE(rt.ok());
+  auto root = []() -> Task<bool> {
+    co_return co_await spawn_blocking([] { return OnWorker(); });
+  };
+  EXPECT_FALSE(rt->block_on(root()));
+}
+
+TEST(BlockingPoolTest, ExceptionReachesAwaiter) {
+  auto rt = Builder().worker_threads(1).build();
+  ASSERT_TRUE(rt.ok());
+  auto root = []() -> Task<int> {
+    try {
+      co_await spawn_blocking(
+          []() -> int { throw std::invalid_argument("x"); });
+    } catch (const std::invalid_argument&) {
+      co_return 1;
+    }
+    co_return 0;
+  };
+  EXPECT_EQ(rt->block_on(root()), 1);
+}
+
+TEST(BlockingPoolTest, CapHoldsUnderTenThousandCalls) {
+  constexpr size_t kCap = 4;
+  auto rt = Builder().worker_threads(2).max_blocking_threads(kCap).build();
+  ASSERT_TRUE(rt.ok());
+  std::atomic<int> running{0}, peak{0}, done{0};
+  auto root = [&]() -> Task<void> {
+    std::vector<JoinHandle<void>> hs;
+    for (int i = 0; i < 10000; ++i) {
+      hs.push_back(spawn_blocking([&] {
+        int now = running.fetch_add(1) + 1;
+        int p = peak.load();
+        while (now > p && !peak.compare_exchange_weak(p, now)) {
+        }
+        std::this_thread::yield();
+        running.fetch_sub(1);
+        done.fetch_add(1);
+      }));
+    }
+    for (auto& h : hs) co_await h;
+  };
+  rt->block_on(root());
+  EXPECT_EQ(done.load(), 10000);
+  EXPECT_LE(peak.load(), static_cast<int>(kCap));
+  EXPECT_LE(rt->metrics().blocking.threads_spawned, kCap + 0u);
+}
+
+TEST(BlockingPoolTest, QueuedCallsRunInFifoOrder) {
+  auto rt = Builder().worker_threads(1).max_blocking_threads(1).build();
+  ASSERT_TRUE(rt.ok());
+  std::vector<int> order;  // only the single pool thread writes it
+  auto root = [&]() -> Task<void> {
+    std::vector<JoinHandle<void>> hs;
+    for (int i = 0; i < 100; ++i) {
+      hs.push_back(spawn_blocking([&order, i] { order.push_back(i); }));
+    }
+    for (auto& h : hs) co_await h;
+  };
+  rt->block_on(root());
+  ASSERT_EQ(order.size(), 100u);
+  for (int i = 0; i < 100; ++i) EXPECT_EQ(order[i], i);
+}
+
+TEST(BlockingPoolTest, IdleThreadsExitAfterKeepAlive) {
+  auto rt = Builder().worker_threads(1).thread_keep_alive(50ms).build();
+  ASSERT_TRUE(rt.ok());
+  auto burst = []() -> Task<void> {
+    std::vector<JoinHandle<void>> hs;
+    for (int i = 0; i < 8; ++i) {
+      hs.push_back(spawn_blocking([] { std::this_thread::sleep_for(20ms); }));
+    }
+    for (auto& h : hs) co_await h;
+  };
+  rt->block_on(burst());
+  EXPECT_EQ(rt->metrics().blocking.threads_alive, 8u);
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (rt->metrics().blocking.threads_alive > 0 &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(10ms);
+  }
+  BlockingMetrics m = rt->metrics().blocking;
+  EXPECT_EQ(m.threads_alive, 0u);
+  EXPECT_EQ(m.threads_exited, 8u);
+}
+
+TEST(BlockingPoolTest, ShrinksUnderTrickleAfterBurst) {
+  // LIFO hand-off: a trickle of one call at a time keeps reusing the same
+  // thread, so the other 95 reach their keep-alive and exit.
+  constexpr auto kKeepAlive = 200ms;
+  auto rt = Builder().worker_threads(2).thread_keep_alive(kKeepAlive).build();
+  ASSERT_TRUE(rt.ok());
+  // The burst's calls wait for each other, so all 96 run at once.
+  std::atomic<int> arrived{0};
+  auto burst = [&]() -> Task<void> {
+    std::vector<JoinHandle<void>> hs;
+    for (int i = 0; i < 96; ++i) {
+      hs.push_back(spawn_blocking([&] {
+        arrived++;
+        while (arrived.load() < 96) std::this_thread::sleep_for(1ms);
+      }));
+    }
+    for (auto& h : hs) co_await h;
+  };
+  rt->block_on(burst());
+  ASSERT_EQ(rt->metrics().blocking.threads_alive, 96u);
+  auto trickle = [](std::chrono::steady_clock::time_point until) -> Task<void> {
+    while (std::chrono::steady_clock::now() < until) {
+      co_await spawn_blocking([] { std::this_thread::sleep_for(1ms); });
+    }
+  };
+  const auto until = std::chrono::steady_clock::now() + kKeepAlive + 1s;
+  rt->block_on(trickle(until));
+  EXPECT_LE(rt->metrics().blocking.threads_alive, 2u);
+}
+
+TEST(BlockingPoolTest, ShutdownCancelsQueuedAndWaitsForRunning) {
+  std::atomic<bool> finished_running{false};
+  std::vector<JoinHandle<void>> queued;
+  JoinHandle<void> running;
+  {
+    auto rt = Builder().worker_threads(1).max_blocking_threads(1).build();
+    ASSERT_TRUE(rt.ok());
+    running = rt->spawn_blocking([&] {
+      std::this_thread::sleep_for(100ms);
+      finished_running = true;
+    });
+    for (int i = 0; i < 10; ++i) queued.push_back(rt->spawn_blocking([] {}));
+    std::this_thread::sleep_for(20ms);
+    rt->shutdown_timeout(5s);
+    EXPECT_TRUE(finished_running.load());
+  }
+  EXPECT_TRUE(running.is_finished());
+  for (auto& h : queued) EXPECT_TRUE(h.is_finished());
+  // The queued calls report cancellation; the running one its result.
+  auto rt2 = Builder().worker_threads(1).build();
+  ASSERT_TRUE(rt2.ok());
+  auto check = [](std::vector<JoinHandle<void>> q,
+                  JoinHandle<void> r) -> Task<int> {
+    int cancelled = 0;
+    for (auto& h : q) {
+      try {
+        co_await h;
+      } catch (const TaskCancelled&) {
+        ++cancelled;
+      }
+    }
+    co_await r;  // must not throw
+    co_return cancelled;
+  };
+  EXPECT_EQ(rt2->block_on(check(std::move(queued), std::move(running))), 10);
+}
+
+TEST(BlockingPoolTest, ShutdownTimeoutDetachesStragglers) {
+  auto release = std::make_shared<std::atomic<bool>>(false);
+  JoinHandle<void> h;
+  {
+    auto rt = Builder().worker_threads(1).shutdown_timeout(20ms).build();
+    ASSERT_TRUE(rt.ok());
+    h = rt->spawn_blocking([release] {
+      while (!release->load()) std::this_thread::sleep_for(1ms);
+    });
+    std::this_thread::sleep_for(10ms);
+  }  // returns after ~20 ms although the call still runs
+  EXPECT_FALSE(h.is_finished());
+  release->store(true);
+  while (!h.is_finished()) std::this_thread::sleep_for(1ms);
+}
+
+TEST(BlockingPoolTest, SpawnBlockingFromOutsideAndFromPoolThread) {
+  auto rt = Builder().worker_threads(1).build();
+  ASSERT_TRUE(rt.ok());
+  JoinHandle<int> outer = rt->spawn_blocking([] {
+    // On a pool thread the free functions reach the same runtime.
+    JoinHandle<int> inner = spawn_blocking([] { return 20; });
+    (void)inner;
+    return 22;
+  });
+  auto get = [](JoinHandle<int> h) -> Task<int> { co_return co_await h; };
+  EXPECT_EQ(rt->block_on(get(std::move(outer))), 22);
+}
+
+}  // namespace
+}  // namespace tidepool

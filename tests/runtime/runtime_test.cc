@@ -1,0 +1,282 @@
+// Runtime: block_on, spawn from inside and outside, hooks, names, metrics,
+// shutdown.
+#include "runtime/runtime.h"
+
+#include <dirent.h>
+
+#include <atomic>
+#include <chrono>
+#include <fstream>
+#include <memory>
+#include <set>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "gtest/gtest.h"
+
+namespace tidepool {
+namespace {
+
+using namespace std::chrono_literals;
+
+Task<int> Leaf(int i) {
+  co_await yield_now();
+  co_return i;
+}
+
+// The example from the Foundation issue, verbatim in spirit.
+Task<long> Root() {
+  std::vector<JoinHandle<int>> hs;
+  for (int i = 0; i < 100000; ++i) hs.push_back(spawn(Leaf(i)));
+  long sum = 0;
+  for (auto& h : hs) sum += co_await h;
+  sum += co_await spawn_blocking([] { return 1; });
+  co_return sum;
+}
+
+TEST(RuntimeTest, IssueExample) {
+  auto rt = Builder()
+                .worker_threads(2)
+                .max_blocking_threads(8)
+                .thread_keep_alive(500ms)
+                .build();
+  ASSERT_TRUE(rt.ok()) << rt.status();
+  EXPECT_EQ(rt->block_on(Root()), 4999950001);
+}
+
+TEST(RuntimeTest, SingleWorker) {
+  auto rt = Builder().worker_threads(1).build();
+  ASSERT_TRUE(rt.ok());
+  EXPECT_EQ(rt->block_on(Root()), 4999950001);
+}
+
+TEST(RuntimeTest, SpawnOutsideRuntimeThrows) {
+  EXPECT_THROW((void)spawn(Leaf(1)), std::logic_error);
+  EXPECT_THROW((void)spawn_blocking([] { return 1; }), std::logic_error);
+}
+
+TEST(RuntimeTest, AwaitingRuntimeAwaitableOutsideTaskThrows) {
+  // Resumed by hand, not by a runtime: there is no current task to suspend,
+  // and the error surfaces inside the coroutine.
+  bool caught = false;
+  auto task = [](bool* caught) -> Task<void> {
+    try {
+      co_await yield_now();
+    } catch (const std::logic_error&) {
+      *caught = true;
+    }
+  }(&caught);
+  auto handle = internal::TaskAccess<void>::Release(task);
+  handle.resume();
+  EXPECT_TRUE(handle.done());
+  handle.destroy();
+  EXPECT_TRUE(caught);
+}
+
+TEST(RuntimeTest, BlockOnInsideTaskThrows) {
+  auto rt = Builder().worker_threads(2).build();
+  ASSERT_TRUE(rt.ok());
+  Runtime* self = &*rt;
+  auto nested = [](Runtime* rt) -> Task<bool> {
+    try {
+      rt->block_on(Leaf(1));
+    } catch (const std::logic_error&) {
+      co_return true;
+    }
+    co_return false;
+  };
+  EXPECT_TRUE(rt->block_on(nested(self)));
+}
+
+TEST(RuntimeTest, RemoteSpawnsFromManyThreads) {
+  auto rt = Builder().worker_threads(2).build();
+  ASSERT_TRUE(rt.ok());
+  std::vector<std::thread> threads;
+  std::atomic<long> sum{0};
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      std::vector<JoinHandle<int>> hs;
+      for (int i = 0; i < 2000; ++i)
+        hs.push_back(rt->spawn(Leaf(t * 2000 + i)));
+      auto join = [](std::vector<JoinHandle<int>> hs) -> Task<long> {
+        long s = 0;
+        for (auto& h : hs) s += co_await h;
+        co_return s;
+      };
+      sum += rt->block_on(join(std::move(hs)));
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(sum.load(), 8000L * 7999 / 2);
+}
+
+std::set<std::string> ThreadNames() {
+  std::set<std::string> names;
+  DIR* dir = opendir("/proc/self/task");
+  while (dirent* e = readdir(dir)) {
+    if (e->d_name[0] == '.') continue;
+    std::ifstream comm(std::string("/proc/self/task/") + e->d_name + "/comm");
+    std::string name;
+    std::getline(comm, name);
+    names.insert(name);
+  }
+  closedir(dir);
+  return names;
+}
+
+// Threads name themselves as they start; give them time on a loaded machine.
+bool EventuallyHasThread(const std::string& name) {
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (!ThreadNames().count(name)) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(1ms);
+  }
+  return true;
+}
+
+TEST(RuntimeTest, ThreadNamesAndHooks) {
+  std::atomic<int> started{0}, stopped{0};
+  {
+    auto rt = Builder()
+                  .worker_threads(2)
+                  .thread_name("tpname")
+                  .on_thread_start([&] { started++; })
+                  .on_thread_stop([&] { stopped++; })
+                  .build();
+    ASSERT_TRUE(rt.ok());
+    std::atomic<bool> release{false};
+    JoinHandle<void> h = rt->spawn_blocking([&] {
+      while (!release.load()) std::this_thread::sleep_for(1ms);
+    });
+    EXPECT_TRUE(EventuallyHasThread("tpname-w0")) << "worker 0 not named";
+    EXPECT_TRUE(EventuallyHasThread("tpname-w1")) << "worker 1 not named";
+    EXPECT_TRUE(EventuallyHasThread("tpname-b0"))
+        << "blocking thread not named";
+    release = true;
+    rt->block_on(
+        [](JoinHandle<void> h) -> Task<void> { co_await h; }(std::move(h)));
+    // Hooks run before a thread's first task: the workers' before the loop,
+    // the blocking thread's before its call.
+    const auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (started.load() < 3 && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(1ms);
+    }
+    EXPECT_EQ(started.load(), 3);
+  }
+  EXPECT_EQ(stopped.load(), 3);
+}
+
+TEST(RuntimeTest, LongThreadNamePrefixKeepsIndex) {
+  auto rt = Builder()
+                .worker_threads(1)
+                .thread_name("averyveryverylongprefix")
+                .build();
+  ASSERT_TRUE(rt.ok());
+  EXPECT_TRUE(EventuallyHasThread("averyveryver-w0"));
+}
+
+TEST(RuntimeTest, MetricsCountTasksAndPolls) {
+  auto rt = Builder().worker_threads(2).build();
+  ASSERT_TRUE(rt.ok());
+  // A task that waits until released, so it is alive while we look.
+  auto release = std::make_shared<std::atomic<bool>>(false);
+  auto waiter = [](std::shared_ptr<std::atomic<bool>> r) -> Task<void> {
+    while (!r->load()) co_await yield_now();
+  };
+  JoinHandle<void> h = rt->spawn(waiter(release));
+  RuntimeMetrics m = rt->metrics();
+  EXPECT_EQ(m.workers, 2u);
+  EXPECT_EQ(m.per_worker.size(), 2u);
+  EXPECT_EQ(m.alive_tasks, 1u);
+  release->store(true);
+  rt->block_on(
+      [](JoinHandle<void> h) -> Task<void> { co_await h; }(std::move(h)));
+  m = rt->metrics();
+  EXPECT_EQ(m.alive_tasks, 0u);
+  uint64_t polls = 0;
+  for (const auto& w : m.per_worker) polls += w.polls;
+  EXPECT_GE(polls, 2u);
+}
+
+TEST(RuntimeTest, IdleRuntimeParksItsWorkers) {
+  auto rt = Builder().worker_threads(2).build();
+  ASSERT_TRUE(rt.ok());
+  rt->block_on(Leaf(1));
+  // Let both workers go to sleep, then check they stay asleep: the poll
+  // count must not move while nothing is spawned.
+  std::this_thread::sleep_for(50ms);
+  auto before = rt->metrics();
+  std::this_thread::sleep_for(100ms);
+  auto after = rt->metrics();
+  for (size_t i = 0; i < 2; ++i) {
+    EXPECT_EQ(before.per_worker[i].polls, after.per_worker[i].polls);
+    EXPECT_EQ(before.per_worker[i].parks, after.per_worker[i].parks)
+        << "worker " << i << " keeps waking up while idle";
+  }
+}
+
+TEST(RuntimeTest, ShutdownDestroysPendingTasks) {
+  // Every frame that started is destroyed by shutdown (its guard's
+  // destructor runs), and every handle reports cancellation.
+  auto started = std::make_shared<std::atomic<int>>(0);
+  auto destroyed = std::make_shared<std::atomic<int>>(0);
+  std::vector<JoinHandle<void>> handles;
+  {
+    auto rt = Builder().worker_threads(2).build();
+    ASSERT_TRUE(rt.ok());
+    auto pending = [](std::shared_ptr<std::atomic<int>> s,
+                      std::shared_ptr<std::atomic<int>> d) -> Task<void> {
+      struct Count {
+        std::shared_ptr<std::atomic<int>> d;
+        ~Count() { d->fetch_add(1); }
+      } count{d};
+      s->fetch_add(1);
+      // Waits on a task that never finishes.
+      auto never = []() -> Task<void> {
+        while (true) co_await yield_now();
+      };
+      co_await spawn(never());
+    };
+    for (int i = 0; i < 1000; ++i) {
+      handles.push_back(rt->spawn(pending(started, destroyed)));
+    }
+    while (started->load() < 100) std::this_thread::sleep_for(1ms);
+  }
+  EXPECT_GE(started->load(), 100);
+  EXPECT_EQ(destroyed->load(), started->load());
+  auto rt = Builder().worker_threads(1).build();
+  ASSERT_TRUE(rt.ok());
+  auto count_cancelled = [](std::vector<JoinHandle<void>> hs) -> Task<int> {
+    int n = 0;
+    for (auto& h : hs) {
+      try {
+        co_await h;
+      } catch (const TaskCancelled&) {
+        ++n;
+      }
+    }
+    co_return n;
+  };
+  EXPECT_EQ(rt->block_on(count_cancelled(std::move(handles))), 1000);
+}
+
+TEST(RuntimeTest, SpawnAfterShutdownIsCancelled) {
+  auto rt = Builder().worker_threads(1).build();
+  ASSERT_TRUE(rt.ok());
+  rt->shutdown_timeout(1s);
+  JoinHandle<int> h = rt->spawn(Leaf(1));
+  EXPECT_TRUE(h.is_finished());
+}
+
+TEST(RuntimeTest, MovedFromRuntimeThrows) {
+  auto rt = Builder().worker_threads(1).build();
+  ASSERT_TRUE(rt.ok());
+  Runtime moved = std::move(*rt);
+  EXPECT_THROW(rt->metrics(), std::logic_error);
+  EXPECT_EQ(moved.block_on(Leaf(2)), 2);
+}
+
+}  // namespace
+}  // namespace tidepool
