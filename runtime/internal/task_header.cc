@@ -73,9 +73,15 @@ bool TaskHeader::InstallJoinWaiter(uintptr_t tagged) {
 
 bool TaskHeader::SetJoinWaiter(TaskHeader* waiter) {
   waiter->Ref();
-  if (InstallJoinWaiter(reinterpret_cast<uintptr_t>(waiter))) return true;
-  waiter->Unref();
-  return false;
+  bool installed = false;
+  try {
+    installed = InstallJoinWaiter(reinterpret_cast<uintptr_t>(waiter));
+  } catch (...) {
+    waiter->Unref();
+    throw;
+  }
+  if (!installed) waiter->Unref();
+  return installed;
 }
 
 bool TaskHeader::SetJoinWaiter(ThreadWaiter* waiter) {
