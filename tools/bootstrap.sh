@@ -17,7 +17,13 @@ packages=(
   libgmock-dev
   libbenchmark-dev
   python3
+  # tokio 1.24 and its dependency crates, for the side-by-side peers under
+  # bench/peers (built offline from /usr/share/cargo/registry).
+  librust-tokio-dev
 )
+# The peers need cargo and rustc; a machine that already has them (say from
+# rustup) keeps its own, a fresh one gets Debian's.
+command -v cargo >/dev/null 2>&1 || packages+=(cargo rustc)
 
 missing=()
 for p in "${packages[@]}"; do
