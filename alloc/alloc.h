@@ -1,0 +1,64 @@
+#ifndef TIDEPOOL_ALLOC_ALLOC_H_
+#define TIDEPOOL_ALLOC_ALLOC_H_
+
+// tidepool::alloc: the allocator layer. It knows which allocator serves
+// malloc in this process, binds threads to it by role, trims, and reports.
+// It never depends on the runtime; the runtime calls it when a thread
+// starts, goes idle and exits, and when it trims.
+//
+// Which allocator: with //alloc:malloc_override linked, the one named by
+// TIDEPOOL_ALLOCATOR (see malloc_override.cc); without it, whichever library
+// owns `malloc` (glibc, or jemalloc/mimalloc linked first or preloaded).
+//
+// All functions may be called from any thread. Configure() should run before
+// the threads it concerns exist (the runtime calls it in Builder::build()).
+
+#include <cstdint>
+
+#include "absl/status/status.h"
+#include "alloc/backend.h"
+#include "alloc/policy.h"
+#include "alloc/stats.h"
+
+namespace tidepool::alloc {
+
+enum class ThreadRole { kWorker, kBlocking, kOther };
+
+// The backend serving malloc, and its arena cap when set by
+// TIDEPOOL_ALLOCATOR.
+BackendSpec active_backend();
+
+// Applies `policy` to the backend in force. Fails with InvalidArgument when
+// policy.expect names another backend, or when a knob is out of range.
+// Later calls replace earlier ones for what can still change.
+absl::Status Configure(const Policy& policy);
+
+// The policy most recently configured (DefaultPolicy() before any).
+Policy CurrentPolicy();
+
+// Thread hooks, called in the thread concerned. Cheap (a few mallctl calls
+// at most); BindThread is idempotent.
+void BindThread(ThreadRole role);
+void ThreadIdle(ThreadRole role);
+void ThreadExit(ThreadRole role);
+
+struct TrimResult {
+  // Resident set before and after, and the difference (never negative).
+  int64_t resident_before = 0;
+  int64_t resident_after = 0;
+  int64_t released = 0;
+};
+
+// Gives free memory back to the system: glibc malloc_trim(0) (walks every
+// arena), jemalloc purge of all arenas, mimalloc collect. Costs a few
+// milliseconds on a large heap.
+TrimResult trim();
+
+Stats stats();
+
+// The process's VmRSS in bytes, from /proc/self/statm.
+int64_t ResidentBytes();
+
+}  // namespace tidepool::alloc
+
+#endif  // TIDEPOOL_ALLOC_ALLOC_H_

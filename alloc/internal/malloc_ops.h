@@ -1,0 +1,35 @@
+#ifndef TIDEPOOL_ALLOC_INTERNAL_MALLOC_OPS_H_
+#define TIDEPOOL_ALLOC_INTERNAL_MALLOC_OPS_H_
+
+#include <cstddef>
+
+#include "alloc/backend.h"
+
+namespace tidepool::alloc::internal {
+
+// One allocator's own malloc family, reached by name inside its library so
+// that whatever owns the global `malloc` symbol (malloc_override, say) is
+// bypassed.
+struct MallocOps {
+  void* (*malloc)(size_t);
+  void (*free)(void*);
+  void* (*calloc)(size_t, size_t);
+  void* (*realloc)(void*, size_t);
+  void* (*memalign)(size_t, size_t);
+  int (*posix_memalign)(void**, size_t, size_t);
+  size_t (*malloc_usable_size)(void*);
+};
+
+// The shared object that holds `kind`'s malloc: libc.so.6,
+// libjemalloc.so.2 or libmimalloc.so.2.
+const char* LibraryOf(Backend kind);
+
+// Fills `ops` from the backend's library, which must already be loaded.
+// Returns false (leaving `ops` unusable) when it is not, or lacks a symbol.
+// May call malloc (through the dynamic loader): callers inside malloc must
+// be ready for re-entry.
+bool ResolveMallocOps(Backend kind, MallocOps* ops);
+
+}  // namespace tidepool::alloc::internal
+
+#endif  // TIDEPOOL_ALLOC_INTERNAL_MALLOC_OPS_H_

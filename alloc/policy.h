@@ -1,0 +1,79 @@
+#ifndef TIDEPOOL_ALLOC_POLICY_H_
+#define TIDEPOOL_ALLOC_POLICY_H_
+
+// Policy: what tidepool does with the allocator that serves malloc, so that
+// memory freed under load goes back to the system instead of staying trapped
+// in per-thread arenas.
+//
+// Knobs that do not apply to the backend in force are ignored (an arena cap
+// means nothing to jemalloc). DefaultPolicy() is what a Runtime uses unless
+// Builder::allocator() says otherwise; docs/allocators.md gives the reasons.
+//
+//   tidepool::alloc::Policy p = tidepool::alloc::DefaultPolicy();
+//   p.glibc_arena_max = 2;
+//   auto rt = tidepool::Builder().allocator(p).build();
+
+#include <chrono>
+#include <cstddef>
+#include <optional>
+
+#include "alloc/backend.h"
+
+namespace tidepool::alloc {
+
+struct TrimPolicy {
+  // Release memory held for a blocking thread when it goes idle (jemalloc:
+  // flush its thread cache; mimalloc: collect its heap; glibc: nothing
+  // thread-local exists, see runtime_idle).
+  bool on_blocking_idle = true;
+  // Trim the process when a pool thread exits at keep-alive (its arena or
+  // heap is left with only free memory).
+  bool on_thread_exit = true;
+  // Trim the process once the runtime has been idle this long (all workers
+  // parked); zero disables it.
+  std::chrono::milliseconds runtime_idle{1000};
+};
+
+struct Policy {
+  // Refuse to build when another backend serves malloc; nullopt accepts any.
+  std::optional<Backend> expect;
+
+  // glibc: cap on arenas (M_ARENA_MAX); 0 keeps glibc's 8 per core. Applied
+  // when the runtime is built, before its threads start; threads that
+  // already took an arena keep it.
+  int glibc_arena_max = 0;
+  // glibc: fixed mmap threshold (M_MMAP_THRESHOLD) in bytes; blocks at least
+  // this large are mmapped and unmapped on free, so they never fragment an
+  // arena. 0 keeps glibc's sliding threshold (which rises up to 32 MiB after
+  // the first large free, moving 200 KiB payloads into the arenas).
+  size_t glibc_mmap_threshold = 0;
+
+  // jemalloc: number of arenas shared by all blocking threads (each worker
+  // gets an arena of its own). 0 leaves threads on jemalloc's default
+  // arenas.
+  int jemalloc_blocking_arenas = 2;
+  // jemalloc: dirty and muzzy page decay of tidepool's arenas, in ms; -1
+  // keeps jemalloc's default (10 s).
+  int jemalloc_decay_ms = -1;
+  // jemalloc: purge in background threads.
+  bool jemalloc_background_thread = false;
+
+  // mimalloc: give each runtime thread a heap of its own.
+  bool mimalloc_heap_per_thread = true;
+  // mimalloc: delay before freed pages are decommitted, in ms
+  // (mi_option_decommit_delay); -1 keeps mimalloc's default.
+  int mimalloc_decommit_delay_ms = -1;
+
+  TrimPolicy trim;
+};
+
+// tidepool's default: the settings measured to keep the seed workload flat
+// (docs/allocators.md).
+Policy DefaultPolicy();
+
+// Every knob off: the allocator exactly as the system configures it.
+Policy NoPolicy();
+
+}  // namespace tidepool::alloc
+
+#endif  // TIDEPOOL_ALLOC_POLICY_H_
