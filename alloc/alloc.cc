@@ -130,6 +130,20 @@ TrimResult trim() {
   return r;
 }
 
+bool TrimCoalesced(std::chrono::milliseconds min_interval) {
+  static std::mutex trimming;
+  static std::chrono::steady_clock::time_point last;  // guarded by trimming
+  std::unique_lock<std::mutex> lock(trimming, std::try_to_lock);
+  if (!lock.owns_lock()) return false;
+  const auto now = std::chrono::steady_clock::now();
+  if (last.time_since_epoch().count() != 0 && now - last < min_interval) {
+    return false;
+  }
+  trim();
+  last = std::chrono::steady_clock::now();
+  return true;
+}
+
 Stats stats() {
   Stats s;
   s.backend = GetState().spec.kind;

@@ -13,6 +13,7 @@
 // All functions may be called from any thread. Configure() should run before
 // the threads it concerns exist (the runtime calls it in Builder::build()).
 
+#include <chrono>
 #include <cstdint>
 
 #include "absl/status/status.h"
@@ -53,6 +54,11 @@ struct TrimResult {
 // arena), jemalloc purge of all arenas, mimalloc collect. Costs a few
 // milliseconds on a large heap.
 TrimResult trim();
+
+// trim(), unless another trim ran less than `min_interval` ago or is running
+// now; for automatic triggers that may fire in bursts (95 pool threads
+// reaching their keep-alive together). Returns whether it trimmed.
+bool TrimCoalesced(std::chrono::milliseconds min_interval);
 
 Stats stats();
 

@@ -9,6 +9,8 @@
 #include "absl/status/status.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "alloc/alloc.h"
+#include "alloc/config_file.h"
 #include "runtime/internal/scheduler.h"
 #include "runtime/runtime.h"
 
@@ -23,16 +25,18 @@ absl::Status CheckRange(const char* setting, uint64_t value, uint64_t lo,
                    " is out of range: accepted values are ", lo, " to ", hi));
 }
 
-// Reads an integer environment variable in [lo, hi]; unset leaves `out`.
+// Reads an integer setting in [lo, hi] from the environment or the
+// TIDEPOOL_CONFIG file; unset leaves `out`.
 absl::Status ReadEnv(const char* name, uint64_t lo, uint64_t hi,
                      uint64_t& out) {
-  const char* text = std::getenv(name);
+  const char* text = alloc::LookupSetting(name);
   if (text == nullptr) return absl::OkStatus();
   uint64_t value;
   if (!absl::SimpleAtoi(text, &value) || value < lo || value > hi) {
+    const char* where = std::getenv(name) ? "" : " (from TIDEPOOL_CONFIG)";
     return absl::InvalidArgumentError(absl::StrCat(
-        name, "='", text, "' is not valid: expected an integer from ", lo,
-        " to ", hi));
+        name, "='", text, "'", where,
+        " is not valid: expected an integer from ", lo, " to ", hi));
   }
   out = value;
   return absl::OkStatus();
@@ -80,7 +84,16 @@ Builder& Builder::on_thread_stop(std::function<void()> f) {
   return *this;
 }
 
+Builder& Builder::allocator(alloc::Policy policy) {
+  config_.allocator = std::move(policy);
+  return *this;
+}
+
 absl::StatusOr<Builder> Builder::from_env() {
+  char file_error[512];
+  if (alloc::ConfigFileError(file_error, sizeof file_error)) {
+    return absl::InvalidArgumentError(file_error);
+  }
   Builder b;
   uint64_t workers = b.config_.worker_threads;
   uint64_t blocking = b.config_.max_blocking_threads;
@@ -140,6 +153,7 @@ absl::StatusOr<Runtime> Builder::build() const {
                      "' is not valid: accepted values are non-empty printable "
                      "text without '/'"));
   }
+  if (auto s = alloc::Configure(config_.allocator); !s.ok()) return s;
   auto scheduler = std::make_unique<internal::Scheduler>(config_);
   if (auto s = scheduler->Start(); !s.ok()) return s;
   return Runtime(std::move(scheduler));

@@ -20,6 +20,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "alloc/policy.h"
 #include "runtime/internal/runtime_config.h"
 
 namespace tidepool {
@@ -52,11 +53,18 @@ class Builder {
   // first task and after its last.
   Builder& on_thread_start(std::function<void()> f);
   Builder& on_thread_stop(std::function<void()> f);
+  // The allocator policy (alloc/policy.h); default
+  // alloc::DefaultPolicy(). build() applies it before any runtime thread
+  // starts, and fails if it expects a backend other than the one serving
+  // malloc or a knob is out of range.
+  Builder& allocator(alloc::Policy policy);
 
   // A Builder with defaults overridden by TIDEPOOL_WORKER_THREADS,
-  // TIDEPOOL_MAX_BLOCKING_THREADS and TIDEPOOL_THREAD_KEEP_ALIVE_MS (unset
-  // variables keep the default). A malformed or out-of-range value returns
-  // InvalidArgument naming the variable.
+  // TIDEPOOL_MAX_BLOCKING_THREADS and TIDEPOOL_THREAD_KEEP_ALIVE_MS, or by
+  // the same keys in the TIDEPOOL_CONFIG file (alloc/config_file.h; the
+  // environment wins). Unset keeps the default. A malformed or out-of-range
+  // value, or a malformed file, returns InvalidArgument naming the variable
+  // (or the file and line).
   static absl::StatusOr<Builder> from_env();
 
   // Validates the settings and starts the runtime's worker threads.

@@ -25,6 +25,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "alloc/alloc.h"
 #include "runtime/builder.h"
 #include "runtime/internal/context.h"
 #include "runtime/internal/scheduler.h"
@@ -81,6 +82,10 @@ class Runtime {
   }
 
   RuntimeMetrics metrics() const { return Checked()->Metrics(); }
+
+  // Gives the allocator's free memory back to the system now (see
+  // alloc::trim()); returns what the resident set dropped by. Any thread.
+  alloc::TrimResult trim() { return alloc::trim(); }
 
  private:
   friend class Builder;

@@ -4,6 +4,7 @@
 #include <system_error>
 #include <utility>
 
+#include "alloc/alloc.h"
 #include "runtime/internal/context.h"
 
 namespace tidepool::internal {
@@ -14,6 +15,7 @@ BlockingPool::BlockingPool(const RuntimeConfig& config, Scheduler* scheduler)
       thread_name_(config.thread_name),
       on_thread_start_(config.on_thread_start),
       on_thread_stop_(config.on_thread_stop),
+      trim_(config.allocator.trim),
       scheduler_(scheduler) {}
 
 void BlockingPool::RunOne(TaskHeader* task) {
@@ -70,6 +72,7 @@ bool BlockingPool::StartThread(TaskHeader* task) {
 void BlockingPool::ThreadMain(ThreadList::iterator self, size_t index,
                               TaskHeader* task) {
   NameThisThread(thread_name_, 'b', index);
+  alloc::BindThread(alloc::ThreadRole::kBlocking);
   SetCurrentScheduler(scheduler_);
   if (on_thread_start_) on_thread_start_();
   Idler idler;
@@ -85,6 +88,19 @@ void BlockingPool::ThreadMain(ThreadList::iterator self, size_t index,
         continue;
       }
       if (shutdown_) break;
+      if (trim_.on_blocking_idle) {
+        // Outside the lock: flushing a thread cache or collecting a heap
+        // takes microseconds to milliseconds. Work may arrive meanwhile.
+        mu_.Unlock();
+        alloc::ThreadIdle(alloc::ThreadRole::kBlocking);
+        mu_.Lock();
+        if (!queue_.empty()) {
+          task = queue_.front();
+          queue_.pop_front();
+          continue;
+        }
+        if (shutdown_) break;
+      }
       idle_.push_back(&idler);
       const auto deadline = std::chrono::steady_clock::now() + keep_alive_;
       while (idler.task == nullptr && !shutdown_) {
@@ -105,6 +121,12 @@ void BlockingPool::ThreadMain(ThreadList::iterator self, size_t index,
   }
   if (on_thread_stop_) on_thread_stop_();
   SetCurrentScheduler(nullptr);
+  alloc::ThreadExit(alloc::ThreadRole::kBlocking);
+  // What this thread's arena or heap held is now free; give it back, but
+  // once for a wave of threads expiring together.
+  if (trim_.on_thread_exit) {
+    alloc::TrimCoalesced(std::chrono::milliseconds(100));
+  }
   MutexLock lock(&mu_);
   finished_.splice(finished_.end(), threads_, self);
   thread_finished_.SignalAll();

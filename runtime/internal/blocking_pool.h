@@ -10,6 +10,7 @@
 #include <thread>
 #include <vector>
 
+#include "alloc/policy.h"
 #include "runtime/internal/mutex.h"
 #include "runtime/internal/runtime_config.h"
 #include "runtime/internal/task_header.h"
@@ -61,6 +62,7 @@ class BlockingPool : public std::enable_shared_from_this<BlockingPool> {
   const std::string thread_name_;
   const std::function<void()> on_thread_start_;
   const std::function<void()> on_thread_stop_;
+  const alloc::TrimPolicy trim_;
   Scheduler* const scheduler_;
 
   mutable Mutex mu_;

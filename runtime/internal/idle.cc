@@ -39,11 +39,12 @@ bool Idle::TransitionWorkerFromSearching() {
   return num_searching_.fetch_sub(1, std::memory_order_seq_cst) == 1;
 }
 
-void Idle::TransitionWorkerToParked(size_t worker, bool searching) {
+bool Idle::TransitionWorkerToParked(size_t worker, bool searching) {
   MutexLock lock(&mu_);
   if (searching) num_searching_.fetch_sub(1, std::memory_order_seq_cst);
-  num_unparked_.fetch_sub(1, std::memory_order_seq_cst);
+  const bool last = num_unparked_.fetch_sub(1, std::memory_order_seq_cst) == 1;
   sleepers_.push_back(worker);
+  return last;
 }
 
 bool Idle::UnparkSelf(size_t worker) {

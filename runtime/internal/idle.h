@@ -35,8 +35,9 @@ class Idle {
   // Returns true when the caller was the last searching worker.
   bool TransitionWorkerFromSearching();
 
-  // The worker joins the sleepers (and stops searching if it was).
-  void TransitionWorkerToParked(size_t worker, bool searching);
+  // The worker joins the sleepers (and stops searching if it was). Returns
+  // true when it was the last worker awake.
+  bool TransitionWorkerToParked(size_t worker, bool searching);
   // Takes a sleeper back out (it found work on its final look). Returns false
   // if a producer already took it (a wake-up token is then on its way), in
   // which case it is already counted as searching.

@@ -1,6 +1,8 @@
 #ifndef TIDEPOOL_RUNTIME_INTERNAL_PARKER_H_
 #define TIDEPOOL_RUNTIME_INTERNAL_PARKER_H_
 
+#include <chrono>
+
 #include "runtime/internal/mutex.h"
 
 namespace tidepool::internal {
@@ -15,6 +17,19 @@ class Parker {
     MutexLock lock(&mu_);
     while (!token_) cv_.Wait(&mu_);
     token_ = false;
+  }
+  // Like Park(), but gives up after `timeout`. Returns whether a token was
+  // consumed.
+  bool ParkFor(std::chrono::nanoseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    MutexLock lock(&mu_);
+    while (!token_) {
+      const auto left = deadline - std::chrono::steady_clock::now();
+      if (left <= std::chrono::nanoseconds::zero()) return false;
+      cv_.WaitFor(&mu_, left);
+    }
+    token_ = false;
+    return true;
   }
   void Unpark() {
     MutexLock lock(&mu_);

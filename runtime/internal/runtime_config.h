@@ -6,6 +6,8 @@
 #include <functional>
 #include <string>
 
+#include "alloc/policy.h"
+
 namespace tidepool::internal {
 
 // The validated settings a Builder hands to the runtime's internals.
@@ -17,6 +19,7 @@ struct RuntimeConfig {
   std::string thread_name = "tidepool";
   std::function<void()> on_thread_start;
   std::function<void()> on_thread_stop;
+  alloc::Policy allocator = alloc::DefaultPolicy();
 };
 
 // Names the calling thread "<prefix>-<kind><index>" (kind 'w' for workers,

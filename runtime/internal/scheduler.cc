@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "alloc/alloc.h"
 #include "runtime/internal/context.h"
 #include "runtime/internal/local_queue.h"
 #include "runtime/internal/parker.h"
@@ -40,6 +41,8 @@ struct Scheduler::Worker {
   uint32_t tick = 0;
   uint32_t lifo_streak = 0;
   uint64_t rng;
+  // Whether work ran since this worker's last idle trim.
+  bool trim_armed = true;
 
   // Written by the owner, read by Metrics(); relaxed: plain statistics.
   std::atomic<uint64_t> polls{0};
@@ -185,6 +188,7 @@ bool Scheduler::HasWork() const {
 
 void Scheduler::WorkerMain(Worker* w) {
   NameThisThread(config_.thread_name, 'w', w->index);
+  alloc::BindThread(alloc::ThreadRole::kWorker);
   tls_worker = w;
   SetCurrentScheduler(this);
   if (config_.on_thread_start) config_.on_thread_start();
@@ -200,6 +204,7 @@ void Scheduler::WorkerMain(Worker* w) {
   if (config_.on_thread_stop) config_.on_thread_stop();
   SetCurrentScheduler(nullptr);
   tls_worker = nullptr;
+  alloc::ThreadExit(alloc::ThreadRole::kWorker);
 }
 
 TaskHeader* Scheduler::NextTask(Worker* w) {
@@ -312,7 +317,8 @@ void Scheduler::RunTask(Worker* w, TaskHeader* task) {
 }
 
 void Scheduler::Park(Worker* w) {
-  idle_.TransitionWorkerToParked(w->index, w->searching);
+  const bool last_awake =
+      idle_.TransitionWorkerToParked(w->index, w->searching);
   w->searching = false;
   // Store-buffering handshake with producers (see idle.h): look once more
   // after announcing ourselves as a sleeper.
@@ -323,9 +329,21 @@ void Scheduler::Park(Worker* w) {
     return;
   }
   w->Count(w->parks);
-  w->parker.Park();
+  // The last worker to fall asleep after some work watches for the runtime
+  // staying idle, then hands free memory back once.
+  const auto idle_trim = config_.allocator.trim.runtime_idle;
+  if (last_awake && w->trim_armed && idle_trim.count() > 0) {
+    if (!w->parker.ParkFor(idle_trim)) {
+      w->trim_armed = false;
+      alloc::TrimCoalesced(idle_trim);
+      w->parker.Park();
+    }
+  } else {
+    w->parker.Park();
+  }
   // Whoever unparked us counted us as searching.
   w->searching = true;
+  w->trim_armed = true;
 }
 
 RuntimeMetrics Scheduler::Metrics() const {
