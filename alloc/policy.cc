@@ -12,8 +12,10 @@ Policy DefaultPolicy() {
   // jemalloc: a second of decay returns dirty pages soon after a burst.
   p.jemalloc_blocking_arenas = 2;
   p.jemalloc_decay_ms = 1000;
-  // mimalloc: decommit freed pages after 100 ms instead of 500.
-  p.mimalloc_decommit_delay_ms = 100;
+  // mimalloc: decommit freed pages at once. mimalloc 2.0.9's forced collect
+  // does not return pages whose decommit was delayed (measured: 30 of 190
+  // MB), so a delay would keep a burst's memory until reuse.
+  p.mimalloc_decommit_delay_ms = 0;
   return p;
 }
 

@@ -92,8 +92,11 @@ template <typename F>
 class BlockingTask final : public JoinState<std::invoke_result_t<F&>> {
  public:
   // Two references: the JoinHandle and the pool's queue.
-  explicit BlockingTask(F&& f)
-      : JoinState<std::invoke_result_t<F&>>(nullptr, 2), f_(std::move(f)) {}
+  // Copies or moves the callable, as passed.
+  template <typename G>
+  explicit BlockingTask(G&& f)
+      : JoinState<std::invoke_result_t<F&>>(nullptr, 2),
+        f_(std::forward<G>(f)) {}
 
   bool Poll() override {
     this->StoreResultOf([this] { return (*f_)(); });

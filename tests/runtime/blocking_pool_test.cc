@@ -30,6 +30,19 @@ TEST(BlockingPoolTest, RunsOffTheWorkersAndReturnsValue) {
   EXPECT_FALSE(rt->block_on(root()));
 }
 
+TEST(BlockingPoolTest, AcceptsLvalueAndMoveOnlyCallables) {
+  auto rt = Builder().worker_threads(1).build();
+  ASSERT_TRUE(rt.ok());
+  auto root = []() -> Task<int> {
+    auto named = [] { return 40; };
+    auto owned = std::make_unique<int>(2);
+    int a = co_await spawn_blocking(named);  // copied; `named` stays usable
+    int b = co_await spawn_blocking([p = std::move(owned)] { return *p; });
+    co_return a + b + named() - 40;
+  };
+  EXPECT_EQ(rt->block_on(root()), 42);
+}
+
 TEST(BlockingPoolTest, ExceptionReachesAwaiter) {
   auto rt = Builder().worker_threads(1).build();
   ASSERT_TRUE(rt.ok());

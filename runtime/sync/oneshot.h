@@ -1,0 +1,280 @@
+#ifndef TIDEPOOL_RUNTIME_SYNC_ONESHOT_H_
+#define TIDEPOOL_RUNTIME_SYNC_ONESHOT_H_
+
+// oneshot::channel<T>(): sends exactly one value from one task to another.
+//
+// Sender::send(v) delivers v, or returns false (destroying v) if the
+// Receiver was dropped or closed. `co_await rx` (or `co_await
+// std::move(rx)`) waits for the value and yields absl::StatusOr<T>:
+// FAILED_PRECONDITION if the Sender was dropped without sending. A value is
+// received once; awaiting again throws std::logic_error. If the receiving
+// task is destroyed while it waits, the registration is withdrawn; a value
+// that arrived meanwhile stays in the channel.
+//
+// The two ends may live on any threads; send, is_closed, close, try_recv
+// from any thread, co_await only inside a tidepool task, by one task at a
+// time. Cost: one allocation for the channel; send and receive are a few
+// atomic operations each, without locks.
+//
+//   auto [tx, rx] = tidepool::oneshot::channel<int>();
+//   tidepool::spawn(Compute(std::move(tx)));  // calls tx.send(42)
+//   absl::StatusOr<int> v = co_await std::move(rx);
+
+#include <atomic>
+#include <coroutine>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "runtime/internal/context.h"
+#include "runtime/internal/task_header.h"
+
+namespace tidepool {
+namespace internal {
+
+// The channel shared by the two ends.
+template <typename T>
+struct OneshotState {
+  static constexpr uint32_t kValueSet = 1;   // value is written, sender done
+  static constexpr uint32_t kTxDropped = 2;  // sender gone without a value
+  static constexpr uint32_t kRxClosed = 4;   // receiver dropped or closed
+  static constexpr uint32_t kRxWaiting = 8;  // rx_task waits, holds a ref
+
+  std::atomic<uint32_t> state{0};
+  // Written by the receiver before it sets kRxWaiting; read by the sender
+  // after it sees kRxWaiting.
+  TaskHeader* rx_task = nullptr;
+  // Written by the sender before kValueSet; read by the receiver after.
+  std::optional<T> value;
+  // Receiver-only.
+  bool taken = false;
+
+  // The receiver side: the value if it is there, else an error.
+  absl::StatusOr<T> Take() {
+    if (taken) throw std::logic_error("tidepool: oneshot value received twice");
+    // acquire: pairs with the sender's release, making `value` visible.
+    if (state.load(std::memory_order_acquire) & kValueSet) {
+      taken = true;
+      return std::move(*value);
+    }
+    return absl::FailedPreconditionError(
+        "tidepool: oneshot sender dropped without sending");
+  }
+};
+
+}  // namespace internal
+
+namespace oneshot {
+
+template <typename T>
+class Sender;
+template <typename T>
+class Receiver;
+
+template <typename T>
+std::pair<Sender<T>, Receiver<T>> channel();
+
+template <typename T>
+class Sender {
+ public:
+  Sender(Sender&& other) noexcept = default;
+  Sender& operator=(Sender&& other) noexcept {
+    if (this != &other) {
+      Drop();
+      state_ = std::move(other.state_);
+    }
+    return *this;
+  }
+  Sender(const Sender&) = delete;
+  Sender& operator=(const Sender&) = delete;
+  ~Sender() { Drop(); }
+
+  // Delivers `value` and wakes the receiver. Returns false, destroying the
+  // value, if the receiver is gone or closed. Uses up the Sender: a second
+  // call throws std::logic_error.
+  bool send(T value) {
+    if (!state_) throw std::logic_error("tidepool: oneshot Sender used twice");
+    std::shared_ptr<State> state = std::move(state_);
+    state->value.emplace(std::move(value));
+    // relaxed: the CAS below carries the ordering.
+    uint32_t s = state->state.load(std::memory_order_relaxed);
+    do {
+      if (s & State::kRxClosed) {
+        // Nobody will look at the value: kValueSet was never published.
+        state->value.reset();
+        return false;
+      }
+      // acq_rel: release publishes `value`; acquire makes rx_task visible
+      // when kRxWaiting is set.
+    } while (!state->state.compare_exchange_weak(s, s | State::kValueSet,
+                                                 std::memory_order_acq_rel,
+                                                 std::memory_order_relaxed));
+    if (s & State::kRxWaiting) WakeReceiver(state->rx_task);
+    return true;
+  }
+
+  // True once the receiver is dropped or closed: a send would fail.
+  bool is_closed() const {
+    // relaxed: a snapshot that orders nothing.
+    return !state_ ||
+           (state_->state.load(std::memory_order_relaxed) & State::kRxClosed);
+  }
+
+ private:
+  using State = internal::OneshotState<T>;
+  friend std::pair<Sender<T>, Receiver<T>> channel<T>();
+  explicit Sender(std::shared_ptr<State> state) : state_(std::move(state)) {}
+
+  static void WakeReceiver(internal::TaskHeader* task) {
+    task->Wake();
+    task->Unref();  // the reference the waiting receiver registered
+  }
+
+  void Drop() {
+    if (!state_) return;
+    // acq_rel: release orders our last accesses before the receiver's
+    // reaction; acquire makes rx_task visible when kRxWaiting is set.
+    const uint32_t s =
+        state_->state.fetch_or(State::kTxDropped, std::memory_order_acq_rel);
+    if (s & State::kRxWaiting) WakeReceiver(state_->rx_task);
+    state_.reset();
+  }
+
+  std::shared_ptr<State> state_;
+};
+
+template <typename T>
+class Receiver {
+ public:
+  Receiver(Receiver&& other) noexcept = default;
+  Receiver& operator=(Receiver&& other) noexcept {
+    if (this != &other) {
+      Drop();
+      state_ = std::move(other.state_);
+    }
+    return *this;
+  }
+  Receiver(const Receiver&) = delete;
+  Receiver& operator=(const Receiver&) = delete;
+  ~Receiver() { Drop(); }
+
+  // The awaitable of `co_await rx`.
+  class [[nodiscard]] Recv {
+   public:
+    Recv(const Recv&) = delete;
+    Recv& operator=(const Recv&) = delete;
+    ~Recv() {
+      if (suspended_) Withdraw();
+    }
+
+    bool await_ready() const {
+      // acquire: see Take(), which re-reads with the ordering that counts.
+      return state_->state.load(std::memory_order_acquire) &
+             (State::kValueSet | State::kTxDropped);
+    }
+
+    bool await_suspend(std::coroutine_handle<> awaiting) {
+      internal::TaskHeader* const self =
+          internal::SuspendCurrentTask(awaiting);
+      self->Ref();
+      state_->rx_task = self;
+      // relaxed: the CAS below carries the ordering.
+      uint32_t s = state_->state.load(std::memory_order_relaxed);
+      do {
+        if (s & (State::kValueSet | State::kTxDropped)) {
+          self->Unref();
+          return false;
+        }
+        // release: publishes rx_task to the sender. acquire on failure:
+        // a value seen here is read by Take().
+      } while (!state_->state.compare_exchange_weak(
+          s, s | State::kRxWaiting, std::memory_order_release,
+          std::memory_order_acquire));
+      suspended_ = true;
+      return true;
+    }
+
+    absl::StatusOr<T> await_resume() {
+      suspended_ = false;
+      return state_->Take();
+    }
+
+   private:
+    friend class Receiver;
+    explicit Recv(State* state) : state_(state) {}
+
+    // The task is being destroyed while waiting: clear kRxWaiting unless
+    // the sender already took the registration, in which case the sender
+    // owns the reference and drops it after its wake-up.
+    void Withdraw() {
+      // relaxed: the CAS below carries the ordering.
+      uint32_t s = state_->state.load(std::memory_order_relaxed);
+      do {
+        if (s & (State::kValueSet | State::kTxDropped)) return;
+        // relaxed: withdrawing our own registration publishes nothing.
+      } while (!state_->state.compare_exchange_weak(
+          s, s & ~State::kRxWaiting, std::memory_order_relaxed,
+          std::memory_order_relaxed));
+      state_->rx_task->Unref();
+    }
+
+    State* const state_;
+    // Owner-only: true between a suspending await_suspend and await_resume.
+    bool suspended_ = false;
+  };
+
+  Recv operator co_await() & { return Recv(Checked()); }
+  Recv operator co_await() && { return Recv(Checked()); }
+
+  // Without waiting: the value, UNAVAILABLE if none was sent yet, or
+  // FAILED_PRECONDITION if the sender was dropped without sending.
+  absl::StatusOr<T> try_recv() {
+    State* state = Checked();
+    // relaxed: Take() re-reads with acquire.
+    if (!(state->state.load(std::memory_order_relaxed) &
+          (State::kValueSet | State::kTxDropped))) {
+      return absl::UnavailableError("tidepool: oneshot value not sent yet");
+    }
+    return state->Take();
+  }
+
+  // Refuses any later send; a value sent before stays receivable.
+  void close() {
+    // release: orders our earlier accesses before the sender's failure.
+    Checked()->state.fetch_or(State::kRxClosed, std::memory_order_release);
+  }
+
+ private:
+  using State = internal::OneshotState<T>;
+  friend std::pair<Sender<T>, Receiver<T>> channel<T>();
+  explicit Receiver(std::shared_ptr<State> state) : state_(std::move(state)) {}
+
+  State* Checked() const {
+    if (!state_) throw std::logic_error("tidepool: use of a moved-from Receiver");
+    return state_.get();
+  }
+
+  void Drop() {
+    if (!state_) return;
+    // release: as in close(). A value already sent is freed with the state.
+    state_->state.fetch_or(State::kRxClosed, std::memory_order_release);
+    state_.reset();
+  }
+
+  std::shared_ptr<State> state_;
+};
+
+template <typename T>
+std::pair<Sender<T>, Receiver<T>> channel() {
+  auto state = std::make_shared<internal::OneshotState<T>>();
+  return {Sender<T>(state), Receiver<T>(state)};
+}
+
+}  // namespace oneshot
+}  // namespace tidepool
+
+#endif  // TIDEPOOL_RUNTIME_SYNC_ONESHOT_H_

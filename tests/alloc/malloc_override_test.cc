@@ -1,0 +1,426 @@
+// //alloc:malloc_override: each backend, chosen by TIDEPOOL_ALLOCATOR in a
+// child process, really serves malloc and operator new; bad settings fail
+// before main with one clear line; runtime threads are bound; trim gives
+// memory back; 10,000,000 mixed operations across 16 threads survive.
+#include <dlfcn.h>
+#include <malloc.h>
+#include <mimalloc.h>
+
+#include <atomic>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <random>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "alloc/alloc.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "runtime/runtime.h"
+#include "tests/alloc/child_process.h"
+
+namespace tidepool {
+namespace {
+
+using ::testing::HasSubstr;
+using testing::RunChild;
+
+using MallctlFn = int (*)(const char*, void*, size_t*, void*, size_t);
+
+MallctlFn Mallctl() {
+  return reinterpret_cast<MallctlFn>(dlsym(RTLD_DEFAULT, "mallctl"));
+}
+
+int64_t JemallocAllocated() {
+  uint64_t epoch = 1;
+  size_t len = sizeof epoch;
+  Mallctl()("epoch", &epoch, &len, &epoch, len);
+  size_t allocated = 0;
+  len = sizeof allocated;
+  Mallctl()("stats.allocated", &allocated, &len, nullptr, 0);
+  return static_cast<int64_t>(allocated);
+}
+
+int64_t GlibcInUse() {
+  const struct mallinfo2 mi = mallinfo2();
+  return static_cast<int64_t>(mi.uordblks + mi.hblkhd);
+}
+
+// The backend's own count of what the program holds, where it keeps one.
+int64_t InUse(alloc::Backend b) {
+  return b == alloc::Backend::kJemalloc ? JemallocAllocated() : GlibcInUse();
+}
+
+// ---- child modes ----------------------------------------------------------
+
+int ChildReport() {
+  const alloc::BackendSpec spec = alloc::active_backend();
+  std::printf("backend=%s arena_max=%d\n", alloc::BackendName(spec.kind),
+              spec.arena_max);
+  return 0;
+}
+
+// Checks that one allocation of `size` bytes made by `make` belongs to the
+// active backend, then releases it with `release`.
+template <typename Make, typename Release>
+bool Served(const char* what, size_t size, Make make, Release release) {
+  const alloc::Backend b = alloc::active_backend().kind;
+  const int64_t before = b == alloc::Backend::kMimalloc ? 0 : InUse(b);
+  void* p = make(size);
+  std::memset(p, 1, size);
+  bool ok;
+  if (b == alloc::Backend::kMimalloc) {
+    ok = mi_is_in_heap_region(p);
+  } else {
+    // Not mimalloc's, and counted by the backend's own statistics.
+    ok = !mi_is_in_heap_region(p) &&
+         InUse(b) - before >= static_cast<int64_t>(size);
+  }
+  release(p);
+  if (!ok) std::printf("%s is not served by %s\n", what, alloc::BackendName(b));
+  return ok;
+}
+
+int ChildServes() {
+  constexpr size_t kSize = 8 << 20;
+  bool ok = true;
+  ok &= Served(
+      "malloc", kSize, [](size_t n) { return malloc(n); }, free);
+  ok &= Served(
+      "calloc", kSize, [](size_t n) { return calloc(1, n); }, free);
+  ok &= Served(
+      "realloc", kSize, [](size_t n) { return realloc(malloc(16), n); }, free);
+  ok &= Served(
+      "memalign", kSize, [](size_t n) { return memalign(64, n); }, free);
+  ok &= Served(
+      "aligned_alloc", kSize, [](size_t n) { return aligned_alloc(4096, n); },
+      free);
+  ok &= Served(
+      "posix_memalign", kSize,
+      [](size_t n) {
+        void* p = nullptr;
+        return posix_memalign(&p, 128, n) == 0 ? p : nullptr;
+      },
+      free);
+  ok &= Served(
+      "operator new[]", kSize, [](size_t n) -> void* { return new char[n]; },
+      [](void* p) { delete[] static_cast<char*>(p); });
+  ok &= Served(
+      "aligned operator new", kSize,
+      [](size_t n) { return ::operator new (n, std::align_val_t{256}); },
+      [](void* p) { ::operator delete (p, std::align_val_t{256}); });
+  std::string text(kSize, 'x');  // std::string goes through operator new
+  ok &= malloc_usable_size(text.data()) >= kSize;
+  return ok ? 0 : 1;
+}
+
+// Every runtime thread gets the binding of its role.
+int ChildBind() {
+  const alloc::Backend b = alloc::active_backend().kind;
+  auto rt = Builder().worker_threads(2).build();
+  if (!rt.ok()) return 3;
+  // jemalloc: the thread's arena index; mimalloc: whether the default heap
+  // is the thread's own rather than its backing heap.
+  auto probe = [b]() -> long {
+    if (b == alloc::Backend::kJemalloc) {
+      unsigned arena = 0;
+      size_t len = sizeof arena;
+      Mallctl()("thread.arena", &arena, &len, nullptr, 0);
+      return arena;
+    }
+    if (b == alloc::Backend::kMimalloc) {
+      return mi_heap_get_default() != mi_heap_get_backing() ? 1 : 0;
+    }
+    return 0;
+  };
+  std::mutex mu;
+  std::set<long> worker_values;
+  auto on_worker = [&]() -> Task<void> {
+    std::lock_guard<std::mutex> lock(mu);
+    worker_values.insert(probe());
+    co_return;
+  };
+  // Enough tasks that both workers run some.
+  auto root = [&]() -> Task<long> {
+    std::vector<JoinHandle<void>> hs;
+    while (true) {
+      for (int i = 0; i < 200; ++i) hs.push_back(spawn(on_worker()));
+      for (auto& h : hs) co_await h;
+      hs.clear();
+      auto m = co_await spawn_blocking([] { return 0; });
+      (void)m;
+      const auto metrics = rt->metrics();
+      if (metrics.per_worker[0].polls > 0 && metrics.per_worker[1].polls > 0) {
+        break;
+      }
+    }
+    co_return co_await spawn_blocking(probe);
+  };
+  const long blocking_value = rt->block_on(root());
+  const long main_value = probe();
+  if (b == alloc::Backend::kJemalloc) {
+    // Two workers, two arenas of their own; the blocking thread on a shared
+    // one; none of them the main thread's.
+    if (worker_values.size() != 2 || worker_values.count(main_value) ||
+        worker_values.count(blocking_value) || blocking_value == main_value) {
+      std::printf("jemalloc arenas: main %ld, blocking %ld, workers %zu\n",
+                  main_value, blocking_value, worker_values.size());
+      return 1;
+    }
+  }
+  if (b == alloc::Backend::kMimalloc) {
+    if (worker_values != std::set<long>{1} || blocking_value != 1 ||
+        main_value != 0) {
+      std::printf("mimalloc heaps not per thread\n");
+      return 1;
+    }
+  }
+  return 0;
+}
+
+// Frees most of 200 MB of small blocks, leaving a block every 1 MiB so
+// nothing is at the top of a heap; trim must give the rest back.
+int ChildTrim() {
+  if (!alloc::Configure(alloc::DefaultPolicy()).ok()) return 3;
+  const int64_t start = alloc::ResidentBytes();
+  std::vector<char*> blocks;
+  for (int i = 0; i < 200 * 1024; ++i) {
+    char* p = static_cast<char*>(malloc(1000));
+    std::memset(p, 7, 1000);
+    blocks.push_back(p);
+  }
+  const int64_t peak = alloc::ResidentBytes();
+  std::vector<char*> kept;
+  for (size_t i = 0; i < blocks.size(); ++i) {
+    if (i % 1024 == 0) {
+      kept.push_back(blocks[i]);
+    } else {
+      free(blocks[i]);
+    }
+  }
+  const alloc::TrimResult r = alloc::trim();
+  std::printf("start %lld peak %lld before %lld after %lld\n",
+              static_cast<long long>(start), static_cast<long long>(peak),
+              static_cast<long long>(r.resident_before),
+              static_cast<long long>(r.resident_after));
+  for (char* p : kept) free(p);
+  const bool grew = peak - start > (150 << 20);
+  const bool returned = r.resident_after - start < (40 << 20);
+  return grew && returned ? 0 : 1;
+}
+
+// 10,000,000 operations over 16 threads: malloc, calloc, realloc, aligned
+// allocations, each block freed by whichever thread swaps it out of a shared
+// slot. Each block carries its address as a tag, checked before free.
+int ChildStress() {
+  const alloc::Backend b = alloc::active_backend().kind;
+  constexpr int kThreads = 16;
+  constexpr int kOpsPerThread = 10'000'000 / kThreads;
+  constexpr size_t kSlots = 4096;
+  std::vector<std::atomic<void*>> slots(kSlots);
+  const int64_t before = b == alloc::Backend::kMimalloc ? 0 : InUse(b);
+  std::atomic<bool> corrupt{false};
+  auto tag = [](void* p) { std::memcpy(p, &p, sizeof p); };
+  // `tagged_as` differs from p after a realloc moved the block.
+  auto check = [&](void* p, void* tagged_as) {
+    void* stored;
+    std::memcpy(&stored, p, sizeof stored);
+    if (stored != tagged_as) corrupt = true;
+  };
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      std::minstd_rand rng(t + 1);
+      for (int i = 0; i < kOpsPerThread; ++i) {
+        const uint32_t r = rng();
+        size_t size = 16 + r % 4096;
+        if (r % 97 == 0) size = 200 * 1024;
+        void* p;
+        switch (r % 5) {
+          case 0:
+            p = calloc(1, size);
+            break;
+          case 1:
+            p = aligned_alloc(64, (size + 63) & ~size_t{63});
+            break;
+          case 2:
+            p = realloc(malloc(32), size);
+            break;
+          case 3:
+            p = new char[size];
+            break;
+          default:
+            p = malloc(size);
+        }
+        tag(p);
+        void* old =
+            slots[rng() % kSlots].exchange(p, std::memory_order_acq_rel);
+        if (old != nullptr) {
+          check(old, old);
+          // Grows or shrinks someone else's block now and then; the tag
+          // must survive the move.
+          if (r % 7 == 0) {
+            void* moved = realloc(old, 8 + (r >> 8) % 8192);
+            check(moved, old);
+            old = moved;
+          }
+          free(old);
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (auto& s : slots) {
+    if (void* p = s.load()) {
+      check(p, p);
+      free(p);
+    }
+  }
+  if (corrupt) {
+    std::printf("corrupted block\n");
+    return 1;
+  }
+  if (b != alloc::Backend::kMimalloc) {
+    // jemalloc's thread caches hold blocks that count as allocated.
+    alloc::trim();
+    const int64_t leaked = InUse(b) - before;
+    if (leaked > (4 << 20)) {
+      std::printf("%lld bytes still in use after freeing everything\n",
+                  static_cast<long long>(leaked));
+      return 1;
+    }
+  }
+  return 0;
+}
+
+int Dispatch(const std::string& mode) {
+  if (mode == "report") return ChildReport();
+  if (mode == "serves") return ChildServes();
+  if (mode == "bind") return ChildBind();
+  if (mode == "trim") return ChildTrim();
+  if (mode == "stress") return ChildStress();
+  std::printf("unknown child mode %s\n", mode.c_str());
+  return 100;
+}
+
+// ---- tests ----------------------------------------------------------------
+
+const char* const kBackends[] = {"glibc", "glibc:arena_max=2", "jemalloc",
+                                 "mimalloc"};
+
+class PerBackend : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(PerBackend, SelectedByEnvironment) {
+  auto r = RunChild("report", {{"TIDEPOOL_ALLOCATOR", GetParam()}});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  std::string want = GetParam();
+  std::string name = want.substr(0, want.find(':'));
+  EXPECT_THAT(r.output, HasSubstr("backend=" + name));
+  EXPECT_THAT(r.output, HasSubstr(want == "glibc:arena_max=2" ? "arena_max=2"
+                                                              : "arena_max=0"));
+}
+
+TEST_P(PerBackend, ServesMallocAndOperatorNew) {
+  auto r = RunChild("serves", {{"TIDEPOOL_ALLOCATOR", GetParam()}});
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+}
+
+TEST_P(PerBackend, BindsRuntimeThreads) {
+  auto r = RunChild("bind", {{"TIDEPOOL_ALLOCATOR", GetParam()}});
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+}
+
+TEST_P(PerBackend, TrimReturnsMemory) {
+  auto r = RunChild("trim", {{"TIDEPOOL_ALLOCATOR", GetParam()}});
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+}
+
+TEST_P(PerBackend, TenMillionMixedOperationsAcrossSixteenThreads) {
+  auto r = RunChild("stress", {{"TIDEPOOL_ALLOCATOR", GetParam()}});
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, PerBackend, ::testing::ValuesIn(kBackends),
+                         [](const auto& info) {
+                           std::string n = info.param;
+                           for (char& c : n) {
+                             if (!std::isalnum(static_cast<unsigned char>(c)))
+                               c = '_';
+                           }
+                           return n;
+                         });
+
+TEST(MallocOverrideTest, UnsetMeansGlibc) {
+  auto r = RunChild("report", {});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("backend=glibc"));
+}
+
+TEST(MallocOverrideTest, BadValueFailsBeforeMainWithOneClearLine) {
+  for (const char* bad : {"tcmalloc", "", "glibc:arena_max=0",
+                          "glibc:arena_max=99999", "JEMALLOC"}) {
+    auto r = RunChild("report", {{"TIDEPOOL_ALLOCATOR", bad}});
+    EXPECT_EQ(r.exit_code, 2) << bad;
+    EXPECT_EQ(r.output, std::string("tidepool: TIDEPOOL_ALLOCATOR='") + bad +
+                            "' is not valid: accepted values are " +
+                            alloc::kAcceptedBackends + "\n");
+  }
+}
+
+std::string WriteConfig(const std::string& name, const std::string& text) {
+  const char* dir = std::getenv("TEST_TMPDIR");
+  std::string path = std::string(dir ? dir : "/tmp") + "/" + name;
+  std::ofstream(path) << text;
+  return path;
+}
+
+TEST(MallocOverrideTest, ConfigFileChoosesAndEnvironmentWins) {
+  const std::string path = WriteConfig(
+      "alloc.conf", "# tidepool settings\n\n  allocator = jemalloc  # fast\n");
+  auto r = RunChild("report", {{"TIDEPOOL_CONFIG", path}});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("backend=jemalloc"));
+  r = RunChild("report",
+               {{"TIDEPOOL_CONFIG", path}, {"TIDEPOOL_ALLOCATOR", "mimalloc"}});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("backend=mimalloc"));
+}
+
+TEST(MallocOverrideTest, MalformedConfigFileNamesTheLine) {
+  const std::string path =
+      WriteConfig("bad.conf", "allocator=glibc\nworker_threads 4\n");
+  auto r = RunChild("report", {{"TIDEPOOL_CONFIG", path}});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(r.output, "TIDEPOOL_CONFIG=" + path + ":2: expected key=value\n");
+  const std::string unknown = WriteConfig("unknown.conf", "alocator=glibc\n");
+  r = RunChild("report", {{"TIDEPOOL_CONFIG", unknown}});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.output, HasSubstr(":1: unknown key"));
+  r = RunChild("report", {{"TIDEPOOL_CONFIG", "/nonexistent/tidepool.conf"}});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.output, HasSubstr("cannot be opened"));
+}
+
+TEST(MallocOverrideTest, PolicyExpectingAnotherBackendIsRefused) {
+  // This process runs on glibc (TIDEPOOL_ALLOCATOR unset under Bazel).
+  alloc::Policy p = alloc::DefaultPolicy();
+  p.expect = alloc::Backend::kJemalloc;
+  auto rt = Builder().worker_threads(1).allocator(p).build();
+  ASSERT_FALSE(rt.ok());
+  EXPECT_THAT(std::string(rt.status().message()),
+              HasSubstr("expects backend jemalloc"));
+}
+
+}  // namespace
+}  // namespace tidepool
+
+int main(int argc, char** argv) {
+  tidepool::testing::MaybeRunChild(tidepool::Dispatch);
+  ::testing::InitGoogleTest(&argc, argv);
+  return RUN_ALL_TESTS();
+}
