@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it: the default build and every test;
+# //tests/... again under ThreadSanitizer and under AddressSanitizer + UBSan
+# (less the tests tagged no_sanitizer, see .bazelrc); and a build and run of
+# the separate consumer workspace in examples/consumer. Stops at the first
+# failure.
+#
+# BAZEL overrides the Bazel command (e.g. BAZEL="bazel --output_user_root=/tmp/b"
+# to keep clear of another Bazel server working in this checkout).
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+read -r -a bazel <<<"${BAZEL:-bazel}"
+# Tests are sized for two cores; more parallel tests would starve the stress
+# tests' threads and turn them into timeouts.
+test_flags=(--local_test_jobs=2)
+
+start=$SECONDS
+stage() {
+  printf '\n==== [%4d s] %s ====\n\n' "$((SECONDS - start))" "$*"
+}
+
+stage "bootstrap: Debian packages"
+tools/bootstrap.sh
+
+stage "bazel test //... (default config)"
+"${bazel[@]}" test "${test_flags[@]}" //...
+
+stage "bazel test --config=tsan //tests/..."
+"${bazel[@]}" test --config=tsan "${test_flags[@]}" //tests/...
+
+stage "bazel test --config=asan //tests/..."
+"${bazel[@]}" test --config=asan "${test_flags[@]}" //tests/...
+
+stage "examples/consumer: a separate workspace depending on @tidepool"
+(cd examples/consumer && "${bazel[@]}" run //:consumer)
+
+stage "all stages passed"
