@@ -6,7 +6,8 @@
 // Sender::send(v) delivers v, or returns false (destroying v) if the
 // Receiver was dropped or closed. `co_await rx` (or `co_await
 // std::move(rx)`) waits for the value and yields absl::StatusOr<T>:
-// FAILED_PRECONDITION if the Sender was dropped without sending. A value is
+// FAILED_PRECONDITION if the Sender was dropped without sending (or the
+// receiver closed the channel before a value came). A value is
 // received once; awaiting again throws std::logic_error. If the receiving
 // task is destroyed while it waits, the registration is withdrawn; a value
 // that arrived meanwhile stays in the channel.
@@ -43,6 +44,8 @@ struct OneshotState {
   static constexpr uint32_t kTxDropped = 2;  // sender gone without a value
   static constexpr uint32_t kRxClosed = 4;   // receiver dropped or closed
   static constexpr uint32_t kRxWaiting = 8;  // rx_task waits, holds a ref
+  // Once any of these is set, receiving no longer waits.
+  static constexpr uint32_t kFinal = kValueSet | kTxDropped | kRxClosed;
 
   std::atomic<uint32_t> state{0};
   // Written by the receiver before it sets kRxWaiting; read by the sender
@@ -62,7 +65,7 @@ struct OneshotState {
       return std::move(*value);
     }
     return absl::FailedPreconditionError(
-        "tidepool: oneshot sender dropped without sending");
+        "tidepool: oneshot channel closed without a value");
   }
 };
 
@@ -98,22 +101,24 @@ class Sender {
   // call throws std::logic_error.
   bool send(T value) {
     if (!state_) throw std::logic_error("tidepool: oneshot Sender used twice");
-    std::shared_ptr<State> state = std::move(state_);
-    state->value.emplace(std::move(value));
+    state_->value.emplace(std::move(value));
     // relaxed: the CAS below carries the ordering.
-    uint32_t s = state->state.load(std::memory_order_relaxed);
+    uint32_t s = state_->state.load(std::memory_order_relaxed);
     do {
       if (s & State::kRxClosed) {
-        // Nobody will look at the value: kValueSet was never published.
-        state->value.reset();
+        // Nobody reads the value, as kValueSet is never published. Dropping
+        // still wakes a receiver that waits in spite of having closed.
+        state_->value.reset();
+        Drop();
         return false;
       }
       // acq_rel: release publishes `value`; acquire makes rx_task visible
       // when kRxWaiting is set.
-    } while (!state->state.compare_exchange_weak(s, s | State::kValueSet,
-                                                 std::memory_order_acq_rel,
-                                                 std::memory_order_relaxed));
-    if (s & State::kRxWaiting) WakeReceiver(state->rx_task);
+    } while (!state_->state.compare_exchange_weak(s, s | State::kValueSet,
+                                                  std::memory_order_acq_rel,
+                                                  std::memory_order_relaxed));
+    if (s & State::kRxWaiting) WakeReceiver(state_->rx_task);
+    state_.reset();
     return true;
   }
 
@@ -173,27 +178,25 @@ class Receiver {
 
     bool await_ready() const {
       // acquire: see Take(), which re-reads with the ordering that counts.
-      return state_->state.load(std::memory_order_acquire) &
-             (State::kValueSet | State::kTxDropped);
+      return state_->state.load(std::memory_order_acquire) & State::kFinal;
     }
 
     bool await_suspend(std::coroutine_handle<> awaiting) {
-      internal::TaskHeader* const self =
-          internal::SuspendCurrentTask(awaiting);
+      internal::TaskHeader* const self = internal::SuspendCurrentTask(awaiting);
       self->Ref();
       state_->rx_task = self;
       // relaxed: the CAS below carries the ordering.
       uint32_t s = state_->state.load(std::memory_order_relaxed);
       do {
-        if (s & (State::kValueSet | State::kTxDropped)) {
+        if (s & State::kFinal) {
           self->Unref();
           return false;
         }
         // release: publishes rx_task to the sender. acquire on failure:
         // a value seen here is read by Take().
-      } while (!state_->state.compare_exchange_weak(
-          s, s | State::kRxWaiting, std::memory_order_release,
-          std::memory_order_acquire));
+      } while (!state_->state.compare_exchange_weak(s, s | State::kRxWaiting,
+                                                    std::memory_order_release,
+                                                    std::memory_order_acquire));
       suspended_ = true;
       return true;
     }
@@ -205,7 +208,7 @@ class Receiver {
 
    private:
     friend class Receiver;
-    explicit Recv(State* state) : state_(state) {}
+    explicit Recv(internal::OneshotState<T>* state) : state_(state) {}
 
     // The task is being destroyed while waiting: clear kRxWaiting unless
     // the sender already took the registration, in which case the sender
@@ -216,13 +219,13 @@ class Receiver {
       do {
         if (s & (State::kValueSet | State::kTxDropped)) return;
         // relaxed: withdrawing our own registration publishes nothing.
-      } while (!state_->state.compare_exchange_weak(
-          s, s & ~State::kRxWaiting, std::memory_order_relaxed,
-          std::memory_order_relaxed));
+      } while (!state_->state.compare_exchange_weak(s, s & ~State::kRxWaiting,
+                                                    std::memory_order_relaxed,
+                                                    std::memory_order_relaxed));
       state_->rx_task->Unref();
     }
 
-    State* const state_;
+    internal::OneshotState<T>* const state_;
     // Owner-only: true between a suspending await_suspend and await_resume.
     bool suspended_ = false;
   };
@@ -235,8 +238,7 @@ class Receiver {
   absl::StatusOr<T> try_recv() {
     State* state = Checked();
     // relaxed: Take() re-reads with acquire.
-    if (!(state->state.load(std::memory_order_relaxed) &
-          (State::kValueSet | State::kTxDropped))) {
+    if (!(state->state.load(std::memory_order_relaxed) & State::kFinal)) {
       return absl::UnavailableError("tidepool: oneshot value not sent yet");
     }
     return state->Take();
@@ -254,7 +256,8 @@ class Receiver {
   explicit Receiver(std::shared_ptr<State> state) : state_(std::move(state)) {}
 
   State* Checked() const {
-    if (!state_) throw std::logic_error("tidepool: use of a moved-from Receiver");
+    if (!state_)
+      throw std::logic_error("tidepool: use of a moved-from Receiver");
     return state_.get();
   }
 

@@ -81,7 +81,8 @@ void Semaphore::close() {
     wake.Add(waiter->task);
   }
   // release: like any release of permits (see ReleaseLocked).
-  if (returned > 0) state_.fetch_add(returned * kOne, std::memory_order_release);
+  if (returned > 0)
+    state_.fetch_add(returned * kOne, std::memory_order_release);
 }
 
 bool Semaphore::is_closed() const {

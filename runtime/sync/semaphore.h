@@ -20,9 +20,9 @@
 //
 //   tidepool::Semaphore sem(4);  // at most four requests at a time
 //   tidepool::Task<void> Fetch() {
-//     absl::StatusOr<tidepool::SemaphorePermit> permit = co_await sem.acquire();
-//     if (!permit.ok()) co_return;  // closed
-//     co_await DoRequest();
+//     absl::StatusOr<tidepool::SemaphorePermit> permit = co_await
+//     sem.acquire(); if (!permit.ok()) co_return;  // closed co_await
+//     DoRequest();
 //   }  // the permit goes back here
 
 #include <atomic>
@@ -67,8 +67,7 @@ class Semaphore {
  public:
   // The largest count a semaphore can hold (one bit of the state word flags
   // closing; two more keep additions from overflowing).
-  static constexpr size_t kMaxPermits =
-      std::numeric_limits<size_t>::max() >> 3;
+  static constexpr size_t kMaxPermits = std::numeric_limits<size_t>::max() >> 3;
 
   // Throws std::invalid_argument above kMaxPermits.
   explicit Semaphore(size_t permits);
@@ -126,6 +125,8 @@ class Semaphore {
   bool is_closed() const;
 
  private:
+  friend class SemaphorePermit;
+
   static constexpr size_t kClosed = 1;
   static constexpr size_t kOne = 2;  // one permit in state_
 
