@@ -223,6 +223,10 @@ class MpscChan {
       static_cast<SendWaiter*>(w)->outcome = SendResult::kClosed;
       wake.Add(w->task);
     }
+    // A receiver waiting while another task closes sees the end at once.
+    if (rx_waiter_ != nullptr) {
+      wake.Add(std::exchange(rx_waiter_, nullptr)->task);
+    }
   }
 
   Mutex mu_;

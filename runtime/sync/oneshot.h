@@ -48,8 +48,8 @@ struct OneshotState {
   static constexpr uint32_t kFinal = kValueSet | kTxDropped | kRxClosed;
 
   std::atomic<uint32_t> state{0};
-  // Written by the receiver before it sets kRxWaiting; read by the sender
-  // after it sees kRxWaiting.
+  // Written by the receiver before it sets kRxWaiting; read by whoever
+  // takes the registration (the sender or close()) after seeing kRxWaiting.
   TaskHeader* rx_task = nullptr;
   // Written by the sender before kValueSet; read by the receiver after.
   std::optional<T> value;
@@ -211,13 +211,16 @@ class Receiver {
     explicit Recv(internal::OneshotState<T>* state) : state_(state) {}
 
     // The task is being destroyed while waiting: clear kRxWaiting unless
-    // the sender already took the registration, in which case the sender
-    // owns the reference and drops it after its wake-up.
+    // the sender or close() already took the registration, in which case
+    // that side owns the reference and drops it after its wake-up.
     void Withdraw() {
       // relaxed: the CAS below carries the ordering.
       uint32_t s = state_->state.load(std::memory_order_relaxed);
       do {
-        if (s & (State::kValueSet | State::kTxDropped)) return;
+        if (!(s & State::kRxWaiting) ||
+            (s & (State::kValueSet | State::kTxDropped))) {
+          return;
+        }
         // relaxed: withdrawing our own registration publishes nothing.
       } while (!state_->state.compare_exchange_weak(s, s & ~State::kRxWaiting,
                                                     std::memory_order_relaxed,
@@ -234,7 +237,8 @@ class Receiver {
   Recv operator co_await() && { return Recv(Checked()); }
 
   // Without waiting: the value, UNAVAILABLE if none was sent yet, or
-  // FAILED_PRECONDITION if the sender was dropped without sending.
+  // FAILED_PRECONDITION if none will come (the sender was dropped without
+  // sending, or the channel was closed first).
   absl::StatusOr<T> try_recv() {
     State* state = Checked();
     // relaxed: Take() re-reads with acquire.
@@ -244,10 +248,28 @@ class Receiver {
     return state->Take();
   }
 
-  // Refuses any later send; a value sent before stays receivable.
+  // Refuses any later send; a value sent before stays receivable. A task
+  // waiting on this receiver meanwhile is woken and gets the value or the
+  // error.
   void close() {
-    // release: orders our earlier accesses before the sender's failure.
-    Checked()->state.fetch_or(State::kRxClosed, std::memory_order_release);
+    State* state = Checked();
+    // relaxed: the CAS below carries the ordering.
+    uint32_t s = state->state.load(std::memory_order_relaxed);
+    uint32_t next;
+    do {
+      // Takes over a registration the sender has not taken.
+      next = s | State::kRxClosed;
+      if (!(s & (State::kValueSet | State::kTxDropped))) {
+        next &= ~State::kRxWaiting;
+      }
+      // acq_rel: release orders our earlier accesses before the sender's
+      // failure; acquire makes rx_task visible when we take it over.
+    } while (!state->state.compare_exchange_weak(
+        s, next, std::memory_order_acq_rel, std::memory_order_relaxed));
+    if ((s & State::kRxWaiting) && !(next & State::kRxWaiting)) {
+      state->rx_task->Wake();
+      state->rx_task->Unref();
+    }
   }
 
  private:

@@ -75,6 +75,26 @@ TEST(MpscTest, WaitingReceiverIsWokenByTheLastSenderDropping) {
   rt.block_on(root());
 }
 
+TEST(MpscTest, CloseWakesAWaitingReceiver) {
+  Runtime rt = MakeRuntime(1);
+  auto root = []() -> Task<void> {
+    auto [tx, rx] = mpsc::channel<int>(4);
+    auto receive = [](mpsc::Receiver<int>* rx) -> Task<bool> {
+      co_return !(co_await rx->recv()).has_value();
+    };
+    JoinHandle<bool> h = spawn(receive(&rx));
+    co_await LetOthersRun();
+    rx.close();  // as if from another task
+    const bool finished = co_await FinishesSoon(h);
+    EXPECT_TRUE(finished);
+    if (finished) {
+      EXPECT_TRUE(co_await h);
+    }
+    EXPECT_FALSE(co_await tx.send(1));
+  };
+  rt.block_on(root());
+}
+
 TEST(MpscTest, SendWaitsWhileFullAndBlockedSendersKeepTheirOrder) {
   Runtime rt = MakeRuntime(1);
   auto root = []() -> Task<void> {

@@ -16,6 +16,7 @@
 namespace tidepool {
 namespace {
 
+using testing::FinishesSoon;
 using testing::LetOthersRun;
 using testing::MakeRuntime;
 using testing::WasCancelled;
@@ -86,6 +87,27 @@ TEST(OneshotTest, CloseRefusesLaterSendsButKeepsAnEarlierValue) {
     ASSERT_TRUE(v.ok());
     EXPECT_EQ(*v, 2);
   }
+}
+
+TEST(OneshotTest, CloseWakesAWaitingReceiver) {
+  Runtime rt = MakeRuntime(1);
+  auto root = []() -> Task<void> {
+    auto [tx, rx] = oneshot::channel<int>();
+    auto receive = [](oneshot::Receiver<int>* rx) -> Task<bool> {
+      absl::StatusOr<int> v = co_await *rx;
+      co_return absl::IsFailedPrecondition(v.status());
+    };
+    JoinHandle<bool> h = spawn(receive(&rx));
+    co_await LetOthersRun();
+    rx.close();  // as if from another thread
+    const bool finished = co_await FinishesSoon(h);
+    EXPECT_TRUE(finished);
+    if (finished) {
+      EXPECT_TRUE(co_await h);
+    }
+    EXPECT_FALSE(tx.send(1));
+  };
+  rt.block_on(root());
 }
 
 TEST(OneshotTest, TryRecvStates) {
@@ -203,6 +225,33 @@ TEST(OneshotTest, StressAcrossWorkers) {
     }
     EXPECT_EQ(received.load(), want_received);
     EXPECT_EQ(failed.load(), want_failed);
+  };
+  rt.block_on(root());
+}
+
+// close() races with send() while the receiving task waits, on two
+// workers: the receiver gets the value exactly when send() reported
+// success, and is always woken.
+TEST(OneshotTest, StressCloseRacesSend) {
+  Runtime rt = MakeRuntime(2);
+  auto root = []() -> Task<void> {
+    std::minstd_rand rng(23);
+    auto receive = [](oneshot::Receiver<int>* rx) -> Task<bool> {
+      co_return (co_await *rx).ok();
+    };
+    auto send = [](oneshot::Sender<int> tx, int yields) -> Task<bool> {
+      for (int i = 0; i < yields; ++i) co_await yield_now();
+      co_return tx.send(1);
+    };
+    for (int round = 0; round < 2000 * testing::Scale(); ++round) {
+      auto [tx, rx] = oneshot::channel<int>();
+      JoinHandle<bool> r = spawn(receive(&rx));
+      JoinHandle<bool> s = spawn(send(std::move(tx), rng() % 3));
+      for (int y = rng() % 3; y > 0; --y) co_await yield_now();
+      rx.close();
+      const bool sent = co_await s;
+      EXPECT_EQ(co_await r, sent);
+    }
   };
   rt.block_on(root());
 }
