@@ -74,6 +74,7 @@ class SelectReporter {
   ~SelectReporter() {
     if (!state_) return;
     branch_ = Task<T>();
+    // relaxed: see SelectState::won.
     if (state_->won.exchange(true, std::memory_order_relaxed)) return;
     if (result_) {
       state_->result = std::move(result_);
