@@ -24,13 +24,16 @@ struct Entry {
 };
 
 // Written once under pthread_once, read-only afterwards.
+// constinit and no member initialisers: the object must be zero before the
+// first malloc reads the file, and never be re-initialised by a dynamic
+// initializer that would run later and wipe what was parsed.
 struct Parsed {
   char text[kMaxFileBytes + 1];
   Entry entries[kMaxEntries];
-  size_t count = 0;
-  char error[256] = {};
+  size_t count;
+  char error[256];
 };
-Parsed g_file;
+constinit Parsed g_file{};
 pthread_once_t g_once = PTHREAD_ONCE_INIT;
 
 std::string_view Trim(std::string_view s) {

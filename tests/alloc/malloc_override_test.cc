@@ -62,6 +62,14 @@ int ChildReport() {
   const alloc::BackendSpec spec = alloc::active_backend();
   std::printf("backend=%s arena_max=%d\n", alloc::BackendName(spec.kind),
               spec.arena_max);
+  // The runtime's knobs from the same file, read after main began.
+  auto builder = Builder::from_env();
+  if (!builder.ok()) {
+    std::printf("from_env: %s\n", builder.status().ToString().c_str());
+    return 0;
+  }
+  auto rt = builder->build();
+  if (rt.ok()) std::printf("workers=%zu\n", rt->metrics().workers);
   return 0;
 }
 
@@ -145,19 +153,17 @@ int ChildBind() {
     worker_values.insert(probe());
     co_return;
   };
-  // Enough tasks that both workers run some.
+  // Spawn until tasks have run on both workers (or give up after 10 s,
+  // which the checks below then report).
   auto root = [&]() -> Task<long> {
-    std::vector<JoinHandle<void>> hs;
-    while (true) {
+    const auto deadline =
+        std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (std::chrono::steady_clock::now() < deadline) {
+      std::vector<JoinHandle<void>> hs;
       for (int i = 0; i < 200; ++i) hs.push_back(spawn(on_worker()));
       for (auto& h : hs) co_await h;
-      hs.clear();
-      auto m = co_await spawn_blocking([] { return 0; });
-      (void)m;
-      const auto metrics = rt->metrics();
-      if (metrics.per_worker[0].polls > 0 && metrics.per_worker[1].polls > 0) {
-        break;
-      }
+      std::lock_guard<std::mutex> lock(mu);
+      if (b != alloc::Backend::kJemalloc || worker_values.size() >= 2) break;
     }
     co_return co_await spawn_blocking(probe);
   };
@@ -380,15 +386,27 @@ std::string WriteConfig(const std::string& name, const std::string& text) {
 }
 
 TEST(MallocOverrideTest, ConfigFileChoosesAndEnvironmentWins) {
-  const std::string path = WriteConfig(
-      "alloc.conf", "# tidepool settings\n\n  allocator = jemalloc  # fast\n");
+  const std::string path = WriteConfig("alloc.conf",
+                                       "# tidepool settings\n\n  allocator = "
+                                       "jemalloc  # fast\nworker_threads=3\n");
   auto r = RunChild("report", {{"TIDEPOOL_CONFIG", path}});
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_THAT(r.output, HasSubstr("backend=jemalloc"));
+  // The file read inside the first malloc still holds its settings in main.
+  EXPECT_THAT(r.output, HasSubstr("workers=3"));
   r = RunChild("report",
                {{"TIDEPOOL_CONFIG", path}, {"TIDEPOOL_ALLOCATOR", "mimalloc"}});
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_THAT(r.output, HasSubstr("backend=mimalloc"));
+}
+
+TEST(MallocOverrideTest, BadRuntimeKnobInConfigFileIsRejected) {
+  const std::string path = WriteConfig("knob.conf", "max_blocking_threads=0\n");
+  auto r = RunChild("report", {{"TIDEPOOL_CONFIG", path}});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_THAT(
+      r.output,
+      HasSubstr("TIDEPOOL_MAX_BLOCKING_THREADS='0' (from TIDEPOOL_CONFIG)"));
 }
 
 TEST(MallocOverrideTest, MalformedConfigFileNamesTheLine) {

@@ -37,7 +37,11 @@ TEST(BlockingPoolTest, AcceptsLvalueAndMoveOnlyCallables) {
     auto named = [] { return 40; };
     auto owned = std::make_unique<int>(2);
     int a = co_await spawn_blocking(named);  // copied; `named` stays usable
-    int b = co_await spawn_blocking([p = std::move(owned)] { return *p; });
+    // Named first: GCC 12 destroys a lambda temporary with an init-capture
+    // twice when it sits directly in a co_await operand (an ASan-reported
+    // double delete), a compiler bug, not the runtime's.
+    auto move_only = [p = std::move(owned)] { return *p; };
+    int b = co_await spawn_blocking(std::move(move_only));
     co_return a + b + named() - 40;
   };
   EXPECT_EQ(rt->block_on(root()), 42);
