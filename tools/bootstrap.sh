@@ -17,6 +17,7 @@ packages=(
   libgmock-dev
   libbenchmark-dev
   python3
+  python3-matplotlib
   # tokio 1.24 and its dependency crates, for the side-by-side peers under
   # bench/peers (built offline from /usr/share/cargo/registry).
   librust-tokio-dev
