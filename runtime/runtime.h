@@ -4,7 +4,8 @@
 // Runtime: a work-stealing executor for Task coroutines plus a pool of
 // threads for blocking calls. This header also brings in everything a
 // program on tidepool needs: Task, JoinHandle, Builder, spawn,
-// spawn_blocking, yield_now.
+// spawn_blocking, yield_now, the timers (sleep, timeout, interval) and the
+// synchronization primitives and channels (runtime/sync/).
 //
 //   tidepool::Task<int> Answer() { co_return 42; }
 //   int main() {
@@ -31,8 +32,19 @@
 #include "runtime/internal/scheduler.h"
 #include "runtime/join_handle.h"
 #include "runtime/metrics.h"
+#include "runtime/spawn.h"
+#include "runtime/sync/join_set.h"
+#include "runtime/sync/mpsc.h"
+#include "runtime/sync/mutex.h"
+#include "runtime/sync/notify.h"
+#include "runtime/sync/oneshot.h"
+#include "runtime/sync/select.h"
+#include "runtime/sync/semaphore.h"
 #include "runtime/task.h"
 #include "runtime/task_cancelled.h"
+#include "runtime/time/interval.h"
+#include "runtime/time/sleep.h"
+#include "runtime/time/timeout.h"
 #include "runtime/yield_now.h"
 
 namespace tidepool {
@@ -100,35 +112,6 @@ class Runtime {
 
   std::unique_ptr<internal::Scheduler> scheduler_;
 };
-
-namespace internal {
-inline Scheduler* CurrentSchedulerOrThrow(const char* what) {
-  Scheduler* s = CurrentScheduler();
-  if (s == nullptr) {
-    throw std::logic_error(std::string("tidepool::") + what +
-                           " called outside a runtime thread");
-  }
-  return s;
-}
-}  // namespace internal
-
-// On a worker or blocking thread of a runtime: spawns `task` on that
-// runtime. Elsewhere throws std::logic_error.
-template <typename T>
-JoinHandle<T> spawn(Task<T> task) {
-  return internal::JoinHandleAccess<T>::Make(
-      internal::CurrentSchedulerOrThrow("spawn")->Spawn(std::move(task)));
-}
-
-// On a worker or blocking thread of a runtime: runs f() on that runtime's
-// blocking pool. Elsewhere throws std::logic_error.
-template <typename F>
-auto spawn_blocking(F&& f) {
-  using R = std::invoke_result_t<std::decay_t<F>&>;
-  return internal::JoinHandleAccess<R>::Make(
-      internal::CurrentSchedulerOrThrow("spawn_blocking")
-          ->SpawnBlocking(std::forward<F>(f)));
-}
 
 }  // namespace tidepool
 

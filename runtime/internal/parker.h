@@ -2,38 +2,62 @@
 #define TIDEPOOL_RUNTIME_INTERNAL_PARKER_H_
 
 #include <chrono>
+#include <optional>
 
 #include "runtime/internal/mutex.h"
 
 namespace tidepool::internal {
 
-// A one-token sleep/wake-up for one thread. Unpark() before Park() is not
-// lost: the token stays until the next Park() consumes it. Park() is for the
-// owning thread only; Unpark() for any thread. Each costs one lock, plus a
-// futex wake when the owner sleeps.
+// Sleep and wake-up for one worker thread. Two channels:
+// - a token (Unpark), the Idle protocol's "you have been counted awake":
+//   never lost, consumed by exactly one park;
+// - an interrupt (Interrupt), "re-check your deadline": also sticky until
+//   the next ParkUntil, but carries no token.
+// Park/ParkUntil are for the owning thread only; Unpark/Interrupt for any.
+// Each costs one lock, plus a futex wake when the owner sleeps.
 class Parker {
  public:
+  enum class Woken { kToken, kTimeout, kInterrupted };
+
+  // Waits for a token only.
   void Park() {
     MutexLock lock(&mu_);
     while (!token_) cv_.Wait(&mu_);
     token_ = false;
   }
-  // Like Park(), but gives up after `timeout`. Returns whether a token was
-  // consumed.
-  bool ParkFor(std::chrono::nanoseconds timeout) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
+
+  // Waits for a token, an interrupt, or `deadline` (none: no timeout).
+  Woken ParkUntil(
+      std::optional<std::chrono::steady_clock::time_point> deadline) {
     MutexLock lock(&mu_);
-    while (!token_) {
-      const auto left = deadline - std::chrono::steady_clock::now();
-      if (left <= std::chrono::nanoseconds::zero()) return false;
+    while (true) {
+      if (token_) {
+        token_ = false;
+        return Woken::kToken;
+      }
+      if (interrupted_) {
+        interrupted_ = false;
+        return Woken::kInterrupted;
+      }
+      if (!deadline) {
+        cv_.Wait(&mu_);
+        continue;
+      }
+      const auto left = *deadline - std::chrono::steady_clock::now();
+      if (left <= std::chrono::nanoseconds::zero()) return Woken::kTimeout;
       cv_.WaitFor(&mu_, left);
     }
-    token_ = false;
-    return true;
   }
+
   void Unpark() {
     MutexLock lock(&mu_);
     token_ = true;
+    cv_.Signal();
+  }
+
+  void Interrupt() {
+    MutexLock lock(&mu_);
+    interrupted_ = true;
     cv_.Signal();
   }
 
@@ -41,6 +65,7 @@ class Parker {
   Mutex mu_;
   CondVar cv_;
   bool token_ ABSL_GUARDED_BY(mu_) = false;
+  bool interrupted_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 }  // namespace tidepool::internal

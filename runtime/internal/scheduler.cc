@@ -3,6 +3,7 @@
 #include <array>
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
 #include <system_error>
 #include <thread>
 
@@ -194,7 +195,11 @@ void Scheduler::WorkerMain(Worker* w) {
   if (config_.on_thread_start) config_.on_thread_start();
   while (!shutdown_.load(std::memory_order_acquire)) {
     TaskHeader* task = NextTask(w);
-    if (task == nullptr) task = Search(w);
+    if (task == nullptr) {
+      // Timers that fired put their tasks in this worker's queues.
+      if (timers_.FireDue() > 0) continue;
+      task = Search(w);
+    }
     if (task != nullptr) {
       RunTask(w, task);
       continue;
@@ -209,6 +214,10 @@ void Scheduler::WorkerMain(Worker* w) {
 
 TaskHeader* Scheduler::NextTask(Worker* w) {
   ++w->tick;
+  const bool fair_tick = w->tick % kGlobalQueueInterval == 0;
+  // A busy runtime fires timers here, as no worker parks. Before the LIFO
+  // check: a fired timer's task may land in the LIFO slot.
+  if (fair_tick) timers_.FireDue();
   if (w->lifo) {
     if (w->lifo_streak < kMaxLifoStreak) {
       ++w->lifo_streak;
@@ -217,7 +226,7 @@ TaskHeader* Scheduler::NextTask(Worker* w) {
     PushLocal(w, std::exchange(w->lifo, nullptr));
   }
   w->lifo_streak = 0;
-  if (w->tick % kGlobalQueueInterval == 0) {
+  if (fair_tick) {
     if (TaskHeader* t = inject_.Pop()) return t;
   }
   if (TaskHeader* t = w->queue.Pop()) return t;
@@ -264,6 +273,7 @@ void Scheduler::RunTask(Worker* w, TaskHeader* task) {
     if (idle_.TransitionWorkerFromSearching()) NotifyParked();
   }
   w->Count(w->polls);
+  w->trim_armed = true;
   std::atomic<uint32_t>& state = task->state();
   uint32_t s = state.load(std::memory_order_relaxed);
   // acquire: sees everything done before the task was scheduled.
@@ -329,22 +339,54 @@ void Scheduler::Park(Worker* w) {
     return;
   }
   w->Count(w->parks);
-  // The last worker to fall asleep after some work watches for the runtime
-  // staying idle, then hands free memory back once.
+  using Clock = std::chrono::steady_clock;
+  std::optional<Clock::time_point> until;
+  // One parked worker at a time watches the timers: it sleeps until the
+  // earliest deadline, and Register() interrupts it when an earlier one
+  // arrives. seq_cst: publishing ourselves as watcher and then reading the
+  // deadline pairs with Register storing the deadline and then reading the
+  // watcher (store buffering), so a new earliest timer is never missed.
+  int no_watcher = -1;
+  const bool watching = timer_watcher_.compare_exchange_strong(
+      no_watcher, static_cast<int>(w->index), std::memory_order_seq_cst);
+  if (watching) {
+    const uint64_t next = timers_.NextDeadline();
+    if (next != TimerDriver::kNever) until = timers_.TimeOf(next);
+  }
+  // The last worker to fall asleep after some work also watches for the
+  // runtime staying idle, then hands free memory back once.
   const auto idle_trim = config_.allocator.trim.runtime_idle;
-  if (last_awake && w->trim_armed && idle_trim.count() > 0) {
-    if (!w->parker.ParkFor(idle_trim)) {
-      w->trim_armed = false;
-      alloc::TrimCoalesced(idle_trim);
-      w->parker.Park();
+  bool trim_due = last_awake && w->trim_armed && idle_trim.count() > 0;
+  if (trim_due) {
+    const auto trim_at = Clock::now() + idle_trim;
+    if (until && *until < trim_at) {
+      trim_due = false;  // the timer comes first; decide again after it
+    } else {
+      until = trim_at;
     }
-  } else {
+  }
+  const Parker::Woken woken = w->parker.ParkUntil(until);
+  if (watching) timer_watcher_.store(-1, std::memory_order_seq_cst);
+  if (woken == Parker::Woken::kTimeout && trim_due) {
+    w->trim_armed = false;
+    alloc::TrimCoalesced(idle_trim);
+  }
+  // Woken by a token: whoever sent it counted us as searching. Otherwise
+  // (a deadline or an interrupt) we are still a listed sleeper, unless a
+  // producer took us meanwhile and its token is on the way.
+  if (woken != Parker::Woken::kToken && !idle_.UnparkSelf(w->index)) {
     w->parker.Park();
   }
-  // Whoever unparked us counted us as searching.
   w->searching = true;
-  w->trim_armed = true;
 }
+
+void Scheduler::RegisterTimer(TimerEntry* e) {
+  if (!timers_.Register(e)) return;
+  const int watcher = timer_watcher_.load(std::memory_order_seq_cst);
+  if (watcher >= 0) workers_[watcher]->parker.Interrupt();
+}
+
+bool Scheduler::CancelTimer(TimerEntry* e) { return timers_.Cancel(e); }
 
 RuntimeMetrics Scheduler::Metrics() const {
   RuntimeMetrics m;

@@ -16,6 +16,7 @@
 #include "runtime/internal/owned_tasks.h"
 #include "runtime/internal/runtime_config.h"
 #include "runtime/internal/task_cell.h"
+#include "runtime/internal/timer_driver.h"
 #include "runtime/metrics.h"
 #include "runtime/task.h"
 
@@ -65,6 +66,14 @@ class Scheduler {
   bool OnWorkerThread() const;
 
   OwnedTasks& owned() { return owned_; }
+
+  // Timers of this runtime (sleep, timeout, interval). Any thread.
+  TimerDriver& timers() { return timers_; }
+  // Files a timer whose waker holds a reference, waking the watching worker
+  // if it is now the earliest.
+  void RegisterTimer(TimerEntry* e);
+  // See TimerDriver::Cancel.
+  bool CancelTimer(TimerEntry* e);
   RuntimeMetrics Metrics() const;
 
   // One worker thread's state; defined in scheduler.cc.
@@ -85,6 +94,9 @@ class Scheduler {
   const RuntimeConfig config_;
   std::vector<std::unique_ptr<Worker>> workers_;
   InjectQueue inject_;
+  TimerDriver timers_;
+  // Index of the parked worker sleeping until the next timer, or -1.
+  std::atomic<int> timer_watcher_{-1};
   Idle idle_;
   OwnedTasks owned_;
   std::shared_ptr<BlockingPool> blocking_;

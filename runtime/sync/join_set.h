@@ -37,7 +37,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "runtime/internal/mutex.h"
-#include "runtime/runtime.h"
+#include "runtime/spawn.h"
 #include "runtime/sync/internal/wait_list.h"
 
 namespace tidepool {

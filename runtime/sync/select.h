@@ -35,7 +35,7 @@
 #include <utility>
 #include <variant>
 
-#include "runtime/runtime.h"
+#include "runtime/spawn.h"
 #include "runtime/sync/notify.h"
 
 namespace tidepool {

@@ -1,0 +1,99 @@
+#ifndef TIDEPOOL_RUNTIME_TIME_TIMEOUT_H_
+#define TIDEPOOL_RUNTIME_TIME_TIMEOUT_H_
+
+// timeout(d, awaitable): the awaitable's result, or DeadlineExceeded if it
+// takes longer than d. On timeout the inner operation is cancelled cleanly:
+// it is aborted at its current suspension point and its frame destroyed
+// (timers, channel waits and join waits inside it withdraw themselves).
+//
+//   absl::StatusOr<Response> r = co_await tidepool::timeout(2s, Fetch());
+//   absl::Status s = co_await tidepool::timeout(5ms, tidepool::sleep(1s));
+//   // s is DeadlineExceeded
+//
+// The result is absl::StatusOr<T>, or absl::Status when the awaitable
+// yields void. An exception thrown by the inner operation propagates.
+//
+// Semantics and cost: the awaitable runs as a task of its own (it may run
+// on another worker), raced against a timer task; the first to finish wakes
+// the caller exactly once and the other is aborted. That is two spawns and
+// one small shared allocation per call. Aborting the caller aborts both.
+// Only inside a tidepool task.
+
+#include <chrono>
+#include <memory>
+#include <type_traits>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "runtime/internal/awaitable_traits.h"
+#include "runtime/internal/first_of.h"
+#include "runtime/join_handle.h"
+#include "runtime/spawn.h"
+#include "runtime/task.h"
+#include "runtime/time/sleep.h"
+
+namespace tidepool {
+
+template <typename T>
+using TimeoutResult =
+    std::conditional_t<std::is_void_v<T>, absl::Status, absl::StatusOr<T>>;
+
+namespace internal {
+
+// Aborts the branches if the waiting task is destroyed first.
+template <typename A, typename B>
+struct AbortBoth {
+  JoinHandle<A>& a;
+  JoinHandle<B>& b;
+  ~AbortBoth() {
+    a.abort();
+    b.abort();
+  }
+};
+
+template <typename A>
+Task<AwaitResult<A>> RaceBranch(A awaitable, std::shared_ptr<FirstOf> race) {
+  struct Finish {
+    FirstOf& race;
+    ~Finish() { race.Finish(0); }
+  } finish{*race};
+  co_return co_await std::move(awaitable);
+}
+
+inline Task<void> TimerBranch(std::chrono::steady_clock::time_point deadline,
+                              std::shared_ptr<FirstOf> race) {
+  co_await sleep_until(deadline);
+  race->Finish(1);
+}
+
+}  // namespace internal
+
+template <typename A>
+Task<TimeoutResult<internal::AwaitResult<A>>> timeout(
+    std::chrono::nanoseconds duration, A awaitable) {
+  using T = internal::AwaitResult<A>;
+  const auto deadline = std::chrono::steady_clock::now() + duration;
+  auto race = std::make_shared<internal::FirstOf>();
+  JoinHandle<T> inner = spawn(internal::RaceBranch(std::move(awaitable), race));
+  JoinHandle<void> timer = spawn(internal::TimerBranch(deadline, race));
+  internal::AbortBoth<T, void> guard{inner, timer};
+  const int winner = co_await race->Wait();
+  if (winner == 0) {
+    if constexpr (std::is_void_v<T>) {
+      co_await inner;
+      co_return absl::OkStatus();
+    } else {
+      co_return co_await inner;
+    }
+  }
+  co_return absl::DeadlineExceededError(absl::StrCat(
+      "tidepool::timeout: not done after ",
+      std::chrono::duration_cast<std::chrono::milliseconds>(duration).count(),
+      " ms"));
+}
+
+}  // namespace tidepool
+
+#endif  // TIDEPOOL_RUNTIME_TIME_TIMEOUT_H_
