@@ -48,9 +48,10 @@ alignas(64) char g_boot[kBootBytes];
 // relaxed: a bump pointer; each block is used only by the thread that got it.
 std::atomic<size_t> g_boot_used{0};
 
+// One unsigned compare (null wraps around to a huge offset).
 bool IsBoot(const void* p) {
-  const auto* c = static_cast<const char*>(p);
-  return c >= g_boot && c < g_boot + kBootBytes;
+  return reinterpret_cast<uintptr_t>(p) - reinterpret_cast<uintptr_t>(g_boot) <
+         kBootBytes;
 }
 
 void Die(const char* line) {
@@ -126,32 +127,50 @@ bool EnsureReady() {
   return expected == kReady;
 }
 
-void* Allocate(size_t size) {
-  if (EnsureReady()) [[likely]]
-    return g_ops.malloc(size);
+// Start-up and re-entry only; kept out of line so that the hot paths below
+// are a load, a compare and a tail call.
+[[gnu::noinline]] void* AllocateSlow(size_t size) {
+  if (EnsureReady()) return g_ops.malloc(size);
   return BootAlloc(size, 16);
 }
 
-void* AllocateAligned(size_t align, size_t size) {
-  if (EnsureReady()) [[likely]]
-    return g_ops.memalign(align, size);
+[[gnu::noinline]] void* AllocateAlignedSlow(size_t align, size_t size) {
+  if (EnsureReady()) return g_ops.memalign(align, size);
   return BootAlloc(size, align);
 }
 
-void Free(void* p) {
-  if (p == nullptr || IsBoot(p)) return;
-  // Nothing but the boot arena can have handed out memory before kReady.
+void* Allocate(size_t size) {
   if (Ready()) [[likely]]
+    return g_ops.malloc(size);
+  return AllocateSlow(size);
+}
+
+void* AllocateAligned(size_t align, size_t size) {
+  if (Ready()) [[likely]]
+    return g_ops.memalign(align, size);
+  return AllocateAlignedSlow(align, size);
+}
+
+void Free(void* p) {
+  // Nothing but the boot arena can have handed out memory before kReady,
+  // and every backend's free accepts null.
+  if (Ready() && !IsBoot(p)) [[likely]]
     g_ops.free(p);
 }
 
-void* AllocateOrThrow(size_t size) {
+[[gnu::noinline]] void* AllocateOrThrowSlow(size_t size) {
   while (true) {
     if (void* p = Allocate(size)) return p;
     std::new_handler handler = std::get_new_handler();
     if (handler == nullptr) throw std::bad_alloc();
     handler();
   }
+}
+
+void* AllocateOrThrow(size_t size) {
+  if (void* p = Allocate(size)) [[likely]]
+    return p;
+  return AllocateOrThrowSlow(size);
 }
 
 void* AllocateAlignedOrThrow(size_t size, std::align_val_t align) {

@@ -10,14 +10,16 @@ namespace tidepool::alloc::internal {
 // One allocator's own malloc family, reached by name inside its library so
 // that whatever owns the global `malloc` symbol (malloc_override, say) is
 // bypassed.
+// noexcept: C allocators never throw, and it lets noexcept callers (operator
+// delete) end in a tail call instead of a frame.
 struct MallocOps {
-  void* (*malloc)(size_t);
-  void (*free)(void*);
-  void* (*calloc)(size_t, size_t);
-  void* (*realloc)(void*, size_t);
-  void* (*memalign)(size_t, size_t);
-  int (*posix_memalign)(void**, size_t, size_t);
-  size_t (*malloc_usable_size)(void*);
+  void* (*malloc)(size_t) noexcept;
+  void (*free)(void*) noexcept;
+  void* (*calloc)(size_t, size_t) noexcept;
+  void* (*realloc)(void*, size_t) noexcept;
+  void* (*memalign)(size_t, size_t) noexcept;
+  int (*posix_memalign)(void**, size_t, size_t) noexcept;
+  size_t (*malloc_usable_size)(void*) noexcept;
 };
 
 // The shared object that holds `kind`'s malloc: libc.so.6,
