@@ -198,6 +198,13 @@ def median_row(rows):
     return row
 
 
+def short_allocator(name):
+    """glibc:arena_max=2 (tidepool) and glibc_arena_max=2 (tokio's label)
+    both as a name short enough for a bar label."""
+    return name.replace(":arena_max=", "\nmax ").replace("_arena_max=",
+                                                          "\nmax ")
+
+
 def write_csv(path, rows):
     with open(path, "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=FIELDS, extrasaction="ignore")
@@ -247,7 +254,7 @@ def plot(out_dir, t1, t1_tokio, t3, t6, t2):
     plt.close(fig)
 
     fig, ax = plt.subplots(figsize=(8, 4.5))
-    names = [f"{r['impl']}\n{r['allocator'].replace('_', ' ')}\n{r['policy']}"
+    names = [f"{r['impl']}\n{short_allocator(r['allocator'])}\n{r['policy']}"
              for r in t3]
     xs = range(len(t3))
     ax.bar([x - 0.2 for x in xs], [r["hwm_kb"] / 1024 for r in t3], 0.4,
@@ -256,7 +263,8 @@ def plot(out_dir, t1, t1_tokio, t3, t6, t2):
            label="after keep_alive + 1 s")
     ax.set_xticks(list(xs))
     ax.set_xticklabels(names, fontsize=6)
-    ax.set_ylabel("RSS (MB)")
+    ax.set_yscale("log")
+    ax.set_ylabel("RSS (MB, log scale)")
     ax.set_title(f"Allocators at P={label(P_LARGE)}, C={t3[0]['concurrency']}")
     ax.legend(fontsize=7)
     fig.tight_layout()
