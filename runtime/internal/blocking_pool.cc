@@ -18,14 +18,22 @@ BlockingPool::BlockingPool(const RuntimeConfig& config, Scheduler* scheduler)
       trim_(config.allocator.trim),
       scheduler_(scheduler) {}
 
-void BlockingPool::RunOne(TaskHeader* task) {
-  if (task->IsCancelRequested()) {
+bool BlockingPool::RunOne(TaskHeader* task) {
+  const bool cancelled = task->IsCancelRequested();
+  if (cancelled) {
     task->CancelNow();
   } else {
     task->Poll();
+    // Completing wakes the caller, which often calls spawn_blocking again
+    // before this thread is back on the idle stack. Counting it as returning
+    // lets that call wait for it instead of starting yet another thread.
+    // relaxed: the wake-up below carries the ordering to that caller; the
+    // count is taken back under mu_.
+    returning_.fetch_add(1, std::memory_order_relaxed);
     task->Complete();
   }
   task->Unref();
+  return !cancelled;
 }
 
 void BlockingPool::Spawn(TaskHeader* task) {
@@ -38,6 +46,12 @@ void BlockingPool::Spawn(TaskHeader* task) {
         idle_.pop_back();
         idler->task = task;
         idler->cv.Signal();
+        return;
+      }
+      // A thread that just finished a call takes queued work before it
+      // idles; queue for it rather than start a new thread.
+      if (queue_.size() < returning_.load(std::memory_order_relaxed)) {
+        queue_.push_back(task);
         return;
       }
       if (active_ < max_threads_ && StartThread(task)) return;
@@ -80,27 +94,28 @@ void BlockingPool::ThreadMain(ThreadList::iterator self, size_t index,
     MutexLock lock(&mu_);
     while (true) {
       mu_.Unlock();
-      RunOne(task);
+      const bool counted = RunOne(task);
       mu_.Lock();
+      // Still counted as returning until it takes queued work, idles or
+      // exits, so spawns meanwhile queue for it (even while the idle hook
+      // runs unlocked).
+      auto stop_returning = [&] {
+        if (counted) returning_.fetch_sub(1, std::memory_order_relaxed);
+      };
+      if (trim_.on_blocking_idle && queue_.empty() && !shutdown_) {
+        // Outside the lock: flushing a thread cache or collecting a heap
+        // takes microseconds to milliseconds. Work may arrive meanwhile.
+        mu_.Unlock();
+        alloc::ThreadIdle(alloc::ThreadRole::kBlocking);
+        mu_.Lock();
+      }
+      stop_returning();
       if (!queue_.empty()) {
         task = queue_.front();
         queue_.pop_front();
         continue;
       }
       if (shutdown_) break;
-      if (trim_.on_blocking_idle) {
-        // Outside the lock: flushing a thread cache or collecting a heap
-        // takes microseconds to milliseconds. Work may arrive meanwhile.
-        mu_.Unlock();
-        alloc::ThreadIdle(alloc::ThreadRole::kBlocking);
-        mu_.Lock();
-        if (!queue_.empty()) {
-          task = queue_.front();
-          queue_.pop_front();
-          continue;
-        }
-        if (shutdown_) break;
-      }
       idle_.push_back(&idler);
       const auto deadline = std::chrono::steady_clock::now() + keep_alive_;
       while (idler.task == nullptr && !shutdown_) {

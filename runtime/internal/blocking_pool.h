@@ -1,6 +1,7 @@
 #ifndef TIDEPOOL_RUNTIME_INTERNAL_BLOCKING_POOL_H_
 #define TIDEPOOL_RUNTIME_INTERNAL_BLOCKING_POOL_H_
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -52,7 +53,8 @@ class BlockingPool : public std::enable_shared_from_this<BlockingPool> {
   using ThreadList = std::list<std::thread>;
 
   void ThreadMain(ThreadList::iterator self, size_t index, TaskHeader* task);
-  static void RunOne(TaskHeader* task);
+  // Runs or cancels the task; returns whether it was counted in returning_.
+  bool RunOne(TaskHeader* task);
   // Starts a thread for `task`, or returns false.
   bool StartThread(TaskHeader* task) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void JoinFinished() ABSL_LOCKS_EXCLUDED(mu_);
@@ -72,6 +74,9 @@ class BlockingPool : public std::enable_shared_from_this<BlockingPool> {
   std::vector<Idler*> idle_ ABSL_GUARDED_BY(mu_);
   // Threads that can still take work (not yet decided to exit).
   size_t active_ ABSL_GUARDED_BY(mu_) = 0;
+  // Threads between finishing a call and re-taking mu_; incremented without
+  // the lock (see RunOne), decremented under it.
+  std::atomic<size_t> returning_{0};
   // Threads not yet joined, and those that returned from their loop.
   ThreadList threads_ ABSL_GUARDED_BY(mu_);
   ThreadList finished_ ABSL_GUARDED_BY(mu_);

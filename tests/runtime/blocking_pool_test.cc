@@ -88,6 +88,24 @@ TEST(BlockingPoolTest, CapHoldsUnderTenThousandCalls) {
   EXPECT_LE(rt->metrics().blocking.threads_spawned, kCap + 0u);
 }
 
+TEST(BlockingPoolTest, SequentialCallersNeedNoMoreThreadsThanCallers) {
+  // 16 loops, each with one call in flight at a time: a loop's next call
+  // waits for the thread returning from its previous one instead of
+  // starting a 17th thread.
+  auto rt = Builder().worker_threads(2).build();
+  ASSERT_TRUE(rt.ok());
+  auto loop = []() -> Task<void> {
+    for (int i = 0; i < 200; ++i) co_await spawn_blocking([] { return 0; });
+  };
+  auto root = [&]() -> Task<void> {
+    std::vector<JoinHandle<void>> hs;
+    for (int c = 0; c < 16; ++c) hs.push_back(spawn(loop()));
+    for (auto& h : hs) co_await h;
+  };
+  rt->block_on(root());
+  EXPECT_LE(rt->metrics().blocking.threads_spawned, 16u);
+}
+
 TEST(BlockingPoolTest, QueuedCallsRunInFifoOrder) {
   auto rt = Builder().worker_threads(1).max_blocking_threads(1).build();
   ASSERT_TRUE(rt.ok());
