@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "bench/check.h"
 #include "runtime/runtime.h"
 
 namespace {
@@ -48,13 +49,7 @@ tidepool::Task<int64_t> JoinAll(std::vector<tidepool::JoinHandle<T>>* hs) {
   co_return sum;
 }
 
-bool Check(benchmark::State& state, int64_t got, int64_t want) {
-  if (got == want) return true;
-  const std::string msg = "wrong result: got " + std::to_string(got) +
-                          ", want " + std::to_string(want);
-  state.SkipWithError(msg.c_str());
-  return false;
-}
+using tidepool::bench::Check;
 
 tidepool::Task<int64_t> SpawnManyLocal() {
   std::vector<tidepool::JoinHandle<int64_t>> hs;

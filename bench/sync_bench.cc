@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "bench/check.h"
 #include "runtime/runtime.h"
 #include "runtime/sync/mpsc.h"
 #include "runtime/sync/mutex.h"
@@ -36,13 +37,7 @@ absl::StatusOr<tidepool::Runtime> MakeRuntime(benchmark::State& state) {
   return rt;
 }
 
-bool Check(benchmark::State& state, int64_t got, int64_t want) {
-  if (got == want) return true;
-  const std::string msg = "wrong result: got " + std::to_string(got) +
-                          ", want " + std::to_string(want);
-  state.SkipWithError(msg.c_str());
-  return false;
-}
+using tidepool::bench::Check;
 
 constexpr int kMessages = 100'000;
 
