@@ -21,10 +21,13 @@ P_LARGE = 200 * KIB
 JEMALLOC = "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2"
 MIMALLOC = "/usr/lib/x86_64-linux-gnu/libmimalloc.so.2"
 LARGE_HOST = "glibc.malloc.arena_max=1024"
-# What one request holds live at its peak, by the workload's construction:
-# body, token array and response (P each), one 4 KiB chunk, and the loop's
-# 256 metadata strings of up to ~100 bytes.
+
+
 def live_bytes(payload):
+    """What one request holds live at its peak, by the workload's
+    construction: body, token array and response (P each), one 4 KiB chunk,
+    and its loop's 256 metadata strings of up to ~100 bytes. Container
+    growth slack is not counted."""
     return 3 * payload + 4 * KIB + 256 * 100
 
 
@@ -212,7 +215,7 @@ def write_csv(path, rows):
         w.writerows(rows)
 
 
-def plot(out_dir, t1, t1_tokio, t3, t6, t2):
+def plot(out_dir, prefix, t1, t1_tokio, t3, t6, t2):
     try:
         import matplotlib
         matplotlib.use("Agg")
@@ -249,8 +252,8 @@ def plot(out_dir, t1, t1_tokio, t3, t6, t2):
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(os.path.join(out_dir, "memory_scaling_concurrency.png"), dpi=110)
-    made.append("memory_scaling_concurrency.png")
+    fig.savefig(os.path.join(out_dir, f"{prefix}_concurrency.png"), dpi=110)
+    made.append(f"{prefix}_concurrency.png")
     plt.close(fig)
 
     fig, ax = plt.subplots(figsize=(8, 4.5))
@@ -268,8 +271,8 @@ def plot(out_dir, t1, t1_tokio, t3, t6, t2):
     ax.set_title(f"Allocators at P={label(P_LARGE)}, C={t3[0]['concurrency']}")
     ax.legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(os.path.join(out_dir, "memory_scaling_allocators.png"), dpi=110)
-    made.append("memory_scaling_allocators.png")
+    fig.savefig(os.path.join(out_dir, f"{prefix}_allocators.png"), dpi=110)
+    made.append(f"{prefix}_allocators.png")
     plt.close(fig)
 
     if t2:
@@ -286,8 +289,8 @@ def plot(out_dir, t1, t1_tokio, t3, t6, t2):
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
         fig.tight_layout()
-        fig.savefig(os.path.join(out_dir, "memory_scaling_requests.png"), dpi=110)
-        made.append("memory_scaling_requests.png")
+        fig.savefig(os.path.join(out_dir, f"{prefix}_requests.png"), dpi=110)
+        made.append(f"{prefix}_requests.png")
         plt.close(fig)
     return made
 
@@ -465,18 +468,21 @@ def main():
                               + [p for p in pairs6 if "default" in p[0]]):
         emit("- " + line)
 
-    write_csv(os.path.join(args.out, "memory_scaling_concurrency.csv"),
+    # docs/results.md shows the --full figures; a quick run must not
+    # replace them.
+    prefix = "memory_scaling" if args.full else "memory_scaling_quick"
+    write_csv(os.path.join(args.out, f"{prefix}_concurrency.csv"),
               t1 + t1_tokio)
     if t2:
-        write_csv(os.path.join(args.out, "memory_scaling_requests.csv"), t2)
-    write_csv(os.path.join(args.out, "memory_scaling_allocators.csv"), t3)
-    write_csv(os.path.join(args.out, "memory_scaling_large_host.csv"), t6)
-    with open(os.path.join(args.out, "memory_scaling_arena_info.txt"), "w") as f:
+        write_csv(os.path.join(args.out, f"{prefix}_requests.csv"), t2)
+    write_csv(os.path.join(args.out, f"{prefix}_allocators.csv"), t3)
+    write_csv(os.path.join(args.out, f"{prefix}_large_host.csv"), t6)
+    with open(os.path.join(args.out, f"{prefix}_arena_info.txt"), "w") as f:
         for name, text in arena.items():
             f.write(f"## {name}\n" + "\n".join(text) + "\n")
-    with open(os.path.join(args.out, "memory_scaling_report.txt"), "w") as f:
+    with open(os.path.join(args.out, f"{prefix}_report.txt"), "w") as f:
         f.write("\n".join(report) + "\n")
-    made = plot(args.out, t1, t1_tokio, t3, t6, t2)
+    made = plot(args.out, prefix, t1, t1_tokio, t3, t6, t2)
     log(f"wrote CSVs, report and {len(made)} plots to {args.out}")
 
 

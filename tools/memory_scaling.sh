@@ -3,7 +3,8 @@
 # with the same workload on tokio 1.24 in the same run. Builds
 # bench/memory_scaling and bench/peers/tokio_seed, runs every configuration
 # in a fresh process, prints the seed's tables and the targets, and
-# writes docs/results/memory_scaling_*.csv, *.png and the report.
+# writes docs/results/memory_scaling_*.csv, *.png and the report
+# (memory_scaling_quick_* for the quick default).
 #
 #   tools/memory_scaling.sh           quick: N=2,000, C=2,8,32,96 (a few
 #                                     minutes on 2 cores)
