@@ -1,5 +1,8 @@
 // spawn_blocking and the blocking pool: results, exceptions, the cap,
 // keep-alive, LIFO reuse, shutdown.
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <chrono>
 #include <memory>
@@ -104,6 +107,39 @@ TEST(BlockingPoolTest, SequentialCallersNeedNoMoreThreadsThanCallers) {
   };
   rt->block_on(root());
   EXPECT_LE(rt->metrics().blocking.threads_spawned, 16u);
+}
+
+// Thread creation failing (EAGAIN) queues the call instead of crashing, is
+// counted, and the call runs once a thread can be started again. Runs in a
+// death-test child that drops to an unprivileged user, because root is not
+// bound by RLIMIT_NPROC.
+void SpawnFailureChild() {
+  auto rt = Builder().worker_threads(1).build();
+  if (!rt.ok()) std::exit(10);
+  if (setgid(65534) != 0 || setuid(65534) != 0) std::exit(11);
+  rlimit lim;
+  getrlimit(RLIMIT_NPROC, &lim);
+  const rlim_t hard = lim.rlim_max;
+  lim.rlim_cur = 1;  // this user may not start another thread
+  if (setrlimit(RLIMIT_NPROC, &lim) != 0) std::exit(12);
+  JoinHandle<int> first = rt->spawn_blocking([] { return 1; });
+  const BlockingMetrics m = rt->metrics().blocking;
+  if (m.spawn_failures < 1 || m.queue_depth != 1 || m.threads_alive != 0) {
+    std::exit(13);
+  }
+  lim.rlim_cur = hard;
+  if (setrlimit(RLIMIT_NPROC, &lim) != 0) std::exit(14);
+  JoinHandle<int> second = rt->spawn_blocking([] { return 2; });
+  auto join = [](JoinHandle<int> a, JoinHandle<int> b) -> Task<int> {
+    co_return co_await a + co_await b;
+  };
+  std::exit(rt->block_on(join(std::move(first), std::move(second))) == 3 ? 0
+                                                                         : 15);
+}
+
+TEST(BlockingPoolDeathTest, ThreadCreationFailureQueuesTheCall) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(SpawnFailureChild(), ::testing::ExitedWithCode(0), "");
 }
 
 TEST(BlockingPoolTest, QueuedCallsRunInFifoOrder) {
