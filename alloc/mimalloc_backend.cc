@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "alloc/internal/backend_impl.h"
+#include "alloc/internal/malloc_ops.h"
 
 namespace tidepool::alloc::internal {
 namespace {
@@ -25,22 +26,18 @@ struct MimallocApi {
   decltype(&mi_process_info) process_info;
 };
 
-template <typename Fn>
-bool Find(const char* name, Fn* out) {
-  *out = reinterpret_cast<Fn>(dlsym(RTLD_DEFAULT, name));
-  return *out != nullptr;
-}
-
 class MimallocBackend final : public BackendImpl {
  public:
   MimallocBackend() {
-    ok_ = Find("mi_heap_new", &api_.heap_new) &&
-          Find("mi_heap_set_default", &api_.heap_set_default) &&
-          Find("mi_heap_get_backing", &api_.heap_get_backing) &&
-          Find("mi_heap_delete", &api_.heap_delete) &&
-          Find("mi_collect", &api_.collect) &&
-          Find("mi_option_set", &api_.option_set) &&
-          Find("mi_process_info", &api_.process_info);
+    ok_ = FindSymbol(RTLD_DEFAULT, "mi_heap_new", &api_.heap_new) &&
+          FindSymbol(RTLD_DEFAULT, "mi_heap_set_default",
+                     &api_.heap_set_default) &&
+          FindSymbol(RTLD_DEFAULT, "mi_heap_get_backing",
+                     &api_.heap_get_backing) &&
+          FindSymbol(RTLD_DEFAULT, "mi_heap_delete", &api_.heap_delete) &&
+          FindSymbol(RTLD_DEFAULT, "mi_collect", &api_.collect) &&
+          FindSymbol(RTLD_DEFAULT, "mi_option_set", &api_.option_set) &&
+          FindSymbol(RTLD_DEFAULT, "mi_process_info", &api_.process_info);
   }
 
   absl::Status Configure(const Policy& policy) override {

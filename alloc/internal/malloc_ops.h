@@ -1,6 +1,8 @@
 #ifndef TIDEPOOL_ALLOC_INTERNAL_MALLOC_OPS_H_
 #define TIDEPOOL_ALLOC_INTERNAL_MALLOC_OPS_H_
 
+#include <dlfcn.h>
+
 #include <cstddef>
 
 #include "alloc/backend.h"
@@ -21,6 +23,16 @@ struct MallocOps {
   int (*posix_memalign)(void**, size_t, size_t) noexcept;
   size_t (*malloc_usable_size)(void*) noexcept;
 };
+
+// Looks `name` up in `library` (a dlopen handle, or RTLD_DEFAULT for the
+// global scope). With a library handle dlsym searches that library first,
+// so this finds its own definition even when the executable interposes the
+// name. Returns whether the symbol was found.
+template <typename Fn>
+bool FindSymbol(void* library, const char* name, Fn* out) {
+  *out = reinterpret_cast<Fn>(dlsym(library, name));
+  return *out != nullptr;
+}
 
 // The shared object that holds `kind`'s malloc: libc.so.6,
 // libjemalloc.so.2 or libmimalloc.so.2.
