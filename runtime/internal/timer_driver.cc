@@ -43,8 +43,12 @@ bool TimerDriver::Cancel(TimerEntry* e) {
 }
 
 size_t TimerDriver::FireDue() {
+  // Called whenever a worker runs dry: with no timers pending, skip the
+  // clock read too.
+  const uint64_t next = NextDeadline();
+  if (next == kNever) return 0;
   const uint64_t now = NowMs();
-  if (NextDeadline() > now) return 0;
+  if (next > now) return 0;
   // Reused per thread, so firing allocates nothing once warm. The wakers are
   // taken under the lock; after it the entries may already be gone.
   thread_local std::vector<TaskHeader*> fired;
