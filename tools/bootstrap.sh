@@ -18,9 +18,16 @@ packages=(
   libbenchmark-dev
   python3
   python3-matplotlib
+  # examples/frontend parses JSON with simdjson.
+  libsimdjson-dev
+  # Peers of bench/compare.
+  libboost-dev
+  libtbb-dev
   # tokio 1.24 and its dependency crates, for the side-by-side peers under
   # bench/peers (built offline from /usr/share/cargo/registry).
   librust-tokio-dev
+  librust-serde-json-dev
+  librust-httparse-dev
 )
 # The peers need cargo and rustc; a machine that already has them (say from
 # rustup) keeps its own, a fresh one gets Debian's.
