@@ -27,7 +27,10 @@ fn usage() -> ! {
 
 // Accepts both `--flag value` and `--flag=value`.
 fn parse_args() -> Args {
-    let mut args = Args { port: 0, workers: 2 };
+    let mut args = Args {
+        port: 0,
+        workers: 2,
+    };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
         let (flag, value) = match arg.split_once('=') {
