@@ -1,22 +1,28 @@
 // Scheduler microbenchmarks, the counterparts of tokio's
 // benches/rt_multi_threaded.rs. Like tokio's, they are regression checks of
 // the scheduler's mechanics, not a measure of real-world performance.
+// bench/compare runs them beside tokio (bench/peers/tokio_rt), Boost.Asio
+// and oneTBB, which do the same work, and bench/sync_bench's mpsc cases
+// beside tokio's channels.
 //
 // Differences from tokio that hold for every case:
-//  - 2 worker threads instead of tokio's 4: the reference machine has 2 cores.
-//  - tidepool has no channels yet, so completion is observed by awaiting
-//    JoinHandles where tokio counts down an atomic and signals a std mpsc
-//    channel. Each case also checks its result, so a lost or duplicated task
-//    fails the benchmark instead of skewing it.
+//  - 2 worker threads instead of tokio's 4: the reference machine has 2 cores
+//    (TIDEPOOL_BENCH_WORKERS overrides, see bench/workers.h).
 //  - tidepool's block_on runs its task on a worker; tokio's runs the future
-//    on the calling thread. Work started "inside block_on" is therefore
-//    worker-local here.
+//    on the calling thread, where tokio::spawn goes to the injection queue.
+//    Work started "inside block_on" is therefore worker-local here (the
+//    tokio peer runs its driver as a spawned task to match).
+//  - Tasks that tokio's benchmark leaves detached are detached here too and
+//    count down; the last one wakes the driver through a Notify where tokio
+//    signals a std channel. Each case checks the count, so a lost or
+//    duplicated task fails the benchmark instead of skewing it.
 //
 // The runtime is built once per benchmark run, outside the timed loop, so
 // thread start-up is not measured.
 
 #include <benchmark/benchmark.h>
 
+#include <atomic>
 #include <cstdint>
 #include <string>
 #include <utility>
@@ -24,16 +30,16 @@
 
 #include "absl/status/statusor.h"
 #include "bench/check.h"
+#include "bench/workers.h"
 #include "runtime/runtime.h"
 
 namespace {
 
-constexpr int kWorkers = 2;
 constexpr int kNumSpawn = 10'000;
 
 absl::StatusOr<tidepool::Runtime> MakeRuntime(benchmark::State& state) {
   absl::StatusOr<tidepool::Runtime> rt =
-      tidepool::Builder().worker_threads(kWorkers).build();
+      tidepool::Builder().worker_threads(tidepool::bench::Workers()).build();
   if (!rt.ok()) state.SkipWithError(rt.status().ToString().c_str());
   return rt;
 }
@@ -51,24 +57,58 @@ tidepool::Task<int64_t> JoinAll(std::vector<tidepool::JoinHandle<T>>* hs) {
 
 using tidepool::bench::Check;
 
-tidepool::Task<int64_t> SpawnManyLocal() {
-  std::vector<tidepool::JoinHandle<int64_t>> hs;
-  hs.reserve(kNumSpawn);
-  for (int i = 0; i < kNumSpawn; ++i) hs.push_back(tidepool::spawn(One()));
-  co_return co_await JoinAll(&hs);
+// Detached tasks count down; the last one wakes the driver. Declare it
+// before the Runtime: the last task may still be returning from
+// notify_one() when the driver wakes, and the Runtime's destructor joins
+// the workers.
+struct Countdown {
+  std::atomic<int64_t> remaining{0};
+  tidepool::Notify done;
+
+  void Arm(int64_t n) {
+    // relaxed: the tasks that count down are spawned after this, and the
+    // spawn publishes it.
+    remaining.store(n, std::memory_order_relaxed);
+  }
+  void CountDown() {
+    // acq_rel: the last decrement acquires every earlier one, so the driver,
+    // woken through the Notify, sees all the tasks done.
+    if (remaining.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+      done.notify_one();
+    }
+  }
+  // Waits for the last CountDown; returns what is left (0 unless tasks were
+  // lost or ran twice).
+  tidepool::Task<int64_t> Wait() {
+    co_await done.notified();
+    // acquire: pairs with the decrements, see CountDown.
+    co_return remaining.load(std::memory_order_acquire);
+  }
+};
+
+tidepool::Task<void> Leaf(Countdown* c) {
+  c->CountDown();
+  co_return;
+}
+
+tidepool::Task<int64_t> SpawnManyLocal(Countdown* c) {
+  c->Arm(kNumSpawn);
+  for (int i = 0; i < kNumSpawn; ++i) (void)tidepool::spawn(Leaf(c));
+  co_return co_await c->Wait();
 }
 
 void BM_spawn_many_local(benchmark::State& state) {
+  Countdown c;
   auto rt = MakeRuntime(state);
   if (!rt.ok()) return;
   for (auto _ : state) {
-    if (!Check(state, rt->block_on(SpawnManyLocal()), kNumSpawn)) break;
+    if (!Check(state, rt->block_on(SpawnManyLocal(&c)), 0)) break;
   }
   state.SetItemsProcessed(state.iterations() * kNumSpawn);
 }
 
-// Spawns go through the runtime's injection queue, as tokio's rt.spawn from a
-// non-worker thread does.
+// As in tokio: spawned from outside the runtime (the injection queue),
+// joined through JoinHandles.
 void BM_spawn_many_remote_idle(benchmark::State& state) {
   auto rt = MakeRuntime(state);
   if (!rt.ok()) return;
@@ -84,20 +124,21 @@ void BM_spawn_many_remote_idle(benchmark::State& state) {
 constexpr int kYieldTasks = 200;
 constexpr int kNumYield = 1'000;
 
-tidepool::Task<int64_t> YieldMany() {
+tidepool::Task<void> YieldMany(Countdown* c) {
   for (int i = 0; i < kNumYield; ++i) co_await tidepool::yield_now();
-  co_return 1;
+  c->CountDown();
 }
 
-// Items are yields, so items/s is the yield rate.
+// Spawned from outside, as in tokio. Items are yields, so items/s is the
+// yield rate.
 void BM_yield_many(benchmark::State& state) {
+  Countdown c;
   auto rt = MakeRuntime(state);
   if (!rt.ok()) return;
-  std::vector<tidepool::JoinHandle<int64_t>> hs;
-  hs.reserve(kYieldTasks);
   for (auto _ : state) {
-    for (int i = 0; i < kYieldTasks; ++i) hs.push_back(rt->spawn(YieldMany()));
-    if (!Check(state, rt->block_on(JoinAll(&hs)), kYieldTasks)) break;
+    c.Arm(kYieldTasks);
+    for (int i = 0; i < kYieldTasks; ++i) (void)rt->spawn(YieldMany(&c));
+    if (!Check(state, rt->block_on(c.Wait()), 0)) break;
   }
   state.SetItemsProcessed(state.iterations() * kYieldTasks * kNumYield);
 }
@@ -105,54 +146,66 @@ void BM_yield_many(benchmark::State& state) {
 constexpr int kNumPings = 1'000;
 
 // tokio's round: A spawns B, then A sends on oneshot 1, B receives and
-// replies on oneshot 2, A receives. Without channels, the ping travels as B's
-// argument when A spawns it and the pong as B's result through its
-// JoinHandle. So B never waits for the ping (in tokio it may be polled first
-// and park on it); A's wait for the pong, a cross-task wake-up, is kept.
-tidepool::Task<int64_t> Pong(int64_t ping) { co_return ping + 1; }
-
-tidepool::Task<int64_t> PingPongRound(int64_t ping) {
-  const int64_t pong = co_await tidepool::spawn(Pong(ping));
-  co_return pong == ping + 1 ? 1 : 0;
+// replies on oneshot 2, A receives and counts down.
+tidepool::Task<void> Pong(tidepool::oneshot::Receiver<int64_t> rx1,
+                          tidepool::oneshot::Sender<int64_t> tx2) {
+  absl::StatusOr<int64_t> ping = co_await std::move(rx1);
+  if (ping.ok()) tx2.send(*ping + 1);
 }
 
-// tokio's driver spawns the rounds and leaves them detached, the last one to
-// finish signals; here the driver awaits every round's JoinHandle instead.
-tidepool::Task<int64_t> PingPong() {
-  std::vector<tidepool::JoinHandle<int64_t>> hs;
-  hs.reserve(kNumPings);
+tidepool::Task<void> PingPongRound(Countdown* c, int64_t ping) {
+  auto [tx1, rx1] = tidepool::oneshot::channel<int64_t>();
+  auto [tx2, rx2] = tidepool::oneshot::channel<int64_t>();
+  (void)tidepool::spawn(Pong(std::move(rx1), std::move(tx2)));
+  tx1.send(ping);
+  absl::StatusOr<int64_t> pong = co_await std::move(rx2);
+  // A wrong pong leaves the count above zero, which fails the check.
+  if (pong.ok() && *pong == ping + 1) c->CountDown();
+}
+
+tidepool::Task<int64_t> PingPong(Countdown* c) {
+  c->Arm(kNumPings);
   for (int i = 0; i < kNumPings; ++i) {
-    hs.push_back(tidepool::spawn(PingPongRound(i)));
+    (void)tidepool::spawn(PingPongRound(c, i));
   }
-  co_return co_await JoinAll(&hs);
+  co_return co_await c->Wait();
 }
 
 void BM_ping_pong(benchmark::State& state) {
+  Countdown c;
   auto rt = MakeRuntime(state);
   if (!rt.ok()) return;
   for (auto _ : state) {
-    if (!Check(state, rt->block_on(PingPong()), kNumPings)) break;
+    if (!Check(state, rt->block_on(PingPong(&c)), 0)) break;
   }
   state.SetItemsProcessed(state.iterations() * kNumPings);
 }
 
 constexpr int kChain = 1'000;
 
-// In tokio each link spawns the next and finishes at once, so only about two
-// links exist at a time, and the last one signals a channel. Here each link
-// awaits the next one's JoinHandle, so all 1,000 stay suspended until the end
-// of the chain and then complete in a cascade of 1,000 join wake-ups: the
-// case measures a spawn plus a join per link, not a spawn alone.
-tidepool::Task<int64_t> Link(int n) {
-  if (n == 0) co_return 0;
-  co_return 1 + co_await tidepool::spawn(Link(n - 1));
+// As in tokio: each link spawns the next and finishes at once, so about two
+// links exist at a time; the last one wakes the driver.
+tidepool::Task<void> Link(Countdown* c, int n) {
+  if (n == 0) {
+    c->CountDown();
+  } else {
+    (void)tidepool::spawn(Link(c, n - 1));
+  }
+  co_return;
+}
+
+tidepool::Task<int64_t> ChainedSpawn(Countdown* c) {
+  c->Arm(1);
+  (void)tidepool::spawn(Link(c, kChain));
+  co_return co_await c->Wait();
 }
 
 void BM_chained_spawn(benchmark::State& state) {
+  Countdown c;
   auto rt = MakeRuntime(state);
   if (!rt.ok()) return;
   for (auto _ : state) {
-    if (!Check(state, rt->block_on(Link(kChain)), kChain)) break;
+    if (!Check(state, rt->block_on(ChainedSpawn(&c)), 0)) break;
   }
   state.SetItemsProcessed(state.iterations() * kChain);
 }

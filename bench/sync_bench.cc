@@ -5,9 +5,9 @@
 // the primitives' mechanics, not a measure of real-world performance.
 //
 // Every case runs on a runtime with 2 workers (the reference machine has 2
-// cores), built once per benchmark outside the timed loop, and checks its
-// own result, so that a lost or duplicated message fails the benchmark
-// instead of skewing it.
+// cores; TIDEPOOL_BENCH_WORKERS overrides), built once per benchmark outside
+// the timed loop, and checks its own result, so that a lost or duplicated
+// message fails the benchmark instead of skewing it.
 
 #include <benchmark/benchmark.h>
 
@@ -20,6 +20,7 @@
 
 #include "absl/status/statusor.h"
 #include "bench/check.h"
+#include "bench/workers.h"
 #include "runtime/runtime.h"
 #include "runtime/sync/mpsc.h"
 #include "runtime/sync/mutex.h"
@@ -28,11 +29,9 @@
 
 namespace {
 
-constexpr int kWorkers = 2;
-
 absl::StatusOr<tidepool::Runtime> MakeRuntime(benchmark::State& state) {
   absl::StatusOr<tidepool::Runtime> rt =
-      tidepool::Builder().worker_threads(kWorkers).build();
+      tidepool::Builder().worker_threads(tidepool::bench::Workers()).build();
   if (!rt.ok()) state.SkipWithError(rt.status().ToString().c_str());
   return rt;
 }
