@@ -110,7 +110,7 @@ fn parse_head(buf: &[u8]) -> Head {
             };
             // Repeated Content-Length headers must agree, or the body's end
             // is ambiguous (request smuggling).
-            if body_len.map_or(false, |seen| seen != len) {
+            if body_len.is_some_and(|seen| seen != len) {
                 return Head::Reject(Reject::BadRequest);
             }
             body_len = Some(len);
