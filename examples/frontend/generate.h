@@ -1,0 +1,75 @@
+#ifndef TIDEPOOL_EXAMPLES_FRONTEND_GENERATE_H_
+#define TIDEPOOL_EXAMPLES_FRONTEND_GENERATE_H_
+
+// The frontend's per-request work for POST /v1/generate, as a pure function
+// of the request body. The tokio peer of the frontend benchmark does the same
+// work byte for byte, so every rule below is part of the protocol:
+//
+//   1. The body is a JSON object with a string field "prompt"; other fields
+//      are ignored. Invalid JSON (including invalid UTF-8), a non-object, a
+//      missing prompt or a non-string prompt is InvalidArgument (400).
+//   2. The prompt's bytes are split into tokens: a maximal run of ASCII
+//      letters and digits, or any single other byte that is not ASCII
+//      whitespace (space, \t, \n, \r, \f, \v); whitespace only separates.
+//   3. A token's id is the FNV-1a 32-bit hash of its bytes modulo 50257.
+//   4. The output is each id in decimal followed by one space, with "\n"
+//      after every 16th id and after the last id if its line is unfinished.
+//      An empty prompt gives empty output.
+//   5. The server sends the output as a chunked text/plain response in
+//      pieces of kMaxChunkBytes, the last one shorter (SplitIntoChunks).
+//
+// Example: {"prompt": "Hi, you"} has tokens "Hi" "," "you" and produces
+// "6215 18964 13929 \n".
+//
+// The server calls Generate in spawn_blocking, since it is CPU work linear in
+// the body size: one simdjson DOM parse (its own parser, so no memory stays
+// behind on the blocking thread), one pass over the prompt, and an output
+// string of about 6 bytes per token.
+//
+//   absl::StatusOr<std::string> text = Generate(body);
+//   if (!text.ok()) reply(HttpStatusFor(text.status()), text.status().message());
+//   for (absl::string_view piece : SplitIntoChunks(*text)) ...
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace tidepool::frontend {
+
+inline constexpr size_t kMaxChunkBytes = 4096;
+inline constexpr uint32_t kVocabularySize = 50257;
+inline constexpr size_t kIdsPerLine = 16;
+
+// The whole response body for a request body: rules 1 to 4.
+absl::StatusOr<std::string> Generate(absl::string_view body);
+
+// Rule 1 alone: the decoded prompt (UTF-8 bytes).
+absl::StatusOr<std::string> ExtractPrompt(absl::string_view body);
+
+// Rules 2 and 3: the token ids of a prompt, in order.
+std::vector<uint32_t> Tokenize(absl::string_view prompt);
+
+// Rule 3 for one token.
+uint32_t TokenId(absl::string_view token);
+
+// Rule 4: the text for a list of ids.
+std::string FormatIds(const std::vector<uint32_t>& ids);
+
+// Rule 5: `text` cut into consecutive pieces of `max_bytes` (more than
+// zero), the last one shorter; no pieces for empty text. The pieces point
+// into `text`.
+std::vector<absl::string_view> SplitIntoChunks(
+    absl::string_view text, size_t max_bytes = kMaxChunkBytes);
+
+// The HTTP status for a Generate error: 400 for InvalidArgument, 500 for
+// anything else (none today).
+int HttpStatusFor(const absl::Status& status);
+
+}  // namespace tidepool::frontend
+
+#endif  // TIDEPOOL_EXAMPLES_FRONTEND_GENERATE_H_
