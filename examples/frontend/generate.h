@@ -6,8 +6,9 @@
 // work byte for byte, so every rule below is part of the protocol:
 //
 //   1. The body is a JSON object with a string field "prompt"; other fields
-//      are ignored. Invalid JSON (including invalid UTF-8), a non-object, a
-//      missing prompt or a non-string prompt is InvalidArgument (400).
+//      are ignored; if "prompt" appears twice the first counts. Invalid JSON
+//      (including invalid UTF-8), a non-object, a missing prompt or a
+//      non-string prompt is InvalidArgument (400).
 //   2. The prompt's bytes are split into tokens: a maximal run of ASCII
 //      letters and digits, or any single other byte that is not ASCII
 //      whitespace (space, \t, \n, \r, \f, \v); whitespace only separates.
@@ -27,8 +28,9 @@
 // string of about 6 bytes per token.
 //
 //   absl::StatusOr<std::string> text = Generate(body);
-//   if (!text.ok()) reply(HttpStatusFor(text.status()), text.status().message());
-//   for (absl::string_view piece : SplitIntoChunks(*text)) ...
+//   if (!text.ok()) reply(HttpStatusFor(text.status()),
+//   text.status().message()); for (absl::string_view piece :
+//   SplitIntoChunks(*text)) ...
 
 #include <cstddef>
 #include <cstdint>

@@ -85,9 +85,8 @@ bool EqualsIgnoreCase(absl::string_view a, absl::string_view b) {
 template <typename F>
 void ForEachListMember(absl::string_view value, F f) {
   for (;;) {
-    const void* comma = value.empty()
-                            ? nullptr
-                            : std::memchr(value.data(), ',', value.size());
+    const void* comma =
+        value.empty() ? nullptr : std::memchr(value.data(), ',', value.size());
     if (comma == nullptr) {
       f(TrimOws(value));
       return;
@@ -114,9 +113,8 @@ std::optional<absl::string_view> RequestHead::Find(
 
 RequestParser::RequestParser(ParserLimits limits) : limits_(limits) {
   // Head offsets are 32 bits wide.
-  limits_.max_head_bytes =
-      std::min<size_t>(limits_.max_head_bytes,
-                       std::numeric_limits<uint32_t>::max());
+  limits_.max_head_bytes = std::min<size_t>(
+      limits_.max_head_bytes, std::numeric_limits<uint32_t>::max());
 }
 
 void RequestParser::Reserve(size_t free_bytes) {

@@ -195,7 +195,7 @@ class RequestParser {
 
   ParseEvent Fail(int status, absl::string_view reason);
   ParseEvent ParseHead();
-  bool ParseRequestLine(absl::string_view line);
+  bool ParseRequestLine(absl::string_view line, size_t offset);
   bool ParseHeaderLine(absl::string_view line, size_t offset);
   bool FinishHead();
   void StartNextRequest();
