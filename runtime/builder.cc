@@ -89,6 +89,11 @@ Builder& Builder::allocator(alloc::Policy policy) {
   return *this;
 }
 
+Builder& Builder::io_driver(std::string name) {
+  io_driver_ = std::move(name);
+  return *this;
+}
+
 absl::StatusOr<Builder> Builder::from_env() {
   char file_error[512];
   if (alloc::ConfigFileError(file_error, sizeof file_error)) {
@@ -119,6 +124,13 @@ absl::StatusOr<Builder> Builder::from_env() {
   }
   b.worker_threads(workers).max_blocking_threads(blocking).thread_keep_alive(
       std::chrono::milliseconds(keep_alive_ms));
+  if (const char* io = alloc::LookupSetting("TIDEPOOL_IO")) {
+    if (auto kind = internal::ParseIoDriverKind(io, "TIDEPOOL_IO");
+        !kind.ok()) {
+      return kind.status();
+    }
+    b.io_driver(io);
+  }
   return b;
 }
 
@@ -153,8 +165,13 @@ absl::StatusOr<Runtime> Builder::build() const {
                      "' is not valid: accepted values are non-empty printable "
                      "text without '/'"));
   }
+  auto io_kind = internal::ParseIoDriverKind(io_driver_, "io_driver");
+  if (!io_kind.ok()) return io_kind.status();
+  auto io = internal::IoDriver::Create(*io_kind);
+  if (!io.ok()) return io.status();
   if (auto s = alloc::Configure(config_.allocator); !s.ok()) return s;
-  auto scheduler = std::make_unique<internal::Scheduler>(config_);
+  auto scheduler =
+      std::make_unique<internal::Scheduler>(config_, *std::move(io));
   if (auto s = scheduler->Start(); !s.ok()) return s;
   return Runtime(std::move(scheduler));
 }

@@ -58,9 +58,14 @@ class Builder {
   // starts, and fails if it expects a backend other than the one serving
   // malloc or a knob is out of range.
   Builder& allocator(alloc::Policy policy);
+  // The I/O driver: "auto" (default: io_uring, or epoll where the kernel
+  // refuses io_uring), "uring" (fail if unavailable) or "epoll". build()
+  // rejects other names. Runtime::metrics().io_driver says which one runs.
+  Builder& io_driver(std::string name);
 
   // A Builder with defaults overridden by TIDEPOOL_WORKER_THREADS,
-  // TIDEPOOL_MAX_BLOCKING_THREADS and TIDEPOOL_THREAD_KEEP_ALIVE_MS, or by
+  // TIDEPOOL_MAX_BLOCKING_THREADS, TIDEPOOL_THREAD_KEEP_ALIVE_MS and
+  // TIDEPOOL_IO, or by
   // the same keys in the TIDEPOOL_CONFIG file (alloc/config_file.h; the
   // environment wins). Unset keeps the default. A malformed or out-of-range
   // value, or a malformed file, returns InvalidArgument naming the variable
@@ -72,6 +77,7 @@ class Builder {
 
  private:
   internal::RuntimeConfig config_;
+  std::string io_driver_ = "auto";
 };
 
 }  // namespace tidepool

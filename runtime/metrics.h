@@ -3,6 +3,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 namespace tidepool {
@@ -33,6 +34,8 @@ struct RuntimeMetrics {
   size_t global_queue_depth = 0;
   std::vector<WorkerMetrics> per_worker;
   BlockingMetrics blocking;
+  std::string io_driver;    // "uring" or "epoll"
+  size_t io_in_flight = 0;  // socket operations waiting in the driver
 };
 
 }  // namespace tidepool

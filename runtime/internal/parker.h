@@ -5,6 +5,7 @@
 #include <optional>
 
 #include "runtime/internal/mutex.h"
+#include "runtime/io/io_driver.h"
 
 namespace tidepool::internal {
 
@@ -14,10 +15,11 @@ namespace tidepool::internal {
 // - an interrupt (Interrupt), "re-check your deadline": also sticky until
 //   the next ParkUntil, but carries no token.
 // Park/ParkUntil are for the owning thread only; Unpark/Interrupt for any.
-// Each costs one lock, plus a futex wake when the owner sleeps.
+// Each costs one lock, plus a futex wake when the owner sleeps (or an
+// eventfd write when it sleeps in the I/O driver).
 class Parker {
  public:
-  enum class Woken { kToken, kTimeout, kInterrupted };
+  enum class Woken { kToken, kTimeout, kInterrupted, kIo };
 
   // Waits for a token only.
   void Park() {
@@ -26,9 +28,12 @@ class Parker {
     token_ = false;
   }
 
-  // Waits for a token, an interrupt, or `deadline` (none: no timeout).
-  Woken ParkUntil(
-      std::optional<std::chrono::steady_clock::time_point> deadline) {
+  // Waits for a token, an interrupt, or `deadline` (none: no timeout). With
+  // a `driver`, sleeps inside it instead, so I/O completions also end the
+  // wait (kIo: completions were reaped, or the deadline passed); only one
+  // thread at a time may pass the driver.
+  Woken ParkUntil(std::optional<std::chrono::steady_clock::time_point> deadline,
+                  IoDriver* driver = nullptr) {
     MutexLock lock(&mu_);
     while (true) {
       if (token_) {
@@ -38,6 +43,24 @@ class Parker {
       if (interrupted_) {
         interrupted_ = false;
         return Woken::kInterrupted;
+      }
+      if (driver != nullptr) {
+        driver_ = driver;
+        mu_.Unlock();
+        // A token or interrupt sent from here on reaches the driver's
+        // Unpark(), which is sticky, so none is lost before Wait() sleeps.
+        driver->Wait(deadline);
+        mu_.Lock();
+        driver_ = nullptr;
+        if (token_) {
+          token_ = false;
+          return Woken::kToken;
+        }
+        if (interrupted_) {
+          interrupted_ = false;
+          return Woken::kInterrupted;
+        }
+        return Woken::kIo;
       }
       if (!deadline) {
         cv_.Wait(&mu_);
@@ -52,13 +75,13 @@ class Parker {
   void Unpark() {
     MutexLock lock(&mu_);
     token_ = true;
-    cv_.Signal();
+    Signal();
   }
 
   void Interrupt() {
     MutexLock lock(&mu_);
     interrupted_ = true;
-    cv_.Signal();
+    Signal();
   }
 
  private:
@@ -66,6 +89,16 @@ class Parker {
   CondVar cv_;
   bool token_ ABSL_GUARDED_BY(mu_) = false;
   bool interrupted_ ABSL_GUARDED_BY(mu_) = false;
+  // The driver the owner sleeps in, or null when it sleeps on cv_.
+  IoDriver* driver_ ABSL_GUARDED_BY(mu_) = nullptr;
+
+  void Signal() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (driver_ != nullptr) {
+      driver_->Unpark();
+    } else {
+      cv_.Signal();
+    }
+  }
 };
 
 }  // namespace tidepool::internal

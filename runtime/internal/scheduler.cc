@@ -66,8 +66,9 @@ namespace {
 thread_local Scheduler::Worker* tls_worker = nullptr;
 }  // namespace
 
-Scheduler::Scheduler(RuntimeConfig config)
+Scheduler::Scheduler(RuntimeConfig config, std::unique_ptr<IoDriver> io)
     : config_(std::move(config)),
+      io_(std::move(io)),
       idle_(config_.worker_threads),
       blocking_(std::make_shared<BlockingPool>(config_, this)) {
   workers_.reserve(config_.worker_threads);
@@ -197,11 +198,14 @@ void Scheduler::WorkerMain(Worker* w) {
     TaskHeader* task = NextTask(w);
     if (task == nullptr) {
       // Timers that fired put their tasks in this worker's queues.
-      if (timers_.FireDue() > 0) continue;
+      if (timers_.FireDue() > 0 || PollIo() > 0) continue;
       task = Search(w);
     }
     if (task != nullptr) {
       RunTask(w, task);
+      // Operations the task started go to the kernel now, one batch per
+      // poll.
+      io_->Flush();
       continue;
     }
     Park(w);
@@ -217,7 +221,10 @@ TaskHeader* Scheduler::NextTask(Worker* w) {
   const bool fair_tick = w->tick % kGlobalQueueInterval == 0;
   // A busy runtime fires timers here, as no worker parks. Before the LIFO
   // check: a fired timer's task may land in the LIFO slot.
-  if (fair_tick) timers_.FireDue();
+  if (fair_tick) {
+    timers_.FireDue();
+    PollIo();
+  }
   if (w->lifo) {
     if (w->lifo_streak < kMaxLifoStreak) {
       ++w->lifo_streak;
@@ -231,6 +238,12 @@ TaskHeader* Scheduler::NextTask(Worker* w) {
   }
   if (TaskHeader* t = w->queue.Pop()) return t;
   return PullFromInject(w);
+}
+
+size_t Scheduler::PollIo() {
+  // A runtime without sockets in use pays nothing here.
+  if (io_->in_flight() == 0) return 0;
+  return io_->Poll();
 }
 
 TaskHeader* Scheduler::PullFromInject(Worker* w) {
@@ -341,11 +354,12 @@ void Scheduler::Park(Worker* w) {
   w->Count(w->parks);
   using Clock = std::chrono::steady_clock;
   std::optional<Clock::time_point> until;
-  // One parked worker at a time watches the timers: it sleeps until the
-  // earliest deadline, and Register() interrupts it when an earlier one
-  // arrives. seq_cst: publishing ourselves as watcher and then reading the
-  // deadline pairs with Register storing the deadline and then reading the
-  // watcher (store buffering), so a new earliest timer is never missed.
+  // One parked worker at a time watches the timers and the I/O driver: it
+  // sleeps in the driver until a completion or the earliest deadline, and
+  // Register() interrupts it when an earlier one arrives. seq_cst: publishing
+  // ourselves as watcher and then reading the deadline pairs with Register
+  // storing the deadline and then reading the watcher (store buffering), so a
+  // new earliest timer is never missed.
   int no_watcher = -1;
   const bool watching = timer_watcher_.compare_exchange_strong(
       no_watcher, static_cast<int>(w->index), std::memory_order_seq_cst);
@@ -365,9 +379,13 @@ void Scheduler::Park(Worker* w) {
       until = trim_at;
     }
   }
-  const Parker::Woken woken = w->parker.ParkUntil(until);
+  const Parker::Woken woken =
+      w->parker.ParkUntil(until, watching ? io_.get() : nullptr);
   if (watching) timer_watcher_.store(-1, std::memory_order_seq_cst);
-  if (woken == Parker::Woken::kTimeout && trim_due) {
+  const bool timed_out =
+      woken == Parker::Woken::kTimeout ||
+      (woken == Parker::Woken::kIo && until && Clock::now() >= *until);
+  if (timed_out && trim_due) {
     w->trim_armed = false;
     alloc::TrimCoalesced(idle_trim);
   }
@@ -402,6 +420,8 @@ RuntimeMetrics Scheduler::Metrics() const {
     m.per_worker.push_back(wm);
   }
   m.blocking = blocking_->Metrics();
+  m.io_driver = std::string(IoDriverName(io_->kind()));
+  m.io_in_flight = io_->in_flight();
   return m;
 }
 

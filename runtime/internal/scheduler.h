@@ -17,6 +17,7 @@
 #include "runtime/internal/runtime_config.h"
 #include "runtime/internal/task_cell.h"
 #include "runtime/internal/timer_driver.h"
+#include "runtime/io/io_driver.h"
 #include "runtime/metrics.h"
 #include "runtime/task.h"
 
@@ -28,7 +29,7 @@ namespace tidepool::internal {
 // docs/architecture.md for the invariants.
 class Scheduler {
  public:
-  explicit Scheduler(RuntimeConfig config);
+  Scheduler(RuntimeConfig config, std::unique_ptr<IoDriver> io);
   ~Scheduler();
   Scheduler(const Scheduler&) = delete;
   Scheduler& operator=(const Scheduler&) = delete;
@@ -74,6 +75,8 @@ class Scheduler {
   void RegisterTimer(TimerEntry* e);
   // See TimerDriver::Cancel.
   bool CancelTimer(TimerEntry* e);
+  // The runtime's I/O driver. Any thread; lives as long as the Scheduler.
+  IoDriver& io() { return *io_; }
   RuntimeMetrics Metrics() const;
 
   // One worker thread's state; defined in scheduler.cc.
@@ -90,11 +93,15 @@ class Scheduler {
   void PushLocal(Worker* w, TaskHeader* task);
   void NotifyParked();
   bool HasWork() const;
+  size_t PollIo();
 
   const RuntimeConfig config_;
   std::vector<std::unique_ptr<Worker>> workers_;
   InjectQueue inject_;
   TimerDriver timers_;
+  // Declared before owned_: the shutdown sweep destroys task frames whose
+  // pending I/O operations are cancelled through it.
+  std::unique_ptr<IoDriver> io_;
   // Index of the parked worker sleeping until the next timer, or -1.
   std::atomic<int> timer_watcher_{-1};
   Idle idle_;

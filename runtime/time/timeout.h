@@ -4,7 +4,11 @@
 // timeout(d, awaitable): the awaitable's result, or DeadlineExceeded if it
 // takes longer than d. On timeout the inner operation is cancelled cleanly:
 // it is aborted at its current suspension point and its frame destroyed
-// (timers, channel waits and join waits inside it withdraw themselves).
+// (timers, channel waits, join waits and socket operations inside it
+// withdraw themselves), and timeout() returns only once that is done, so a
+// socket read that timed out no longer holds the socket. If the inner
+// operation finished in the instant before the abort took effect, its
+// result is returned instead of DeadlineExceeded.
 //
 //   absl::StatusOr<Response> r = co_await tidepool::timeout(2s, Fetch());
 //   absl::Status s = co_await tidepool::timeout(5ms, tidepool::sleep(1s));
@@ -32,6 +36,7 @@
 #include "runtime/join_handle.h"
 #include "runtime/spawn.h"
 #include "runtime/task.h"
+#include "runtime/task_cancelled.h"
 #include "runtime/time/sleep.h"
 
 namespace tidepool {
@@ -87,6 +92,18 @@ Task<TimeoutResult<internal::AwaitResult<A>>> timeout(
     } else {
       co_return co_await inner;
     }
+  }
+  inner.abort();
+  // Wait for the frame to be gone: whatever the operation held (a socket
+  // side, a lock) is free when the caller goes on.
+  try {
+    if constexpr (std::is_void_v<T>) {
+      co_await inner;
+      co_return absl::OkStatus();
+    } else {
+      co_return co_await inner;
+    }
+  } catch (const TaskCancelled&) {
   }
   co_return absl::DeadlineExceededError(absl::StrCat(
       "tidepool::timeout: not done after ",

@@ -1,0 +1,296 @@
+#include "runtime/io/epoll_driver.h"
+
+#include <poll.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <cstdint>
+#include <ctime>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "runtime/internal/mutex.h"
+#include "runtime/internal/task_header.h"
+
+namespace tidepool::internal {
+namespace {
+
+constexpr uint32_t kReadEvents = EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR;
+constexpr uint32_t kWriteEvents = EPOLLOUT | EPOLLHUP | EPOLLERR;
+
+struct EpollSource : IoSource {
+  using IoSource::IoSource;
+  Mutex mu;
+  // The operation waiting for readability (accept, recv) and the one waiting
+  // for writability (connect, send); at most one of each.
+  IoOp* reader ABSL_GUARDED_BY(mu) = nullptr;
+  IoOp* writer ABSL_GUARDED_BY(mu) = nullptr;
+};
+
+// The syscall behind `op`, or -EAGAIN when it would block. `first` is the
+// op's first attempt: connect() starts the handshake then, and later
+// attempts only look at its outcome.
+int64_t Attempt(IoOp* op, bool first) {
+  const int fd = op->source->fd;
+  while (true) {
+    int64_t r = 0;
+    switch (op->code) {
+      case IoOp::Code::kAccept:
+        op->addr_len = sizeof(op->addr);
+        r = accept4(fd, reinterpret_cast<sockaddr*>(&op->addr), &op->addr_len,
+                    SOCK_CLOEXEC | SOCK_NONBLOCK);
+        break;
+      case IoOp::Code::kRecv:
+        r = recv(fd, op->buf, op->len, 0);
+        break;
+      case IoOp::Code::kSend:
+        r = send(fd, op->buf, op->len, MSG_NOSIGNAL);
+        break;
+      case IoOp::Code::kConnect:
+        if (first) {
+          r = connect(fd, reinterpret_cast<const sockaddr*>(&op->addr),
+                      op->addr_len);
+          if (r < 0 && errno == EINPROGRESS) return -EAGAIN;
+          break;
+        }
+        // Writability ends the handshake; SO_ERROR then tells how. A
+        // spurious wake-up must not be mistaken for success, hence the
+        // poll().
+        {
+          pollfd p{fd, POLLOUT, 0};
+          if (poll(&p, 1, 0) == 0) return -EAGAIN;
+          int err = 0;
+          socklen_t len = sizeof(err);
+          if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0) {
+            return -errno;
+          }
+          return -err;
+        }
+    }
+    if (r >= 0) return r;
+    if (errno == EINTR) continue;
+    if (errno == EWOULDBLOCK) return -EAGAIN;
+    return -errno;
+  }
+}
+
+class EpollDriver final : public IoDriver {
+ public:
+  EpollDriver(int epfd, int wake_fd) : epfd_(epfd), wake_fd_(wake_fd) {}
+
+  ~EpollDriver() override {
+    FreeRetired();
+    close(wake_fd_);
+    close(epfd_);
+  }
+
+  IoDriverKind kind() const override { return IoDriverKind::kEpoll; }
+  int socket_flags() const override { return SOCK_NONBLOCK; }
+
+  absl::StatusOr<IoSource*> Register(int fd) override {
+    auto* source = new EpollSource(fd);
+    epoll_event ev{};
+    // Edge-triggered: one event per readiness change, so a descriptor with
+    // nobody waiting on it costs nothing after its first event.
+    ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+    ev.data.ptr = source;
+    if (epoll_ctl(epfd_, EPOLL_CTL_ADD, fd, &ev) < 0) {
+      const int err = errno;
+      delete source;
+      return absl::ErrnoToStatus(err, "tidepool: epoll_ctl(EPOLL_CTL_ADD)");
+    }
+    return source;
+  }
+
+  void Deregister(IoSource* source) override {
+    epoll_ctl(epfd_, EPOLL_CTL_DEL, source->fd, nullptr);
+    // A poll in progress may hold this source among its returned events;
+    // it is freed only by the next poll, which starts after that one ends.
+    MutexLock lock(&retired_mu_);
+    retired_.push_back(static_cast<EpollSource*>(source));
+  }
+
+  bool TryNow(IoOp* op) override {
+    const int64_t r = Attempt(op, /*first=*/true);
+    if (r == -EAGAIN) return false;
+    op->result = r;
+    // relaxed: the owner reads its own result; nobody else saw the op.
+    op->done.store(true, std::memory_order_relaxed);
+    return true;
+  }
+
+  bool Start(IoOp* op, TaskHeader* task) override {
+    auto* source = static_cast<EpollSource*>(op->source);
+    MutexLock lock(&source->mu);
+    IoOp*& slot = ReadsSide(*op) ? source->reader : source->writer;
+    if (slot != nullptr) {
+      op->result = -EBUSY;  // two tasks reading (or writing) one socket
+      op->done.store(true, std::memory_order_relaxed);
+      return false;
+    }
+    // Readiness may have arrived between TryNow and taking the lock; its
+    // event found no waiter. Retry under the lock, which events also take.
+    const int64_t r = Attempt(op, /*first=*/false);
+    if (r != -EAGAIN) {
+      op->result = r;
+      op->done.store(true, std::memory_order_relaxed);
+      return false;
+    }
+    task->Ref();
+    op->waker = task;
+    op->started = true;
+    slot = op;
+    in_flight_.fetch_add(1, std::memory_order_relaxed);
+    return true;
+  }
+
+  void Cancel(IoOp* op) override {
+    auto* source = static_cast<EpollSource*>(op->source);
+    TaskHeader* waker = nullptr;
+    {
+      MutexLock lock(&source->mu);
+      IoOp*& slot = ReadsSide(*op) ? source->reader : source->writer;
+      // Completion clears the slot under this lock, so either the op is
+      // still parked here or the driver is done with it.
+      if (slot != op) return;
+      slot = nullptr;
+      waker = std::exchange(op->waker, nullptr);
+      in_flight_.fetch_sub(1, std::memory_order_relaxed);
+    }
+    waker->Unref();
+  }
+
+  void Flush() override {}
+
+  size_t Poll() override {
+    if (!poll_mu_.TryLock()) return 0;
+    const size_t woken = PollLocked(0);
+    poll_mu_.Unlock();
+    return woken;
+  }
+
+  void Wait(
+      std::optional<std::chrono::steady_clock::time_point> deadline) override {
+    MutexLock lock(&poll_mu_);
+    int64_t timeout_ns = -1;
+    if (deadline) {
+      const auto left = *deadline - std::chrono::steady_clock::now();
+      timeout_ns = std::max<int64_t>(
+          0,
+          std::chrono::duration_cast<std::chrono::nanoseconds>(left).count());
+    }
+    PollLocked(timeout_ns);
+  }
+
+  void Unpark() override {
+    const uint64_t one = 1;
+    // A full counter (never reached in practice) still leaves the eventfd
+    // readable, which is all a wake-up needs.
+    [[maybe_unused]] const ssize_t n = write(wake_fd_, &one, sizeof(one));
+  }
+
+ private:
+  // timeout_ns < 0: no timeout.
+  size_t PollLocked(int64_t timeout_ns)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(poll_mu_) {
+    FreeRetired();
+    std::array<epoll_event, 128> events;
+    int n;
+    if (timeout_ns < 0) {
+      n = epoll_wait(epfd_, events.data(), events.size(), -1);
+    } else {
+      const timespec ts{static_cast<time_t>(timeout_ns / 1'000'000'000),
+                        static_cast<long>(timeout_ns % 1'000'000'000)};
+      n = epoll_pwait2(epfd_, events.data(), events.size(), &ts, nullptr);
+      if (n < 0 && errno == ENOSYS) {
+        // Kernels before 5.11: millisecond timeout, rounded up so that a
+        // deadline is never reported early.
+        n = epoll_wait(epfd_, events.data(), events.size(),
+                       static_cast<int>((timeout_ns + 999'999) / 1'000'000));
+      }
+    }
+    if (n <= 0) return 0;  // timeout or EINTR
+    std::vector<TaskHeader*> wake;
+    for (int i = 0; i < n; ++i) {
+      auto* source = static_cast<EpollSource*>(events[i].data.ptr);
+      if (source == nullptr) {
+        uint64_t count;
+        [[maybe_unused]] const ssize_t r =
+            read(wake_fd_, &count, sizeof(count));
+        continue;
+      }
+      MutexLock lock(&source->mu);
+      if ((events[i].events & kReadEvents) && source->reader != nullptr) {
+        Retry(source->reader, wake);
+      }
+      if ((events[i].events & kWriteEvents) && source->writer != nullptr) {
+        Retry(source->writer, wake);
+      }
+    }
+    for (TaskHeader* t : wake) {
+      t->Wake();
+      t->Unref();
+    }
+    return wake.size();
+  }
+
+  // Under the source's lock. On completion publishes the result, clears the
+  // slot, and collects the waker (with its reference) into `wake`.
+  void Retry(IoOp*& slot, std::vector<TaskHeader*>& wake) {
+    IoOp* op = slot;
+    const int64_t r = Attempt(op, /*first=*/false);
+    if (r == -EAGAIN) return;
+    op->result = r;
+    wake.push_back(std::exchange(op->waker, nullptr));
+    slot = nullptr;
+    in_flight_.fetch_sub(1, std::memory_order_relaxed);
+    // release: the result is visible to whoever sees done (the owner may
+    // free the op right after, so it is not touched again here).
+    op->done.store(true, std::memory_order_release);
+  }
+
+  void FreeRetired() {
+    std::vector<EpollSource*> retired;
+    {
+      MutexLock lock(&retired_mu_);
+      retired.swap(retired_);
+    }
+    for (EpollSource* s : retired) delete s;
+  }
+
+  const int epfd_;
+  const int wake_fd_;
+  // Held by the one thread reaping events; FreeRetired relies on it.
+  Mutex poll_mu_;
+  Mutex retired_mu_;
+  std::vector<EpollSource*> retired_ ABSL_GUARDED_BY(retired_mu_);
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<IoDriver>> NewEpollDriver() {
+  const int epfd = epoll_create1(EPOLL_CLOEXEC);
+  if (epfd < 0) return absl::ErrnoToStatus(errno, "tidepool: epoll_create1");
+  const int wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (wake_fd < 0) {
+    const int err = errno;
+    close(epfd);
+    return absl::ErrnoToStatus(err, "tidepool: eventfd");
+  }
+  epoll_event ev{};
+  ev.events = EPOLLIN;  // level-triggered: readable until drained
+  ev.data.ptr = nullptr;
+  if (epoll_ctl(epfd, EPOLL_CTL_ADD, wake_fd, &ev) < 0) {
+    const int err = errno;
+    close(wake_fd);
+    close(epfd);
+    return absl::ErrnoToStatus(err, "tidepool: epoll_ctl(eventfd)");
+  }
+  return std::unique_ptr<IoDriver>(new EpollDriver(epfd, wake_fd));
+}
+
+}  // namespace tidepool::internal

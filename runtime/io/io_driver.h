@@ -1,0 +1,140 @@
+#ifndef TIDEPOOL_RUNTIME_IO_IO_DRIVER_H_
+#define TIDEPOOL_RUNTIME_IO_IO_DRIVER_H_
+
+// The I/O driver of a runtime: one per Runtime, shared by its workers. Two
+// implementations with one contract, io_uring (UringDriver) and epoll
+// (EpollDriver); docs/architecture.md ("I/O") explains how the driver meets
+// worker parking.
+//
+// The contract is completion-based for both: a socket operation (IoOp) is
+// started, and later completes with a result, waking the task that awaits
+// it. epoll emulates this: it tries the syscall at once, and when that would
+// block, the thread that polls the driver retries it on readiness.
+
+#include <sys/socket.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string_view>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace tidepool::internal {
+
+class TaskHeader;
+
+// Which driver a runtime uses. kAuto takes io_uring and falls back to epoll
+// when the kernel refuses it (io_uring_disabled, seccomp, ENOSYS, or a
+// missing feature).
+enum class IoDriverKind { kAuto, kUring, kEpoll };
+
+// "auto", "uring" or "epoll"; anything else is an InvalidArgument naming
+// `setting` and the accepted values.
+absl::StatusOr<IoDriverKind> ParseIoDriverKind(std::string_view value,
+                                               std::string_view setting);
+std::string_view IoDriverName(IoDriverKind kind);
+
+// Per-descriptor driver state, made by IoDriver::Register. epoll keeps the
+// operations waiting for readiness here; io_uring needs only the fd.
+struct IoSource {
+  explicit IoSource(int fd) : fd(fd) {}
+  virtual ~IoSource() = default;
+  const int fd;
+};
+
+struct IoOp;
+// Whether `op` waits on the read side of its socket (accept, recv) rather
+// than the write side (connect, send). One op per side may be in flight.
+bool ReadsSide(const IoOp& op);
+
+// One socket operation, owned by the awaitable that started it (it lives in
+// the coroutine frame). The driver owns `buf` and `addr` from Start() until
+// the completion is published through `done`; an awaitable destroyed before
+// that calls IoDriver::Cancel, which returns only once the driver lets go.
+struct IoOp {
+  enum class Code : uint8_t { kAccept, kConnect, kRecv, kSend };
+
+  Code code = Code::kRecv;
+  IoSource* source = nullptr;
+  void* buf = nullptr;  // kRecv, kSend
+  size_t len = 0;
+  sockaddr_storage addr{};  // kConnect: the peer; kAccept: filled
+  socklen_t addr_len = 0;
+
+  // >= 0: the syscall's result (bytes, or the accepted fd); < 0: -errno.
+  int64_t result = 0;
+  // The task to wake, holding a reference, while the driver has the op.
+  TaskHeader* waker = nullptr;
+  bool started = false;
+  // release by the completer after `result` is written, acquire by the
+  // owner before reading it or freeing the op.
+  std::atomic<bool> done{false};
+};
+
+class IoDriver {
+ public:
+  // Opens the requested driver; kAuto tries io_uring first.
+  static absl::StatusOr<std::unique_ptr<IoDriver>> Create(IoDriverKind kind);
+
+  virtual ~IoDriver() = default;
+  virtual IoDriverKind kind() const = 0;
+
+  // Flags for socket()/accept4() that this driver needs on new descriptors
+  // (epoll: SOCK_NONBLOCK), besides SOCK_CLOEXEC which both use.
+  virtual int socket_flags() const = 0;
+
+  // Any thread. Makes `fd` known to the driver; the caller keeps the fd and
+  // must Deregister before closing it, with no operation in flight.
+  virtual absl::StatusOr<IoSource*> Register(int fd) = 0;
+  virtual void Deregister(IoSource* source) = 0;
+
+  // Worker thread, inside the task that owns `op`. Tries to finish `op`
+  // without suspending (epoll: the syscall itself; io_uring never does).
+  // True when `op->result` is final.
+  virtual bool TryNow(IoOp* op) = 0;
+  // Worker thread. Hands `op` to the driver, which will wake `task` (taking
+  // a reference). False when it completed at once and must not suspend.
+  virtual bool Start(IoOp* op, TaskHeader* task) = 0;
+  // Any thread, for an op that was started and is not done: cancels it and
+  // waits until the driver no longer touches it (for sockets, microseconds:
+  // the kernel cancels a pending socket operation at once).
+  virtual void Cancel(IoOp* op) = 0;
+
+  // Called by a worker after each task poll; submits the operations that
+  // poll queued (io_uring batches them into one io_uring_enter).
+  virtual void Flush() = 0;
+
+  // Any thread, never blocks: reaps ready completions and wakes their
+  // tasks, unless another thread is already doing so. Returns how many
+  // tasks were woken.
+  virtual size_t Poll() = 0;
+  // A parked worker: blocks until an I/O completion, Unpark(), or
+  // `deadline`, then reaps like Poll().
+  virtual void Wait(
+      std::optional<std::chrono::steady_clock::time_point> deadline) = 0;
+  // Any thread. Ends the current Wait(), or the next one if none is in
+  // progress (sticky, like a token).
+  virtual void Unpark() = 0;
+
+  // Operations currently handed to the driver (started, not yet reaped).
+  // relaxed: a statistic, and a hint for whether polling is worth it.
+  size_t in_flight() const {
+    return in_flight_.load(std::memory_order_relaxed);
+  }
+
+ protected:
+  std::atomic<size_t> in_flight_{0};
+};
+
+inline bool ReadsSide(const IoOp& op) {
+  return op.code == IoOp::Code::kAccept || op.code == IoOp::Code::kRecv;
+}
+
+}  // namespace tidepool::internal
+
+#endif  // TIDEPOOL_RUNTIME_IO_IO_DRIVER_H_

@@ -1,0 +1,297 @@
+#include "runtime/io/uring_driver.h"
+
+#include <liburing.h>
+#include <signal.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <cstdint>
+#include <ctime>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "runtime/internal/mutex.h"
+#include "runtime/internal/task_header.h"
+
+namespace tidepool::internal {
+namespace {
+
+// user_data of the driver's own requests; an IoOp* is never this small.
+constexpr uint64_t kWakeTag = 1;
+constexpr uint64_t kCancelTag = 2;
+
+constexpr unsigned kEntries = 1024;
+
+// io_uring itself would run two reads of one socket side by side; the
+// epoll driver cannot, and both drivers must behave alike, so each side of
+// a socket takes one op at a time here too.
+struct UringSource : IoSource {
+  using IoSource::IoSource;
+  // acquire on claim, release on completion: one op's use of the socket
+  // happens before the next op's.
+  std::atomic<bool> reading{false};
+  std::atomic<bool> writing{false};
+  std::atomic<bool>& side(const IoOp& op) {
+    return ReadsSide(op) ? reading : writing;
+  }
+};
+
+class UringDriver final : public IoDriver {
+ public:
+  UringDriver() = default;
+
+  absl::Status Init() {
+    io_uring_params params{};
+    // SUBMIT_ALL: one bad SQE must not strand the ones behind it. Not
+    // SINGLE_ISSUER or DEFER_TASKRUN: every worker submits to this ring, and
+    // any of them may reap it.
+    params.flags = IORING_SETUP_SUBMIT_ALL | IORING_SETUP_CLAMP;
+    const int r = io_uring_queue_init_params(kEntries, &ring_, &params);
+    if (r < 0) return absl::ErrnoToStatus(-r, "tidepool: io_uring_setup");
+    ring_ok_ = true;
+    // EXT_ARG: wait with a timeout without submitting a timeout request;
+    // NODROP: completions are never lost when the CQ ring is full.
+    constexpr uint32_t kNeeded =
+        IORING_FEAT_EXT_ARG | IORING_FEAT_NODROP | IORING_FEAT_FAST_POLL;
+    if ((params.features & kNeeded) != kNeeded) {
+      return absl::UnavailableError(
+          "tidepool: io_uring lacks EXT_ARG, NODROP or FAST_POLL (kernel "
+          "older than 5.11)");
+    }
+    wake_fd_ = eventfd(0, EFD_CLOEXEC);
+    if (wake_fd_ < 0) return absl::ErrnoToStatus(errno, "tidepool: eventfd");
+    MutexLock lock(&sq_mu_);
+    ArmWakeRead();
+    const int s = io_uring_submit(&ring_);
+    if (s < 0) return absl::ErrnoToStatus(-s, "tidepool: io_uring_submit");
+    return absl::OkStatus();
+  }
+
+  ~UringDriver() override {
+    if (ring_ok_) io_uring_queue_exit(&ring_);
+    if (wake_fd_ >= 0) close(wake_fd_);
+  }
+
+  IoDriverKind kind() const override { return IoDriverKind::kUring; }
+  // Blocking sockets: io_uring waits for readiness itself (FAST_POLL), and
+  // on a non-blocking socket it would hand back -EAGAIN instead.
+  int socket_flags() const override { return 0; }
+
+  absl::StatusOr<IoSource*> Register(int fd) override {
+    return new UringSource(fd);
+  }
+  void Deregister(IoSource* source) override { delete source; }
+
+  bool TryNow(IoOp*) override { return false; }
+
+  bool Start(IoOp* op, TaskHeader* task) override {
+    if (static_cast<UringSource*>(op->source)
+            ->side(*op)
+            .exchange(true, std::memory_order_acquire)) {
+      op->result = -EBUSY;
+      op->done.store(true, std::memory_order_relaxed);
+      return false;
+    }
+    task->Ref();
+    op->waker = task;
+    op->started = true;
+    in_flight_.fetch_add(1, std::memory_order_relaxed);
+    MutexLock lock(&sq_mu_);
+    io_uring_sqe* sqe = GetSqe();
+    const int fd = op->source->fd;
+    switch (op->code) {
+      case IoOp::Code::kAccept:
+        op->addr_len = sizeof(op->addr);
+        io_uring_prep_accept(sqe, fd, reinterpret_cast<sockaddr*>(&op->addr),
+                             &op->addr_len, SOCK_CLOEXEC);
+        break;
+      case IoOp::Code::kConnect:
+        io_uring_prep_connect(sqe, fd,
+                              reinterpret_cast<const sockaddr*>(&op->addr),
+                              op->addr_len);
+        break;
+      case IoOp::Code::kRecv:
+        io_uring_prep_recv(sqe, fd, op->buf, op->len, 0);
+        break;
+      case IoOp::Code::kSend:
+        io_uring_prep_send(sqe, fd, op->buf, op->len, MSG_NOSIGNAL);
+        break;
+    }
+    io_uring_sqe_set_data64(sqe, reinterpret_cast<uintptr_t>(op));
+    // relaxed: Flush() on this same thread (after the poll) submits it;
+    // any other thread's Flush only needs to see it eventually.
+    pending_.store(true, std::memory_order_relaxed);
+    return true;
+  }
+
+  void Cancel(IoOp* op) override {
+    {
+      MutexLock lock(&sq_mu_);
+      io_uring_sqe* sqe = GetSqe();
+      io_uring_prep_cancel64(sqe, reinterpret_cast<uintptr_t>(op), 0);
+      io_uring_sqe_set_data64(sqe, kCancelTag);
+      SubmitLocked();
+    }
+    // The op's buffer lives in a frame being destroyed: wait for the
+    // completion (-ECANCELED, or the result if it won the race) before
+    // letting the caller free it. Whoever reaps publishes it.
+    while (!op->done.load(std::memory_order_acquire)) {
+      if (reap_mu_.TryLock()) {
+        if (ReapLocked() == 0 && !op->done.load(std::memory_order_acquire)) {
+          WaitLocked(std::chrono::milliseconds(1).count() * 1'000'000);
+        }
+        reap_mu_.Unlock();
+      } else {
+        // The reaper is at work or blocked in the kernel, where this
+        // completion will wake it.
+        std::this_thread::yield();
+      }
+    }
+  }
+
+  void Flush() override {
+    if (!pending_.load(std::memory_order_relaxed)) return;
+    MutexLock lock(&sq_mu_);
+    SubmitLocked();
+  }
+
+  size_t Poll() override {
+    // Busy workers call this often: look at the ring (one acquire load of
+    // its tail, inside liburing) before taking any lock.
+    if (io_uring_cq_ready(&ring_) == 0 || !reap_mu_.TryLock()) return 0;
+    const size_t woken = ReapLocked();
+    reap_mu_.Unlock();
+    return woken;
+  }
+
+  void Wait(
+      std::optional<std::chrono::steady_clock::time_point> deadline) override {
+    Flush();
+    MutexLock lock(&reap_mu_);
+    if (ReapLocked() > 0) return;
+    int64_t timeout_ns = -1;
+    if (deadline) {
+      const auto left = *deadline - std::chrono::steady_clock::now();
+      timeout_ns = std::max<int64_t>(
+          0,
+          std::chrono::duration_cast<std::chrono::nanoseconds>(left).count());
+      if (timeout_ns == 0) return;
+    }
+    WaitLocked(timeout_ns);
+    ReapLocked();
+  }
+
+  void Unpark() override {
+    const uint64_t one = 1;
+    [[maybe_unused]] const ssize_t n = write(wake_fd_, &one, sizeof(one));
+  }
+
+ private:
+  io_uring_sqe* GetSqe() ABSL_EXCLUSIVE_LOCKS_REQUIRED(sq_mu_) {
+    io_uring_sqe* sqe;
+    // A full submission ring: push what is queued to the kernel to make
+    // room (NODROP keeps the completions safe meanwhile).
+    while ((sqe = io_uring_get_sqe(&ring_)) == nullptr) SubmitLocked();
+    return sqe;
+  }
+
+  void SubmitLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(sq_mu_) {
+    pending_.store(false, std::memory_order_relaxed);
+    while (true) {
+      const int r = io_uring_submit(&ring_);
+      if (r >= 0 || (r != -EINTR && r != -EAGAIN && r != -EBUSY)) return;
+      // -EAGAIN/-EBUSY: the kernel is short of memory or the CQ overflow
+      // list is long; let the reaper catch up.
+      std::this_thread::yield();
+    }
+  }
+
+  // A read of the eventfd that completes when Unpark() writes to it, and
+  // so ends a wait in the kernel. Re-armed after each completion.
+  void ArmWakeRead() ABSL_EXCLUSIVE_LOCKS_REQUIRED(sq_mu_) {
+    io_uring_sqe* sqe = GetSqe();
+    io_uring_prep_read(sqe, wake_fd_, &wake_buf_, sizeof(wake_buf_), 0);
+    io_uring_sqe_set_data64(sqe, kWakeTag);
+    pending_.store(true, std::memory_order_relaxed);
+  }
+
+  // timeout_ns < 0: no timeout. Returns when a completion is ready, on
+  // timeout, or on a signal.
+  void WaitLocked(int64_t timeout_ns) ABSL_EXCLUSIVE_LOCKS_REQUIRED(reap_mu_) {
+    __kernel_timespec ts{timeout_ns / 1'000'000'000,
+                         timeout_ns % 1'000'000'000};
+    io_uring_getevents_arg arg{};
+    arg.sigmask = 0;
+    arg.sigmask_sz = _NSIG / 8;
+    arg.ts = timeout_ns < 0 ? 0 : reinterpret_cast<uintptr_t>(&ts);
+    io_uring_enter2(ring_.ring_fd, 0, 1,
+                    IORING_ENTER_GETEVENTS | IORING_ENTER_EXT_ARG,
+                    reinterpret_cast<sigset_t*>(&arg), sizeof(arg));
+  }
+
+  // Publishes every ready completion and wakes the tasks. Returns how many
+  // tasks it woke.
+  size_t ReapLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(reap_mu_) {
+    std::array<io_uring_cqe*, 64> cqes;
+    std::vector<TaskHeader*> wake;
+    bool rearm = false;
+    while (true) {
+      const unsigned n =
+          io_uring_peek_batch_cqe(&ring_, cqes.data(), cqes.size());
+      if (n == 0) break;
+      for (unsigned i = 0; i < n; ++i) {
+        const uint64_t data = io_uring_cqe_get_data64(cqes[i]);
+        if (data == kWakeTag) {
+          rearm = true;
+          continue;
+        }
+        if (data == kCancelTag) continue;
+        auto* op = reinterpret_cast<IoOp*>(static_cast<uintptr_t>(data));
+        op->result = cqes[i]->res;
+        static_cast<UringSource*>(op->source)
+            ->side(*op)
+            .store(false, std::memory_order_release);
+        wake.push_back(std::exchange(op->waker, nullptr));
+        in_flight_.fetch_sub(1, std::memory_order_relaxed);
+        // release: the result before done; the owner may free the op as
+        // soon as it sees done, so it is not touched after this store.
+        op->done.store(true, std::memory_order_release);
+      }
+      io_uring_cq_advance(&ring_, n);
+    }
+    if (rearm) {
+      MutexLock lock(&sq_mu_);
+      ArmWakeRead();
+      SubmitLocked();
+    }
+    for (TaskHeader* t : wake) {
+      t->Wake();
+      t->Unref();
+    }
+    return wake.size();
+  }
+
+  io_uring ring_{};
+  bool ring_ok_ = false;
+  int wake_fd_ = -1;
+  uint64_t wake_buf_ = 0;  // written by the kernel; the value is unused
+  // Guards the submission ring: any worker submits.
+  Mutex sq_mu_;
+  // Held by the one thread reaping the completion ring.
+  Mutex reap_mu_;
+  // Whether SQEs were prepared and not yet submitted.
+  std::atomic<bool> pending_{false};
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<IoDriver>> NewUringDriver() {
+  auto driver = std::make_unique<UringDriver>();
+  if (absl::Status s = driver->Init(); !s.ok()) return s;
+  return std::unique_ptr<IoDriver>(std::move(driver));
+}
+
+}  // namespace tidepool::internal
