@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: the default build and every test;
 # //tests/... again under ThreadSanitizer and under AddressSanitizer + UBSan
-# (less the tests tagged no_sanitizer, see .bazelrc); and a build and run of
-# the separate consumer workspace in examples/consumer. Stops at the first
-# failure.
+# (less the tests tagged no_sanitizer, see .bazelrc); a short libFuzzer run
+# of the HTTP request parser; and a build and run of the separate consumer
+# workspace in examples/consumer. Stops at the first failure.
 #
 # BAZEL overrides the Bazel command (e.g. BAZEL="bazel --output_user_root=/tmp/b"
 # to keep clear of another Bazel server working in this checkout).
@@ -31,6 +31,9 @@ stage "bazel test --config=tsan //tests/..."
 
 stage "bazel test --config=asan //tests/..."
 "${bazel[@]}" test --config=asan "${test_flags[@]}" //tests/...
+
+stage "fuzz: the HTTP request parser under libFuzzer for 20 s (tools/fuzz.sh)"
+tools/fuzz.sh 20
 
 stage "examples/consumer: a separate workspace depending on @tidepool"
 (cd examples/consumer && "${bazel[@]}" run //:consumer)
