@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <array>
+#include <atomic>
 #include <cerrno>
 #include <cstdint>
 #include <ctime>
@@ -121,6 +122,10 @@ class UringDriver final : public IoDriver {
         break;
     }
     io_uring_sqe_set_data64(sqe, reinterpret_cast<uintptr_t>(op));
+    // release, paired with the acquire in ReapLocked: the kernel orders
+    // submission before completion, but sanitizers cannot see that, so the
+    // hand-over of the op to the reaping thread is also stated here.
+    op->done.store(false, std::memory_order_release);
     // relaxed: Flush() on this same thread (after the poll) submits it;
     // any other thread's Flush only needs to see it eventually.
     pending_.store(true, std::memory_order_relaxed);
@@ -159,9 +164,9 @@ class UringDriver final : public IoDriver {
   }
 
   size_t Poll() override {
-    // Busy workers call this often: look at the ring (one acquire load of
-    // its tail, inside liburing) before taking any lock.
-    if (io_uring_cq_ready(&ring_) == 0 || !reap_mu_.TryLock()) return 0;
+    // Busy workers call this often: look at the ring before taking any
+    // lock.
+    if (!CompletionsReady() || !reap_mu_.TryLock()) return 0;
     const size_t woken = ReapLocked();
     reap_mu_.Unlock();
     return woken;
@@ -190,6 +195,18 @@ class UringDriver final : public IoDriver {
   }
 
  private:
+  // Outside reap_mu_, so both ends of the ring are read atomically
+  // (liburing's io_uring_cq_ready reads the head plainly, racing with the
+  // reaper's release store). acquire on the tail: the kernel's CQE writes
+  // before it; relaxed on the head: only compared, the reaper re-reads it.
+  bool CompletionsReady() {
+    const unsigned tail = std::atomic_ref<unsigned>(*ring_.cq.ktail)
+                              .load(std::memory_order_acquire);
+    const unsigned head = std::atomic_ref<unsigned>(*ring_.cq.khead)
+                              .load(std::memory_order_relaxed);
+    return tail != head;
+  }
+
   io_uring_sqe* GetSqe() ABSL_EXCLUSIVE_LOCKS_REQUIRED(sq_mu_) {
     io_uring_sqe* sqe;
     // A full submission ring: push what is queued to the kernel to make
@@ -250,6 +267,7 @@ class UringDriver final : public IoDriver {
         }
         if (data == kCancelTag) continue;
         auto* op = reinterpret_cast<IoOp*>(static_cast<uintptr_t>(data));
+        (void)op->done.load(std::memory_order_acquire);
         op->result = cqes[i]->res;
         static_cast<UringSource*>(op->source)
             ->side(*op)

@@ -263,7 +263,7 @@ class Checker:
         for label, request, status in [
             ("unknown path -> 404", get_request("/nope"), 404),
             ("GET /v1/generate -> 405", get_request("/v1/generate"), 405),
-            ("POST /healthz -> 405", b"POST /healthz HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}", 405),
+            ("POST /healthz -> 405", b"POST /healthz HTTP/1.1\r\nHost: check\r\nContent-Length: 2\r\n\r\n{}", 405),
         ]:
             conn.send(request)
             r = conn.response()
@@ -301,9 +301,9 @@ class Checker:
         self.rejected("conflicting Content-Lengths -> 400, close",
                       b"POST /v1/generate HTTP/1.1\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}", 400)
         self.rejected("Transfer-Encoding -> 501, close",
-                      b"POST /v1/generate HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 501)
+                      b"POST /v1/generate HTTP/1.1\r\nHost: check\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 501)
         self.rejected("body over 8 MiB -> 413, close",
-                      f"POST /v1/generate HTTP/1.1\r\nContent-Length: {8 * 1024 * 1024 + 1}\r\n\r\n".encode(),
+                      f"POST /v1/generate HTTP/1.1\r\nHost: check\r\nContent-Length: {8 * 1024 * 1024 + 1}\r\n\r\n".encode(),
                       413)
         self.rejected("head over 16 KiB -> 431, close",
                       get_request("/healthz", extra=f"X-Big: {'a' * 17000}\r\n"), 431)

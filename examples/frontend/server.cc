@@ -1,0 +1,322 @@
+#include "examples/frontend/server.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <fstream>
+#include <string_view>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "alloc/alloc.h"
+#include "alloc/backend.h"
+#include "alloc/stats.h"
+#include "examples/frontend/generate.h"
+#include "examples/frontend/http/response.h"
+
+namespace tidepool::frontend {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+constexpr size_t kHeadReadBytes = 16 * 1024;
+// Body reads go straight into the parser's buffer in pieces up to this big:
+// a 200 KB body takes a few reads, and an idle connection holds no more
+// than a head's worth.
+constexpr size_t kMaxBodyReadBytes = 256 * 1024;
+
+std::string_view Std(absl::string_view s) { return {s.data(), s.size()}; }
+
+// Reads what is available into the parser, waiting at most `limit`.
+// Returns the byte count (0: the client closed), or DeadlineExceeded.
+Task<absl::StatusOr<size_t>> ReadInto(TcpStream& s, http::RequestParser& p,
+                                      size_t want,
+                                      std::chrono::milliseconds limit) {
+  absl::Span<char> space = p.PrepareFeed(want);
+  auto r = co_await timeout(
+      limit, s.read(std::span<char>(space.data(), space.size())));
+  if (!r.ok()) co_return r.status();
+  if (!r->ok()) co_return r->status();
+  p.CommitFeed(**r);
+  co_return **r;
+}
+
+// Ends a connection without losing the last response: FIN first, then read
+// and drop what the client still sends, until it closes or `linger` ends.
+// Closing with unread input would make the kernel send a reset, which can
+// destroy the response before the client reads it.
+Task<void> LingerClose(TcpStream& s, std::chrono::milliseconds linger) {
+  (void)s.shutdown(TcpStream::Shutdown::kWrite);
+  const auto deadline = Clock::now() + linger;
+  char buf[4096];
+  while (true) {
+    const auto left = deadline - Clock::now();
+    if (left <= Clock::duration::zero()) co_return;
+    auto r = co_await timeout(left, s.read(buf));
+    if (!r.ok() || !r->ok() || **r == 0) co_return;
+  }
+}
+
+Task<absl::Status> StreamChunked(TcpStream& s, std::string text,
+                                 http::ResponseOptions options) {
+  const std::string head = http::ChunkedResponseHead(200, options);
+  if (absl::Status st = co_await s.write_all(head); !st.ok()) co_return st;
+  std::string chunk;
+  for (absl::string_view piece : SplitIntoChunks(text)) {
+    chunk.clear();
+    http::AppendChunk(piece, &chunk);
+    if (absl::Status st = co_await s.write_all(chunk); !st.ok()) co_return st;
+  }
+  co_return co_await s.write_all(Std(http::kLastChunk));
+}
+
+int64_t ProcStatusKb(const char* key) {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  const std::string prefix = std::string(key) + ":";
+  while (std::getline(in, line)) {
+    if (line.rfind(prefix, 0) == 0) {
+      return std::strtoll(line.c_str() + prefix.size(), nullptr, 10);
+    }
+  }
+  return -1;
+}
+
+void Metric(std::string* out, const char* name, const char* type,
+            const char* help, int64_t value, const std::string& labels = "") {
+  absl::StrAppend(out, "# HELP ", name, " ", help, "\n# TYPE ", name, " ", type,
+                  "\n", name, labels, " ", value, "\n");
+}
+
+}  // namespace
+
+Task<absl::Status> Server::Run(TcpListener listener) {
+  Clock::time_point last_log{};
+  while (!stopping_.load(std::memory_order_relaxed)) {
+    absl::StatusOr<TcpStream> conn = co_await listener.accept();
+    if (!conn.ok()) {
+      counters_.accept_errors.fetch_add(1, std::memory_order_relaxed);
+      // Out of descriptors (EMFILE/ENFILE): the connections being served
+      // will free some; waiting a little keeps accept() from spinning.
+      if (Clock::now() - last_log > std::chrono::seconds(1)) {
+        last_log = Clock::now();
+        std::fprintf(stderr, "frontend: accept: %s\n",
+                     conn.status().ToString().c_str());
+      }
+      if (absl::IsResourceExhausted(conn.status())) {
+        co_await sleep(options_.accept_backoff);
+      }
+      continue;
+    }
+    // The JoinHandle is dropped: the connection task runs detached.
+    (void)spawn(ServeConnection(*std::move(conn)));
+  }
+  co_return absl::OkStatus();
+}
+
+Task<void> Server::ServeConnection(TcpStream s) {
+  struct Open {
+    ServerCounters& c;
+    explicit Open(ServerCounters& c) : c(c) {
+      c.connections_open.fetch_add(1, std::memory_order_relaxed);
+      c.connections_total.fetch_add(1, std::memory_order_relaxed);
+    }
+    ~Open() { c.connections_open.fetch_sub(1, std::memory_order_relaxed); }
+  } open(counters_);
+  (void)s.set_nodelay(true);  // the head and the first chunk go out at once
+  http::RequestParser parser(options_.limits);
+  size_t want = kHeadReadBytes;
+  bool mid_request = false;  // bytes of an unfinished request are buffered
+  while (true) {
+    switch (parser.Next()) {
+      case http::ParseEvent::kNeedMore: {
+        absl::StatusOr<size_t> n =
+            co_await ReadInto(s, parser, want, options_.read_timeout);
+        if (n.ok() && *n > 0) {
+          mid_request = true;
+          break;
+        }
+        if (!n.ok() && absl::IsDeadlineExceeded(n.status())) {
+          counters_.timeouts.fetch_add(1, std::memory_order_relaxed);
+          if (mid_request) {
+            counters_.responses_4xx.fetch_add(1, std::memory_order_relaxed);
+            (void)co_await s.write_all(
+                http::ErrorResponse(408, "request not received in time"));
+            co_await LingerClose(s, options_.linger);
+          }
+        }
+        co_return;  // closed by the client, reset, or idle too long
+      }
+      case http::ParseEvent::kHead: {
+        const uint64_t body = parser.head().content_length();
+        want = std::clamp<size_t>(body, kHeadReadBytes, kMaxBodyReadBytes);
+        if (parser.head().expect_continue()) {
+          if (!(co_await s.write_all(Std(http::kContinueResponse))).ok()) {
+            co_return;
+          }
+        }
+        break;
+      }
+      case http::ParseEvent::kRequest: {
+        mid_request = false;
+        want = kHeadReadBytes;
+        const bool keep_alive = parser.head().keep_alive();
+        if (!(co_await Respond(s, parser.head(), parser.body()))) co_return;
+        if (!keep_alive) {
+          co_await LingerClose(s, options_.linger);
+          co_return;
+        }
+        break;
+      }
+      case http::ParseEvent::kError: {
+        counters_.responses_4xx.fetch_add(1, std::memory_order_relaxed);
+        if ((co_await s.write_all(http::ErrorResponse(parser.error()))).ok()) {
+          co_await LingerClose(s, options_.linger);
+        }
+        co_return;
+      }
+    }
+  }
+}
+
+Task<bool> Server::Respond(TcpStream& s, const http::RequestHead& head,
+                           absl::string_view body) {
+  http::ResponseOptions options;
+  options.keep_alive = head.keep_alive();
+  options.request_version = head.version();
+  absl::string_view path = head.target();
+  path = path.substr(0, path.find('?'));
+  const absl::string_view method = head.method();
+
+  int status = 200;
+  std::string reply;
+  if (path == "/v1/generate" && method == "POST") {
+    // The blocking thread gets its own copy: a running blocking call cannot
+    // be cancelled, and this connection's buffers may go away before it
+    // ends.
+    auto work = [body = std::string(body)] { return Generate(body); };
+    absl::StatusOr<std::string> text;
+    try {
+      text = co_await spawn_blocking(std::move(work));
+    } catch (const std::exception& e) {
+      text = absl::InternalError(e.what());
+    }
+    if (text.ok()) {
+      counters_.responses_2xx.fetch_add(1, std::memory_order_relaxed);
+      auto sent = co_await timeout(options_.write_timeout,
+                                   StreamChunked(s, *std::move(text), options));
+      if (!sent.ok()) {
+        counters_.timeouts.fetch_add(1, std::memory_order_relaxed);
+        co_return false;
+      }
+      co_return sent->ok();
+    }
+    status = HttpStatusFor(text.status());
+    reply = http::FullResponse(status, text.status().message(), options);
+  } else if (path == "/healthz" && method == "GET") {
+    reply = http::FullResponse(200, "ok\n", options);
+  } else if (path == "/metrics" && method == "GET") {
+    http::ResponseOptions text_options = options;
+    text_options.content_type = "text/plain; version=0.0.4";
+    reply = http::FullResponse(200, MetricsText(), text_options);
+  } else if (path == "/v1/generate" || path == "/healthz" ||
+             path == "/metrics") {
+    status = 405;
+    reply = http::FullResponse(405, "method not allowed\n", options);
+  } else {
+    status = 404;
+    reply = http::FullResponse(404, "not found\n", options);
+  }
+  (status < 400   ? counters_.responses_2xx
+   : status < 500 ? counters_.responses_4xx
+                  : counters_.responses_5xx)
+      .fetch_add(1, std::memory_order_relaxed);
+  auto sent = co_await timeout(options_.write_timeout, s.write_all(reply));
+  co_return sent.ok() && sent->ok();
+}
+
+std::string Server::MetricsText() const {
+  std::string out;
+  Metric(&out, "process_resident_memory_bytes", "gauge",
+         "Resident set size (VmRSS).", alloc::ResidentBytes());
+  Metric(&out, "process_resident_memory_peak_bytes", "gauge",
+         "Peak resident set size (VmHWM).", ProcStatusKb("VmHWM") * 1024);
+  if (options_.runtime_metrics) {
+    const RuntimeMetrics m = options_.runtime_metrics();
+    Metric(&out, "tidepool_workers", "gauge", "Worker threads.",
+           static_cast<int64_t>(m.workers));
+    Metric(&out, "tidepool_alive_tasks", "gauge",
+           "Tasks spawned and not finished.",
+           static_cast<int64_t>(m.alive_tasks));
+    Metric(&out, "tidepool_global_queue_depth", "gauge",
+           "Tasks in the inject queue.",
+           static_cast<int64_t>(m.global_queue_depth));
+    uint64_t polls = 0, steals = 0, parks = 0;
+    for (const WorkerMetrics& w : m.per_worker) {
+      polls += w.polls;
+      steals += w.steals;
+      parks += w.parks;
+    }
+    Metric(&out, "tidepool_polls_total", "counter", "Task polls.", polls);
+    Metric(&out, "tidepool_steals_total", "counter", "Tasks stolen.", steals);
+    Metric(&out, "tidepool_parks_total", "counter", "Worker sleeps.", parks);
+    Metric(&out, "tidepool_blocking_threads", "gauge",
+           "Blocking-pool threads alive.",
+           static_cast<int64_t>(m.blocking.threads_alive));
+    Metric(&out, "tidepool_blocking_threads_idle", "gauge",
+           "Blocking-pool threads waiting for work.",
+           static_cast<int64_t>(m.blocking.threads_idle));
+    Metric(&out, "tidepool_blocking_queue_depth", "gauge",
+           "Blocking calls waiting for a thread.",
+           static_cast<int64_t>(m.blocking.queue_depth));
+    Metric(&out, "tidepool_blocking_threads_spawned_total", "counter",
+           "Blocking-pool threads started.", m.blocking.threads_spawned);
+    Metric(&out, "tidepool_blocking_threads_exited_total", "counter",
+           "Blocking-pool threads that exited after keep-alive.",
+           m.blocking.threads_exited);
+    Metric(&out, "tidepool_io_in_flight", "gauge",
+           "Socket operations waiting in the I/O driver.",
+           static_cast<int64_t>(m.io_in_flight));
+    Metric(&out, "tidepool_io_driver_info", "gauge", "The I/O driver.", 1,
+           absl::StrCat("{driver=\"", m.io_driver, "\"}"));
+  }
+  const alloc::Stats a = alloc::stats();
+  Metric(&out, "tidepool_allocator_info", "gauge", "The malloc backend.", 1,
+         absl::StrCat("{backend=\"", alloc::BackendName(a.backend), "\"}"));
+  Metric(&out, "tidepool_allocator_allocated_bytes", "gauge",
+         "Bytes in live blocks (-1: not counted by this backend).",
+         a.allocated);
+  Metric(&out, "tidepool_allocator_arena_bytes", "gauge",
+         "Bytes the allocator holds from the system.", a.arena);
+  Metric(&out, "tidepool_allocator_free_held_bytes", "gauge",
+         "Free bytes kept inside the allocator.", a.free_held);
+  Metric(&out, "tidepool_allocator_releasable_bytes", "gauge",
+         "Free bytes a trim could return.", a.releasable);
+  const auto count = [](const std::atomic<int64_t>& v) {
+    return v.load(std::memory_order_relaxed);
+  };
+  const auto total = [](const std::atomic<uint64_t>& v) {
+    return v.load(std::memory_order_relaxed);
+  };
+  Metric(&out, "frontend_connections_open", "gauge", "Open connections.",
+         count(counters_.connections_open));
+  Metric(&out, "frontend_connections_total", "counter", "Connections accepted.",
+         total(counters_.connections_total));
+  Metric(&out, "frontend_accept_errors_total", "counter",
+         "Failed accepts (EMFILE and others).", total(counters_.accept_errors));
+  Metric(&out, "frontend_timeouts_total", "counter",
+         "Connections dropped for a read or write timeout.",
+         total(counters_.timeouts));
+  absl::StrAppend(&out,
+                  "# HELP frontend_responses_total Responses by status "
+                  "class.\n# TYPE frontend_responses_total counter\n");
+  absl::StrAppend(&out, "frontend_responses_total{class=\"2xx\"} ",
+                  total(counters_.responses_2xx), "\n");
+  absl::StrAppend(&out, "frontend_responses_total{class=\"4xx\"} ",
+                  total(counters_.responses_4xx), "\n");
+  absl::StrAppend(&out, "frontend_responses_total{class=\"5xx\"} ",
+                  total(counters_.responses_5xx), "\n");
+  return out;
+}
+
+}  // namespace tidepool::frontend
