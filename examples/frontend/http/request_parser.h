@@ -44,10 +44,13 @@
 //
 // Results do not depend on how the bytes were split: a whole buffer and the
 // same bytes one at a time give the same events and the same error (the
-// fuzzer in examples/frontend/fuzz checks this). Cost: every byte is scanned
-// once for line ends and once more when its line is checked; the head is
-// copied once into RequestHead; the body is not copied. Not thread-safe; one
-// parser per connection.
+// fuzzer in examples/frontend/fuzz checks this). Cost: every head byte is
+// scanned once for line ends and once more when its line is checked; the head
+// is copied once into RequestHead; body bytes are only copied in by Feed
+// (PrepareFeed avoids even that). Memory: the buffer grows with the request,
+// up to its announced size plus 4 KiB, and between requests falls back to at
+// most 16 KiB, so idle keep-alive connections stay small. Not thread-safe;
+// one parser per connection.
 
 #include <cstddef>
 #include <cstdint>
