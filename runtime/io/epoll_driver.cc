@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <array>
+#include <atomic>
 #include <cerrno>
 #include <cstdint>
 #include <ctime>
@@ -29,6 +30,10 @@ struct EpollSource : IoSource {
   // for writability (connect, send); at most one of each.
   IoOp* reader ABSL_GUARDED_BY(mu) = nullptr;
   IoOp* writer ABSL_GUARDED_BY(mu) = nullptr;
+  // release in Register, acquire by the poller before first use: epoll_ctl
+  // and epoll_wait order the two through the kernel, which sanitizers cannot
+  // see, so the hand-over is stated here too.
+  std::atomic<bool> registered{false};
 };
 
 // The syscall behind `op`, or -EAGAIN when it would block. `first` is the
@@ -93,6 +98,7 @@ class EpollDriver final : public IoDriver {
 
   absl::StatusOr<IoSource*> Register(int fd) override {
     auto* source = new EpollSource(fd);
+    source->registered.store(true, std::memory_order_release);
     epoll_event ev{};
     // Edge-triggered: one event per readiness change, so a descriptor with
     // nobody waiting on it costs nothing after its first event.
@@ -223,6 +229,7 @@ class EpollDriver final : public IoDriver {
             read(wake_fd_, &count, sizeof(count));
         continue;
       }
+      (void)source->registered.load(std::memory_order_acquire);
       MutexLock lock(&source->mu);
       if ((events[i].events & kReadEvents) && source->reader != nullptr) {
         Retry(source->reader, wake);
