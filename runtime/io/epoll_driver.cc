@@ -23,8 +23,13 @@ namespace {
 constexpr uint32_t kReadEvents = EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR;
 constexpr uint32_t kWriteEvents = EPOLLOUT | EPOLLHUP | EPOLLERR;
 
+class EpollDriver;
+
 struct EpollSource : IoSource {
-  using IoSource::IoSource;
+  EpollSource(int fd, EpollDriver* driver) : IoSource(fd), driver(driver) {}
+  void Release() override;
+
+  EpollDriver* const driver;
   Mutex mu;
   // The operation waiting for readability (accept, recv) and the one waiting
   // for writability (connect, send); at most one of each.
@@ -97,7 +102,7 @@ class EpollDriver final : public IoDriver {
   int socket_flags() const override { return SOCK_NONBLOCK; }
 
   absl::StatusOr<IoSource*> Register(int fd) override {
-    auto* source = new EpollSource(fd);
+    auto* source = new EpollSource(fd, this);
     source->registered.store(true, std::memory_order_release);
     epoll_event ev{};
     // Edge-triggered: one event per readiness change, so a descriptor with
@@ -106,22 +111,41 @@ class EpollDriver final : public IoDriver {
     ev.data.ptr = source;
     if (epoll_ctl(epfd_, EPOLL_CTL_ADD, fd, &ev) < 0) {
       const int err = errno;
-      delete source;
+      source->Unref();
       return absl::ErrnoToStatus(err, "tidepool: epoll_ctl(EPOLL_CTL_ADD)");
     }
     return source;
   }
 
   void Deregister(IoSource* source) override {
+    auto* s = static_cast<EpollSource*>(source);
+    s->closed.store(true, std::memory_order_release);
+    std::vector<TaskHeader*> wake;
+    {
+      // Ends whatever is parked on it (a task awaiting a read of a socket
+      // another task closes).
+      MutexLock lock(&s->mu);
+      for (IoOp** slot : {&s->reader, &s->writer}) {
+        if (*slot != nullptr) Publish(*slot, -ECANCELED, wake);
+      }
+    }
+    WakeAll(wake);
     epoll_ctl(epfd_, EPOLL_CTL_DEL, source->fd, nullptr);
-    // A poll in progress may hold this source among its returned events;
-    // it is freed only by the next poll, which starts after that one ends.
+    source->Unref();
+  }
+
+  // A released source's memory: a poll in progress may hold it among its
+  // returned events, so it is freed only by the next poll, which starts
+  // after that one ends.
+  void Retire(EpollSource* source) {
     MutexLock lock(&retired_mu_);
-    retired_.push_back(static_cast<EpollSource*>(source));
+    retired_.push_back(source);
   }
 
   bool TryNow(IoOp* op) override {
-    const int64_t r = Attempt(op, /*first=*/true);
+    const int64_t r = op->source->closed.load(std::memory_order_acquire)
+                          ? -EBADF
+                          : Attempt(op, /*first=*/true);
     if (r == -EAGAIN) return false;
     op->result = r;
     // relaxed: the owner reads its own result; nobody else saw the op.
@@ -140,7 +164,10 @@ class EpollDriver final : public IoDriver {
     }
     // Readiness may have arrived between TryNow and taking the lock; its
     // event found no waiter. Retry under the lock, which events also take.
-    const int64_t r = Attempt(op, /*first=*/false);
+    // Deregister takes it too, so a closed source is seen here.
+    const int64_t r = source->closed.load(std::memory_order_acquire)
+                          ? -EBADF
+                          : Attempt(op, /*first=*/false);
     if (r != -EAGAIN) {
       op->result = r;
       op->done.store(true, std::memory_order_relaxed);
@@ -238,26 +265,35 @@ class EpollDriver final : public IoDriver {
         Retry(source->writer, wake);
       }
     }
+    WakeAll(wake);
+    return wake.size();
+  }
+
+  static void WakeAll(const std::vector<TaskHeader*>& wake) {
     for (TaskHeader* t : wake) {
       t->Wake();
       t->Unref();
     }
-    return wake.size();
   }
 
-  // Under the source's lock. On completion publishes the result, clears the
-  // slot, and collects the waker (with its reference) into `wake`.
-  void Retry(IoOp*& slot, std::vector<TaskHeader*>& wake) {
+  // Under the source's lock: publishes `result` for the op in `slot`,
+  // clears the slot, and collects the waker (with its reference).
+  void Publish(IoOp*& slot, int64_t result, std::vector<TaskHeader*>& wake) {
     IoOp* op = slot;
-    const int64_t r = Attempt(op, /*first=*/false);
-    if (r == -EAGAIN) return;
-    op->result = r;
+    op->result = result;
     wake.push_back(std::exchange(op->waker, nullptr));
     slot = nullptr;
     in_flight_.fetch_sub(1, std::memory_order_relaxed);
     // release: the result is visible to whoever sees done (the owner may
     // free the op right after, so it is not touched again here).
     op->done.store(true, std::memory_order_release);
+  }
+
+  // Under the source's lock: retries the op parked in `slot` and publishes
+  // its result unless it would still block.
+  void Retry(IoOp*& slot, std::vector<TaskHeader*>& wake) {
+    const int64_t r = Attempt(slot, /*first=*/false);
+    if (r != -EAGAIN) Publish(slot, r, wake);
   }
 
   void FreeRetired() {
@@ -276,6 +312,12 @@ class EpollDriver final : public IoDriver {
   Mutex retired_mu_;
   std::vector<EpollSource*> retired_ ABSL_GUARDED_BY(retired_mu_);
 };
+
+void EpollSource::Release() {
+  // Deregister already took it out of the epoll set.
+  close(fd);
+  driver->Retire(this);
+}
 
 }  // namespace
 

@@ -13,20 +13,21 @@ namespace tidepool::internal {
 
 // Awaits one IoOp on a driver; yields the raw result (>= 0, or -errno).
 // The op lives here, in the awaiting coroutine's frame, so an operation
-// costs no allocation. Destroying the awaitable while the op is in the
-// driver (the task was aborted or timed out) cancels it and waits for the
-// driver to let go of the buffer. Movable until awaited, so it can be
-// handed to timeout() or select().
+// costs no allocation; it holds a reference on its IoSource. Destroying the
+// awaitable while the op is in the driver (the task was aborted or timed out)
+// cancels it and waits for the driver to let go of the buffer. Movable until
+// awaited, so it can be handed to timeout() or select().
 class IoAwaitable {
  public:
   IoAwaitable(IoDriver* driver, IoSource* source, IoOp::Code code)
       : driver_(driver) {
     op_.code = code;
     op_.source = source;
+    if (source != nullptr) source->Ref();
   }
   IoAwaitable(IoAwaitable&& other) noexcept : driver_(other.driver_) {
     op_.code = other.op_.code;
-    op_.source = other.op_.source;
+    op_.source = std::exchange(other.op_.source, nullptr);
     op_.buf = other.op_.buf;
     op_.len = other.op_.len;
     op_.addr = other.op_.addr;
@@ -39,6 +40,7 @@ class IoAwaitable {
     if (op_.started && !op_.done.load(std::memory_order_acquire)) {
       driver_->Cancel(&op_);
     }
+    if (op_.source != nullptr) op_.source->Unref();
   }
 
   bool await_ready() {

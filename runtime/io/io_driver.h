@@ -12,6 +12,7 @@
 // block, the thread that polls the driver retries it on readiness.
 
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -39,12 +40,38 @@ absl::StatusOr<IoDriverKind> ParseIoDriverKind(std::string_view value,
                                                std::string_view setting);
 std::string_view IoDriverName(IoDriverKind kind);
 
-// Per-descriptor driver state, made by IoDriver::Register. epoll keeps the
-// operations waiting for readiness here; io_uring needs only the fd.
+// Per-descriptor driver state, made by IoDriver::Register; it owns the
+// descriptor. epoll keeps the operations waiting for readiness here;
+// io_uring the one-op-per-side flags. Reference-counted: the socket holds
+// one and each awaitable holds one, because an operation can outlive its
+// socket (a task aborted while a timeout() branch still reads is destroyed,
+// socket and all, before that branch is). The descriptor is closed with the
+// last reference, so its number is never reused while an operation might
+// still name it.
 struct IoSource {
   explicit IoSource(int fd) : fd(fd) {}
   virtual ~IoSource() = default;
+  // relaxed: the caller already holds a reference.
+  void Ref() { refs_.fetch_add(1, std::memory_order_relaxed); }
+  // acq_rel: every use by any holder happens before the release.
+  void Unref() {
+    if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) Release();
+  }
   const int fd;
+  // Set by Deregister; operations started afterwards fail with EBADF.
+  // release/acquire: a closed socket is seen closed by any later start.
+  std::atomic<bool> closed{false};
+
+ protected:
+  // The last reference is gone: close the descriptor and free the memory
+  // (epoll frees it later, as a poll in progress may still hold it).
+  virtual void Release() {
+    close(fd);
+    delete this;
+  }
+
+ private:
+  std::atomic<int> refs_{1};
 };
 
 struct IoOp;
@@ -88,14 +115,17 @@ class IoDriver {
   // (epoll: SOCK_NONBLOCK), besides SOCK_CLOEXEC which both use.
   virtual int socket_flags() const = 0;
 
-  // Any thread. Makes `fd` known to the driver; the caller keeps the fd and
-  // must Deregister before closing it, with no operation in flight.
+  // Any thread. Makes `fd` known to the driver, which takes it over (on
+  // failure too: it is closed).
   virtual absl::StatusOr<IoSource*> Register(int fd) = 0;
+  // Any thread. The socket is being closed: operations in flight on it end
+  // with -ECANCELED, later ones fail with -EBADF, and the caller's reference
+  // is dropped (the descriptor closes when the last one goes).
   virtual void Deregister(IoSource* source) = 0;
 
   // Worker thread, inside the task that owns `op`. Tries to finish `op`
-  // without suspending (epoll: the syscall itself; io_uring never does).
-  // True when `op->result` is final.
+  // without suspending (epoll: the syscall itself; io_uring never does; both:
+  // -EBADF on a closed source). True when `op->result` is final.
   virtual bool TryNow(IoOp* op) = 0;
   // Worker thread. Hands `op` to the driver, which will wake `task` (taking
   // a reference). False when it completed at once and must not suspend.

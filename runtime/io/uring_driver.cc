@@ -84,11 +84,29 @@ class UringDriver final : public IoDriver {
   absl::StatusOr<IoSource*> Register(int fd) override {
     return new UringSource(fd);
   }
-  void Deregister(IoSource* source) override { delete source; }
+  void Deregister(IoSource* source) override {
+    source->closed.store(true, std::memory_order_release);
+    {
+      // Ends whatever is still in flight on it (a task awaiting a read of a
+      // socket another task closes); their completions say -ECANCELED.
+      MutexLock lock(&sq_mu_);
+      io_uring_sqe* sqe = GetSqe();
+      io_uring_prep_cancel_fd(sqe, source->fd, IORING_ASYNC_CANCEL_ALL);
+      io_uring_sqe_set_data64(sqe, kCancelTag);
+      // Submitted with the next Flush (after this poll, on a worker).
+      pending_.store(true, std::memory_order_relaxed);
+    }
+    source->Unref();
+  }
 
   bool TryNow(IoOp*) override { return false; }
 
   bool Start(IoOp* op, TaskHeader* task) override {
+    if (op->source->closed.load(std::memory_order_acquire)) {
+      op->result = -EBADF;
+      op->done.store(true, std::memory_order_relaxed);
+      return false;
+    }
     if (static_cast<UringSource*>(op->source)
             ->side(*op)
             .exchange(true, std::memory_order_acquire)) {
@@ -269,9 +287,8 @@ class UringDriver final : public IoDriver {
         auto* op = reinterpret_cast<IoOp*>(static_cast<uintptr_t>(data));
         (void)op->done.load(std::memory_order_acquire);
         op->result = cqes[i]->res;
-        static_cast<UringSource*>(op->source)
-            ->side(*op)
-            .store(false, std::memory_order_release);
+        auto* source = static_cast<UringSource*>(op->source);
+        source->side(*op).store(false, std::memory_order_release);
         wake.push_back(std::exchange(op->waker, nullptr));
         in_flight_.fetch_sub(1, std::memory_order_relaxed);
         // release: the result before done; the owner may free the op as

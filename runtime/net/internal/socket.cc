@@ -38,10 +38,7 @@ absl::StatusOr<SocketAddress> SocketName(int fd, bool peer) {
 
 absl::StatusOr<Socket> Socket::Adopt(IoDriver* driver, int fd) {
   auto source = driver->Register(fd);
-  if (!source.ok()) {
-    close(fd);
-    return source.status();
-  }
+  if (!source.ok()) return source.status();
   Socket s;
   s.driver_ = driver;
   s.source_ = *source;
@@ -59,9 +56,8 @@ absl::StatusOr<Socket> Socket::OpenStream(int family) {
 
 void Socket::Close() {
   if (source_ == nullptr) return;
-  const int fd = source_->fd;
+  // The driver closes the descriptor once no operation refers to it.
   driver_->Deregister(std::exchange(source_, nullptr));
-  close(fd);
   driver_ = nullptr;
 }
 

@@ -16,7 +16,8 @@ namespace tidepool::internal {
 class Socket {
  public:
   Socket() = default;
-  // Takes `fd` (closing it on failure) and registers it.
+  // Registers `fd` with the driver, which takes it over (and closes it on
+  // failure).
   static absl::StatusOr<Socket> Adopt(IoDriver* driver, int fd);
   // socket(family, SOCK_STREAM) with the flags the driver needs. Must run
   // on a thread of a runtime (inside a task or a blocking call).

@@ -351,6 +351,29 @@ TEST_P(TcpTest, AcceptOutOfDescriptorsReportsAndRecovers) {
   setrlimit(RLIMIT_NOFILE, &old);
 }
 
+TEST_P(TcpTest, ClosingAStreamEndsAReadPendingInAnotherTask) {
+  Runtime rt = MakeRuntime();
+  auto root = []() -> Task<std::string> {
+    auto listener = TcpListener::bind(Loopback());
+    SocketAddress addr = *listener->local_address();
+    auto c = co_await TcpStream::connect(addr);
+    auto s = co_await listener->accept();
+    if (!c.ok() || !s.ok()) co_return "setup";
+    auto reader = [](TcpStream* s) -> Task<absl::StatusOr<size_t>> {
+      char buf[8];
+      co_return co_await s->read(buf);
+    };
+    JoinHandle<absl::StatusOr<size_t>> h = spawn(reader(&*s));
+    co_await sleep(10ms);
+    s->close();
+    absl::StatusOr<size_t> r = co_await h;
+    co_return r.ok() ? "read returned data" : r.status().ToString();
+  };
+  const std::string got = rt.block_on(root());
+  EXPECT_NE(got.find("canceled"), std::string::npos) << got;
+  EXPECT_EQ(rt.metrics().io_in_flight, 0u);
+}
+
 TEST_P(TcpTest, OperationsOnAClosedStreamFail) {
   Runtime rt = MakeRuntime();
   auto root = []() -> Task<absl::Status> {
