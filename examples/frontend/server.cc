@@ -201,7 +201,10 @@ Task<bool> Server::Respond(TcpStream& s, const http::RequestHead& head,
     } catch (const std::exception& e) {
       text = absl::InternalError(e.what());
     }
-    if (text.ok()) {
+    if (text.ok() && head.version() == http::Version::kHttp10) {
+      // HTTP/1.0 has no chunked encoding (RFC 9112 7.1): one whole body.
+      reply = http::FullResponse(200, *text, options);
+    } else if (text.ok()) {
       counters_.responses_2xx.fetch_add(1, std::memory_order_relaxed);
       auto sent = co_await timeout(options_.write_timeout,
                                    StreamChunked(s, *std::move(text), options));
@@ -210,9 +213,10 @@ Task<bool> Server::Respond(TcpStream& s, const http::RequestHead& head,
         co_return false;
       }
       co_return sent->ok();
+    } else {
+      status = HttpStatusFor(text.status());
+      reply = http::FullResponse(status, text.status().message(), options);
     }
-    status = HttpStatusFor(text.status());
-    reply = http::FullResponse(status, text.status().message(), options);
   } else if (path == "/healthz" && method == "GET") {
     reply = http::FullResponse(200, "ok\n", options);
   } else if (path == "/metrics" && method == "GET") {

@@ -255,6 +255,21 @@ TEST_P(ServerTest, PipelinedRequestsAreAnsweredInOrder) {
   EXPECT_EQ(r3->body, *Generate("{\"prompt\": \"b c\"}"));
 }
 
+TEST_P(ServerTest, Http10GetsAWholeBodyNotChunks) {
+  Start();
+  Client c(port_);
+  const std::string body = "{\"prompt\": \"Hi, you\"}";
+  ASSERT_TRUE(c.Send(absl::StrCat(
+      "POST /v1/generate HTTP/1.0\r\nContent-Length: ", body.size(), "\r\n\r\n",
+      body)));
+  auto r = c.Read();
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->status, 200);
+  EXPECT_FALSE(r->chunked);
+  EXPECT_EQ(r->body, "6215 18964 13929 \n");
+  EXPECT_TRUE(c.ServerClosed());  // 1.0 without keep-alive
+}
+
 TEST_P(ServerTest, BadRequestsGetTheirStatusAndAClose) {
   Start();
   const struct {
