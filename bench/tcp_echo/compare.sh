@@ -14,13 +14,19 @@
 #
 # Client and servers share the machine: on a 2-core box they share those 2
 # cores, so the figures measure client plus server, not the server alone.
+# At 1 connection a round trip is a chain of wake-ups, and where the
+# scheduler puts the threads decides much of it (in a VM, waking a halted
+# vCPU costs tens of microseconds): PIN=same runs client and server on CPU 0
+# only, PIN=split the client on CPU 0 and the server on CPU 1.
 #
 # Environment:
 #   BAZEL          Bazel command, may carry startup options (default: bazel)
 #   ROUNDS         rounds (default: 5, at least 3)
 #   DURATION       measured seconds per run (default: 3)
 #   MESSAGE_BYTES  message size (default: 64)
-#   CLIENT_IO      the client's TIDEPOOL_IO (default: uring)
+#   CLIENT_IO      the client's TIDEPOOL_IO (default: epoll, which costs the
+#                  client fewer context switches per round trip than uring)
+#   PIN            none (default), same or split: see above
 #   OUT_DIR        where raw outputs go (default: a new directory under /tmp)
 set -euo pipefail
 
@@ -32,7 +38,17 @@ read -r -a bazel <<<"${BAZEL:-bazel}"
 rounds=${ROUNDS:-5}
 duration=${DURATION:-3}
 message_bytes=${MESSAGE_BYTES:-64}
-client_io=${CLIENT_IO:-uring}
+client_io=${CLIENT_IO:-epoll}
+pin=${PIN:-none}
+case $pin in
+  none) server_cpus=() client_cpus=() ;;
+  same) server_cpus=(taskset -c 0) client_cpus=(taskset -c 0) ;;
+  split) server_cpus=(taskset -c 1) client_cpus=(taskset -c 0) ;;
+  *)
+    echo "compare: PIN must be none, same or split" >&2
+    exit 2
+    ;;
+esac
 out=${OUT_DIR:-$(mktemp -d /tmp/tcp_echo.XXXXXX)}
 mkdir -p "$out"
 if ((rounds < 3)); then
@@ -66,9 +82,18 @@ trap stop_server EXIT
 start_server() {
   local name=$1 log=$2
   case $name in
-    tidepool-uring) TIDEPOOL_IO=uring "$bin/echo_server" --workers=2 >"$log" 2>"$log.err" & ;;
-    tidepool-epoll) TIDEPOOL_IO=epoll "$bin/echo_server" --workers=2 >"$log" 2>"$log.err" & ;;
-    tokio) "$tokio_bin" --workers 2 >"$log" 2>"$log.err" & ;;
+    tidepool-uring)
+      TIDEPOOL_IO=uring ${server_cpus[@]+"${server_cpus[@]}"} \
+        "$bin/echo_server" --workers=2 >"$log" 2>"$log.err" &
+      ;;
+    tidepool-epoll)
+      TIDEPOOL_IO=epoll ${server_cpus[@]+"${server_cpus[@]}"} \
+        "$bin/echo_server" --workers=2 >"$log" 2>"$log.err" &
+      ;;
+    tokio)
+      ${server_cpus[@]+"${server_cpus[@]}"} "$tokio_bin" --workers 2 \
+        >"$log" 2>"$log.err" &
+      ;;
   esac
   server_pid=$!
   port=
@@ -91,7 +116,8 @@ for ((r = 1; r <= rounds; r++)); do
     for s in "${order[@]}"; do
       echo "== round $r/$rounds, $c connection(s), $s" >&2
       start_server "$s" "$out/server_${s}_${c}_$r.log"
-      TIDEPOOL_IO=$client_io "$bin/echo_client" --target="127.0.0.1:$port" \
+      TIDEPOOL_IO=$client_io ${client_cpus[@]+"${client_cpus[@]}"} \
+        "$bin/echo_client" --target="127.0.0.1:$port" \
         --connections="$c" --message_bytes="$message_bytes" \
         --seconds="$duration" --workers=2 >"$out/client_${s}_${c}_$r.txt" ||
         echo "compare: the client reported errors against $s" >&2
@@ -100,11 +126,12 @@ for ((r = 1; r <= rounds; r++)); do
   done
 done
 
-python3 - "$out" "$rounds" "$duration" "$message_bytes" "$client_io" <<'EOF_PY'
+python3 - "$out" "$rounds" "$duration" "$message_bytes" "$client_io" "$pin" \
+  <<'EOF_PY'
 import statistics
 import sys
 
-out, rounds, duration, message_bytes, client_io = sys.argv[1:6]
+out, rounds, duration, message_bytes, client_io, pin = sys.argv[1:7]
 rounds = int(rounds)
 servers = ["tidepool-uring", "tidepool-epoll", "tokio"]
 
@@ -128,7 +155,7 @@ def med(s, c, key):
 
 print(f"Round trips per second (median of {rounds} rounds of {duration} s; "
       f"{message_bytes}-byte messages; servers and client with 2 workers "
-      f"each; client TIDEPOOL_IO={client_io}).\n")
+      f"each; client TIDEPOOL_IO={client_io}; PIN={pin}).\n")
 print("| connections | tidepool uring | tidepool epoll | tokio "
       "| uring / tokio | epoll / tokio |")
 print("|---:|---:|---:|---:|---:|---:|")
