@@ -1,0 +1,160 @@
+"""Runs the frontend benchmark grid and prints the seed-style tables.
+
+For each server (tidepool with glibc, jemalloc, mimalloc; tokio with glibc)
+and each configuration (concurrency C, payload P, requests N): start the
+server fresh with 2 workers, read its idle RSS, run examples/loadgen
+against it (which samples the server's VmRSS and reports VmHWM), wait 2 s
+idle, read RSS again, stop the server. Results go to stdout as tables and to
+<out>/frontend_scaling[_quick].csv.
+"""
+
+import argparse
+import csv
+import os
+import re
+import statistics
+import subprocess
+import sys
+import time
+
+SERVERS = [
+    ("tidepool-glibc", "tidepool", {"TIDEPOOL_ALLOCATOR": "glibc"}),
+    ("tidepool-jemalloc", "tidepool", {"TIDEPOOL_ALLOCATOR": "jemalloc"}),
+    ("tidepool-mimalloc", "tidepool", {"TIDEPOOL_ALLOCATOR": "mimalloc"}),
+    ("tokio", "tokio", {}),
+]
+
+
+def rss_kb(pid, key="VmRSS"):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    return -1
+
+
+def start_server(args, kind, env_extra):
+    env = dict(os.environ)
+    env.update(env_extra)
+    if kind == "tidepool":
+        cmd = [args.frontend, "--listen=127.0.0.1:0", "--workers=2"]
+    else:
+        cmd = [args.tokio, "--port", "0", "--workers", "2"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                            env=env, text=True)
+    line = proc.stdout.readline()
+    m = re.search(r"listening on (\S+)", line)
+    if not m:
+        proc.kill()
+        raise RuntimeError(f"{cmd[0]} did not start: {line!r}")
+    return proc, m.group(1)
+
+
+def run_one(args, name, kind, env_extra, concurrency, payload, requests):
+    proc, addr = start_server(args, kind, env_extra)
+    try:
+        time.sleep(0.3)
+        idle = rss_kb(proc.pid)
+        out = subprocess.run(
+            [args.loadgen, f"--target={addr}", f"--requests={requests}",
+             f"--concurrency={concurrency}", f"--payload_bytes={payload}",
+             f"--server_pid={proc.pid}", "--workers=2"],
+            capture_output=True, text=True, timeout=600)
+        m = re.search(r"^result (.*)$", out.stdout, re.M)
+        if not m:
+            raise RuntimeError(f"loadgen failed: {out.stderr[-500:]}")
+        row = dict(kv.split("=", 1) for kv in m.group(1).split())
+        time.sleep(2.0)
+        row.update(server=name, idle_kb=idle, after_idle_kb=rss_kb(proc.pid))
+        return row
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def mb(kb):
+    return f"{int(kb) / 1024:.0f}"
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--frontend", required=True)
+    p.add_argument("--loadgen", required=True)
+    p.add_argument("--tokio", required=True)
+    p.add_argument("--out", required=True)
+    p.add_argument("--full", action="store_true")
+    args = p.parse_args()
+
+    if args.full:
+        table1 = [(c, pl, 10000) for pl in (1024, 204800)
+                  for c in (2, 4, 8, 16, 32, 64, 96)]
+        table2 = [(48, pl, n) for pl in (1024, 204800)
+                  for n in (1000, 4000, 16000, 64000)]
+    else:
+        table1 = [(c, pl, 2000) for pl in (1024, 204800) for c in (2, 16, 64, 96)]
+        table2 = [(48, 204800, n) for n in (1000, 4000)]
+
+    rows = []
+    grid = [("concurrency", cfg) for cfg in table1] + [("requests", cfg) for cfg in table2]
+    for i, (table, (c, pl, n)) in enumerate(grid):
+        # Servers alternate within each configuration, so slow drift of the
+        # machine hits all of them alike.
+        for name, kind, env in SERVERS:
+            print(f"[{i + 1}/{len(grid)}] {name} C={c} P={pl} N={n}",
+                  file=sys.stderr, flush=True)
+            row = run_one(args, name, kind, env, c, pl, n)
+            row["table"] = table
+            rows.append(row)
+
+    os.makedirs(args.out, exist_ok=True)
+    path = os.path.join(args.out, "frontend_scaling.csv" if args.full
+                        else "frontend_scaling_quick.csv")
+    fields = ["table", "server", "requests", "concurrency", "payload_bytes",
+              "rps", "p50_ms", "p99_ms", "errors", "idle_kb", "rss_peak_kb",
+              "hwm_kb", "rss_end_kb", "after_idle_kb"]
+    with open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")
+        w.writeheader()
+        w.writerows(rows)
+
+    names = [s[0] for s in SERVERS]
+    for table, title in (("concurrency", "Table 1: concurrency scaling"),
+                         ("requests", "Table 2: request-count scaling (C=48)")):
+        print(f"\n{title}: peak RSS (VmHWM) MB / after 2 s idle MB / req/s\n")
+        print("| C | P | N | " + " | ".join(names) + " |")
+        print("|---|---|---|" + "---|" * len(names))
+        configs = sorted({(int(r["concurrency"]), int(r["payload_bytes"]),
+                           int(r["requests"])) for r in rows if r["table"] == table},
+                         key=lambda t: (t[1], t[0], t[2]))
+        for c, pl, n in configs:
+            cells = []
+            for name in names:
+                r = next(r for r in rows if r["table"] == table and r["server"] == name
+                         and int(r["concurrency"]) == c and int(r["payload_bytes"]) == pl
+                         and int(r["requests"]) == n)
+                cells.append(f"{mb(r['hwm_kb'])} / {mb(r['after_idle_kb'])} / "
+                             f"{float(r['rps']):.0f}")
+            print(f"| {c} | {pl // 1024}K | {n} | " + " | ".join(cells) + " |")
+
+    # Ratios against tokio per configuration: peak memory and throughput.
+    print("\nPer configuration, tidepool / tokio (medians over configurations):\n")
+    print("| server | peak RSS ratio | req/s ratio | errors |")
+    print("|---|---|---|---|")
+    for name in names[:-1]:
+        mem, thr, errs = [], [], 0
+        for r in rows:
+            if r["server"] != name:
+                continue
+            t = next(x for x in rows if x["server"] == "tokio" and x["table"] == r["table"]
+                     and x["concurrency"] == r["concurrency"]
+                     and x["payload_bytes"] == r["payload_bytes"]
+                     and x["requests"] == r["requests"])
+            mem.append(int(r["hwm_kb"]) / int(t["hwm_kb"]))
+            thr.append(float(r["rps"]) / float(t["rps"]))
+            errs += int(r["errors"])
+        print(f"| {name} | {statistics.median(mem):.2f} | {statistics.median(thr):.2f} | {errs} |")
+    print(f"\nCSV: {path}")
+
+
+if __name__ == "__main__":
+    main()
