@@ -36,14 +36,7 @@ class Parker {
                   IoDriver* driver = nullptr) {
     MutexLock lock(&mu_);
     while (true) {
-      if (token_) {
-        token_ = false;
-        return Woken::kToken;
-      }
-      if (interrupted_) {
-        interrupted_ = false;
-        return Woken::kInterrupted;
-      }
+      if (std::optional<Woken> w = TakeSignal()) return *w;
       if (driver != nullptr) {
         driver_ = driver;
         mu_.Unlock();
@@ -52,15 +45,7 @@ class Parker {
         driver->Wait(deadline);
         mu_.Lock();
         driver_ = nullptr;
-        if (token_) {
-          token_ = false;
-          return Woken::kToken;
-        }
-        if (interrupted_) {
-          interrupted_ = false;
-          return Woken::kInterrupted;
-        }
-        return Woken::kIo;
+        return TakeSignal().value_or(Woken::kIo);
       }
       if (!deadline) {
         cv_.Wait(&mu_);
@@ -91,6 +76,19 @@ class Parker {
   bool interrupted_ ABSL_GUARDED_BY(mu_) = false;
   // The driver the owner sleeps in, or null when it sleeps on cv_.
   IoDriver* driver_ ABSL_GUARDED_BY(mu_) = nullptr;
+
+  // Consumes a pending token (first) or interrupt.
+  std::optional<Woken> TakeSignal() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (token_) {
+      token_ = false;
+      return Woken::kToken;
+    }
+    if (interrupted_) {
+      interrupted_ = false;
+      return Woken::kInterrupted;
+    }
+    return std::nullopt;
+  }
 
   void Signal() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (driver_ != nullptr) {

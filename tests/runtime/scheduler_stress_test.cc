@@ -12,17 +12,14 @@
 
 #include "gtest/gtest.h"
 #include "runtime/runtime.h"
+#include "tests/util/test_util.h"
 
 namespace tidepool {
 namespace {
 
-using namespace std::chrono_literals;
+using ::tidepool::testing::StressScale;
 
-// TIDEPOOL_STRESS_SCALE multiplies the repetition counts (default 1).
-int Scale() {
-  const char* s = std::getenv("TIDEPOOL_STRESS_SCALE");
-  return s ? std::max(1, std::atoi(s)) : 1;
-}
+using namespace std::chrono_literals;
 
 Runtime MakeRuntime(size_t workers = 2) {
   auto rt = Builder().worker_threads(workers).build();
@@ -67,7 +64,7 @@ TEST(SchedulerStressTest, MillionTasksSpawnedAndJoined) {
   Counters c;
   constexpr int kRoots = 1000;
   constexpr int kLeaves = 1000;  // 1,000,000 leaf tasks per round
-  for (int round = 0; round < Scale(); ++round) {
+  for (int round = 0; round < StressScale(); ++round) {
     auto root = [&]() -> Task<long> {
       std::vector<JoinHandle<long>> roots;
       for (int r = 0; r < kRoots; ++r) {
@@ -94,14 +91,15 @@ TEST(SchedulerStressTest, RemoteSpawnersAndIdleWorkersLoseNoWakeup) {
   for (int t = 0; t < 3; ++t) {
     spawners.emplace_back([&, t] {
       std::minstd_rand rng(t + 7);
-      for (int i = 0; i < 2000 * Scale(); ++i) {
+      for (int i = 0; i < 2000 * StressScale(); ++i) {
         if (rng() % 8 == 0) std::this_thread::sleep_for(50us);
         total += rt.block_on(Leaf(i, rng(), &c));
       }
     });
   }
   for (auto& s : spawners) s.join();
-  EXPECT_EQ(total.load(), 3L * (2000L * Scale()) * (2000L * Scale() - 1) / 2);
+  EXPECT_EQ(total.load(),
+            3L * (2000L * StressScale()) * (2000L * StressScale() - 1) / 2);
   EXPECT_EQ(c.frames.load(), 0);
 }
 
@@ -114,7 +112,7 @@ TEST(SchedulerStressTest, ExceptionsThroughJoinHandles) {
   };
   auto root = [&]() -> Task<int> {
     std::vector<JoinHandle<int>> hs;
-    for (int i = 0; i < 30000 * Scale(); ++i)
+    for (int i = 0; i < 30000 * StressScale(); ++i)
       hs.push_back(spawn(maybe_throw(i)));
     int thrown = 0;
     for (auto& h : hs) {
@@ -126,13 +124,13 @@ TEST(SchedulerStressTest, ExceptionsThroughJoinHandles) {
     }
     co_return thrown;
   };
-  EXPECT_EQ(rt.block_on(root()), 10000 * Scale());
+  EXPECT_EQ(rt.block_on(root()), 10000 * StressScale());
 }
 
 TEST(SchedulerStressTest, AbortRacesWithCompletion) {
   Runtime rt = MakeRuntime();
   Counters c;
-  for (int round = 0; round < 20 * Scale(); ++round) {
+  for (int round = 0; round < 20 * StressScale(); ++round) {
     std::vector<JoinHandle<long>> hs;
     std::minstd_rand rng(round);
     for (int i = 0; i < 2000; ++i) hs.push_back(rt.spawn(Leaf(i, rng(), &c)));
@@ -159,7 +157,7 @@ TEST(SchedulerStressTest, AbortRacesWithCompletion) {
 }
 
 TEST(SchedulerStressTest, ShutdownWithPendingTasksAndRunningBlockingCalls) {
-  for (int round = 0; round < 30 * Scale(); ++round) {
+  for (int round = 0; round < 30 * StressScale(); ++round) {
     Counters c;
     std::atomic<int> blocking_done{0};
     {
@@ -196,7 +194,7 @@ TEST(SchedulerStressTest, PingPongAcrossWorkers) {
     };
     co_return co_await Hop::Go(left);
   };
-  for (int i = 0; i < 20 * Scale(); ++i)
+  for (int i = 0; i < 20 * StressScale(); ++i)
     ASSERT_EQ(rt.block_on(hop(1000)), 1000);
 }
 

@@ -4,7 +4,6 @@
 #include "examples/frontend/server.h"
 
 #include <arpa/inet.h>
-#include <dirent.h>
 #include <netinet/in.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -21,20 +20,15 @@
 #include "examples/frontend/generate.h"
 #include "gtest/gtest.h"
 #include "runtime/runtime.h"
+#include "tests/util/test_util.h"
 
 namespace tidepool::frontend {
 namespace {
 
+using ::tidepool::testing::OpenFds;
+
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
-
-size_t OpenFds() {
-  size_t n = 0;
-  DIR* d = opendir("/proc/self/fd");
-  while (readdir(d) != nullptr) ++n;
-  closedir(d);
-  return n;
-}
 
 struct Response {
   int status = 0;

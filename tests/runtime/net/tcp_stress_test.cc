@@ -1,7 +1,6 @@
 // Many connections at once with timeouts and aborts landing mid-operation,
 // per I/O driver; meant for ThreadSanitizer and AddressSanitizer as much as
 // for the default build. TIDEPOOL_STRESS_SCALE multiplies the rounds.
-#include <dirent.h>
 
 #include <algorithm>
 #include <atomic>
@@ -13,24 +12,16 @@
 
 #include "gtest/gtest.h"
 #include "runtime/runtime.h"
+#include "tests/util/test_util.h"
 
 namespace tidepool {
 namespace {
 
+using ::tidepool::testing::StressScale;
+
+using ::tidepool::testing::OpenFds;
+
 using namespace std::chrono_literals;
-
-int Scale() {
-  const char* s = std::getenv("TIDEPOOL_STRESS_SCALE");
-  return s ? std::max(1, std::atoi(s)) : 1;
-}
-
-size_t OpenFds() {
-  size_t n = 0;
-  DIR* d = opendir("/proc/self/fd");
-  while (readdir(d) != nullptr) ++n;
-  closedir(d);
-  return n;
-}
 
 Task<void> Echo(TcpStream s) {
   std::vector<char> buf(16384);
@@ -121,7 +112,7 @@ TEST_P(TcpStressTest, TimeoutsAndAbortsMidOperation) {
       if (!listener.ok()) co_return false;
       const SocketAddress addr = *listener->local_address();
       JoinHandle<void> acceptor = spawn(Accept(&*listener));
-      for (int round = 0; round < 4 * Scale(); ++round) {
+      for (int round = 0; round < 4 * StressScale(); ++round) {
         std::vector<JoinHandle<void>> clients;
         for (uint32_t i = 0; i < 32; ++i) {
           clients.push_back(spawn(Client(addr, round * 100 + i, 8, tally)));

@@ -1,5 +1,4 @@
 // TCP over loopback, run once per I/O driver: both must behave the same.
-#include <dirent.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -15,19 +14,14 @@
 
 #include "gtest/gtest.h"
 #include "runtime/runtime.h"
+#include "tests/util/test_util.h"
 
 namespace tidepool {
 namespace {
 
-using namespace std::chrono_literals;
+using ::tidepool::testing::OpenFds;
 
-size_t OpenFds() {
-  size_t n = 0;
-  DIR* d = opendir("/proc/self/fd");
-  while (readdir(d) != nullptr) ++n;
-  closedir(d);
-  return n;
-}
+using namespace std::chrono_literals;
 
 class TcpTest : public ::testing::TestWithParam<std::string> {
  protected:
