@@ -108,6 +108,9 @@ start_server() {
   exit 1
 }
 
+# Other work on the machine skews everything here; the load average before
+# and after goes into the report so a disturbed run shows.
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 servers=(tidepool-uring tokio tidepool-epoll)
 for ((r = 1; r <= rounds; r++)); do
   order=("${servers[@]}")
@@ -126,12 +129,15 @@ for ((r = 1; r <= rounds; r++)); do
   done
 done
 
+load_after=$(cut -d' ' -f1-3 /proc/loadavg)
+
 python3 - "$out" "$rounds" "$duration" "$message_bytes" "$client_io" "$pin" \
-  <<'EOF_PY'
+  "$load_before" "$load_after" <<'EOF_PY'
 import statistics
 import sys
 
 out, rounds, duration, message_bytes, client_io, pin = sys.argv[1:7]
+load_before, load_after = sys.argv[7:9]
 rounds = int(rounds)
 servers = ["tidepool-uring", "tidepool-epoll", "tokio"]
 
@@ -179,6 +185,8 @@ for c in (1, 64):
     for s in servers:
         print(f"| {c} | {s} | " +
               ", ".join(f"{x['rps']:.0f}" for x in runs[(s, c)]) + " |")
+print(f"\nLoad average (1, 5, 15 min) before: {load_before}; after: "
+      f"{load_after}.")
 errors = sum(x["errors"] for v in runs.values() for x in v)
 if errors:
     print(f"\n**{errors:.0f} client connection(s) failed**; see {out}.")
