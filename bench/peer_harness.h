@@ -14,14 +14,16 @@
 // Flags: --workers N (2), --reps R (5), --min-time-ms M (100),
 // --warmup-ms W (50), --filter SUBSTRING (every case).
 
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -120,43 +122,56 @@ inline void CheckResult(std::string_view name, int64_t got, int64_t want) {
 }
 
 // The tasks of one iteration count down; the last one wakes the thread that
-// waits outside the pool, as tokio's benchmarks signal a std channel.
+// waits outside the pool, as tokio's benchmarks signal a std channel. The
+// waiter sleeps on a futex word, as tidepool's block_on does
+// (internal::ThreadWaiter): the wake-up is one exchange and one FUTEX_WAKE,
+// where a mutex and condition variable, signalled under the mutex, made the
+// woken thread block on the mutex again.
 class Countdown {
  public:
   // Before the tasks start; only the waiting thread calls it.
   void Arm(int64_t n) {
     // relaxed: the tasks that count down are created after this, and their
-    // hand-off to the pool publishes it.
+    // hand-off to the pool publishes both stores.
     remaining_.store(n, std::memory_order_relaxed);
-    std::lock_guard<std::mutex> lock(mu_);
-    done_ = false;
+    state_.store(kIdle, std::memory_order_relaxed);
   }
 
   void CountDown() {
     // acq_rel: the last decrement acquires every earlier one, so what the
     // other tasks did happens before the waiter wakes.
     if (remaining_.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
-    std::lock_guard<std::mutex> lock(mu_);
-    done_ = true;
-    // Under the lock: the waiter may start the next iteration (and Arm)
-    // as soon as it sees done_.
-    cv_.notify_one();
+    // release: pairs with Wait's acquire.
+    if (state_.exchange(kDone, std::memory_order_release) == kSleeping) {
+      // FUTEX_WAKE touches only the address, so it is harmless if the
+      // waiter has already seen kDone and moved on.
+      syscall(SYS_futex, &state_, FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr, 0);
+    }
   }
 
   // Waits for the last CountDown; returns what is left (0 unless tasks were
   // lost or ran twice).
   int64_t Wait() {
-    std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait(lock, [this] { return done_; });
+    uint32_t s = kIdle;
+    // acquire: pairs with CountDown's release.
+    if (state_.compare_exchange_strong(s, kSleeping, std::memory_order_acquire,
+                                       std::memory_order_acquire)) {
+      while (state_.load(std::memory_order_acquire) != kDone) {
+        syscall(SYS_futex, &state_, FUTEX_WAIT_PRIVATE, kSleeping, nullptr,
+                nullptr, 0);
+      }
+    }
     // acquire: pairs with the decrements, see CountDown.
     return remaining_.load(std::memory_order_acquire);
   }
 
  private:
+  static constexpr uint32_t kIdle = 0;
+  static constexpr uint32_t kSleeping = 1;
+  static constexpr uint32_t kDone = 2;
+
   std::atomic<int64_t> remaining_{0};
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool done_ = false;
+  std::atomic<uint32_t> state_{kIdle};
 };
 
 }  // namespace tidepool::bench

@@ -1,9 +1,32 @@
 #include "runtime/internal/owned_tasks.h"
 
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
 namespace tidepool::internal {
+namespace {
+
+// Task ids, process-wide, handed to each thread in blocks so that spawning
+// touches a shared counter once per kIdBlock tasks. relaxed: ids only need
+// to be distinct.
+constexpr uint64_t kIdBlock = 1024;
+std::atomic<uint64_t> next_id_block{1};
+thread_local uint64_t tls_next_id = 0;
+thread_local uint64_t tls_id_end = 0;
+
+uint64_t NextId() {
+  if (tls_next_id == tls_id_end) {
+    tls_next_id = next_id_block.fetch_add(kIdBlock, std::memory_order_relaxed);
+    tls_id_end = tls_next_id + kIdBlock;
+  }
+  return tls_next_id++;
+}
+
+}  // namespace
 
 bool OwnedTasks::Insert(TaskHeader* task) {
-  task->id_ = next_id_.fetch_add(1, std::memory_order_relaxed);
+  task->id_ = NextId();
   Shard& shard = ShardOf(task);
   MutexLock lock(&shard.mu);
   if (shard.closed) return false;
@@ -12,7 +35,9 @@ bool OwnedTasks::Insert(TaskHeader* task) {
   if (shard.head) shard.head->owned_prev_ = task;
   shard.head = task;
   task->owned_linked_ = true;
-  alive_.fetch_add(1, std::memory_order_relaxed);
+  // Under the lock; see Shard::alive.
+  shard.alive.store(shard.alive.load(std::memory_order_relaxed) + 1,
+                    std::memory_order_relaxed);
   return true;
 }
 
@@ -28,7 +53,16 @@ void OwnedTasks::Remove(TaskHeader* task) {
   if (task->owned_next_) task->owned_next_->owned_prev_ = task->owned_prev_;
   task->owned_prev_ = task->owned_next_ = nullptr;
   task->owned_linked_ = false;
-  alive_.fetch_sub(1, std::memory_order_relaxed);
+  shard.alive.store(shard.alive.load(std::memory_order_relaxed) - 1,
+                    std::memory_order_relaxed);
+}
+
+size_t OwnedTasks::Alive() const {
+  size_t n = 0;
+  for (const Shard& shard : shards_) {
+    n += shard.alive.load(std::memory_order_relaxed);
+  }
+  return n;
 }
 
 void OwnedTasks::CloseAndCancelAll() {

@@ -1,5 +1,9 @@
 #include "runtime/internal/task_header.h"
 
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include <stdexcept>
 
 #include "runtime/internal/context.h"
@@ -124,6 +128,34 @@ void TaskHeader::Complete() {
     task->Unref();
   }
   if (scheduler_) Unref();  // the owned-task list's reference
+}
+
+void ThreadWaiter::Notify() {
+  // release: the task's result, stored before completion, is visible to the
+  // waiter that sees kDone (it acquires in Wait()).
+  if (state_.exchange(kDone, std::memory_order_release) != kSleeping) return;
+  // The waiter may already be gone: it can see kDone on a spurious wake-up
+  // and return before this call. FUTEX_WAKE never touches the memory, only
+  // the address (a private futex on a still-mapped stack), so the worst case
+  // is a spurious wake-up of whoever waits on that address later, which
+  // every futex waiter tolerates (glibc's sem_post relies on the same).
+  syscall(SYS_futex, &state_, FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr, 0);
+}
+
+void ThreadWaiter::Wait() {
+  uint32_t s = kIdle;
+  // acquire (both outcomes): pairs with Notify's release when kDone is
+  // already there.
+  if (!state_.compare_exchange_strong(s, kSleeping, std::memory_order_acquire,
+                                      std::memory_order_acquire)) {
+    return;  // kDone: completed before we slept
+  }
+  // acquire: as above. FUTEX_WAIT returns at once if the word is no longer
+  // kSleeping, so a Notify between the load and the call is not missed.
+  while (state_.load(std::memory_order_acquire) != kDone) {
+    syscall(SYS_futex, &state_, FUTEX_WAIT_PRIVATE, kSleeping, nullptr, nullptr,
+            0);
+  }
 }
 
 }  // namespace tidepool::internal

@@ -118,25 +118,29 @@ class TaskHeader {
   std::atomic<uintptr_t> join_waiter_{0};
 };
 
-// Lets a thread outside the runtime sleep until a task completes.
+// Lets a thread outside the runtime (block_on's caller) sleep until a task
+// completes.
+//
+// One futex word instead of a mutex and a condition variable: with those,
+// Notify() had to signal while holding the mutex (the waiter may destroy
+// this object as soon as it can reacquire it), so the woken thread
+// immediately blocked on the mutex again, and every block_on paid three
+// extra futex calls for that. Here Notify() is one exchange, plus one
+// FUTEX_WAKE only if the waiter already sleeps.
 class ThreadWaiter {
  public:
-  void Notify() {
-    MutexLock lock(&mu_);
-    done_ = true;
-    // Signalled under the lock: the waiter may destroy this object as soon
-    // as it can reacquire the mutex.
-    cv_.SignalAll();
-  }
-  void Wait() {
-    MutexLock lock(&mu_);
-    while (!done_) cv_.Wait(&mu_);
-  }
+  // Any thread, at most once. The waiter may return from Wait() and
+  // destroy this object as soon as the exchange is done.
+  void Notify();
+  // The owning thread, once.
+  void Wait();
 
  private:
-  Mutex mu_;
-  CondVar cv_;
-  bool done_ ABSL_GUARDED_BY(mu_) = false;
+  static constexpr uint32_t kIdle = 0;
+  static constexpr uint32_t kSleeping = 1;
+  static constexpr uint32_t kDone = 2;
+
+  std::atomic<uint32_t> state_{kIdle};
 };
 
 }  // namespace tidepool::internal
