@@ -3,7 +3,7 @@
 namespace tidepool::internal {
 
 bool InjectQueue::PushBatch(TaskHeader* first, TaskHeader* last, size_t n) {
-  MutexLock lock(&mu_);
+  SpinThenBlockLock lock(&mu_);
   if (closed_) return false;
   last->queue_next_ = nullptr;
   if (tail_) {
@@ -18,7 +18,7 @@ bool InjectQueue::PushBatch(TaskHeader* first, TaskHeader* last, size_t n) {
 
 size_t InjectQueue::PopBatch(TaskHeader** out, size_t max) {
   if (len_.load(std::memory_order_relaxed) == 0) return 0;
-  MutexLock lock(&mu_);
+  SpinThenBlockLock lock(&mu_);
   size_t n = 0;
   while (n < max && head_) {
     out[n++] = head_;
@@ -32,7 +32,7 @@ size_t InjectQueue::PopBatch(TaskHeader** out, size_t max) {
 void InjectQueue::CloseAndDrain() {
   TaskHeader* list;
   {
-    MutexLock lock(&mu_);
+    SpinThenBlockLock lock(&mu_);
     closed_ = true;
     list = head_;
     head_ = tail_ = nullptr;

