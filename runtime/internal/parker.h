@@ -39,10 +39,11 @@ class Parker {
       if (std::optional<Woken> w = TakeSignal()) return *w;
       if (driver != nullptr) {
         driver_ = driver;
+        const uint64_t unparks = driver->unparks();
         mu_.Unlock();
         // A token or interrupt sent from here on reaches the driver's
-        // Unpark(), which is sticky, so none is lost before Wait() sleeps.
-        driver->Wait(deadline);
+        // Unpark(), which Wait() cannot miss (see IoDriver::Wait).
+        driver->Wait(deadline, unparks);
         mu_.Lock();
         driver_ = nullptr;
         return TakeSignal().value_or(Woken::kIo);

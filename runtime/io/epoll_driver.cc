@@ -206,9 +206,14 @@ class EpollDriver final : public IoDriver {
     return woken;
   }
 
-  void Wait(
-      std::optional<std::chrono::steady_clock::time_point> deadline) override {
+  void Wait(std::optional<std::chrono::steady_clock::time_point> deadline,
+            uint64_t unparks_seen) override {
     MutexLock lock(&poll_mu_);
+    // Its eventfd wake-up may have been drained by another thread's Poll().
+    if (UnparkedSince(unparks_seen)) {
+      PollLocked(0);
+      return;
+    }
     int64_t timeout_ns = -1;
     if (deadline) {
       const auto left = *deadline - std::chrono::steady_clock::now();
@@ -219,7 +224,7 @@ class EpollDriver final : public IoDriver {
     PollLocked(timeout_ns);
   }
 
-  void Unpark() override {
+  void WakeWaiter() override {
     const uint64_t one = 1;
     // A full counter (never reached in practice) still leaves the eventfd
     // readable, which is all a wake-up needs.

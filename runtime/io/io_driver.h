@@ -143,13 +143,24 @@ class IoDriver {
   // tasks, unless another thread is already doing so. Returns how many
   // tasks were woken.
   virtual size_t Poll() = 0;
-  // A parked worker: blocks until an I/O completion, Unpark(), or
-  // `deadline`, then reaps like Poll().
+  // A parked worker: blocks until an I/O completion, an Unpark() made after
+  // unparks() returned `unparks_seen`, or `deadline`; then reaps like Poll().
+  // The count closes a gap: a Poll() on another thread may consume the
+  // eventfd wake-up of an Unpark() made before this Wait() took the reaping
+  // lock, and the count still shows it.
   virtual void Wait(
-      std::optional<std::chrono::steady_clock::time_point> deadline) = 0;
+      std::optional<std::chrono::steady_clock::time_point> deadline,
+      uint64_t unparks_seen) = 0;
   // Any thread. Ends the current Wait(), or the next one if none is in
   // progress (sticky, like a token).
-  virtual void Unpark() = 0;
+  void Unpark() {
+    // seq_cst: counted before the eventfd write, and Wait() reads the count
+    // under the reaping lock before it sleeps; whichever comes second sees
+    // the other (the count, or the write waking the kernel wait).
+    unparks_.fetch_add(1, std::memory_order_seq_cst);
+    WakeWaiter();
+  }
+  uint64_t unparks() const { return unparks_.load(std::memory_order_seq_cst); }
 
   // Operations currently handed to the driver (started, not yet reaped).
   // relaxed: a statistic, and a hint for whether polling is worth it.
@@ -158,7 +169,13 @@ class IoDriver {
   }
 
  protected:
+  // Makes the kernel wait of Wait() return (an eventfd write).
+  virtual void WakeWaiter() = 0;
+  // For Wait(), under the reaping lock: an Unpark() came since `seen`.
+  bool UnparkedSince(uint64_t seen) const { return unparks() != seen; }
+
   std::atomic<size_t> in_flight_{0};
+  std::atomic<uint64_t> unparks_{0};
 };
 
 inline bool ReadsSide(const IoOp& op) {

@@ -190,11 +190,15 @@ class UringDriver final : public IoDriver {
     return woken;
   }
 
-  void Wait(
-      std::optional<std::chrono::steady_clock::time_point> deadline) override {
+  void Wait(std::optional<std::chrono::steady_clock::time_point> deadline,
+            uint64_t unparks_seen) override {
     Flush();
     MutexLock lock(&reap_mu_);
-    if (ReapLocked() > 0) return;
+    // An Unpark() may already have completed the eventfd read: consuming
+    // its completion here and then sleeping would lose that wake-up.
+    bool unparked = false;
+    if (ReapLocked(&unparked) > 0 || unparked) return;
+    if (UnparkedSince(unparks_seen)) return;
     int64_t timeout_ns = -1;
     if (deadline) {
       const auto left = *deadline - std::chrono::steady_clock::now();
@@ -207,7 +211,7 @@ class UringDriver final : public IoDriver {
     ReapLocked();
   }
 
-  void Unpark() override {
+  void WakeWaiter() override {
     const uint64_t one = 1;
     [[maybe_unused]] const ssize_t n = write(wake_fd_, &one, sizeof(one));
   }
@@ -268,8 +272,9 @@ class UringDriver final : public IoDriver {
   }
 
   // Publishes every ready completion and wakes the tasks. Returns how many
-  // tasks it woke.
-  size_t ReapLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(reap_mu_) {
+  // tasks it woke; sets *unparked when it consumed an Unpark() wake-up.
+  size_t ReapLocked(bool* unparked = nullptr)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(reap_mu_) {
     std::array<io_uring_cqe*, 64> cqes;
     std::vector<TaskHeader*> wake;
     bool rearm = false;
@@ -297,6 +302,7 @@ class UringDriver final : public IoDriver {
       }
       io_uring_cq_advance(&ring_, n);
     }
+    if (unparked != nullptr) *unparked = rearm;
     if (rearm) {
       MutexLock lock(&sq_mu_);
       ArmWakeRead();
