@@ -47,13 +47,12 @@ bool Idle::TransitionWorkerToParked(size_t worker, bool searching) {
   return last;
 }
 
-bool Idle::UnparkSelf(size_t worker) {
+bool Idle::UnparkSelf(size_t worker, bool searching) {
   MutexLock lock(&mu_);
   auto it = std::find(sleepers_.begin(), sleepers_.end(), worker);
   if (it == sleepers_.end()) return false;
   sleepers_.erase(it);
-  // Counted as a producer would count it: it goes looking for the work.
-  num_searching_.fetch_add(1, std::memory_order_seq_cst);
+  if (searching) num_searching_.fetch_add(1, std::memory_order_seq_cst);
   num_unparked_.fetch_add(1, std::memory_order_seq_cst);
   return true;
 }

@@ -38,10 +38,12 @@ class Idle {
   // The worker joins the sleepers (and stops searching if it was). Returns
   // true when it was the last worker awake.
   bool TransitionWorkerToParked(size_t worker, bool searching);
-  // Takes a sleeper back out (it found work on its final look). Returns false
-  // if a producer already took it (a wake-up token is then on its way), in
-  // which case it is already counted as searching.
-  bool UnparkSelf(size_t worker);
+  // Takes a sleeper back out (it found work on its final look, or woke for
+  // I/O or a timer). `searching`: whether it goes looking for work to steal
+  // (and so counts as a searcher). Returns false if a producer already took
+  // it (a wake-up token is then on its way), in which case it is already
+  // counted as searching.
+  bool UnparkSelf(size_t worker, bool searching = true);
 
   size_t NumSearching() const {
     return num_searching_.load(std::memory_order_seq_cst);

@@ -390,12 +390,21 @@ void Scheduler::Park(Worker* w) {
     alloc::TrimCoalesced(idle_trim);
   }
   // Woken by a token: whoever sent it counted us as searching. Otherwise
-  // (a deadline or an interrupt) we are still a listed sleeper, unless a
-  // producer took us meanwhile and its token is on the way.
-  if (woken != Parker::Woken::kToken && !idle_.UnparkSelf(w->index)) {
+  // (I/O completions, a deadline or an interrupt) we are still a listed
+  // sleeper, unless a producer took us meanwhile and its token is on the
+  // way. Such a wake-up brings its own work (the tasks the completions and
+  // timers woke are in our queues), so we come back as a plain worker, not
+  // a searcher: a searcher that runs a task and was the last one wakes a
+  // peer, which on an echo-style load found nothing and parked again for
+  // every message (tokio makes the same choice for I/O wake-ups).
+  if (woken == Parker::Woken::kToken) {
+    w->searching = true;
+  } else if (idle_.UnparkSelf(w->index, /*searching=*/false)) {
+    w->searching = false;
+  } else {
     w->parker.Park();
+    w->searching = true;
   }
-  w->searching = true;
 }
 
 void Scheduler::RegisterTimer(TimerEntry* e) {
