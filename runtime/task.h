@@ -25,6 +25,8 @@
 #include <type_traits>
 #include <utility>
 
+#include "runtime/internal/block_cache.h"
+
 namespace tidepool {
 
 template <typename T = void>
@@ -37,6 +39,12 @@ class TaskAccess;
 
 class PromiseBase {
  public:
+  // Coroutine frames come from the per-thread block cache (block_cache.h).
+  static void* operator new(size_t n) { return AllocateTaskMemory(n); }
+  static void operator delete(void* p, size_t n) noexcept {
+    FreeTaskMemory(p, n);
+  }
+
   struct FinalAwaiter {
     bool await_ready() const noexcept { return false; }
     template <typename P>

@@ -5,6 +5,7 @@
 #include <coroutine>
 #include <cstdint>
 
+#include "runtime/internal/block_cache.h"
 #include "runtime/internal/mutex.h"
 
 namespace tidepool::internal {
@@ -62,6 +63,13 @@ class TaskHeader {
   static constexpr uint32_t kNotified = 4;
   static constexpr uint32_t kComplete = 8;
   static constexpr uint32_t kCancelled = 16;
+
+  // Task cells come from the per-thread block cache (block_cache.h); the
+  // virtual destructor makes `delete this` pass the most-derived size.
+  static void* operator new(size_t n) { return AllocateTaskMemory(n); }
+  static void operator delete(void* p, size_t n) noexcept {
+    FreeTaskMemory(p, n);
+  }
 
   // scheduler is null for blocking-pool tasks, which are never woken.
   TaskHeader(Scheduler* scheduler, uint32_t initial_refs)
