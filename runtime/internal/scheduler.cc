@@ -23,8 +23,6 @@ constexpr uint32_t kMaxLifoStreak = 3;
 // Every this many ticks a worker looks at the inject queue before its own,
 // so remote spawns are not starved by a busy local queue.
 constexpr uint32_t kGlobalQueueInterval = 61;
-// How long a worker that ran out of work keeps searching before it parks.
-constexpr std::chrono::microseconds kSpinBeforePark{30};
 
 }  // namespace
 
@@ -202,7 +200,6 @@ void Scheduler::WorkerMain(Worker* w) {
       // Timers that fired put their tasks in this worker's queues.
       if (timers_.FireDue() > 0 || PollIo() > 0) continue;
       task = Search(w);
-      if (task == nullptr && w->searching) task = SpinSearch(w);
     }
     if (task != nullptr) {
       RunTask(w, task);
@@ -261,23 +258,6 @@ TaskHeader* Scheduler::PullFromInject(Worker* w) {
   if (n == 0) return nullptr;
   for (size_t i = 1; i < n; ++i) PushLocal(w, batch[i]);
   return batch[0];
-}
-
-TaskHeader* Scheduler::SpinSearch(Worker* w) {
-  // Work often arrives within microseconds of running out (a peer's next
-  // spawn, a reply the task just sent for), and parking then costs a futex
-  // wait here and a futex wake there, tens of microseconds each when the
-  // vCPU halts. So a searcher keeps looking for a moment first; while it
-  // does, producers see a searcher and skip the wake-up altogether. Bounded,
-  // so an idle runtime still sleeps.
-  const auto until = std::chrono::steady_clock::now() + kSpinBeforePark;
-  do {
-    for (int i = 0; i < 16; ++i) __builtin_ia32_pause();
-    if (w->lifo != nullptr || w->queue.Size() > 0) return nullptr;
-    if (TaskHeader* t = Search(w)) return t;
-    if (shutdown_.load(std::memory_order_relaxed)) return nullptr;
-  } while (std::chrono::steady_clock::now() < until);
-  return nullptr;
 }
 
 TaskHeader* Scheduler::Search(Worker* w) {

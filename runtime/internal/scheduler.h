@@ -88,7 +88,6 @@ class Scheduler {
   TaskHeader* NextTask(Worker* w);
   TaskHeader* PullFromInject(Worker* w);
   TaskHeader* Search(Worker* w);
-  TaskHeader* SpinSearch(Worker* w);
   void RunTask(Worker* w, TaskHeader* task);
   void Park(Worker* w);
   void PushLocal(Worker* w, TaskHeader* task);
