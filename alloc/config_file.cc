@@ -13,8 +13,8 @@ namespace tidepool::alloc {
 namespace {
 
 constexpr const char* kKeys[] = {"allocator", "worker_threads",
-                                 "max_blocking_threads",
-                                 "thread_keep_alive_ms", "io"};
+                                 "max_blocking_threads", "thread_keep_alive_ms",
+                                 "io"};
 constexpr size_t kMaxFileBytes = 64 * 1024;
 constexpr size_t kMaxEntries = 64;
 
