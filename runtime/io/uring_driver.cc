@@ -25,6 +25,9 @@ constexpr uint64_t kWakeTag = 1;
 constexpr uint64_t kCancelTag = 2;
 
 constexpr unsigned kEntries = 1024;
+// How long Cancel() sleeps in the ring at a time while it waits for the
+// cancelled op's completion.
+constexpr int64_t kCancelPollNs = 1'000'000;
 
 // io_uring itself would run two reads of one socket side by side; the
 // epoll driver cannot, and both drivers must behave alike, so each side of
@@ -164,7 +167,7 @@ class UringDriver final : public IoDriver {
     while (!op->done.load(std::memory_order_acquire)) {
       if (reap_mu_.TryLock()) {
         if (ReapLocked() == 0 && !op->done.load(std::memory_order_acquire)) {
-          WaitLocked(std::chrono::milliseconds(1).count() * 1'000'000);
+          WaitLocked(kCancelPollNs);
         }
         reap_mu_.Unlock();
       } else {
