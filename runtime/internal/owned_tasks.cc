@@ -7,62 +7,113 @@
 namespace tidepool::internal {
 namespace {
 
-// Task ids, process-wide, handed to each thread in blocks so that spawning
-// touches a shared counter once per kIdBlock tasks. relaxed: ids only need
-// to be distinct.
-constexpr uint64_t kIdBlock = 1024;
-std::atomic<uint64_t> next_id_block{1};
-thread_local uint64_t tls_next_id = 0;
-thread_local uint64_t tls_id_end = 0;
-
-uint64_t NextId() {
-  if (tls_next_id == tls_id_end) {
-    tls_next_id = next_id_block.fetch_add(kIdBlock, std::memory_order_relaxed);
-    tls_id_end = tls_next_id + kIdBlock;
-  }
-  return tls_next_id++;
-}
+// Threads outside the workers spread their spawns over the shards in turn,
+// so that the workers completing them rarely meet on one lock.
+thread_local uint32_t tls_next_shard = 0;
 
 }  // namespace
 
-bool OwnedTasks::Insert(TaskHeader* task) {
-  task->id_ = NextId();
-  Shard& shard = ShardOf(task);
-  SpinThenBlockLock lock(&shard.mu);
-  if (shard.closed) return false;
+OwnedTasks::OwnedTasks(size_t num_workers)
+    : num_workers_(num_workers), workers_(new WorkerList[num_workers]) {}
+
+void OwnedTasks::Link(TaskHeader*& head, TaskHeader* task) {
   task->owned_prev_ = nullptr;
-  task->owned_next_ = shard.head;
-  if (shard.head) shard.head->owned_prev_ = task;
-  shard.head = task;
-  task->owned_linked_ = true;
-  // Under the lock; see Shard::alive.
-  shard.alive.store(shard.alive.load(std::memory_order_relaxed) + 1,
-                    std::memory_order_relaxed);
-  return true;
+  task->owned_next_ = head;
+  if (head) head->owned_prev_ = task;
+  head = task;
 }
 
-void OwnedTasks::Remove(TaskHeader* task) {
-  Shard& shard = ShardOf(task);
-  SpinThenBlockLock lock(&shard.mu);
-  if (!task->owned_linked_) return;
+void OwnedTasks::Unlink(TaskHeader*& head, TaskHeader* task) {
   if (task->owned_prev_) {
     task->owned_prev_->owned_next_ = task->owned_next_;
   } else {
-    shard.head = task->owned_next_;
+    head = task->owned_next_;
   }
   if (task->owned_next_) task->owned_next_->owned_prev_ = task->owned_prev_;
-  task->owned_prev_ = task->owned_next_ = nullptr;
-  task->owned_linked_ = false;
-  shard.alive.store(shard.alive.load(std::memory_order_relaxed) - 1,
-                    std::memory_order_relaxed);
+}
+
+void OwnedTasks::Drain(WorkerList& list) {
+  // relaxed pre-check: the common case is an empty stack, and the exchange
+  // below is what orders the links.
+  if (list.returned.load(std::memory_order_relaxed) == nullptr) return;
+  TaskHeader* t = list.returned.exchange(nullptr, std::memory_order_acquire);
+  while (t != nullptr) {
+    TaskHeader* const next = t->owned_returned_next_;
+    Unlink(list.head, t);
+    t->Unref();  // may delete t
+    t = next;
+  }
+}
+
+bool OwnedTasks::Insert(TaskHeader* task, int worker) {
+  if (worker != kNotAWorker) {
+    WorkerList& list = workers_[worker];
+    Drain(list);
+    task->owned_list_ = worker;
+    Link(list.head, task);
+    Bump(list.inserted);
+    return true;
+  }
+  const uint32_t index = tls_next_shard++ % kShards;
+  Shard& shard = shards_[index];
+  SpinThenBlockLock lock(&shard.mu);
+  if (shard.closed) return false;
+  task->owned_list_ = static_cast<int32_t>(num_workers_ + index);
+  Link(shard.head, task);
+  Bump(shard.inserted);
+  return true;
+}
+
+void OwnedTasks::Completed(const TaskHeader* task, int worker) {
+  if (task->owned_list_ == TaskHeader::kNotOwned) return;  // refused
+  if (worker != kNotAWorker) {
+    Bump(workers_[worker].completed);
+  } else {
+    completed_elsewhere_.fetch_add(1, std::memory_order_relaxed);
+  }
+}
+
+void OwnedTasks::Release(TaskHeader* task, int worker) {
+  const int32_t owner = task->owned_list_;
+  if (owner == TaskHeader::kNotOwned) {
+    task->Unref();
+    return;
+  }
+  if (static_cast<size_t>(owner) >= num_workers_) {
+    Shard& shard = shards_[owner - num_workers_];
+    {
+      SpinThenBlockLock lock(&shard.mu);
+      Unlink(shard.head, task);
+    }
+    task->Unref();
+    return;
+  }
+  if (owner == worker) {
+    Unlink(workers_[owner].head, task);
+    task->Unref();
+    return;
+  }
+  // Hand the task and the list's reference to the owner. release: the
+  // drainer's acquire exchange sees owned_returned_next_.
+  std::atomic<TaskHeader*>& stack = workers_[owner].returned;
+  TaskHeader* top = stack.load(std::memory_order_relaxed);
+  do {
+    task->owned_returned_next_ = top;
+  } while (!stack.compare_exchange_weak(top, task, std::memory_order_release,
+                                        std::memory_order_relaxed));
 }
 
 size_t OwnedTasks::Alive() const {
-  size_t n = 0;
-  for (const Shard& shard : shards_) {
-    n += shard.alive.load(std::memory_order_relaxed);
+  int64_t n = 0;
+  for (size_t i = 0; i < num_workers_; ++i) {
+    n += workers_[i].inserted.load(std::memory_order_relaxed);
+    n -= workers_[i].completed.load(std::memory_order_relaxed);
   }
-  return n;
+  for (const Shard& shard : shards_) {
+    n += shard.inserted.load(std::memory_order_relaxed);
+  }
+  n -= completed_elsewhere_.load(std::memory_order_relaxed);
+  return n > 0 ? static_cast<size_t>(n) : 0;
 }
 
 void OwnedTasks::CloseAndCancelAll() {
@@ -70,19 +121,30 @@ void OwnedTasks::CloseAndCancelAll() {
     MutexLock lock(&shard.mu);
     shard.closed = true;
   }
+  // Destroying a frame runs user destructors, which may spawn or abort;
+  // hence no lock is held across CancelNow(). The reference taken first
+  // keeps the task alive across it, as its Release() drops the list's.
+  for (size_t i = 0; i < num_workers_; ++i) {
+    // No worker runs any more, so this thread stands in for the owner.
+    WorkerList& list = workers_[i];
+    while (true) {
+      Drain(list);
+      TaskHeader* const task = list.head;
+      if (task == nullptr) break;
+      task->Ref();
+      task->CancelNow();
+      task->Unref();
+    }
+  }
   for (Shard& shard : shards_) {
     while (true) {
       TaskHeader* task;
       {
         MutexLock lock(&shard.mu);
         task = shard.head;
-        if (!task) break;
-        // Keeps the task alive across CancelNow(), which drops the owned
-        // reference.
+        if (task == nullptr) break;
         task->Ref();
       }
-      // Destroying a frame runs user destructors, which may spawn or abort;
-      // hence no lock is held here.
       task->CancelNow();
       task->Unref();
     }

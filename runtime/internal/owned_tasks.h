@@ -5,6 +5,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 
 #include "runtime/internal/mutex.h"
 #include "runtime/internal/task_header.h"
@@ -12,42 +13,91 @@
 namespace tidepool::internal {
 
 // Every spawned task that has not completed, so that shutdown can destroy
-// the ones nobody will ever wake. Sharded by task id to keep spawn and
-// completion on different workers off one lock. Nothing in Insert or Remove
-// is shared between shards: ids come from per-thread blocks and the counts
-// are per shard, because a process-wide counter that every spawn and every
-// completion modified cost more than the rest of the list (its cache line
-// moved between the workers on each task).
+// the ones nobody will ever wake.
+//
+// One list per worker plus a few locked shards. A task spawned on a worker
+// joins that worker's list, and only that worker ever touches the list's
+// links: spawning and completing a task on the same worker (the common case:
+// the LIFO slot runs a spawned task where it was spawned) costs no lock and
+// no atomic read-modify-write. A task completed on another worker is handed
+// back through the list's lock-free "returned" stack, one CAS, and the
+// owning worker unlinks it at its next spawn, fair tick or park. The list
+// holds a reference on each task until it unlinks it, so a returned task
+// keeps its cell (its frame's destructors have run) until then.
+//
+// Tasks spawned from outside the workers go to the shards, each under its
+// own lock, and whoever completes them unlinks them at once: the spawning
+// thread (a producer feeding the workers) is the runtime's bottleneck then,
+// and must not also pay for the unlinks.
+//
+// Thread roles: `worker` arguments are the calling thread's worker index, or
+// kNotAWorker; a worker index may only be passed by that worker thread, or
+// by the shutdown sweep once every worker thread has been joined.
 class OwnedTasks {
  public:
-  // Assigns the task its id and links it. Returns false (linking nothing)
-  // once CloseAndCancelAll() has begun.
-  bool Insert(TaskHeader* task);
-  // Unlinks the task if linked. Called from TaskHeader::Complete().
-  void Remove(TaskHeader* task);
+  static constexpr int kNotAWorker = -1;
+
+  explicit OwnedTasks(size_t num_workers);
+
+  // Links the task. Returns false (linking nothing) once
+  // CloseAndCancelAll() has begun; only tasks spawned from outside the
+  // workers can arrive that late.
+  bool Insert(TaskHeader* task, int worker);
+  // The task is about to publish its completion: counts it, so that
+  // Alive() no longer does once the completion is observed.
+  void Completed(const TaskHeader* task, int worker);
+  // Drops the list's reference, at once or at the owner's next drain; the
+  // caller must not touch the task afterwards. Called last in
+  // TaskHeader::Complete(), for linked and refused tasks alike.
+  void Release(TaskHeader* task, int worker);
+  // The owner worker: unlinks the tasks other threads returned to its list.
+  void DrainReturned(int worker) { Drain(workers_[worker]); }
   // Refuses new tasks, then cancels every remaining one on the calling
   // thread. Only valid once no worker runs tasks any more.
   void CloseAndCancelAll();
 
-  // A racy sum over the shards, for metrics.
+  // Spawned minus completed, summed without locks, for metrics. Exact once
+  // every completion it should count happened-before the call.
   size_t Alive() const;
 
  private:
-  static constexpr size_t kShards = 16;
+  // Counters below are each written by one thread at a time (the owning
+  // worker, or under the shard's lock) as a load and a store; relaxed,
+  // because Alive() is a racy sum whose exactness rests on the caller's own
+  // happens-before with the completions.
+  struct alignas(64) WorkerList {
+    TaskHeader* head = nullptr;
+    // Tasks completed elsewhere, linked through owned_returned_next_.
+    // release on push / acquire on drain: the drainer reads the link.
+    std::atomic<TaskHeader*> returned{nullptr};
+    std::atomic<uint64_t> inserted{0};
+    // Completions run on this worker, of any list's tasks.
+    std::atomic<uint64_t> completed{0};
+  };
   struct alignas(64) Shard {
     Mutex mu;
     TaskHeader* head ABSL_GUARDED_BY(mu) = nullptr;
     bool closed ABSL_GUARDED_BY(mu) = false;
-    // Written only under mu, as a load and a store (the lock orders the
-    // writers, so no read-modify-write is needed); relaxed: Alive() reads it
-    // without the lock, as a statistic.
-    std::atomic<size_t> alive{0};
+    std::atomic<uint64_t> inserted{0};
   };
-  Shard& ShardOf(const TaskHeader* task) {
-    return shards_[task->id_ % kShards];
-  }
+  static constexpr size_t kShards = 16;
 
+  static void Link(TaskHeader*& head, TaskHeader* task);
+  static void Unlink(TaskHeader*& head, TaskHeader* task);
+  static void Bump(std::atomic<uint64_t>& counter) {
+    counter.store(counter.load(std::memory_order_relaxed) + 1,
+                  std::memory_order_relaxed);
+  }
+  static void Drain(WorkerList& list);
+
+  // owned_list_ of a task: [0, num_workers_) a worker's list, then the
+  // shards.
+  const size_t num_workers_;
+  const std::unique_ptr<WorkerList[]> workers_;
   std::array<Shard, kShards> shards_;
+  // Completions run outside the workers (the shutdown sweep). relaxed: a
+  // statistic, like the counters above.
+  std::atomic<uint64_t> completed_elsewhere_{0};
 };
 
 }  // namespace tidepool::internal

@@ -70,6 +70,7 @@ Scheduler::Scheduler(RuntimeConfig config, std::unique_ptr<IoDriver> io)
     : config_(std::move(config)),
       io_(std::move(io)),
       idle_(config_.worker_threads),
+      owned_(config_.worker_threads),
       blocking_(std::make_shared<BlockingPool>(config_, this)) {
   workers_.reserve(config_.worker_threads);
   for (size_t i = 0; i < config_.worker_threads; ++i) {
@@ -121,10 +122,15 @@ bool Scheduler::OnWorkerThread() const {
   return tls_worker != nullptr && tls_worker->owner == this;
 }
 
+int Scheduler::CurrentWorker() const {
+  return OnWorkerThread() ? static_cast<int>(tls_worker->index)
+                          : OwnedTasks::kNotAWorker;
+}
+
 void Scheduler::Submit(TaskHeader* task) {
   // relaxed: the task is not shared yet; the queue push publishes it.
   task->state().store(TaskHeader::kScheduled, std::memory_order_relaxed);
-  if (!owned_.Insert(task)) {  // shutting down: never runs
+  if (!owned_.Insert(task, CurrentWorker())) {  // shutting down: never runs
     task->CancelNow();
     task->Unref();
     return;
@@ -224,6 +230,7 @@ TaskHeader* Scheduler::NextTask(Worker* w) {
   if (fair_tick) {
     timers_.FireDue();
     PollIo();
+    owned_.DrainReturned(static_cast<int>(w->index));
   }
   if (w->lifo) {
     if (w->lifo_streak < kMaxLifoStreak) {
@@ -340,6 +347,9 @@ void Scheduler::RunTask(Worker* w, TaskHeader* task) {
 }
 
 void Scheduler::Park(Worker* w) {
+  // Cells of this worker's tasks that finished elsewhere are not held
+  // through a sleep.
+  owned_.DrainReturned(static_cast<int>(w->index));
   const bool last_awake =
       idle_.TransitionWorkerToParked(w->index, w->searching);
   w->searching = false;

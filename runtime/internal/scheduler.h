@@ -65,6 +65,9 @@ class Scheduler {
 
   // True on a worker thread of this scheduler.
   bool OnWorkerThread() const;
+  // The calling thread's worker index in this scheduler, or
+  // OwnedTasks::kNotAWorker.
+  int CurrentWorker() const;
 
   OwnedTasks& owned() { return owned_; }
 

@@ -113,7 +113,11 @@ void TaskHeader::CancelNow() {
 }
 
 void TaskHeader::Complete() {
-  if (scheduler_) scheduler_->owned().Remove(this);
+  const int worker =
+      scheduler_ ? scheduler_->CurrentWorker() : OwnedTasks::kNotAWorker;
+  // Before the completion is visible, so that whoever sees it also sees the
+  // task gone from the runtime's count of live tasks.
+  if (scheduler_) scheduler_->owned().Completed(this, worker);
   // release: the result stored by the owner is visible to IsComplete().
   state_.fetch_or(kComplete, std::memory_order_release);
   // acq_rel: release for the waiter that reads the result after seeing
@@ -127,7 +131,8 @@ void TaskHeader::Complete() {
     task->Wake();
     task->Unref();
   }
-  if (scheduler_) Unref();  // the owned-task list's reference
+  // Last: the owned-task list's reference may be the task's last one.
+  if (scheduler_) scheduler_->owned().Release(this, worker);
 }
 
 void ThreadWaiter::Notify() {

@@ -125,13 +125,18 @@ class TaskHeader {
   Scheduler* scheduler() const { return scheduler_; }
   std::atomic<uint32_t>& state() { return state_; }
 
+  static constexpr int32_t kNotOwned = -1;
+
   // Intrusive links. queue_next_ belongs to whichever queue holds the task
-  // (guarded by that queue's mutex); owned_* belong to the owned-task list.
+  // (guarded by that queue's mutex); owned_* belong to OwnedTasks:
+  // owned_list_ is the list the task joined (kNotOwned if refused), the
+  // other two links are that list's, owned_returned_next_ links the list's
+  // stack of tasks completed on other threads.
   TaskHeader* queue_next_ = nullptr;
-  bool owned_linked_ = false;
+  int32_t owned_list_ = kNotOwned;
   TaskHeader* owned_prev_ = nullptr;
   TaskHeader* owned_next_ = nullptr;
-  uint64_t id_ = 0;
+  TaskHeader* owned_returned_next_ = nullptr;
   // The innermost suspended coroutine of this task: set by an awaitable in
   // await_suspend before it publishes a wake-up, read by the next Poll().
   std::coroutine_handle<> resume_point_;

@@ -1,0 +1,137 @@
+#include "runtime/internal/owned_tasks.h"
+
+#include <atomic>
+#include <memory>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "runtime/runtime.h"
+#include "tests/util/test_util.h"
+
+namespace tidepool::internal {
+namespace {
+
+// A task cell that records its own destruction and is never polled.
+class FakeTask final : public TaskHeader {
+ public:
+  // One reference: the owned list's.
+  explicit FakeTask(bool* destroyed)
+      : TaskHeader(nullptr, 1), destroyed_(destroyed) {}
+  bool Poll() override { return true; }
+
+ protected:
+  void DestroyFrame() override {}
+  void StoreCancelled() override {}
+
+ private:
+  ~FakeTask() override { *destroyed_ = true; }
+  bool* destroyed_;
+};
+
+TEST(OwnedTasksTest, SameWorkerReleaseFreesAtOnce) {
+  OwnedTasks owned(2);
+  bool destroyed = false;
+  auto* t = new FakeTask(&destroyed);
+  ASSERT_TRUE(owned.Insert(t, 0));
+  EXPECT_EQ(owned.Alive(), 1u);
+  owned.Completed(t, 0);
+  EXPECT_EQ(owned.Alive(), 0u);
+  owned.Release(t, 0);
+  EXPECT_TRUE(destroyed);
+}
+
+TEST(OwnedTasksTest, OtherWorkerReleaseWaitsForOwnersDrain) {
+  OwnedTasks owned(2);
+  bool a_gone = false, b_gone = false, c_gone = false;
+  auto* a = new FakeTask(&a_gone);
+  auto* b = new FakeTask(&b_gone);
+  auto* c = new FakeTask(&c_gone);
+  ASSERT_TRUE(owned.Insert(a, 0));
+  ASSERT_TRUE(owned.Insert(b, 0));
+  ASSERT_TRUE(owned.Insert(c, 0));
+  // Worker 1 completes the middle task and the newest one: counted at once,
+  // kept (and still linked) until worker 0 drains.
+  owned.Completed(b, 1);
+  owned.Release(b, 1);
+  owned.Completed(c, 1);
+  owned.Release(c, 1);
+  EXPECT_EQ(owned.Alive(), 1u);
+  EXPECT_FALSE(b_gone);
+  EXPECT_FALSE(c_gone);
+  owned.DrainReturned(0);
+  EXPECT_TRUE(b_gone);
+  EXPECT_TRUE(c_gone);
+  EXPECT_FALSE(a_gone);
+  // The list is still intact around the unlinked tasks.
+  owned.Completed(a, 0);
+  owned.Release(a, 0);
+  EXPECT_TRUE(a_gone);
+  EXPECT_EQ(owned.Alive(), 0u);
+}
+
+TEST(OwnedTasksTest, SpawnsFromOutsideAreUnlinkedByWhoeverCompletes) {
+  OwnedTasks owned(2);
+  bool gone[3] = {false, false, false};
+  FakeTask* t[3];
+  for (int i = 0; i < 3; ++i) {
+    t[i] = new FakeTask(&gone[i]);
+    ASSERT_TRUE(owned.Insert(t[i], OwnedTasks::kNotAWorker));
+  }
+  EXPECT_EQ(owned.Alive(), 3u);
+  owned.Completed(t[1], 1);
+  owned.Release(t[1], 1);
+  EXPECT_TRUE(gone[1]);
+  owned.Completed(t[0], OwnedTasks::kNotAWorker);
+  owned.Release(t[0], OwnedTasks::kNotAWorker);
+  EXPECT_TRUE(gone[0]);
+  EXPECT_EQ(owned.Alive(), 1u);
+  owned.Completed(t[2], 0);
+  owned.Release(t[2], 0);
+  EXPECT_TRUE(gone[2]);
+  EXPECT_EQ(owned.Alive(), 0u);
+}
+
+// Through a runtime: tasks spawned on one worker and completed on the other
+// are all counted and all freed; shutdown destroys the ones still waiting,
+// whichever list holds them.
+TEST(OwnedTasksTest, RuntimeCountsAndSweepsEveryList) {
+  struct Guard {
+    std::shared_ptr<std::atomic<int>> live;
+    explicit Guard(std::shared_ptr<std::atomic<int>> l) : live(std::move(l)) {
+      live->fetch_add(1);
+    }
+    ~Guard() { live->fetch_sub(1); }
+  };
+  auto live = std::make_shared<std::atomic<int>>(0);
+  auto gate = std::make_shared<Notify>();
+  {
+    auto rt = Builder().worker_threads(2).build();
+    ASSERT_TRUE(rt.ok());
+    constexpr int kTasks = 20'000;
+    // Tasks that yield once, so that both workers run (and complete) them.
+    auto finishing = [](std::shared_ptr<std::atomic<int>> l) -> Task<void> {
+      Guard g(std::move(l));
+      co_await yield_now();
+    };
+    // Tasks that wait forever, left for the shutdown sweep.
+    auto waiting = [](std::shared_ptr<std::atomic<int>> l,
+                      std::shared_ptr<Notify> n) -> Task<void> {
+      Guard g(std::move(l));
+      co_await n->notified();
+    };
+    rt->block_on([&]() -> Task<void> {
+      std::vector<JoinHandle<void>> handles;
+      handles.reserve(kTasks);
+      for (int i = 0; i < kTasks; ++i)
+        handles.push_back(spawn(finishing(live)));
+      for (int i = 0; i < 100; ++i) (void)spawn(waiting(live, gate));
+      for (auto& h : handles) co_await h;
+    }());
+    for (int i = 0; i < 100; ++i) (void)rt->spawn(waiting(live, gate));
+    EXPECT_EQ(rt->metrics().alive_tasks, 200u);
+  }
+  EXPECT_EQ(live->load(), 0);
+}
+
+}  // namespace
+}  // namespace tidepool::internal
