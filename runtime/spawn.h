@@ -8,8 +8,9 @@
 //   tidepool::JoinHandle<int> h = tidepool::spawn(Compute(7));
 //   int n = co_await tidepool::spawn_blocking([] { return ReadFile(); });
 //
-// Cost: spawn allocates the task cell and queues it (on a worker: its LIFO
-// slot, no lock); spawn_blocking allocates a cell and hands it to an idle
+// Cost: spawn builds the task cell in the room the frame's allocation kept
+// for it (no allocation) and queues it (on a worker: its LIFO slot, no
+// lock); spawn_blocking allocates a cell and hands it to an idle
 // pool thread (one lock, one wake-up) or starts one.
 
 #include <stdexcept>

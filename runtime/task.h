@@ -14,13 +14,17 @@
 // once. An exception that escapes the coroutine is rethrown by co_await.
 //
 // Cost: one heap allocation for the frame (its size is chosen by the
-// compiler), no synchronisation.
+// compiler, plus room in front for the task cell should the Task be spawned,
+// so that a spawned task is one allocation), no synchronisation.
 //
 //   tidepool::Task<int> Add(int a, int b) { co_return a + b; }
 //   tidepool::Task<int> Twice() { co_return co_await Add(1, 2) * 2; }
 
 #include <coroutine>
+#include <cstddef>
+#include <cstdint>
 #include <exception>
+#include <new>
 #include <optional>
 #include <type_traits>
 #include <utility>
@@ -36,15 +40,61 @@ namespace internal {
 
 template <typename T>
 class TaskAccess;
+template <typename T>
+class CoroTask;
+
+// Every coroutine frame is allocated with room in front of it for the cell
+// (CoroTask<T>) that spawning it needs, followed by this record just before
+// the frame. Spawning constructs the cell in that room, so a spawned task
+// costs one allocation, not two; a Task that is only awaited leaves the room
+// unused. Blocks come from the per-thread block cache (block_cache.h).
+//
+// Layout: [ cell room | FrameTail | frame ]. The compiler hands the frame's
+// address to operator delete and to coroutine_handle::address(); `magic`
+// lets Spawn check that the two agree before it trusts the layout.
+struct FrameTail {
+  static constexpr uint32_t kMagic = 0x7d1e9001;
+  uint32_t magic;
+  uint32_t frame_size;
+  // Set by Spawn (before the task is published, by its owner): the cell
+  // lives in the block, so freeing the block is the cell's job.
+  bool hosts_cell;
+};
+
+template <typename T>
+struct FrameLayout {
+  static constexpr size_t kAlign = __STDCPP_DEFAULT_NEW_ALIGNMENT__;
+  static constexpr size_t RoundUp(size_t n) {
+    return (n + kAlign - 1) / kAlign * kAlign;
+  }
+  // Bytes in front of the frame; instantiated where a coroutine returning
+  // Task<T> is defined, where CoroTask<T> (task_cell.h, included at the end
+  // of this file) is complete.
+  static constexpr size_t Prefix() {
+    return RoundUp(sizeof(CoroTask<T>) + sizeof(FrameTail));
+  }
+  static FrameTail* TailOf(void* frame) {
+    return static_cast<FrameTail*>(frame) - 1;
+  }
+  static void* BlockOf(void* frame) {
+    return static_cast<char*>(frame) - Prefix();
+  }
+
+  static void* Allocate(size_t frame_size) {
+    char* block = static_cast<char*>(AllocateTaskMemory(Prefix() + frame_size));
+    void* frame = block + Prefix();
+    ::new (TailOf(frame))
+        FrameTail{FrameTail::kMagic, static_cast<uint32_t>(frame_size), false};
+    return frame;
+  }
+  static void Free(void* frame, size_t frame_size) noexcept {
+    if (TailOf(frame)->hosts_cell) return;  // the cell frees the block
+    FreeTaskMemory(BlockOf(frame), Prefix() + frame_size);
+  }
+};
 
 class PromiseBase {
  public:
-  // Coroutine frames come from the per-thread block cache (block_cache.h).
-  static void* operator new(size_t n) { return AllocateTaskMemory(n); }
-  static void operator delete(void* p, size_t n) noexcept {
-    FreeTaskMemory(p, n);
-  }
-
   struct FinalAwaiter {
     bool await_ready() const noexcept { return false; }
     template <typename P>
@@ -78,6 +128,11 @@ class PromiseBase {
 template <typename T>
 class Promise final : public PromiseBase {
  public:
+  static void* operator new(size_t n) { return FrameLayout<T>::Allocate(n); }
+  static void operator delete(void* p, size_t n) noexcept {
+    FrameLayout<T>::Free(p, n);
+  }
+
   Task<T> get_return_object() noexcept;
 
   template <typename U>
@@ -96,6 +151,10 @@ class Promise final : public PromiseBase {
 template <>
 class Promise<void> final : public PromiseBase {
  public:
+  // Defined at the end of this file, where CoroTask<void> is complete.
+  static void* operator new(size_t n);
+  static void operator delete(void* p, size_t n) noexcept;
+
   Task<void> get_return_object() noexcept;
   void return_void() noexcept {}
   void TakeResult() { RethrowIfFailed(); }
@@ -174,5 +233,20 @@ class TaskAccess {
 
 }  // namespace internal
 }  // namespace tidepool
+
+// CoroTask<T>, whose size FrameLayout<T> needs wherever a coroutine is
+// defined.
+#include "runtime/internal/task_cell.h"
+
+namespace tidepool::internal {
+
+inline void* Promise<void>::operator new(size_t n) {
+  return FrameLayout<void>::Allocate(n);
+}
+inline void Promise<void>::operator delete(void* p, size_t n) noexcept {
+  FrameLayout<void>::Free(p, n);
+}
+
+}  // namespace tidepool::internal
 
 #endif  // TIDEPOOL_RUNTIME_TASK_H_

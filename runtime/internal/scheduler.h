@@ -45,7 +45,7 @@ class Scheduler {
   // Any thread. The returned cell carries the JoinHandle's reference.
   template <typename T>
   JoinState<T>* Spawn(Task<T> task) {
-    auto* cell = new CoroTask<T>(this, std::move(task));
+    auto* cell = CoroTask<T>::Create(this, std::move(task));
     Submit(cell);
     return cell;
   }

@@ -9,6 +9,7 @@
 #include <utility>
 #include <variant>
 
+#include "runtime/internal/block_cache.h"
 #include "runtime/internal/task_header.h"
 #include "runtime/task.h"
 #include "runtime/task_cancelled.h"
@@ -57,15 +58,25 @@ class JoinState : public TaskHeader {
   bool taken_ = false;
 };
 
-// A spawned coroutine. The frame is destroyed as soon as the task finishes,
-// so a finished task whose JoinHandle is kept costs only this cell.
+// A spawned coroutine. The frame is destroyed as soon as the task finishes
+// (its locals and parameters go at once); the cell normally lives in the
+// same block, in front of the frame (FrameLayout in task.h), so the block
+// is freed with the cell, when the last reference goes.
 template <typename T>
 class CoroTask final : public JoinState<T> {
  public:
   // Three references: the owned-task list, the JoinHandle, the run queue.
-  CoroTask(Scheduler* scheduler, Task<T> task)
-      : JoinState<T>(scheduler, 3), root_(TaskAccess<T>::Release(task)) {
-    this->resume_point_ = root_;
+  static CoroTask* Create(Scheduler* scheduler, Task<T> task) {
+    std::coroutine_handle<Promise<T>> root = TaskAccess<T>::Release(task);
+    FrameTail* tail = FrameLayout<T>::TailOf(root.address());
+    if (tail->magic != FrameTail::kMagic) {
+      // Not a frame laid out by FrameLayout: a block of its own.
+      return new CoroTask(scheduler, root, nullptr);
+    }
+    tail->hosts_cell = true;
+    // ::new: placement, not the class's own operator new.
+    return ::new (FrameLayout<T>::BlockOf(root.address()))
+        CoroTask(scheduler, root, tail);
   }
 
   bool Poll() override {
@@ -81,10 +92,29 @@ class CoroTask final : public JoinState<T> {
     if (root_) std::exchange(root_, {}).destroy();
   }
 
+  void Destroy() override {
+    if (tail_ == nullptr) {
+      delete this;
+      return;
+    }
+    // The tail sits outside this object and the frame, so it outlives both.
+    FrameTail* const tail = tail_;
+    this->~CoroTask();
+    FreeTaskMemory(FrameLayout<T>::BlockOf(tail + 1),
+                   FrameLayout<T>::Prefix() + tail->frame_size);
+  }
+
  private:
+  CoroTask(Scheduler* scheduler, std::coroutine_handle<Promise<T>> root,
+           FrameTail* tail)
+      : JoinState<T>(scheduler, 3), root_(root), tail_(tail) {
+    this->resume_point_ = root_;
+  }
   ~CoroTask() override { DestroyFrame(); }
 
   std::coroutine_handle<Promise<T>> root_;
+  // The frame's record when this cell lives in the frame's block, else null.
+  FrameTail* const tail_;
 };
 
 // A function run on the blocking pool.

@@ -64,8 +64,9 @@ class TaskHeader {
   static constexpr uint32_t kComplete = 8;
   static constexpr uint32_t kCancelled = 16;
 
-  // Task cells come from the per-thread block cache (block_cache.h); the
-  // virtual destructor makes `delete this` pass the most-derived size.
+  // Task cells not built inside a frame's block (CoroTask) come from the
+  // per-thread block cache (block_cache.h); the virtual destructor makes
+  // `delete this` pass the most-derived size.
   static void* operator new(size_t n) { return AllocateTaskMemory(n); }
   static void operator delete(void* p, size_t n) noexcept {
     FreeTaskMemory(p, n);
@@ -83,7 +84,7 @@ class TaskHeader {
   // acq_rel: every prior use of the task by any holder must happen before the
   // delete done by whoever drops the last reference.
   void Unref() {
-    if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
+    if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) Destroy();
   }
 
   // Any thread. Makes the task runnable: schedules it when idle, marks it
@@ -143,6 +144,8 @@ class TaskHeader {
 
  protected:
   virtual ~TaskHeader() = default;
+  // Ends the cell's life and frees its memory; the last Unref calls it.
+  virtual void Destroy() { delete this; }
   virtual void DestroyFrame() = 0;
   virtual void StoreCancelled() = 0;
 
