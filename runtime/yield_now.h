@@ -4,12 +4,12 @@
 // co_await tidepool::yield_now() gives the worker back: the task goes to the
 // back of its worker's run queue and the tasks ahead of it run first. Use it
 // to break up long computations. Only inside a tidepool task (elsewhere the
-// co_await throws std::logic_error). Cost: one CAS and one queue push.
+// co_await throws std::logic_error). Cost: one queue push; the worker's
+// state change after the poll is needed anyway.
 
 #include <coroutine>
 
 #include "runtime/internal/context.h"
-#include "runtime/internal/task_header.h"
 
 namespace tidepool {
 
@@ -17,9 +17,10 @@ class YieldAwaiter {
  public:
   bool await_ready() const noexcept { return false; }
   void await_suspend(std::coroutine_handle<> awaiting) const {
-    // The task is running, so this only marks it notified; the worker
-    // requeues it at the back once the coroutine has suspended.
-    internal::SuspendCurrentTask(awaiting)->Wake();
+    // The worker requeues the task at the back once the coroutine has
+    // suspended.
+    internal::SuspendCurrentTask(awaiting);
+    internal::RequestYield();
   }
   void await_resume() const noexcept {}
 };

@@ -1,6 +1,7 @@
 #include "runtime/internal/context.h"
 
 #include <stdexcept>
+#include <utility>
 
 #include "runtime/internal/task_header.h"
 
@@ -8,6 +9,7 @@ namespace tidepool::internal {
 namespace {
 thread_local Scheduler* tls_scheduler = nullptr;
 thread_local TaskHeader* tls_task = nullptr;
+thread_local bool tls_yield_requested = false;
 }  // namespace
 
 Scheduler* CurrentScheduler() { return tls_scheduler; }
@@ -25,5 +27,9 @@ TaskHeader* SuspendCurrentTask(std::coroutine_handle<> awaiting) {
   task->resume_point_ = awaiting;
   return task;
 }
+
+void RequestYield() { tls_yield_requested = true; }
+
+bool TakeYieldRequest() { return std::exchange(tls_yield_requested, false); }
 
 }  // namespace tidepool::internal

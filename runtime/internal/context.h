@@ -22,6 +22,14 @@ void SetCurrentTask(TaskHeader* task);
 // will wake it. Must happen before the wake-up is published. Throws
 // std::logic_error outside a tidepool task.
 TaskHeader* SuspendCurrentTask(std::coroutine_handle<> awaiting);
+// For yield_now, in await_suspend after SuspendCurrentTask: asks the worker
+// to requeue the current task at the back once this poll returns. A flag on
+// the worker's thread instead of a Wake(): the task is running, so nothing
+// else can be racing for its state, and the CAS a Wake() costs is saved.
+void RequestYield();
+// The worker, after each poll: whether the task asked to yield (and clears
+// the request).
+bool TakeYieldRequest();
 
 }  // namespace tidepool::internal
 

@@ -314,6 +314,7 @@ void Scheduler::RunTask(Worker* w, TaskHeader* task) {
     task->Unref();
     return;
   }
+  const bool yielded = TakeYieldRequest();
   s = state.load(std::memory_order_relaxed);
   while (true) {
     if (s & TaskHeader::kCancelled) {
@@ -321,8 +322,8 @@ void Scheduler::RunTask(Worker* w, TaskHeader* task) {
       task->Unref();
       return;
     }
-    if (s & TaskHeader::kNotified) {
-      // Woken during its own poll (a yield, or a fast wake-up): back of the
+    if (yielded || (s & TaskHeader::kNotified)) {
+      // A yield, or woken during its own poll (a fast wake-up): back of the
       // queue, keeping the queue reference. acq_rel: acquire the waker's
       // writes, release our frame writes to the next poller.
       if (state.compare_exchange_weak(

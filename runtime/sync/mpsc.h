@@ -22,8 +22,10 @@
 // Threads: senders may be used from any thread (send on a bounded channel
 // only inside a tidepool task); one task at a time may receive. Each end must
 // outlive the operations awaited on it. Cost: one allocation for the
-// channel; each operation takes the channel's lock once; the queue is a
-// std::deque; waiting allocates nothing.
+// channel; each operation takes the channel's lock once, except that the
+// receiver of an unbounded channel takes every queued value in one go and
+// then receives them without the lock; the queue is a std::deque; waiting
+// allocates nothing.
 //
 //   auto [tx, rx] = tidepool::mpsc::channel<std::string>(16);
 //   tidepool::spawn(Produce(tx));  // co_await tx.send("x")
@@ -63,6 +65,8 @@ class MpscChan {
   struct RecvWaiter : Waiter {
     std::optional<T> value;  // handed over directly by a sender
   };
+
+  static constexpr size_t kUnbounded = std::numeric_limits<size_t>::max();
 
   explicit MpscChan(size_t capacity) : capacity_(capacity) {}
 
@@ -117,6 +121,7 @@ class MpscChan {
   // For recv's await_suspend: takes a value into `waiter`, finds the
   // channel finished, or registers `waiter`.
   bool RecvOrWait(RecvWaiter* waiter, std::coroutine_handle<> awaiting) {
+    if ((waiter->value = PopTaken())) return false;
     TaskHeader* const self = SuspendCurrentTask(awaiting);
     WakeList wake;
     MutexLock lock(&mu_);
@@ -141,7 +146,8 @@ class MpscChan {
         rx_waiter_ = nullptr;
         drop = waiter->task;
       } else if (waiter->value) {
-        queue_.push_front(*std::move(waiter->value));
+        // Older than anything taken or queued.
+        taken_.push_front(*std::move(waiter->value));
       }
     }
     if (drop) drop->Unref();
@@ -150,6 +156,7 @@ class MpscChan {
   // The value, UNAVAILABLE if the queue is empty, FAILED_PRECONDITION if it
   // is empty for good.
   absl::StatusOr<T> TryRecv() {
+    if (std::optional<T> v = PopTaken()) return *std::move(v);
     WakeList wake;
     MutexLock lock(&mu_);
     if (std::optional<T> v = PopLocked(wake)) return *std::move(v);
@@ -170,6 +177,7 @@ class MpscChan {
   // lock (their destructors may do anything).
   void DropReceiver() {
     std::deque<T> doomed;
+    std::deque<T> doomed_taken(std::move(taken_));
     WakeList wake;
     MutexLock lock(&mu_);
     CloseLocked(wake);
@@ -201,11 +209,27 @@ class MpscChan {
     return SendResult::kSent;
   }
 
+  // The receiver's side, without the lock.
+  std::optional<T> PopTaken() {
+    if (taken_.empty()) return std::nullopt;
+    std::optional<T> v(std::move(taken_.front()));
+    taken_.pop_front();
+    return v;
+  }
+
+  // Only when taken_ is empty.
   std::optional<T> PopLocked(WakeList& wake)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (queue_.empty()) return std::nullopt;
     std::optional<T> v(std::move(queue_.front()));
     queue_.pop_front();
+    if (capacity_ == kUnbounded) {
+      // No sender waits for room, so the receiver may hold the rest: one
+      // lock per batch instead of per value, and senders meet the lock
+      // less often.
+      taken_.swap(queue_);
+      return v;
+    }
     // Refill from the blocked senders, oldest first. The queue can exceed
     // the capacity by one after a cancelled receiver gave a value back.
     while (queue_.size() < capacity_ && !send_waiters_.empty()) {
@@ -238,6 +262,10 @@ class MpscChan {
   WaitList send_waiters_ ABSL_GUARDED_BY(mu_);
   // Non-null only while the queue is empty.
   RecvWaiter* rx_waiter_ ABSL_GUARDED_BY(mu_) = nullptr;
+  // Values an unbounded channel's receiver took from the queue in one go,
+  // older than everything in queue_. Touched only by the receiving side
+  // (one task at a time, handed over with the Receiver).
+  std::deque<T> taken_;
 };
 
 // Shared by the sender types: counting, copying, dropping.
@@ -469,7 +497,7 @@ std::pair<Sender<T>, Receiver<T>> channel(size_t capacity) {
 template <typename T>
 std::pair<UnboundedSender<T>, Receiver<T>> unbounded_channel() {
   auto chan = std::make_shared<internal::MpscChan<T>>(
-      std::numeric_limits<size_t>::max());
+      internal::MpscChan<T>::kUnbounded);
   return {UnboundedSender<T>(chan), Receiver<T>(chan)};
 }
 

@@ -371,6 +371,61 @@ TEST(MpscTest, StressUnboundedEightProducers) {
   rt.block_on(root());
 }
 
+// The unbounded receiver takes queued values in batches: order per producer
+// holds across batches, whether values come through recv or try_recv.
+TEST(MpscTest, UnboundedKeepsEachProducersOrderAcrossBatches) {
+  Runtime rt = MakeRuntime(2);
+  const int n = 20000 * testing::Scale();
+  auto root = [n]() -> Task<void> {
+    auto [tx, rx] = mpsc::unbounded_channel<std::pair<int, int>>();
+    auto produce = [](mpsc::UnboundedSender<std::pair<int, int>> tx, int p,
+                      int n) -> Task<void> {
+      for (int i = 0; i < n; ++i) {
+        EXPECT_TRUE(tx.send({p, i}));
+        if (i % 16 == 0) co_await yield_now();
+      }
+    };
+    constexpr int kProducers = 4;
+    for (int p = 0; p < kProducers; ++p) (void)spawn(produce(tx, p, n));
+    { auto dropped = std::move(tx); }
+    std::vector<int> next(kProducers, 0);
+    long received = 0;
+    while (true) {
+      std::optional<std::pair<int, int>> v;
+      if (received % 3 == 0) {
+        absl::StatusOr<std::pair<int, int>> r = rx.try_recv();
+        if (r.ok()) v = *r;
+      }
+      if (!v) v = co_await rx.recv();
+      if (!v) break;
+      EXPECT_EQ(v->second, next[v->first]) << "producer " << v->first;
+      next[v->first] = v->second + 1;
+      ++received;
+    }
+    EXPECT_EQ(received, long{kProducers} * n);
+  };
+  rt.block_on(root());
+}
+
+TEST(MpscTest, DroppingTheReceiverDestroysTheValuesItTook) {
+  Runtime rt = MakeRuntime(1);
+  auto value = std::make_shared<int>(7);
+  auto root = [&value]() -> Task<void> {
+    auto [tx, rx] = mpsc::unbounded_channel<std::shared_ptr<int>>();
+    for (int i = 0; i < 3; ++i) EXPECT_TRUE(tx.send(value));
+    // Takes all three from the queue and returns the first.
+    std::optional<std::shared_ptr<int>> first = co_await rx.recv();
+    EXPECT_EQ(first->get(), value.get());
+    { auto dropped = std::move(rx); }
+    // `value` and `first` are left: the two the receiver took died with it,
+    // though the channel lives on with the sender.
+    EXPECT_EQ(value.use_count(), 2);
+    EXPECT_FALSE(tx.send(value));
+  };
+  rt.block_on(root());
+  EXPECT_EQ(value.use_count(), 1);
+}
+
 // Blocked senders and waiting receivers are aborted at random while the
 // channel runs, on two workers. Every value is received at most once, each
 // send that reported success exactly once, and the receiver always reaches
