@@ -32,6 +32,31 @@ void OwnedTasks::Unlink(TaskHeader*& head, TaskHeader* task) {
   if (task->owned_next_) task->owned_next_->owned_prev_ = task->owned_prev_;
 }
 
+void OwnedTasks::Take(WorkerList& list, TaskHeader* task) {
+  uint32_t slot = list.free_head;
+  if (slot != kNoSlot) {
+    list.free_head = static_cast<uint32_t>(list.slots[slot] >> 1);
+    list.slots[slot] = reinterpret_cast<uintptr_t>(task);
+  } else {
+    slot = static_cast<uint32_t>(list.slots.size());
+    list.slots.push_back(reinterpret_cast<uintptr_t>(task));
+  }
+  task->owned_slot_ = slot;
+  ++list.linked;
+}
+
+void OwnedTasks::Free(WorkerList& list, TaskHeader* task) {
+  const uint32_t slot = task->owned_slot_;
+  if (--list.linked == 0) {
+    // Empty: give a table grown by a burst back rather than keep its peak.
+    std::vector<uintptr_t>().swap(list.slots);
+    list.free_head = kNoSlot;
+    return;
+  }
+  list.slots[slot] = (uintptr_t{list.free_head} << 1) | 1;
+  list.free_head = slot;
+}
+
 void OwnedTasks::Drain(WorkerList& list) {
   // relaxed pre-check: the common case is an empty stack, and the exchange
   // below is what orders the links.
@@ -39,7 +64,7 @@ void OwnedTasks::Drain(WorkerList& list) {
   TaskHeader* t = list.returned.exchange(nullptr, std::memory_order_acquire);
   while (t != nullptr) {
     TaskHeader* const next = t->owned_returned_next_;
-    Unlink(list.head, t);
+    Free(list, t);
     t->Unref();  // may delete t
     t = next;
   }
@@ -50,7 +75,7 @@ bool OwnedTasks::Insert(TaskHeader* task, int worker) {
     WorkerList& list = workers_[worker];
     Drain(list);
     task->owned_list_ = worker;
-    Link(list.head, task);
+    Take(list, task);
     Bump(list.inserted);
     return true;
   }
@@ -89,7 +114,7 @@ void OwnedTasks::Release(TaskHeader* task, int worker) {
     return;
   }
   if (owner == worker) {
-    Unlink(workers_[owner].head, task);
+    Free(workers_[owner], task);
     task->Unref();
     return;
   }
@@ -127,14 +152,25 @@ void OwnedTasks::CloseAndCancelAll() {
   for (size_t i = 0; i < num_workers_; ++i) {
     // No worker runs any more, so this thread stands in for the owner.
     WorkerList& list = workers_[i];
-    while (true) {
-      Drain(list);
-      TaskHeader* const task = list.head;
-      if (task == nullptr) break;
-      task->Ref();
+    Drain(list);
+    // A snapshot, as cancelling frees slots (and may give the table back).
+    // Only this thread completes tasks now, and a frame's destructors
+    // cannot complete another task, so each is still incomplete when its
+    // turn comes.
+    std::vector<TaskHeader*> live;
+    live.reserve(list.linked);
+    for (uintptr_t slot : list.slots) {
+      if ((slot & 1) == 0) {
+        auto* task = reinterpret_cast<TaskHeader*>(slot);
+        task->Ref();
+        live.push_back(task);
+      }
+    }
+    for (TaskHeader* task : live) {
       task->CancelNow();
       task->Unref();
     }
+    Drain(list);
   }
   for (Shard& shard : shards_) {
     while (true) {

@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <vector>
 
 #include "runtime/internal/mutex.h"
 #include "runtime/internal/task_header.h"
@@ -15,15 +16,21 @@ namespace tidepool::internal {
 // Every spawned task that has not completed, so that shutdown can destroy
 // the ones nobody will ever wake.
 //
-// One list per worker plus a few locked shards. A task spawned on a worker
-// joins that worker's list, and only that worker ever touches the list's
-// links: spawning and completing a task on the same worker (the common case:
-// the LIFO slot runs a spawned task where it was spawned) costs no lock and
-// no atomic read-modify-write. A task completed on another worker is handed
-// back through the list's lock-free "returned" stack, one CAS, and the
-// owning worker unlinks it at its next spawn, fair tick or park. The list
-// holds a reference on each task until it unlinks it, so a returned task
-// keeps its cell (its frame's destructors have run) until then.
+// One slot table per worker plus a few locked shards. A task spawned on a
+// worker takes a slot in that worker's table, and only that worker ever
+// touches the table: spawning and completing a task on the same worker (the
+// common case: the LIFO slot runs a spawned task where it was spawned) costs
+// no lock and no atomic read-modify-write. A table rather than a linked
+// list, because unlinking touches the neighbours' cells, which a burst of
+// spawns has other workers completing at the same time (a cache miss, or a
+// stolen line, per task). A task completed on another worker is handed back
+// through the table's lock-free "returned" stack, one CAS, and the owning
+// worker frees its slot at its next spawn, fair tick or park. The table
+// holds a reference on each task until it frees the slot, so a returned
+// task keeps its cell (its frame's destructors have run) until then.
+//
+// A table grows to the most tasks its worker had alive at once (8 bytes a
+// slot) and is given back whenever it empties.
 //
 // Tasks spawned from outside the workers go to the shards, each under its
 // own lock, and whoever completes them unlinks them at once: the spawning
@@ -66,7 +73,10 @@ class OwnedTasks {
   // because Alive() is a racy sum whose exactness rests on the caller's own
   // happens-before with the completions.
   struct alignas(64) WorkerList {
-    TaskHeader* head = nullptr;
+    // Slots hold a task, or a free slot's link: (next free index << 1) | 1.
+    std::vector<uintptr_t> slots;
+    uint32_t free_head = kNoSlot;
+    uint32_t linked = 0;
     // Tasks completed elsewhere, linked through owned_returned_next_.
     // release on push / acquire on drain: the drainer reads the link.
     std::atomic<TaskHeader*> returned{nullptr};
@@ -81,6 +91,7 @@ class OwnedTasks {
     std::atomic<uint64_t> inserted{0};
   };
   static constexpr size_t kShards = 16;
+  static constexpr uint32_t kNoSlot = UINT32_MAX;
 
   static void Link(TaskHeader*& head, TaskHeader* task);
   static void Unlink(TaskHeader*& head, TaskHeader* task);
@@ -89,6 +100,8 @@ class OwnedTasks {
                   std::memory_order_relaxed);
   }
   static void Drain(WorkerList& list);
+  static void Take(WorkerList& list, TaskHeader* task);
+  static void Free(WorkerList& list, TaskHeader* task);
 
   // owned_list_ of a task: [0, num_workers_) a worker's list, then the
   // shards.

@@ -296,10 +296,19 @@ void Scheduler::RunTask(Worker* w, TaskHeader* task) {
   w->trim_armed = true;
   std::atomic<uint32_t>& state = task->state();
   uint32_t s = state.load(std::memory_order_relaxed);
-  // acquire: sees everything done before the task was scheduled.
-  while (!state.compare_exchange_weak(
-      s, (s & ~TaskHeader::kScheduled) | TaskHeader::kRunning,
-      std::memory_order_acquire, std::memory_order_relaxed)) {
+  while (true) {
+    if (s & (TaskHeader::kRunning | TaskHeader::kComplete)) {
+      // CancelHere() claimed the task while it was queued; the queue's
+      // reference is all that is left to drop.
+      task->Unref();
+      return;
+    }
+    // acquire: sees everything done before the task was scheduled.
+    if (state.compare_exchange_weak(
+            s, (s & ~TaskHeader::kScheduled) | TaskHeader::kRunning,
+            std::memory_order_acquire, std::memory_order_relaxed)) {
+      break;
+    }
   }
   if (s & TaskHeader::kCancelled) {
     task->CancelNow();

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <stdexcept>
+#include <thread>
 
 #include "runtime/internal/context.h"
 #include "runtime/internal/scheduler.h"
@@ -55,6 +56,32 @@ void TaskHeader::Abort() {
         Ref();
         scheduler_->Schedule(this, /*is_yield=*/false);
       }
+      return;
+    }
+  }
+}
+
+void TaskHeader::CancelHere() {
+  if (scheduler_ == nullptr) {
+    Abort();
+    return;
+  }
+  // acquire: a poll that ended elsewhere left the frame for us to destroy.
+  uint32_t s = state_.load(std::memory_order_acquire);
+  while (true) {
+    if (s & kComplete) return;
+    if (s & kRunning) {
+      std::this_thread::yield();
+      s = state_.load(std::memory_order_acquire);
+      continue;
+    }
+    // Claimed like a worker claims a task it polls. A queue may still hold
+    // it (kScheduled stays set): the worker that takes it sees kRunning or
+    // kComplete and only drops the queue's reference.
+    if (state_.compare_exchange_weak(s, s | kRunning | kCancelled,
+                                     std::memory_order_acquire,
+                                     std::memory_order_acquire)) {
+      CancelNow();
       return;
     }
   }

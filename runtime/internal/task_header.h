@@ -97,6 +97,15 @@ class TaskHeader {
   // cancellation. A blocking task that has not started is skipped.
   void Abort();
 
+  // Any thread but the one polling this task. Cancels the task before
+  // returning: a task suspended or queued is claimed as a worker would
+  // claim it and its frame destroyed here, so whatever the frame had in
+  // flight (a socket read into the caller's buffer) is withdrawn by then;
+  // a task being polled is waited for, as a poll runs only until the next
+  // suspension point. For timeout() and select(), whose branches may borrow
+  // from a caller that is being destroyed. A blocking task gets Abort().
+  void CancelHere();
+
   // acquire: pairs with the release in Complete(), making the stored result
   // visible to the caller.
   bool IsComplete() const {
@@ -130,11 +139,13 @@ class TaskHeader {
 
   // Intrusive links. queue_next_ belongs to whichever queue holds the task
   // (guarded by that queue's mutex); owned_* belong to OwnedTasks:
-  // owned_list_ is the list the task joined (kNotOwned if refused), the
-  // other two links are that list's, owned_returned_next_ links the list's
-  // stack of tasks completed on other threads.
+  // owned_list_ is the list the task joined (kNotOwned if refused);
+  // owned_slot_ its slot in a worker's table, owned_prev_/owned_next_ its
+  // links in a shard; owned_returned_next_ links a worker table's stack of
+  // tasks completed on other threads.
   TaskHeader* queue_next_ = nullptr;
   int32_t owned_list_ = kNotOwned;
+  uint32_t owned_slot_ = 0;
   TaskHeader* owned_prev_ = nullptr;
   TaskHeader* owned_next_ = nullptr;
   TaskHeader* owned_returned_next_ = nullptr;

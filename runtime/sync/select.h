@@ -12,11 +12,11 @@
 // discarded, including a loser that finished at nearly the same time.
 //
 // Because the losers are gone when select() returns, a branch may refer to
-// the caller's locals in the normal course. But if the selecting task is
-// itself aborted, its branches are aborted without being waited for: as with
-// spawn(), branches that must survive that should own what they use.
-// A branch only stops at a suspension point; one that never suspends
-// delays select() until it finishes.
+// the caller's locals. That holds when the selecting task is itself aborted
+// too: its frame's destruction cancels every branch first, destroying a
+// suspended branch's frame on the spot and waiting out a branch being
+// polled on another worker. A branch only stops at a suspension point; one
+// that never suspends delays select() until it finishes.
 //
 // Only inside a tidepool task. Cost: one spawn per branch, plus a small
 // shared state and a wrapper frame per branch.
@@ -111,12 +111,15 @@ Task<void> SelectBranch(SelectReporter<Result, T> reporter) {
   }
 }
 
-// Aborts the branches when the selector leaves, however it leaves.
+// Cancels the branches when the selector leaves, however it leaves (they
+// are already gone when it returns normally).
 template <size_t N>
 struct AbortBranches {
   std::array<JoinHandle<void>, N>& handles;
   ~AbortBranches() {
-    for (JoinHandle<void>& h : handles) h.abort();
+    for (JoinHandle<void>& h : handles) {
+      if (h.valid()) JoinHandleAccess<void>::Cell(h)->CancelHere();
+    }
   }
 };
 

@@ -20,8 +20,11 @@
 // Semantics and cost: the awaitable runs as a task of its own (it may run
 // on another worker), raced against a timer task; the first to finish wakes
 // the caller exactly once and the other is aborted. That is two spawns and
-// one small shared allocation per call. Aborting the caller aborts both.
-// Only inside a tidepool task.
+// one small shared allocation per call. Aborting the caller cancels both
+// before its frame is gone, so the awaitable may borrow from the caller (a
+// read into its buffer): a suspended branch is destroyed on the spot, one
+// being polled on another worker is waited for. Only inside a tidepool
+// task.
 
 #include <chrono>
 #include <memory>
@@ -47,14 +50,15 @@ using TimeoutResult =
 
 namespace internal {
 
-// Aborts the branches if the waiting task is destroyed first.
+// Cancels the branches if the waiting task is destroyed first, before its
+// frame goes: the inner operation may be reading into that frame.
 template <typename A, typename B>
 struct AbortBoth {
   JoinHandle<A>& a;
   JoinHandle<B>& b;
   ~AbortBoth() {
-    a.abort();
-    b.abort();
+    JoinHandleAccess<A>::Cell(a)->CancelHere();
+    JoinHandleAccess<B>::Cell(b)->CancelHere();
   }
 };
 

@@ -116,6 +116,43 @@ TEST(SelectTest, AbortedSelectorAbortsItsBranches) {
   rt.block_on(root());
 }
 
+// A branch borrowing from the selector (as a socket read borrows its
+// buffer) is gone before the selector's own locals when the selector is
+// aborted. One worker: with a plain abort the branch would only be
+// destroyed after the selector's frame, when the worker got to it.
+TEST(SelectTest, AbortedSelectorsBranchesGoBeforeItsLocals) {
+  Runtime rt = MakeRuntime(1);
+  std::atomic<int> frames{0};
+  std::atomic<int> destroyed_too_late{0};
+  auto borrower = [&](const std::atomic<bool>* caller_alive) -> Task<void> {
+    struct Check {
+      const std::atomic<bool>* alive;
+      std::atomic<int>* late;
+      ~Check() {
+        if (!alive->load()) late->fetch_add(1);
+      }
+    } check{caller_alive, &destroyed_too_late};
+    co_await Forever(&frames);
+  };
+  auto selector = [&]() -> Task<void> {
+    std::atomic<bool> alive{true};
+    struct Mark {
+      std::atomic<bool>& alive;
+      ~Mark() { alive.store(false); }
+    } mark{alive};
+    co_await select(borrower(&alive), borrower(&alive));
+  };
+  auto root = [&]() -> Task<void> {
+    JoinHandle<void> h = spawn(selector());
+    while (frames.load() < 2) co_await yield_now();
+    h.abort();
+    EXPECT_TRUE(co_await WasCancelled(h));
+  };
+  rt.block_on(root());
+  EXPECT_EQ(frames.load(), 0);
+  EXPECT_EQ(destroyed_too_late.load(), 0);
+}
+
 TEST(SelectTest, ShutdownWhileSelecting) {
   std::atomic<int> frames{0};
   {

@@ -184,6 +184,51 @@ Task<int> SlowValue(std::chrono::milliseconds d, int v) {
   co_return v;
 }
 
+// The inner operation may borrow from the caller (a read into its
+// buffer): when the caller is aborted, the inner branch is gone before the
+// caller's locals. One worker: with a plain abort the branch would only be
+// destroyed after the caller's frame, when the worker got to it.
+TEST(TimeoutTest, AbortedCallersInnerGoesBeforeItsLocals) {
+  auto rt = Builder().worker_threads(1).build();
+  ASSERT_TRUE(rt.ok());
+  std::atomic<bool> started{false};
+  std::atomic<int> destroyed_too_late{0};
+  std::atomic<int> destroyed{0};
+  auto borrower = [&](const std::atomic<bool>* caller_alive) -> Task<int> {
+    struct Check {
+      const std::atomic<bool>* alive;
+      std::atomic<int>* late;
+      std::atomic<int>* destroyed;
+      ~Check() {
+        if (!alive->load()) late->fetch_add(1);
+        destroyed->fetch_add(1);
+      }
+    } check{caller_alive, &destroyed_too_late, &destroyed};
+    started.store(true);
+    co_await sleep(1h);
+    co_return 1;
+  };
+  auto caller = [&]() -> Task<void> {
+    std::atomic<bool> alive{true};
+    struct Mark {
+      std::atomic<bool>& alive;
+      ~Mark() { alive.store(false); }
+    } mark{alive};
+    (void)co_await timeout(1h, borrower(&alive));
+  };
+  rt->block_on([&]() -> Task<void> {
+    JoinHandle<void> h = spawn(caller());
+    while (!started.load()) co_await yield_now();
+    h.abort();
+    try {
+      co_await h;
+    } catch (const TaskCancelled&) {
+    }
+  }());
+  EXPECT_EQ(destroyed.load(), 1);
+  EXPECT_EQ(destroyed_too_late.load(), 0);
+}
+
 TEST(TimeoutTest, ValueInTime) {
   Runtime rt = MakeRuntime();
   auto root = []() -> Task<int> {
