@@ -2,47 +2,97 @@
 
 namespace tidepool::internal {
 
-bool InjectQueue::PushBatch(TaskHeader* first, TaskHeader* last, size_t n) {
-  SpinThenBlockLock lock(&mu_);
-  if (closed_) return false;
-  last->queue_next_ = nullptr;
-  if (tail_) {
-    tail_->queue_next_ = first;
-  } else {
-    head_ = first;
-  }
-  tail_ = last;
+void InjectQueue::PushBatch(TaskHeader* first, TaskHeader* last, size_t n) {
+  // Counted first: a consumer that pops the tasks before the count went up
+  // would take the count below zero.
   len_.fetch_add(n, std::memory_order_seq_cst);
-  return true;
+  // Reversed, so that reversing the whole stack later restores the batch's
+  // order: afterwards `last` leads to `first`, whose link is set below.
+  TaskHeader* prev = nullptr;
+  for (TaskHeader* t = first;;) {
+    TaskHeader* const next = t->queue_next_;
+    t->queue_next_ = prev;
+    if (t == last) break;
+    prev = t;
+    t = next;
+  }
+  TaskHeader* top = pushed_.load(std::memory_order_relaxed);
+  do {
+    if (top == Closed()) {
+      len_.fetch_sub(n, std::memory_order_relaxed);
+      first->queue_next_ = nullptr;
+      UnrefList(last);
+      return;
+    }
+    first->queue_next_ = top;
+  } while (!pushed_.compare_exchange_weak(top, last, std::memory_order_release,
+                                          std::memory_order_relaxed));
+}
+
+void InjectQueue::TakePushed() {
+  TaskHeader* top = pushed_.load(std::memory_order_relaxed);
+  do {
+    if (top == nullptr || top == Closed()) return;
+  } while (!pushed_.compare_exchange_weak(
+      top, nullptr, std::memory_order_acquire, std::memory_order_relaxed));
+  // Newest first: reverse, then append.
+  TaskHeader* oldest = nullptr;
+  TaskHeader* const newest = top;
+  while (top != nullptr) {
+    TaskHeader* const next = top->queue_next_;
+    top->queue_next_ = oldest;
+    oldest = top;
+    top = next;
+  }
+  if (tail_) {
+    tail_->queue_next_ = oldest;
+  } else {
+    head_ = oldest;
+  }
+  tail_ = newest;
 }
 
 size_t InjectQueue::PopBatch(TaskHeader** out, size_t max) {
   if (len_.load(std::memory_order_relaxed) == 0) return 0;
   SpinThenBlockLock lock(&mu_);
   size_t n = 0;
-  while (n < max && head_) {
+  while (n < max) {
+    if (head_ == nullptr) {
+      TakePushed();
+      if (head_ == nullptr) break;
+    }
     out[n++] = head_;
     head_ = head_->queue_next_;
+    if (head_ == nullptr) tail_ = nullptr;
   }
-  if (!head_) tail_ = nullptr;
   len_.fetch_sub(n, std::memory_order_relaxed);
   return n;
 }
 
-void InjectQueue::CloseAndDrain() {
-  TaskHeader* list;
-  {
-    SpinThenBlockLock lock(&mu_);
-    closed_ = true;
-    list = head_;
-    head_ = tail_ = nullptr;
-    len_.store(0, std::memory_order_relaxed);
-  }
+void InjectQueue::UnrefList(TaskHeader* list) {
   while (list) {
     TaskHeader* next = list->queue_next_;
     list->Unref();
     list = next;
   }
+}
+
+void InjectQueue::CloseAndDrain() {
+  TaskHeader* pushed = pushed_.exchange(Closed(), std::memory_order_acquire);
+  if (pushed == Closed()) pushed = nullptr;
+  TaskHeader* list;
+  {
+    SpinThenBlockLock lock(&mu_);
+    list = head_;
+    head_ = tail_ = nullptr;
+  }
+  size_t n = 0;
+  for (TaskHeader* t : {pushed, list}) {
+    for (; t != nullptr; t = t->queue_next_) ++n;
+  }
+  len_.fetch_sub(n, std::memory_order_relaxed);
+  UnrefList(pushed);
+  UnrefList(list);
 }
 
 }  // namespace tidepool::internal

@@ -73,7 +73,6 @@ void OwnedTasks::Drain(WorkerList& list) {
 bool OwnedTasks::Insert(TaskHeader* task, int worker) {
   if (worker != kNotAWorker) {
     WorkerList& list = workers_[worker];
-    Drain(list);
     task->owned_list_ = worker;
     Take(list, task);
     Bump(list.inserted);

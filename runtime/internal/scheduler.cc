@@ -141,10 +141,9 @@ void Scheduler::Submit(TaskHeader* task) {
 void Scheduler::Schedule(TaskHeader* task, bool is_yield) {
   Worker* w = tls_worker;
   if (w == nullptr || w->owner != this) {
-    if (!inject_.Push(task)) {
-      task->Unref();  // closed; the shutdown sweep destroys the task
-      return;
-    }
+    // Closed: the queue drops the reference; the shutdown sweep destroys
+    // the task.
+    inject_.Push(task);
     NotifyParked();
     return;
   }
@@ -173,13 +172,7 @@ void Scheduler::PushLocal(Worker* w, TaskHeader* task) {
     last->queue_next_ = batch[i];
     last = batch[i];
   }
-  if (!inject_.PushBatch(first, last, n + 1)) {
-    for (TaskHeader* t = first; t != nullptr;) {
-      TaskHeader* next = t == last ? nullptr : t->queue_next_;
-      t->Unref();
-      t = next;
-    }
-  }
+  inject_.PushBatch(first, last, n + 1);
 }
 
 void Scheduler::NotifyParked() {

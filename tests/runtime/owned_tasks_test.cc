@@ -6,31 +6,16 @@
 
 #include "gtest/gtest.h"
 #include "runtime/runtime.h"
-#include "tests/util/test_util.h"
+#include "tests/util/fake_task.h"
 
 namespace tidepool::internal {
 namespace {
 
-// A task cell that records its own destruction and is never polled.
-class FakeTask final : public TaskHeader {
- public:
-  // One reference: the owned list's.
-  explicit FakeTask(bool* destroyed)
-      : TaskHeader(nullptr, 1), destroyed_(destroyed) {}
-  bool Poll() override { return true; }
-
- protected:
-  void DestroyFrame() override {}
-  void StoreCancelled() override {}
-
- private:
-  ~FakeTask() override { *destroyed_ = true; }
-  bool* destroyed_;
-};
+using testing::FakeTask;
 
 TEST(OwnedTasksTest, SameWorkerReleaseFreesAtOnce) {
   OwnedTasks owned(2);
-  bool destroyed = false;
+  std::atomic<bool> destroyed{false};
   auto* t = new FakeTask(&destroyed);
   ASSERT_TRUE(owned.Insert(t, 0));
   EXPECT_EQ(owned.Alive(), 1u);
@@ -42,7 +27,7 @@ TEST(OwnedTasksTest, SameWorkerReleaseFreesAtOnce) {
 
 TEST(OwnedTasksTest, OtherWorkerReleaseWaitsForOwnersDrain) {
   OwnedTasks owned(2);
-  bool a_gone = false, b_gone = false, c_gone = false;
+  std::atomic<bool> a_gone{false}, b_gone{false}, c_gone{false};
   auto* a = new FakeTask(&a_gone);
   auto* b = new FakeTask(&b_gone);
   auto* c = new FakeTask(&c_gone);
@@ -71,7 +56,7 @@ TEST(OwnedTasksTest, OtherWorkerReleaseWaitsForOwnersDrain) {
 
 TEST(OwnedTasksTest, SpawnsFromOutsideAreUnlinkedByWhoeverCompletes) {
   OwnedTasks owned(2);
-  bool gone[3] = {false, false, false};
+  std::atomic<bool> gone[3] = {false, false, false};
   FakeTask* t[3];
   for (int i = 0; i < 3; ++i) {
     t[i] = new FakeTask(&gone[i]);
