@@ -6,6 +6,7 @@
 #include <dirent.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstddef>
 #include <cstdlib>
 
@@ -27,6 +28,21 @@ inline int StressScale() {
   const char* s = std::getenv("TIDEPOOL_STRESS_SCALE");
   return s ? std::max(1, std::atoi(s)) : 1;
 }
+
+// For checking that what borrows from a frame is gone before the frame's
+// locals: a local OwnerAlive in the lending frame, and a BorrowerCheck in
+// each borrower, which counts itself in `late` if it dies after the lender.
+struct OwnerAlive {
+  std::atomic<bool> alive{true};
+  ~OwnerAlive() { alive.store(false); }
+};
+struct BorrowerCheck {
+  const OwnerAlive* owner;
+  std::atomic<int>* late;
+  ~BorrowerCheck() {
+    if (!owner->alive.load()) late->fetch_add(1);
+  }
+};
 
 }  // namespace tidepool::testing
 

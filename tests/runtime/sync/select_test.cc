@@ -13,6 +13,7 @@
 #include "runtime/runtime.h"
 #include "runtime/sync/oneshot.h"
 #include "tests/runtime/sync/sync_test_util.h"
+#include "tests/util/test_util.h"
 
 namespace tidepool {
 namespace {
@@ -124,22 +125,12 @@ TEST(SelectTest, AbortedSelectorsBranchesGoBeforeItsLocals) {
   Runtime rt = MakeRuntime(1);
   std::atomic<int> frames{0};
   std::atomic<int> destroyed_too_late{0};
-  auto borrower = [&](const std::atomic<bool>* caller_alive) -> Task<void> {
-    struct Check {
-      const std::atomic<bool>* alive;
-      std::atomic<int>* late;
-      ~Check() {
-        if (!alive->load()) late->fetch_add(1);
-      }
-    } check{caller_alive, &destroyed_too_late};
+  auto borrower = [&](const testing::OwnerAlive* lender) -> Task<void> {
+    testing::BorrowerCheck check{lender, &destroyed_too_late};
     co_await Forever(&frames);
   };
   auto selector = [&]() -> Task<void> {
-    std::atomic<bool> alive{true};
-    struct Mark {
-      std::atomic<bool>& alive;
-      ~Mark() { alive.store(false); }
-    } mark{alive};
+    testing::OwnerAlive alive;
     co_await select(borrower(&alive), borrower(&alive));
   };
   auto root = [&]() -> Task<void> {

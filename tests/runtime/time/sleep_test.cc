@@ -10,6 +10,7 @@
 
 #include "gtest/gtest.h"
 #include "runtime/runtime.h"
+#include "tests/util/test_util.h"
 
 namespace tidepool {
 namespace {
@@ -194,26 +195,18 @@ TEST(TimeoutTest, AbortedCallersInnerGoesBeforeItsLocals) {
   std::atomic<bool> started{false};
   std::atomic<int> destroyed_too_late{0};
   std::atomic<int> destroyed{0};
-  auto borrower = [&](const std::atomic<bool>* caller_alive) -> Task<int> {
-    struct Check {
-      const std::atomic<bool>* alive;
-      std::atomic<int>* late;
-      std::atomic<int>* destroyed;
-      ~Check() {
-        if (!alive->load()) late->fetch_add(1);
-        destroyed->fetch_add(1);
-      }
-    } check{caller_alive, &destroyed_too_late, &destroyed};
+  auto borrower = [&](const testing::OwnerAlive* lender) -> Task<int> {
+    testing::BorrowerCheck check{lender, &destroyed_too_late};
+    struct Count {
+      std::atomic<int>& n;
+      ~Count() { n.fetch_add(1); }
+    } count{destroyed};
     started.store(true);
     co_await sleep(1h);
     co_return 1;
   };
   auto caller = [&]() -> Task<void> {
-    std::atomic<bool> alive{true};
-    struct Mark {
-      std::atomic<bool>& alive;
-      ~Mark() { alive.store(false); }
-    } mark{alive};
+    testing::OwnerAlive alive;
     (void)co_await timeout(1h, borrower(&alive));
   };
   rt->block_on([&]() -> Task<void> {
