@@ -153,9 +153,9 @@ void OwnedTasks::CloseAndCancelAll() {
     WorkerList& list = workers_[i];
     Drain(list);
     // A snapshot, as cancelling frees slots (and may give the table back).
-    // Only this thread completes tasks now, and a frame's destructors
-    // cannot complete another task, so each is still incomplete when its
-    // turn comes.
+    // Only this thread completes tasks now, but a frame's destructors may
+    // complete another task of the snapshot (timeout() and select() cancel
+    // their branches in place), so each is checked when its turn comes.
     std::vector<TaskHeader*> live;
     live.reserve(list.linked);
     for (uintptr_t slot : list.slots) {
@@ -166,7 +166,7 @@ void OwnedTasks::CloseAndCancelAll() {
       }
     }
     for (TaskHeader* task : live) {
-      task->CancelNow();
+      if (!task->IsComplete()) task->CancelNow();
       task->Unref();
     }
     Drain(list);

@@ -222,6 +222,34 @@ TEST(TimeoutTest, AbortedCallersInnerGoesBeforeItsLocals) {
   EXPECT_EQ(destroyed_too_late.load(), 0);
 }
 
+// Shutdown sweeps callers waiting in timeout() and their branches alike;
+// destroying a caller cancels its branches in place, and the sweep must not
+// cancel them a second time when it reaches them (one worker, so callers,
+// spawned first, are swept before their branches).
+TEST(TimeoutTest, ShutdownSweepsCallersAndTheirBranchesOnce) {
+  std::atomic<int> started{0};
+  std::atomic<int> destroyed{0};
+  constexpr int kCallers = 8;
+  {
+    auto rt = Builder().worker_threads(1).build();
+    ASSERT_TRUE(rt.ok());
+    auto inner = [&]() -> Task<void> {
+      struct Count {
+        std::atomic<int>& n;
+        ~Count() { n.fetch_add(1); }
+      } count{destroyed};
+      started.fetch_add(1);
+      co_await sleep(1h);
+    };
+    auto caller = [&]() -> Task<void> { (void)co_await timeout(1h, inner()); };
+    rt->block_on([&]() -> Task<void> {
+      for (int i = 0; i < kCallers; ++i) (void)spawn(caller());
+      while (started.load() < kCallers) co_await yield_now();
+    }());
+  }
+  EXPECT_EQ(destroyed.load(), kCallers);
+}
+
 TEST(TimeoutTest, ValueInTime) {
   Runtime rt = MakeRuntime();
   auto root = []() -> Task<int> {
