@@ -5,11 +5,12 @@
 
 namespace tidepool::internal {
 
-// Memory for task cells and coroutine frames: per-thread free lists of
-// small blocks in 64-byte size classes up to 1 KiB, in front of malloc.
+// Memory for coroutine frames (with the room for a task cell in front,
+// task.h) and blocking-task cells: per-thread free lists of small blocks in
+// 64-byte size classes up to 1 KiB, in front of malloc.
 //
-// Why: every spawned task allocates two such blocks and they are usually
-// freed on another worker than the one that allocated them. glibc's
+// Why: every spawned task allocates such a block and it is usually freed on
+// another worker than the one that allocated it. glibc's
 // per-thread cache holds only 7 blocks per size, so a burst of spawns then
 // went to the arena, under its lock, on both workers (40% of the CPU of
 // spawn_many_local, docs/results.md). Here a freed block waits on the
