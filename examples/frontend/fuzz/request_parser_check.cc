@@ -14,42 +14,8 @@ namespace {
 
 std::string Str(absl::string_view s) { return std::string(s.data(), s.size()); }
 
-struct Parsed {
-  std::string method;
-  std::string target;
-  Version version = Version::kHttp11;
-  std::vector<std::pair<std::string, std::string>> headers;
-  std::string body;
-  uint64_t content_length = 0;
-  bool keep_alive = false;
-  bool expect_continue = false;
-  size_t request_bytes = 0;
-
-  bool SameRequest(const Parsed& o) const {
-    return method == o.method && target == o.target && version == o.version &&
-           headers == o.headers && body == o.body &&
-           content_length == o.content_length && keep_alive == o.keep_alive &&
-           expect_continue == o.expect_continue;
-  }
-  bool operator==(const Parsed& o) const {
-    return SameRequest(o) && request_bytes == o.request_bytes;
-  }
-};
-
-struct Outcome {
-  std::vector<Parsed> requests;
-  int heads = 0;
-  int error_status = 0;
-  std::string error_reason;
-  bool partial = false;
-  size_t buffered = 0;
-
-  bool operator==(const Outcome& o) const {
-    return requests == o.requests && heads == o.heads &&
-           error_status == o.error_status && error_reason == o.error_reason &&
-           partial == o.partial && buffered == o.buffered;
-  }
-};
+using Parsed = ParsedRequest;
+using Outcome = ParseOutcome;
 
 std::string Describe(const Outcome& o) {
   std::ostringstream s;
@@ -66,47 +32,6 @@ std::string Describe(const Outcome& o) {
       << r.request_bytes;
   }
   return s.str();
-}
-
-Parsed Capture(const RequestParser& p) {
-  Parsed r;
-  const RequestHead& h = p.head();
-  r.method = Str(h.method());
-  r.target = Str(h.target());
-  r.version = h.version();
-  for (size_t i = 0; i < h.header_count(); ++i) {
-    r.headers.emplace_back(Str(h.header(i).name), Str(h.header(i).value));
-  }
-  r.body = Str(p.body());
-  r.content_length = h.content_length();
-  r.keep_alive = h.keep_alive();
-  r.expect_continue = h.expect_continue();
-  r.request_bytes = p.request_bytes();
-  return r;
-}
-
-// Runs Next() until the parser wants bytes or fails; false after an error.
-bool Drain(RequestParser& p, Outcome& out) {
-  for (;;) {
-    switch (p.Next()) {
-      case ParseEvent::kNeedMore:
-        out.partial = p.HasPartialRequest();
-        out.buffered = p.buffered_bytes();
-        return true;
-      case ParseEvent::kHead:
-        ++out.heads;
-        break;
-      case ParseEvent::kRequest:
-        out.requests.push_back(Capture(p));
-        break;
-      case ParseEvent::kError:
-        out.error_status = p.error().status;
-        out.error_reason = Str(p.error().reason);
-        out.partial = p.HasPartialRequest();
-        out.buffered = 0;
-        return false;
-    }
-  }
 }
 
 // A small deterministic generator, so a failing input replays exactly.
@@ -157,9 +82,9 @@ Outcome Run(absl::string_view input, const ParserLimits& limits,
       p.Feed(input.substr(at, n));
     }
     at += n;
-    if (!Drain(p, out)) return out;
+    if (!DrainParser(p, out)) return out;
   }
-  Drain(p, out);
+  DrainParser(p, out);
   return out;
 }
 
@@ -239,6 +164,52 @@ ParserLimits LimitsFor(uint8_t config) {
 }
 
 }  // namespace
+
+bool ParsedRequest::SameRequest(const ParsedRequest& o) const {
+  ParsedRequest same_size = o;
+  same_size.request_bytes = request_bytes;
+  return *this == same_size;
+}
+
+ParsedRequest CaptureRequest(const RequestParser& p) {
+  ParsedRequest r;
+  const RequestHead& h = p.head();
+  r.method = Str(h.method());
+  r.target = Str(h.target());
+  r.version = h.version();
+  for (size_t i = 0; i < h.header_count(); ++i) {
+    r.headers.emplace_back(Str(h.header(i).name), Str(h.header(i).value));
+  }
+  r.body = Str(p.body());
+  r.content_length = h.content_length();
+  r.keep_alive = h.keep_alive();
+  r.expect_continue = h.expect_continue();
+  r.request_bytes = p.request_bytes();
+  return r;
+}
+
+bool DrainParser(RequestParser& p, ParseOutcome& out) {
+  for (;;) {
+    switch (p.Next()) {
+      case ParseEvent::kNeedMore:
+        out.partial = p.HasPartialRequest();
+        out.buffered = p.buffered_bytes();
+        return true;
+      case ParseEvent::kHead:
+        ++out.heads;
+        break;
+      case ParseEvent::kRequest:
+        out.requests.push_back(CaptureRequest(p));
+        break;
+      case ParseEvent::kError:
+        out.error_status = p.error().status;
+        out.error_reason = Str(p.error().reason);
+        out.partial = p.HasPartialRequest();
+        out.buffered = 0;
+        return false;
+    }
+  }
+}
 
 std::string CheckRequestParser(const uint8_t* data, size_t size) {
   if (size == 0) return "";

@@ -30,11 +30,54 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <utility>
+#include <vector>
+
+#include "examples/frontend/http/request_parser.h"
 
 namespace tidepool::frontend::http {
 
 // "" if every invariant holds, else what broke.
 std::string CheckRequestParser(const uint8_t* data, size_t size);
+
+// The recorder the checker is built on, also used by the parser's unit test:
+// what a byte stream parses to, as plain values that compare.
+
+// Everything observable about one parsed request.
+struct ParsedRequest {
+  std::string method;
+  std::string target;
+  Version version = Version::kHttp11;
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+  uint64_t content_length = 0;
+  bool keep_alive = false;
+  bool expect_continue = false;
+  size_t request_bytes = 0;
+
+  // Equal but for request_bytes (a request written back out canonically
+  // may be shorter or longer).
+  bool SameRequest(const ParsedRequest& o) const;
+  bool operator==(const ParsedRequest&) const = default;
+};
+
+// A stream's requests, then either an error or the parser waiting for more.
+struct ParseOutcome {
+  std::vector<ParsedRequest> requests;
+  int heads = 0;
+  int error_status = 0;  // 0: no error, the parser wants more bytes
+  std::string error_reason;
+  bool partial = false;  // a request was under way when it stopped
+  size_t buffered = 0;   // bytes held while waiting (0 after an error)
+
+  bool operator==(const ParseOutcome&) const = default;
+};
+
+// The request the parser just reported (after ParseEvent::kRequest).
+ParsedRequest CaptureRequest(const RequestParser& p);
+// Runs Next() until the parser wants bytes or fails, recording into `out`;
+// false once an error was seen.
+bool DrainParser(RequestParser& p, ParseOutcome& out);
 
 }  // namespace tidepool::frontend::http
 

@@ -6,6 +6,7 @@
 #include <utility>
 #include <vector>
 
+#include "examples/frontend/fuzz/request_parser_check.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -18,74 +19,10 @@ using ::testing::Pair;
 absl::string_view AsView(const std::string& s) {
   return absl::string_view(s.data(), s.size());
 }
-std::string Str(absl::string_view s) { return std::string(s.data(), s.size()); }
 
-// Everything observable about one parsed request, as plain strings.
-struct Parsed {
-  std::string method;
-  std::string target;
-  Version version = Version::kHttp11;
-  std::vector<std::pair<std::string, std::string>> headers;
-  std::string body;
-  uint64_t content_length = 0;
-  bool keep_alive = false;
-  bool expect_continue = false;
-  size_t request_bytes = 0;
-
-  bool operator==(const Parsed&) const = default;
-};
-
-// What a byte stream parses to: its requests, then either an error or the
-// parser waiting for more.
-struct Outcome {
-  std::vector<Parsed> requests;
-  int heads = 0;
-  int error_status = 0;  // 0: no error, the parser wants more bytes.
-  std::string error_reason;
-  bool partial = false;
-
-  bool operator==(const Outcome&) const = default;
-};
-
-Parsed Capture(const RequestParser& p) {
-  Parsed r;
-  const RequestHead& h = p.head();
-  r.method = Str(h.method());
-  r.target = Str(h.target());
-  r.version = h.version();
-  for (size_t i = 0; i < h.header_count(); ++i) {
-    r.headers.emplace_back(Str(h.header(i).name), Str(h.header(i).value));
-  }
-  r.body = Str(p.body());
-  r.content_length = h.content_length();
-  r.keep_alive = h.keep_alive();
-  r.expect_continue = h.expect_continue();
-  r.request_bytes = p.request_bytes();
-  return r;
-}
-
-// Runs Next() until the parser needs bytes or fails, recording into `out`.
-// Returns false once an error was seen.
-bool Drain(RequestParser& p, Outcome& out) {
-  for (;;) {
-    switch (p.Next()) {
-      case ParseEvent::kNeedMore:
-        out.partial = p.HasPartialRequest();
-        return true;
-      case ParseEvent::kHead:
-        ++out.heads;
-        break;
-      case ParseEvent::kRequest:
-        out.requests.push_back(Capture(p));
-        break;
-      case ParseEvent::kError:
-        out.error_status = p.error().status;
-        out.error_reason = Str(p.error().reason);
-        out.partial = true;
-        return false;
-    }
-  }
-}
+// The checker's recorder (examples/frontend/fuzz/request_parser_check.h).
+using Parsed = ParsedRequest;
+using Outcome = ParseOutcome;
 
 // Feeds `input` in pieces ending at each offset of `cuts` (and at the end).
 Outcome ParseSplit(const std::string& input, const std::vector<size_t>& cuts,
@@ -98,7 +35,7 @@ Outcome ParseSplit(const std::string& input, const std::vector<size_t>& cuts,
   for (size_t end : ends) {
     p.Feed(AsView(input).substr(at, end - at));
     at = end;
-    if (!Drain(p, out)) break;
+    if (!DrainParser(p, out)) break;
   }
   return out;
 }
