@@ -34,6 +34,22 @@ class TcpTest : public ::testing::TestWithParam<std::string> {
 
 SocketAddress Loopback() { return *SocketAddress::Parse("127.0.0.1:0"); }
 
+// Both ends of one loopback connection (the listener is gone by then).
+struct Connected {
+  TcpStream client;
+  TcpStream server;
+};
+Task<absl::StatusOr<Connected>> ConnectedPair() {
+  absl::StatusOr<TcpListener> listener = TcpListener::bind(Loopback());
+  if (!listener.ok()) co_return listener.status();
+  absl::StatusOr<TcpStream> c =
+      co_await TcpStream::connect(*listener->local_address());
+  if (!c.ok()) co_return c.status();
+  absl::StatusOr<TcpStream> s = co_await listener->accept();
+  if (!s.ok()) co_return s.status();
+  co_return Connected{*std::move(c), *std::move(s)};
+}
+
 // Serves one connection: echoes until end of stream, then closes.
 Task<absl::Status> Echo(TcpStream s) {
   char buf[16384];
@@ -182,14 +198,11 @@ TEST_P(TcpTest, ManyConnectionsManyRoundTrips) {
 TEST_P(TcpTest, PeerCloseReadsEndOfStream) {
   Runtime rt = MakeRuntime();
   auto root = []() -> Task<int64_t> {
-    auto listener = TcpListener::bind(Loopback());
-    SocketAddress addr = *listener->local_address();
-    auto c = co_await TcpStream::connect(addr);
-    auto s = co_await listener->accept();
-    if (!c.ok() || !s.ok()) co_return -1;
-    c->close();
+    auto pair = co_await ConnectedPair();
+    if (!pair.ok()) co_return -1;
+    pair->client.close();
     char buf[16];
-    auto n = co_await s->read(buf);
+    auto n = co_await pair->server.read(buf);
     co_return n.ok() ? static_cast<int64_t>(*n) : -2;
   };
   EXPECT_EQ(rt.block_on(root()), 0);
@@ -198,21 +211,20 @@ TEST_P(TcpTest, PeerCloseReadsEndOfStream) {
 TEST_P(TcpTest, TimeoutCancelsAReadAndTheStreamStaysUsable) {
   Runtime rt = MakeRuntime();
   auto root = []() -> Task<std::string> {
-    auto listener = TcpListener::bind(Loopback());
-    SocketAddress addr = *listener->local_address();
-    auto c = co_await TcpStream::connect(addr);
-    auto s = co_await listener->accept();
-    if (!c.ok() || !s.ok()) co_return "setup";
+    auto pair = co_await ConnectedPair();
+    if (!pair.ok()) co_return "setup";
+    TcpStream& c = pair->client;
+    TcpStream& s = pair->server;
     char buf[64];
-    auto late = co_await timeout(30ms, s->read(buf));
+    auto late = co_await timeout(30ms, s.read(buf));
     if (late.ok() ||
         late.status().code() != absl::StatusCode::kDeadlineExceeded) {
       co_return "expected a deadline";
     }
     // The cancelled read released the socket's read side: a new read works
     // and sees data sent after the timeout.
-    if (!(co_await c->write_all("after")).ok()) co_return "write";
-    auto n = co_await s->read(buf);
+    if (!(co_await c.write_all("after")).ok()) co_return "write";
+    auto n = co_await s.read(buf);
     if (!n.ok()) co_return n.status().ToString();
     co_return std::string(buf, *n);
   };
@@ -270,23 +282,21 @@ TEST_P(TcpTest, ShutdownWithAReadPendingCancelsIt) {
       char buf[64];
       (void)co_await s.read(buf);
     };
-    auto root = [&]() -> Task<SocketAddress> {
-      auto listener = TcpListener::bind(Loopback());
-      SocketAddress addr = *listener->local_address();
-      auto c = co_await TcpStream::connect(addr);
-      auto s = co_await listener->accept();
+    auto root = [&]() -> Task<bool> {
+      auto pair = co_await ConnectedPair();
+      if (!pair.ok()) co_return false;
       // Dropping a JoinHandle detaches the task.
-      { auto r = spawn(reader(*std::move(s))); }
+      { auto r = spawn(reader(std::move(pair->server))); }
       // Keep the client open in a task that never ends, too.
       auto hold = [](TcpStream held) -> Task<void> {
         co_await sleep(1h);
         held.close();
       };
-      { auto h = spawn(hold(*std::move(c))); }
+      { auto h = spawn(hold(std::move(pair->client))); }
       co_await sleep(10ms);
-      co_return addr;
+      co_return true;
     };
-    rt.block_on(root());
+    EXPECT_TRUE(rt.block_on(root()));
   }  // destroying the runtime destroys both tasks mid-operation
   EXPECT_EQ(OpenFds(), fds_before);
 }
@@ -294,19 +304,17 @@ TEST_P(TcpTest, ShutdownWithAReadPendingCancelsIt) {
 TEST_P(TcpTest, TwoReadsOnOneSocketAtOnceAreRefused) {
   Runtime rt = MakeRuntime();
   auto root = []() -> Task<absl::Status> {
-    auto listener = TcpListener::bind(Loopback());
-    SocketAddress addr = *listener->local_address();
-    auto c = co_await TcpStream::connect(addr);
-    auto s = co_await listener->accept();
+    auto pair = co_await ConnectedPair();
+    if (!pair.ok()) co_return pair.status();
     auto first = [](TcpStream* s) -> Task<absl::StatusOr<size_t>> {
       char buf[8];
       co_return co_await s->read(buf);
     };
-    JoinHandle<absl::StatusOr<size_t>> h = spawn(first(&*s));
+    JoinHandle<absl::StatusOr<size_t>> h = spawn(first(&pair->server));
     co_await sleep(10ms);
     char buf[8];
-    absl::StatusOr<size_t> second = co_await s->read(buf);
-    (void)co_await c->write_all("x");
+    absl::StatusOr<size_t> second = co_await pair->server.read(buf);
+    (void)co_await pair->client.write_all("x");
     absl::StatusOr<size_t> got = co_await h;
     if (!got.ok() || *got != 1) co_return absl::InternalError("first read");
     co_return second.status();
@@ -348,18 +356,15 @@ TEST_P(TcpTest, AcceptOutOfDescriptorsReportsAndRecovers) {
 TEST_P(TcpTest, ClosingAStreamEndsAReadPendingInAnotherTask) {
   Runtime rt = MakeRuntime();
   auto root = []() -> Task<std::string> {
-    auto listener = TcpListener::bind(Loopback());
-    SocketAddress addr = *listener->local_address();
-    auto c = co_await TcpStream::connect(addr);
-    auto s = co_await listener->accept();
-    if (!c.ok() || !s.ok()) co_return "setup";
+    auto pair = co_await ConnectedPair();
+    if (!pair.ok()) co_return "setup";
     auto reader = [](TcpStream* s) -> Task<absl::StatusOr<size_t>> {
       char buf[8];
       co_return co_await s->read(buf);
     };
-    JoinHandle<absl::StatusOr<size_t>> h = spawn(reader(&*s));
+    JoinHandle<absl::StatusOr<size_t>> h = spawn(reader(&pair->server));
     co_await sleep(10ms);
-    s->close();
+    pair->server.close();
     absl::StatusOr<size_t> r = co_await h;
     co_return r.ok() ? "read returned data" : r.status().ToString();
   };
