@@ -88,7 +88,11 @@ struct FrameLayout {
     return frame;
   }
   static void Free(void* frame, size_t frame_size) noexcept {
-    if (TailOf(frame)->hosts_cell) return;  // the cell frees the block
+    FrameTail* const tail = TailOf(frame);
+    if (tail->hosts_cell) return;  // the cell frees the block
+    // A recycled block must not show a stale magic to a frame laid out
+    // differently (an over-aligned one the compiler shifts).
+    tail->magic = 0;
     FreeTaskMemory(BlockOf(frame), Prefix() + frame_size);
   }
 };

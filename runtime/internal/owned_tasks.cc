@@ -97,11 +97,11 @@ void OwnedTasks::Completed(const TaskHeader* task, int worker) {
   }
 }
 
-void OwnedTasks::Release(TaskHeader* task, int worker) {
+int OwnedTasks::Release(TaskHeader* task, int worker) {
   const int32_t owner = task->owned_list_;
   if (owner == TaskHeader::kNotOwned) {
     task->Unref();
-    return;
+    return kNotAWorker;
   }
   if (static_cast<size_t>(owner) >= num_workers_) {
     Shard& shard = shards_[owner - num_workers_];
@@ -110,21 +110,28 @@ void OwnedTasks::Release(TaskHeader* task, int worker) {
       Unlink(shard.head, task);
     }
     task->Unref();
-    return;
+    return kNotAWorker;
   }
   if (owner == worker) {
     Free(workers_[owner], task);
     task->Unref();
-    return;
+    return kNotAWorker;
   }
   // Hand the task and the list's reference to the owner. release: the
   // drainer's acquire exchange sees owned_returned_next_.
-  std::atomic<TaskHeader*>& stack = workers_[owner].returned;
-  TaskHeader* top = stack.load(std::memory_order_relaxed);
+  WorkerList& list = workers_[owner];
+  // A count of returns, bumped as a load and a store: a lost update between
+  // two returning threads only delays a nudge, and no locked instruction is
+  // added to the path. Taken before the push, after which the task (and
+  // perhaps the list's reference) is the drainer's.
+  const uint32_t returns = list.returns.load(std::memory_order_relaxed) + 1;
+  list.returns.store(returns, std::memory_order_relaxed);
+  TaskHeader* top = list.returned.load(std::memory_order_relaxed);
   do {
     task->owned_returned_next_ = top;
-  } while (!stack.compare_exchange_weak(top, task, std::memory_order_release,
-                                        std::memory_order_relaxed));
+  } while (!list.returned.compare_exchange_weak(
+      top, task, std::memory_order_release, std::memory_order_relaxed));
+  return returns % kReturnedNudge == 0 ? owner : kNotAWorker;
 }
 
 size_t OwnedTasks::Alive() const {

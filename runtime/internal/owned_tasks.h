@@ -27,10 +27,11 @@ namespace tidepool::internal {
 // through the table's lock-free "returned" stack, one CAS, and the owning
 // worker frees its slot at its next fair tick (every 61 polls) or park. The
 // table holds a reference on each task until it frees the slot, so a returned
-// task keeps its cell (its frame's destructors have run) until then. Not at
-// its next spawn: a worker spawning a burst is the bottleneck, and freeing
-// the cells the other worker returned on that path cost spawn_many_local
-// 15% with glibc, 25% with jemalloc.
+// task keeps its cell (its frame's destructors have run) until then; a
+// parked owner is interrupted to drain once kReturnedNudge have piled up.
+// Not at its next spawn: a worker spawning a burst is the bottleneck, and
+// freeing the cells the other worker returned on that path cost
+// spawn_many_local 15% with glibc, 25% with jemalloc.
 //
 // A table grows to the most tasks its worker had alive at once (8 bytes a
 // slot) and is given back whenever it empties.
@@ -58,8 +59,13 @@ class OwnedTasks {
   void Completed(const TaskHeader* task, int worker);
   // Drops the list's reference, at once or at the owner's next drain; the
   // caller must not touch the task afterwards. Called last in
-  // TaskHeader::Complete(), for linked and refused tasks alike.
-  void Release(TaskHeader* task, int worker);
+  // TaskHeader::Complete(), for linked and refused tasks alike. Returns the
+  // worker to interrupt, or kNotAWorker: every kReturnedNudge-th task
+  // returned to a worker's stack asks for a drain, so that a parked owner
+  // holds fewer returned cells than that.
+  int Release(TaskHeader* task, int worker);
+
+  static constexpr uint32_t kReturnedNudge = 64;
   // The owner worker: unlinks the tasks other threads returned to its list.
   void DrainReturned(int worker) { Drain(workers_[worker]); }
   // Refuses new tasks, then cancels every remaining one on the calling
@@ -81,8 +87,12 @@ class OwnedTasks {
     uint32_t free_head = kNoSlot;
     uint32_t linked = 0;
     // Tasks completed elsewhere, linked through owned_returned_next_.
-    // release on push / acquire on drain: the drainer reads the link.
-    std::atomic<TaskHeader*> returned{nullptr};
+    // release on push / acquire on drain: the drainer reads the link. On a
+    // line of its own, apart from the owner's fields, as other workers
+    // write it.
+    alignas(64) std::atomic<TaskHeader*> returned{nullptr};
+    // Tasks returned so far, for the nudge (see Release); relaxed, a hint.
+    std::atomic<uint32_t> returns{0};
     std::atomic<uint64_t> inserted{0};
     // Completions run on this worker, of any list's tasks.
     std::atomic<uint64_t> completed{0};

@@ -351,8 +351,12 @@ void Scheduler::RunTask(Worker* w, TaskHeader* task) {
 
 void Scheduler::Park(Worker* w) {
   // Cells of this worker's tasks that finished elsewhere are not held
-  // through a sleep.
+  // through a sleep. Freeing one destroys a result nobody collected, whose
+  // destructor may wake a task into this worker's LIFO slot or queue (a
+  // Sender dropped): run it rather than sleep on it, as no peer can steal
+  // from the LIFO slot.
   owned_.DrainReturned(static_cast<int>(w->index));
+  if (w->lifo != nullptr || w->queue.Size() > 0) return;
   const bool last_awake =
       idle_.TransitionWorkerToParked(w->index, w->searching);
   w->searching = false;
@@ -418,6 +422,13 @@ void Scheduler::Park(Worker* w) {
     w->parker.Park();
     w->searching = true;
   }
+}
+
+void Scheduler::ReleaseOwned(TaskHeader* task, int worker) {
+  const int nudge = owned_.Release(task, worker);
+  // A parked owner drains when it wakes; one that sleeps on is interrupted
+  // now and then, so that returned cells do not pile up behind its sleep.
+  if (nudge != OwnedTasks::kNotAWorker) workers_[nudge]->parker.Interrupt();
 }
 
 void Scheduler::RegisterTimer(TimerEntry* e) {

@@ -70,6 +70,9 @@ class Scheduler {
   int CurrentWorker() const;
 
   OwnedTasks& owned() { return owned_; }
+  // TaskHeader::Complete()'s last step: OwnedTasks::Release, plus waking
+  // the owner when its returned cells pile up.
+  void ReleaseOwned(TaskHeader* task, int worker);
 
   // Timers of this runtime (sleep, timeout, interval). Any thread.
   TimerDriver& timers() { return timers_; }

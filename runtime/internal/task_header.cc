@@ -159,7 +159,7 @@ void TaskHeader::Complete() {
     task->Unref();
   }
   // Last: the owned-task list's reference may be the task's last one.
-  if (scheduler_) scheduler_->owned().Release(this, worker);
+  if (scheduler_) scheduler_->ReleaseOwned(this, worker);
 }
 
 void ThreadWaiter::Notify() {

@@ -1,6 +1,7 @@
 #include "runtime/internal/owned_tasks.h"
 
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <vector>
 
@@ -12,6 +13,7 @@ namespace tidepool::internal {
 namespace {
 
 using testing::FakeTask;
+using namespace std::chrono_literals;
 
 TEST(OwnedTasksTest, SameWorkerReleaseFreesAtOnce) {
   OwnedTasks owned(2);
@@ -116,6 +118,58 @@ TEST(OwnedTasksTest, RuntimeCountsAndSweepsEveryList) {
     EXPECT_EQ(rt->metrics().alive_tasks, 200u);
   }
   EXPECT_EQ(live->load(), 0);
+}
+
+// A detached task completed on the other worker is freed by its owner when
+// the owner parks; the result nobody collected is destroyed then, and its
+// destructor may wake a task onto the owner's LIFO slot, which no peer can
+// steal from. The owner must run it rather than sleep on it (a hang here is
+// the failure).
+TEST(OwnedTasksTest, TaskWokenByFreeingAReturnedCellRuns) {
+  // No idle trim: its deadline would wake the sleeping owner after a second
+  // and hide the bug.
+  alloc::Policy policy = alloc::DefaultPolicy();
+  policy.trim.runtime_idle = std::chrono::milliseconds(0);
+  auto rt = Builder().worker_threads(2).allocator(policy).build();
+  ASSERT_TRUE(rt.ok());
+  struct WakesOnDestruction {
+    explicit WakesOnDestruction(std::shared_ptr<Notify> n)
+        : notify(std::move(n)) {}
+    // Moved-from copies stay quiet: only the one in the cell notifies.
+    WakesOnDestruction(WakesOnDestruction&& other) noexcept
+        : notify(std::move(other.notify)) {}
+    std::shared_ptr<Notify> notify;
+    ~WakesOnDestruction() {
+      if (notify) notify->notify_one();
+    }
+  };
+  auto notify = std::make_shared<Notify>();
+  auto waiter = [](std::shared_ptr<Notify> n) -> Task<void> {
+    co_await n->notified();
+  };
+  auto returns_waker = [](std::shared_ptr<Notify> n,
+                          std::atomic<bool>* done) -> Task<WakesOnDestruction> {
+    done->store(true);
+    co_return WakesOnDestruction{std::move(n)};
+  };
+  auto nothing = []() -> Task<void> { co_return; };
+  rt->block_on([&]() -> Task<void> {
+    JoinHandle<void> woken = spawn(waiter(notify));
+    std::atomic<bool> done{false};
+    {
+      // Detached: the owner's table holds the last reference.
+      JoinHandle<WakesOnDestruction> x = spawn(returns_waker(notify, &done));
+      // Moves it out of this worker's LIFO slot, into the stealable queue.
+      (void)spawn(nothing());
+    }
+    // Without yielding: the other worker must steal and complete it.
+    while (!done.load()) {
+    }
+    const auto until = std::chrono::steady_clock::now() + 2ms;
+    while (std::chrono::steady_clock::now() < until) {
+    }
+    co_await woken;
+  }());
 }
 
 }  // namespace
