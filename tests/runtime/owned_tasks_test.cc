@@ -56,6 +56,33 @@ TEST(OwnedTasksTest, OtherWorkerReleaseWaitsForOwnersDrain) {
   EXPECT_EQ(owned.Alive(), 0u);
 }
 
+// Every kReturnedNudge-th task returned to a worker's table asks for that
+// worker to be interrupted, so that a parked owner drains; returns to its
+// own table and shard releases never do.
+TEST(OwnedTasksTest, EveryNthReturnAsksToWakeTheOwner) {
+  OwnedTasks owned(2);
+  constexpr int kTasks = 2 * OwnedTasks::kReturnedNudge + 3;
+  std::vector<std::atomic<bool>> gone(kTasks);
+  std::vector<FakeTask*> tasks;
+  for (int i = 0; i < kTasks; ++i) {
+    tasks.push_back(new FakeTask(&gone[i]));
+    ASSERT_TRUE(owned.Insert(tasks.back(), 0));
+  }
+  int nudges = 0;
+  for (int i = 0; i < kTasks; ++i) {
+    owned.Completed(tasks[i], 1);
+    const int nudge = owned.Release(tasks[i], 1);
+    if (nudge != OwnedTasks::kNotAWorker) {
+      EXPECT_EQ(nudge, 0);
+      ++nudges;
+    }
+  }
+  EXPECT_EQ(nudges, 2);
+  owned.DrainReturned(0);
+  for (int i = 0; i < kTasks; ++i) EXPECT_TRUE(gone[i].load()) << i;
+  EXPECT_EQ(owned.Alive(), 0u);
+}
+
 TEST(OwnedTasksTest, SpawnsFromOutsideAreUnlinkedByWhoeverCompletes) {
   OwnedTasks owned(2);
   std::atomic<bool> gone[3] = {false, false, false};
