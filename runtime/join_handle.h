@@ -112,6 +112,11 @@ class JoinHandleAccess {
  public:
   static JoinHandle<T> Make(JoinState<T>* cell) { return JoinHandle<T>(cell); }
   static JoinState<T>* Cell(const JoinHandle<T>& h) { return h.cell_; }
+  // TaskHeader::CancelHere on the handle's task, if it holds one: for
+  // timeout() and select(), whose branches may borrow from their caller.
+  static void CancelHere(JoinHandle<T>& h) {
+    if (h.cell_) h.cell_->CancelHere();
+  }
 };
 
 }  // namespace internal

@@ -87,12 +87,16 @@ struct FrameLayout {
         FrameTail{FrameTail::kMagic, static_cast<uint32_t>(frame_size), false};
     return frame;
   }
+  // The frame's operator delete.
   static void Free(void* frame, size_t frame_size) noexcept {
-    FrameTail* const tail = TailOf(frame);
-    if (tail->hosts_cell) return;  // the cell frees the block
+    if (TailOf(frame)->hosts_cell) return;  // the cell frees the block
+    FreeBlock(frame, frame_size);
+  }
+  // The whole block, whoever ends it (the frame, or the cell it hosts).
+  static void FreeBlock(void* frame, size_t frame_size) noexcept {
     // A recycled block must not show a stale magic to a frame laid out
     // differently (an over-aligned one the compiler shifts).
-    tail->magic = 0;
+    TailOf(frame)->magic = 0;
     FreeTaskMemory(BlockOf(frame), Prefix() + frame_size);
   }
 };

@@ -69,12 +69,14 @@ size_t InjectQueue::PopBatch(TaskHeader** out, size_t max) {
   return n;
 }
 
-void InjectQueue::UnrefList(TaskHeader* list) {
-  while (list) {
+size_t InjectQueue::UnrefList(TaskHeader* list) {
+  size_t n = 0;
+  for (; list != nullptr; ++n) {
     TaskHeader* next = list->queue_next_;
     list->Unref();
     list = next;
   }
+  return n;
 }
 
 void InjectQueue::CloseAndDrain() {
@@ -86,13 +88,8 @@ void InjectQueue::CloseAndDrain() {
     list = head_;
     head_ = tail_ = nullptr;
   }
-  size_t n = 0;
-  for (TaskHeader* t : {pushed, list}) {
-    for (; t != nullptr; t = t->queue_next_) ++n;
-  }
-  len_.fetch_sub(n, std::memory_order_relaxed);
-  UnrefList(pushed);
-  UnrefList(list);
+  len_.fetch_sub(UnrefList(pushed) + UnrefList(list),
+                 std::memory_order_relaxed);
 }
 
 }  // namespace tidepool::internal

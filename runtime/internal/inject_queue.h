@@ -48,7 +48,8 @@ class InjectQueue {
   static TaskHeader* Closed() {
     return reinterpret_cast<TaskHeader*>(uintptr_t{1});
   }
-  static void UnrefList(TaskHeader* list);
+  // Drops the queue reference of every task in `list`; returns how many.
+  static size_t UnrefList(TaskHeader* list);
   // Moves the pushed stack behind the list, oldest first.
   void TakePushed() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 

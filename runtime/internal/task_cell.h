@@ -100,9 +100,7 @@ class CoroTask final : public JoinState<T> {
     // The tail sits outside this object and the frame, so it outlives both.
     FrameTail* const tail = tail_;
     this->~CoroTask();
-    tail->magic = 0;  // see FrameLayout::Free
-    FreeTaskMemory(FrameLayout<T>::BlockOf(tail + 1),
-                   FrameLayout<T>::Prefix() + tail->frame_size);
+    FrameLayout<T>::FreeBlock(tail + 1, tail->frame_size);
   }
 
  private:

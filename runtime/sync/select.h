@@ -117,9 +117,7 @@ template <size_t N>
 struct AbortBranches {
   std::array<JoinHandle<void>, N>& handles;
   ~AbortBranches() {
-    for (JoinHandle<void>& h : handles) {
-      if (h.valid()) JoinHandleAccess<void>::Cell(h)->CancelHere();
-    }
+    for (JoinHandle<void>& h : handles) JoinHandleAccess<void>::CancelHere(h);
   }
 };
 

@@ -57,8 +57,8 @@ struct AbortBoth {
   JoinHandle<A>& a;
   JoinHandle<B>& b;
   ~AbortBoth() {
-    JoinHandleAccess<A>::Cell(a)->CancelHere();
-    JoinHandleAccess<B>::Cell(b)->CancelHere();
+    JoinHandleAccess<A>::CancelHere(a);
+    JoinHandleAccess<B>::CancelHere(b);
   }
 };
 
