@@ -53,9 +53,9 @@ tidepool::Task<void> Produce(Sender tx, int n) {
 
 // `producers` tasks send kMessages in total; the receiving task (the
 // block_on task) sums them until every sender is gone.
-template <typename Sender>
-tidepool::Task<int64_t> Throughput(
-    std::pair<Sender, tidepool::mpsc::Receiver<int64_t>> ch, int producers) {
+template <typename Sender, typename Receiver>
+tidepool::Task<int64_t> Throughput(std::pair<Sender, Receiver> ch,
+                                   int producers) {
   auto [tx, rx] = std::move(ch);
   for (int p = 0; p < producers; ++p) {
     (void)tidepool::spawn(Produce(tx, kMessages / producers));

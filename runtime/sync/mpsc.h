@@ -21,11 +21,16 @@
 //
 // Threads: senders may be used from any thread (send on a bounded channel
 // only inside a tidepool task); one task at a time may receive. Each end must
-// outlive the operations awaited on it. Cost: one allocation for the
-// channel; each operation takes the channel's lock once, except that the
-// receiver of an unbounded channel takes every queued value in one go and
-// then receives them without the lock; the queue is a std::deque; waiting
-// allocates nothing.
+// outlive the operations awaited on it.
+//
+// Cost: one allocation for the channel; waiting allocates nothing. A bounded
+// channel's operations take its lock once each over a std::deque. An
+// unbounded channel has no lock: a send is two atomic read-modify-writes
+// into a list of 31-value blocks, a receive none unless it has to wait, and
+// one spare block is recycled so that a steady stream allocates nothing (see
+// internal/unbounded_chan.h). Its values must be nothrow-move-constructible.
+// The two kinds have distinct receiver types, Receiver<T> and
+// UnboundedReceiver<T>, with the same interface.
 //
 //   auto [tx, rx] = tidepool::mpsc::channel<std::string>(16);
 //   tidepool::spawn(Produce(tx));  // co_await tx.send("x")
@@ -34,7 +39,6 @@
 #include <coroutine>
 #include <cstddef>
 #include <deque>
-#include <limits>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -44,12 +48,13 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "runtime/internal/mutex.h"
+#include "runtime/sync/internal/unbounded_chan.h"
 #include "runtime/sync/internal/wait_list.h"
 
 namespace tidepool {
 namespace internal {
 
-// The channel shared by all ends.
+// The shared state of a bounded channel: a deque under a lock.
 template <typename T>
 class MpscChan {
  public:
@@ -65,8 +70,6 @@ class MpscChan {
   struct RecvWaiter : Waiter {
     std::optional<T> value;  // handed over directly by a sender
   };
-
-  static constexpr size_t kUnbounded = std::numeric_limits<size_t>::max();
 
   explicit MpscChan(size_t capacity) : capacity_(capacity) {}
 
@@ -121,7 +124,6 @@ class MpscChan {
   // For recv's await_suspend: takes a value into `waiter`, finds the
   // channel finished, or registers `waiter`.
   bool RecvOrWait(RecvWaiter* waiter, std::coroutine_handle<> awaiting) {
-    if ((waiter->value = PopTaken())) return false;
     TaskHeader* const self = SuspendCurrentTask(awaiting);
     WakeList wake;
     MutexLock lock(&mu_);
@@ -136,6 +138,14 @@ class MpscChan {
     return true;
   }
 
+  // For recv's await_ready: everything happens under the lock, later.
+  bool RecvReady() const { return false; }
+
+  // For recv's await_resume.
+  std::optional<T> RecvResume(RecvWaiter* waiter) {
+    return std::exchange(waiter->value, std::nullopt);
+  }
+
   // The receiving task is being destroyed while waiting. A value already
   // handed to it goes back to the head of the queue, where it came from.
   void CancelRecv(RecvWaiter* waiter) {
@@ -146,8 +156,7 @@ class MpscChan {
         rx_waiter_ = nullptr;
         drop = waiter->task;
       } else if (waiter->value) {
-        // Older than anything taken or queued.
-        taken_.push_front(*std::move(waiter->value));
+        queue_.push_front(*std::move(waiter->value));
       }
     }
     if (drop) drop->Unref();
@@ -156,7 +165,6 @@ class MpscChan {
   // The value, UNAVAILABLE if the queue is empty, FAILED_PRECONDITION if it
   // is empty for good.
   absl::StatusOr<T> TryRecv() {
-    if (std::optional<T> v = PopTaken()) return *std::move(v);
     WakeList wake;
     MutexLock lock(&mu_);
     if (std::optional<T> v = PopLocked(wake)) return *std::move(v);
@@ -177,7 +185,6 @@ class MpscChan {
   // lock (their destructors may do anything).
   void DropReceiver() {
     std::deque<T> doomed;
-    std::deque<T> doomed_taken(std::move(taken_));
     WakeList wake;
     MutexLock lock(&mu_);
     CloseLocked(wake);
@@ -209,27 +216,11 @@ class MpscChan {
     return SendResult::kSent;
   }
 
-  // The receiver's side, without the lock.
-  std::optional<T> PopTaken() {
-    if (taken_.empty()) return std::nullopt;
-    std::optional<T> v(std::move(taken_.front()));
-    taken_.pop_front();
-    return v;
-  }
-
-  // Only when taken_ is empty.
   std::optional<T> PopLocked(WakeList& wake)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (queue_.empty()) return std::nullopt;
     std::optional<T> v(std::move(queue_.front()));
     queue_.pop_front();
-    if (capacity_ == kUnbounded) {
-      // No sender waits for room, so the receiver may hold the rest: one
-      // lock per batch instead of per value, and senders meet the lock
-      // less often.
-      taken_.swap(queue_);
-      return v;
-    }
     // Refill from the blocked senders, oldest first. The queue can exceed
     // the capacity by one after a cancelled receiver gave a value back.
     while (queue_.size() < capacity_ && !send_waiters_.empty()) {
@@ -262,14 +253,10 @@ class MpscChan {
   WaitList send_waiters_ ABSL_GUARDED_BY(mu_);
   // Non-null only while the queue is empty.
   RecvWaiter* rx_waiter_ ABSL_GUARDED_BY(mu_) = nullptr;
-  // Values an unbounded channel's receiver took from the queue in one go,
-  // older than everything in queue_. Touched only by the receiving side
-  // (one task at a time, handed over with the Receiver).
-  std::deque<T> taken_;
 };
 
 // Shared by the sender types: counting, copying, dropping.
-template <typename T>
+template <typename T, typename Chan>
 class MpscSenderBase {
  public:
   MpscSenderBase(const MpscSenderBase& other) : chan_(other.chan_) {
@@ -297,10 +284,10 @@ class MpscSenderBase {
   bool is_closed() const { return Checked()->IsClosed(); }
 
  protected:
-  explicit MpscSenderBase(std::shared_ptr<MpscChan<T>> chan)
+  explicit MpscSenderBase(std::shared_ptr<Chan> chan)
       : chan_(std::move(chan)) {}
 
-  MpscChan<T>* Checked() const {
+  Chan* Checked() const {
     if (!chan_) throw std::logic_error("tidepool: use of a moved-from Sender");
     return chan_.get();
   }
@@ -310,7 +297,81 @@ class MpscSenderBase {
     if (chan_) std::exchange(chan_, nullptr)->DropSender();
   }
 
-  std::shared_ptr<MpscChan<T>> chan_;
+  std::shared_ptr<Chan> chan_;
+};
+
+// Shared by the receiver types: recv, try_recv, close, dropping.
+template <typename T, typename Chan>
+class MpscReceiverBase {
+ public:
+  MpscReceiverBase(MpscReceiverBase&& other) noexcept = default;
+  MpscReceiverBase& operator=(MpscReceiverBase&& other) noexcept {
+    if (this != &other) {
+      Drop();
+      chan_ = std::move(other.chan_);
+    }
+    return *this;
+  }
+  MpscReceiverBase(const MpscReceiverBase&) = delete;
+  MpscReceiverBase& operator=(const MpscReceiverBase&) = delete;
+  ~MpscReceiverBase() { Drop(); }
+
+  // The awaitable returned by recv().
+  class [[nodiscard]] Recv {
+   public:
+    Recv(const Recv&) = delete;
+    Recv& operator=(const Recv&) = delete;
+    ~Recv() {
+      if (suspended_) chan_->CancelRecv(&waiter_);
+    }
+
+    bool await_ready() { return chan_->RecvReady(); }
+    bool await_suspend(std::coroutine_handle<> awaiting) {
+      suspended_ = chan_->RecvOrWait(&waiter_, awaiting);
+      return suspended_;
+    }
+    std::optional<T> await_resume() {
+      suspended_ = false;
+      return chan_->RecvResume(&waiter_);
+    }
+
+   private:
+    friend class MpscReceiverBase;
+    explicit Recv(Chan* chan) : chan_(chan) {}
+
+    Chan* const chan_;
+    // Shared with senders while suspended, under the channel's rules.
+    typename Chan::RecvWaiter waiter_;
+    // Owner-only: true between a suspending await_suspend and await_resume.
+    bool suspended_ = false;
+  };
+
+  // co_await: the next value, or nullopt once the channel is finished.
+  Recv recv() { return Recv(Checked()); }
+
+  // Without waiting: the next value, UNAVAILABLE if the queue is empty, or
+  // FAILED_PRECONDITION if it is empty and no value can come any more.
+  absl::StatusOr<T> try_recv() { return Checked()->TryRecv(); }
+
+  // Refuses later sends and fails the blocked ones; values already queued
+  // can still be received.
+  void close() { Checked()->Close(); }
+
+ protected:
+  explicit MpscReceiverBase(std::shared_ptr<Chan> chan)
+      : chan_(std::move(chan)) {}
+
+ private:
+  Chan* Checked() const {
+    if (!chan_)
+      throw std::logic_error("tidepool: use of a moved-from Receiver");
+    return chan_.get();
+  }
+  void Drop() {
+    if (chan_) std::exchange(chan_, nullptr)->DropReceiver();
+  }
+
+  std::shared_ptr<Chan> chan_;
 };
 
 }  // namespace internal
@@ -323,15 +384,17 @@ template <typename T>
 class UnboundedSender;
 template <typename T>
 class Receiver;
+template <typename T>
+class UnboundedReceiver;
 
 template <typename T>
 std::pair<Sender<T>, Receiver<T>> channel(size_t capacity);
 template <typename T>
-std::pair<UnboundedSender<T>, Receiver<T>> unbounded_channel();
+std::pair<UnboundedSender<T>, UnboundedReceiver<T>> unbounded_channel();
 
 // The sending end of a bounded channel. Copyable.
 template <typename T>
-class Sender : public internal::MpscSenderBase<T> {
+class Sender : public internal::MpscSenderBase<T, internal::MpscChan<T>> {
  public:
   // The awaitable returned by send(); yields true once queued, false if the
   // receiver is gone (the value is destroyed).
@@ -387,102 +450,43 @@ class Sender : public internal::MpscSenderBase<T> {
  private:
   using Chan = internal::MpscChan<T>;
   friend std::pair<Sender<T>, Receiver<T>> channel<T>(size_t);
-  using internal::MpscSenderBase<T>::MpscSenderBase;
+  using internal::MpscSenderBase<T, Chan>::MpscSenderBase;
 };
 
 // The sending end of an unbounded channel. Copyable.
 template <typename T>
-class UnboundedSender : public internal::MpscSenderBase<T> {
+class UnboundedSender
+    : public internal::MpscSenderBase<T, internal::UnboundedChan<T>> {
  public:
   // Queues `value`; false (destroying it) if the receiver is gone. Never
   // waits, so any thread may call it.
-  bool send(T value) {
-    return this->Checked()->TrySend(value) ==
-           internal::MpscChan<T>::SendResult::kSent;
-  }
+  bool send(T value) { return this->Checked()->Send(value); }
 
  private:
-  friend std::pair<UnboundedSender<T>, Receiver<T>> unbounded_channel<T>();
-  using internal::MpscSenderBase<T>::MpscSenderBase;
+  using Chan = internal::UnboundedChan<T>;
+  friend std::pair<UnboundedSender<T>, UnboundedReceiver<T>>
+  unbounded_channel<T>();
+  using internal::MpscSenderBase<T, Chan>::MpscSenderBase;
 };
 
-// The receiving end of either kind of channel. Move-only.
+// The receiving end of a bounded channel. Move-only.
 template <typename T>
-class Receiver {
- public:
-  Receiver(Receiver&& other) noexcept = default;
-  Receiver& operator=(Receiver&& other) noexcept {
-    if (this != &other) {
-      Drop();
-      chan_ = std::move(other.chan_);
-    }
-    return *this;
-  }
-  Receiver(const Receiver&) = delete;
-  Receiver& operator=(const Receiver&) = delete;
-  ~Receiver() { Drop(); }
-
-  // The awaitable returned by recv().
-  class [[nodiscard]] Recv {
-   public:
-    Recv(const Recv&) = delete;
-    Recv& operator=(const Recv&) = delete;
-    ~Recv() {
-      if (suspended_) chan_->CancelRecv(&waiter_);
-    }
-
-    bool await_ready() const { return false; }
-    bool await_suspend(std::coroutine_handle<> awaiting) {
-      suspended_ = chan_->RecvOrWait(&waiter_, awaiting);
-      return suspended_;
-    }
-    std::optional<T> await_resume() {
-      suspended_ = false;
-      return std::exchange(waiter_.value, std::nullopt);
-    }
-
-   private:
-    friend class Receiver;
-    explicit Recv(internal::MpscChan<T>* chan) : chan_(chan) {}
-
-    internal::MpscChan<T>* const chan_;
-    // Guarded by the channel's lock while registered.
-    typename internal::MpscChan<T>::RecvWaiter waiter_;
-    // Owner-only: true between a suspending await_suspend and await_resume.
-    bool suspended_ = false;
-  };
-
-  // co_await: the next value, or nullopt once the channel is finished.
-  Recv recv() { return Recv(Checked()); }
-
-  // Without waiting: the next value, UNAVAILABLE if the queue is empty, or
-  // FAILED_PRECONDITION if it is empty and no value can come any more.
-  absl::StatusOr<T> try_recv() { return Checked()->TryRecv(); }
-
-  // Refuses later sends and fails the blocked ones; values already queued
-  // can still be received.
-  void close() { Checked()->Close(); }
-
+class Receiver : public internal::MpscReceiverBase<T, internal::MpscChan<T>> {
  private:
   friend std::pair<Sender<T>, Receiver<T>> channel<T>(size_t);
-  friend std::pair<UnboundedSender<T>, Receiver<T>> unbounded_channel<T>();
-  explicit Receiver(std::shared_ptr<internal::MpscChan<T>> chan)
-      : chan_(std::move(chan)) {}
-
-  internal::MpscChan<T>* Checked() const {
-    if (!chan_)
-      throw std::logic_error("tidepool: use of a moved-from Receiver");
-    return chan_.get();
-  }
-  void Drop() {
-    if (chan_) std::exchange(chan_, nullptr)->DropReceiver();
-  }
-
-  std::shared_ptr<internal::MpscChan<T>> chan_;
+  using internal::MpscReceiverBase<T, internal::MpscChan<T>>::MpscReceiverBase;
 };
 
+// The receiving end of an unbounded channel. Move-only.
 template <typename T>
-using UnboundedReceiver = Receiver<T>;
+class UnboundedReceiver
+    : public internal::MpscReceiverBase<T, internal::UnboundedChan<T>> {
+ private:
+  friend std::pair<UnboundedSender<T>, UnboundedReceiver<T>>
+  unbounded_channel<T>();
+  using internal::MpscReceiverBase<
+      T, internal::UnboundedChan<T>>::MpscReceiverBase;
+};
 
 // Throws std::invalid_argument if capacity is 0.
 template <typename T>
@@ -495,10 +499,9 @@ std::pair<Sender<T>, Receiver<T>> channel(size_t capacity) {
 }
 
 template <typename T>
-std::pair<UnboundedSender<T>, Receiver<T>> unbounded_channel() {
-  auto chan = std::make_shared<internal::MpscChan<T>>(
-      internal::MpscChan<T>::kUnbounded);
-  return {UnboundedSender<T>(chan), Receiver<T>(chan)};
+std::pair<UnboundedSender<T>, UnboundedReceiver<T>> unbounded_channel() {
+  auto chan = std::make_shared<internal::UnboundedChan<T>>();
+  return {UnboundedSender<T>(chan), UnboundedReceiver<T>(chan)};
 }
 
 }  // namespace mpsc

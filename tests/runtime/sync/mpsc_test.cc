@@ -208,7 +208,7 @@ TEST(MpscTest, ReceiverAbortedAfterAHandOffGivesTheValueBack) {
   Runtime rt = MakeRuntime(1);
   auto root = []() -> Task<void> {
     auto [tx, rx] = mpsc::unbounded_channel<int>();
-    auto receive = [](mpsc::Receiver<int>* rx) -> Task<void> {
+    auto receive = [](mpsc::UnboundedReceiver<int>* rx) -> Task<void> {
       co_await rx->recv();
     };
     JoinHandle<void> h = spawn(receive(&rx));
@@ -227,7 +227,8 @@ TEST(MpscTest, AbortedWaitingReceiverCanBeReplaced) {
   Runtime rt = MakeRuntime(1);
   auto root = []() -> Task<void> {
     auto [tx, rx] = mpsc::unbounded_channel<int>();
-    auto receive = [](mpsc::Receiver<int>* rx) -> Task<std::optional<int>> {
+    auto receive =
+        [](mpsc::UnboundedReceiver<int>* rx) -> Task<std::optional<int>> {
       co_return co_await rx->recv();
     };
     JoinHandle<std::optional<int>> a = spawn(receive(&rx));
@@ -250,7 +251,7 @@ TEST(MpscTest, TwoConcurrentReceiversAreRejected) {
   Runtime rt = MakeRuntime(1);
   auto root = []() -> Task<bool> {
     auto [tx, rx] = mpsc::unbounded_channel<int>();
-    auto receive = [](mpsc::Receiver<int>* rx) -> Task<void> {
+    auto receive = [](mpsc::UnboundedReceiver<int>* rx) -> Task<void> {
       co_await rx->recv();
     };
     JoinHandle<void> a = spawn(receive(&rx));
@@ -271,7 +272,7 @@ TEST(MpscTest, TwoConcurrentReceiversAreRejected) {
 TEST(MpscTest, UnboundedSendFromAForeignThread) {
   Runtime rt = MakeRuntime(2);
   auto [tx, rx] = mpsc::unbounded_channel<int>();
-  auto sum = [](mpsc::Receiver<int> rx) -> Task<long> {
+  auto sum = [](mpsc::UnboundedReceiver<int> rx) -> Task<long> {
     long total = 0;
     while (std::optional<int> v = co_await rx.recv()) total += *v;
     co_return total;
@@ -296,7 +297,8 @@ TEST(MpscTest, ShutdownWithBlockedSendersAndAWaitingReceiver) {
       while (co_await tx.send(std::string(100, 'x'))) {
       }
     };
-    auto receive = [&started](mpsc::Receiver<std::string> rx) -> Task<void> {
+    auto receive =
+        [&started](mpsc::UnboundedReceiver<std::string> rx) -> Task<void> {
       started.fetch_add(1);
       while (co_await rx.recv()) {
       }
@@ -371,8 +373,8 @@ TEST(MpscTest, StressUnboundedEightProducers) {
   rt.block_on(root());
 }
 
-// The unbounded receiver takes queued values in batches: order per producer
-// holds across batches, whether values come through recv or try_recv.
+// The unbounded channel keeps values in blocks of 31: order per producer
+// holds across blocks, whether values come through recv or try_recv.
 TEST(MpscTest, UnboundedKeepsEachProducersOrderAcrossBatches) {
   Runtime rt = MakeRuntime(2);
   const int n = 20000 * testing::Scale();
@@ -407,18 +409,17 @@ TEST(MpscTest, UnboundedKeepsEachProducersOrderAcrossBatches) {
   rt.block_on(root());
 }
 
-TEST(MpscTest, DroppingTheReceiverDestroysTheValuesItTook) {
+TEST(MpscTest, DroppingTheReceiverDestroysTheQueuedValues) {
   Runtime rt = MakeRuntime(1);
   auto value = std::make_shared<int>(7);
   auto root = [&value]() -> Task<void> {
     auto [tx, rx] = mpsc::unbounded_channel<std::shared_ptr<int>>();
     for (int i = 0; i < 3; ++i) EXPECT_TRUE(tx.send(value));
-    // Takes all three from the queue and returns the first.
     std::optional<std::shared_ptr<int>> first = co_await rx.recv();
     EXPECT_EQ(first->get(), value.get());
     { auto dropped = std::move(rx); }
-    // `value` and `first` are left: the two the receiver took died with it,
-    // though the channel lives on with the sender.
+    // `value` and `first` are left: the two still queued died with the
+    // receiver, though the channel lives on with the sender.
     EXPECT_EQ(value.use_count(), 2);
     EXPECT_FALSE(tx.send(value));
   };
