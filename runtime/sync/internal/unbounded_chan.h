@@ -20,8 +20,15 @@
 // stores). A sender never walks the list: `tail_block_` always holds the
 // block of the position in `tail_`. The receiver recycles each block it has
 // read out: all its slots were written, so no sender touches it again. One
-// spare block is kept for the next link, so a steady stream allocates
-// nothing.
+// spare block is kept for the next link, so a steady stream from one sender
+// allocates nothing (senders racing for a block's last slot may each
+// allocate one; the losers' go back as the spare or are freed).
+//
+// Between a sender's claim and its write the head slot can be claimed but
+// empty. recv parks on it (the writer wakes it); try_recv and dropping the
+// receiver wait for the write, which is a few instructions away unless the
+// sender was preempted, so that a value whose send returned is never
+// reported missing or left behind.
 //
 // Values must be nothrow-move-constructible: a claimed position cannot be
 // given back, so a move that throws after claiming would leave a hole the
@@ -136,6 +143,7 @@ class UnboundedChan {
   // value can come any more. The value is taken in RecvResume, so that it
   // is moved once, straight into the caller's optional.
   bool RecvReady() {
+    RejectSecondReceiver();
     // acquire: the value the sender published.
     const uintptr_t state = HeadSlot().state.load(std::memory_order_acquire);
     return state == kWritten || state == kEnd || Ended();
@@ -154,6 +162,9 @@ class UnboundedChan {
             expected, reinterpret_cast<uintptr_t>(self),
             std::memory_order_acq_rel, std::memory_order_acquire)) {
       waiter->parked = self;
+      // relaxed: only a check against misuse; the wake-up orders it for
+      // the receiver itself.
+      receiver_parked_.store(true, std::memory_order_relaxed);
       return true;
     }
     self->Unref();
@@ -166,7 +177,9 @@ class UnboundedChan {
   // For recv's await_resume: the value at the head, or nullopt at the end.
   // Whoever woke a parked receiver wrote the head slot first.
   std::optional<T> RecvResume(RecvWaiter* waiter) {
-    waiter->parked = nullptr;
+    if (std::exchange(waiter->parked, nullptr) != nullptr) {
+      receiver_parked_.store(false, std::memory_order_relaxed);
+    }
     return TakeWritten();
   }
 
@@ -176,6 +189,7 @@ class UnboundedChan {
   void CancelRecv(RecvWaiter* waiter) {
     TaskHeader* const self = std::exchange(waiter->parked, nullptr);
     if (self == nullptr) return;
+    receiver_parked_.store(false, std::memory_order_relaxed);
     uintptr_t expected = reinterpret_cast<uintptr_t>(self);
     // relaxed: the slot goes back to empty; nothing is published.
     if (HeadSlot().state.compare_exchange_strong(expected, kEmpty,
@@ -187,7 +201,8 @@ class UnboundedChan {
   // The value, UNAVAILABLE if none is written yet, FAILED_PRECONDITION if
   // none can come any more.
   absl::StatusOr<T> TryRecv() {
-    if (std::optional<T> v = TakeWritten()) return *std::move(v);
+    RejectSecondReceiver();
+    if (std::optional<T> v = TakeClaimed()) return *std::move(v);
     if (Ended()) {
       return absl::FailedPreconditionError("tidepool: mpsc channel closed");
     }
@@ -197,11 +212,10 @@ class UnboundedChan {
   // Refuses later sends; queued values can still be received.
   void Close() { Finish(); }
 
-  // The receiver is gone: close, and destroy the values written so far.
-  // Values still being written die with the channel.
+  // The receiver is gone: close, and destroy every value sent before.
   void DropReceiver() {
     Finish();
-    while (TakeWritten()) {
+    while (TakeClaimed()) {
     }
   }
 
@@ -230,7 +244,8 @@ class UnboundedChan {
 
   static size_t Offset(uint64_t position) { return position % kLap; }
 
-  // The linking sender needs a few stores; if it was preempted, let it run.
+  // The sender waited for is a few instructions from done (linking a block,
+  // or writing the slot it claimed); if it was preempted, let it run.
   static void Backoff(int waits) {
     if (waits >= 16) {
       std::this_thread::yield();
@@ -322,6 +337,28 @@ class UnboundedChan {
            ((t & kClosed) && (t >> kShift) == head_);
   }
 
+  // A receiving task is parked or woken and not yet resumed: another task
+  // receiving now would take its value.
+  void RejectSecondReceiver() {
+    if (receiver_parked_.load(std::memory_order_relaxed)) {
+      throw std::logic_error("tidepool: two tasks receive from one channel");
+    }
+  }
+
+  // The value at the head. If its sender has claimed the slot but not yet
+  // written it, waits for the write. nullopt when nothing is claimed, or at
+  // the end.
+  std::optional<T> TakeClaimed() {
+    for (int waits = 0;; ++waits) {
+      if (std::optional<T> v = TakeWritten()) return v;
+      // acquire: pairs with the claim; positions below tail_'s are claimed
+      // (the head is never a block's unused last position).
+      const uint64_t t = tail_.load(std::memory_order_acquire);
+      if ((t >> kShift) == head_ || Ended()) return std::nullopt;
+      Backoff(waits);
+    }
+  }
+
   // The value at the head, if written.
   std::optional<T> TakeWritten() {
     Slot& slot = HeadSlot();
@@ -353,6 +390,7 @@ class UnboundedChan {
   // (one task at a time, handed over with the Receiver).
   uint64_t head_ = 0;
   Block* head_block_;
+  std::atomic<bool> receiver_parked_{false};
 
   // Senders' side, on its own cache line away from the receiver's.
   alignas(64) std::atomic<uint64_t> tail_{0};

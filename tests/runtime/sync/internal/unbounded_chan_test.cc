@@ -163,6 +163,59 @@ TEST(UnboundedChanTest, UnreceivedValuesAreDestroyedOnce) {
   EXPECT_EQ(value.use_count(), 1);
 }
 
+// Closing right at a block's end, or one slot either side of it: every
+// value sent before is received, then the end.
+TEST(UnboundedChanTest, CloseAtBlockBoundaries) {
+  Runtime rt = MakeRuntime(1);
+  auto root = []() -> Task<void> {
+    for (int n : {30, 31, 32, 61, 62, 63}) {
+      auto [tx, rx] = mpsc::unbounded_channel<int>();
+      for (int i = 0; i < n; ++i) EXPECT_TRUE(tx.send(i));
+      rx.close();
+      EXPECT_FALSE(tx.send(-1));
+      for (int i = 0; i < n; ++i) {
+        EXPECT_EQ(co_await rx.recv(), std::optional<int>(i)) << n;
+      }
+      EXPECT_EQ(co_await rx.recv(), std::nullopt) << n;
+    }
+  };
+  rt.block_on(root());
+}
+
+// The channel itself, with no receiver to drain it first: its destructor
+// destroys what is left, across blocks.
+TEST(UnboundedChanTest, ChannelDestroysWhatNobodyReceived) {
+  auto value = std::make_shared<int>(1);
+  {
+    internal::UnboundedChan<std::shared_ptr<int>> chan;
+    for (int i = 0; i < kManyBlocks; ++i) {
+      std::shared_ptr<int> copy = value;
+      EXPECT_TRUE(chan.Send(copy));
+    }
+    EXPECT_EQ(value.use_count(), 1 + kManyBlocks);
+  }
+  EXPECT_EQ(value.use_count(), 1);
+}
+
+// A receiver was woken with a value but has not run yet: another task
+// receiving now would take that value and leave the first one with the end
+// of the channel. It is refused, as a second concurrent receiver.
+TEST(UnboundedChanTest, ReceivingBeforeAWokenReceiverRunsIsRejected) {
+  Runtime rt = MakeRuntime(1);
+  auto root = []() -> Task<void> {
+    auto [tx, rx] = mpsc::unbounded_channel<int>();
+    auto receive = [](mpsc::UnboundedReceiver<int>* rx) -> Task<int> {
+      co_return (co_await rx->recv()).value_or(-1);
+    };
+    JoinHandle<int> h = spawn(receive(&rx));
+    co_await LetOthersRun();
+    EXPECT_TRUE(tx.send(7));  // wakes the parked receiver; it runs later
+    EXPECT_THROW((void)rx.try_recv(), std::logic_error);
+    EXPECT_EQ(co_await h, 7);
+  };
+  rt.block_on(root());
+}
+
 // Threads outside the runtime send (producer, sequence) pairs while a task
 // receives; block links race with claims and with the receiver parking.
 TEST(UnboundedChanTest, StressThreadsSendInOrderPerProducer) {
