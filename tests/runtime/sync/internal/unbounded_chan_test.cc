@@ -29,6 +29,13 @@ using testing::WasCancelled;
 // More than a few blocks of 31 values, and not a multiple of 31.
 constexpr int kManyBlocks = 31 * 7 + 5;
 
+// Receives until the channel ends; how many values came.
+Task<int> CountUntilTheEnd(mpsc::UnboundedReceiver<int>* rx) {
+  int n = 0;
+  while (co_await rx->recv()) ++n;
+  co_return n;
+}
+
 TEST(UnboundedChanTest, ValuesQueuedAcrossBlocksArriveInOrder) {
   Runtime rt = MakeRuntime(1);
   auto root = []() -> Task<void> {
@@ -79,12 +86,7 @@ TEST(UnboundedChanTest, CloseWakesAReceiverParkedMidBlock) {
   auto root = []() -> Task<void> {
     auto [tx, rx] = mpsc::unbounded_channel<int>();
     for (int i = 0; i < 40; ++i) EXPECT_TRUE(tx.send(i));
-    auto receive = [](mpsc::UnboundedReceiver<int>* rx) -> Task<int> {
-      int n = 0;
-      while (co_await rx->recv()) ++n;
-      co_return n;
-    };
-    JoinHandle<int> h = spawn(receive(&rx));
+    JoinHandle<int> h = spawn(CountUntilTheEnd(&rx));
     co_await LetOthersRun();
     EXPECT_FALSE(h.is_finished());
     rx.close();  // as if from another task
@@ -120,12 +122,7 @@ TEST(UnboundedChanTest, LastSenderDroppingWakesAReceiverParkedOnANewBlock) {
     auto [tx, rx] = mpsc::unbounded_channel<int>();
     // 31 values fill the first block: the receiver parks on the next one.
     for (int i = 0; i < 31; ++i) EXPECT_TRUE(tx.send(i));
-    auto receive = [](mpsc::UnboundedReceiver<int>* rx) -> Task<int> {
-      int n = 0;
-      while (co_await rx->recv()) ++n;
-      co_return n;
-    };
-    JoinHandle<int> h = spawn(receive(&rx));
+    JoinHandle<int> h = spawn(CountUntilTheEnd(&rx));
     co_await LetOthersRun();
     mpsc::UnboundedSender<int> copy = tx;
     { auto dropped = std::move(tx); }
