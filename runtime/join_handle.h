@@ -99,7 +99,7 @@ class [[nodiscard]] JoinHandle {
     return cell_;
   }
   void Reset() {
-    if (cell_) std::exchange(cell_, nullptr)->Unref();
+    if (cell_) std::exchange(cell_, nullptr)->DropHandle();
   }
 
   internal::JoinState<T>* cell_ = nullptr;

@@ -97,10 +97,10 @@ void OwnedTasks::Completed(const TaskHeader* task, int worker) {
   }
 }
 
-int OwnedTasks::Release(TaskHeader* task, int worker) {
+int OwnedTasks::Release(TaskHeader* task, int worker, uint32_t caller_refs) {
   const int32_t owner = task->owned_list_;
   if (owner == TaskHeader::kNotOwned) {
-    task->Unref();
+    task->Unref(1 + caller_refs);
     return kNotAWorker;
   }
   if (static_cast<size_t>(owner) >= num_workers_) {
@@ -109,14 +109,16 @@ int OwnedTasks::Release(TaskHeader* task, int worker) {
       SpinThenBlockLock lock(&shard.mu);
       Unlink(shard.head, task);
     }
-    task->Unref();
+    task->Unref(1 + caller_refs);
     return kNotAWorker;
   }
   if (owner == worker) {
     Free(workers_[owner], task);
-    task->Unref();
+    task->Unref(1 + caller_refs);
     return kNotAWorker;
   }
+  // Ours first: once pushed, the list's reference may be dropped at once.
+  if (caller_refs > 0) task->Unref(caller_refs);
   // Hand the task and the list's reference to the owner. release: the
   // drainer's acquire exchange sees owned_returned_next_.
   WorkerList& list = workers_[owner];

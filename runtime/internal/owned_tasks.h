@@ -57,13 +57,14 @@ class OwnedTasks {
   // The task is about to publish its completion: counts it, so that
   // Alive() no longer does once the completion is observed.
   void Completed(const TaskHeader* task, int worker);
-  // Drops the list's reference, at once or at the owner's next drain; the
-  // caller must not touch the task afterwards. Called last in
+  // Drops the list's reference, at once or at the owner's next drain, and
+  // `caller_refs` of the caller's at once (with the list's in one atomic
+  // when it can); the caller must not touch the task afterwards. Called last in
   // TaskHeader::Complete(), for linked and refused tasks alike. Returns the
   // worker to interrupt, or kNotAWorker: every kReturnedNudge-th task
   // returned to a worker's stack asks for a drain, so that a parked owner
   // holds fewer returned cells than that.
-  int Release(TaskHeader* task, int worker);
+  int Release(TaskHeader* task, int worker, uint32_t caller_refs = 0);
 
   static constexpr uint32_t kReturnedNudge = 64;
   // The owner worker: unlinks the tasks other threads returned to its list.

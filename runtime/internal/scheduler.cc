@@ -312,8 +312,7 @@ void Scheduler::RunTask(Worker* w, TaskHeader* task) {
   const bool done = task->Poll();
   SetCurrentTask(nullptr);
   if (done) {
-    task->Complete();
-    task->Unref();
+    task->Complete(/*caller_refs=*/1);  // and the queue's reference
     return;
   }
   const bool yielded = TakeYieldRequest();
@@ -424,8 +423,9 @@ void Scheduler::Park(Worker* w) {
   }
 }
 
-void Scheduler::ReleaseOwned(TaskHeader* task, int worker) {
-  const int nudge = owned_.Release(task, worker);
+void Scheduler::ReleaseOwned(TaskHeader* task, int worker,
+                             uint32_t caller_refs) {
+  const int nudge = owned_.Release(task, worker, caller_refs);
   // A parked owner drains when it wakes; one that sleeps on is interrupted
   // now and then, so that returned cells do not pile up behind its sleep.
   if (nudge != OwnedTasks::kNotAWorker) workers_[nudge]->parker.Interrupt();

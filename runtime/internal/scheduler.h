@@ -70,9 +70,10 @@ class Scheduler {
   int CurrentWorker() const;
 
   OwnedTasks& owned() { return owned_; }
-  // TaskHeader::Complete()'s last step: OwnedTasks::Release, plus waking
-  // the owner when its returned cells pile up.
-  void ReleaseOwned(TaskHeader* task, int worker);
+  // TaskHeader::Complete()'s last step: OwnedTasks::Release (dropping
+  // `caller_refs` more), plus waking the owner when its returned cells pile
+  // up.
+  void ReleaseOwned(TaskHeader* task, int worker, uint32_t caller_refs);
 
   // Timers of this runtime (sleep, timeout, interval). Any thread.
   TimerDriver& timers() { return timers_; }

@@ -139,7 +139,7 @@ void TaskHeader::CancelNow() {
   Complete();
 }
 
-void TaskHeader::Complete() {
+void TaskHeader::Complete(uint32_t caller_refs) {
   const int worker =
       scheduler_ ? scheduler_->CurrentWorker() : OwnedTasks::kNotAWorker;
   // Before the completion is visible, so that whoever sees it also sees the
@@ -147,11 +147,17 @@ void TaskHeader::Complete() {
   if (scheduler_) scheduler_->owned().Completed(this, worker);
   // release: the result stored by the owner is visible to IsComplete().
   state_.fetch_or(kComplete, std::memory_order_release);
-  // acq_rel: release for the waiter that reads the result after seeing
-  // kJoinDone; acquire to see the waiter's registration in full.
-  const uintptr_t waiter =
-      join_waiter_.exchange(kJoinDone, std::memory_order_acq_rel);
-  if (waiter & kThreadWaiterTag) {
+  // relaxed: kDetached is final (no handle is left to register a waiter)
+  // and orders nothing; a task nobody can join skips the exchange.
+  uintptr_t waiter = join_waiter_.load(std::memory_order_relaxed);
+  if (waiter != kDetached) {
+    // acq_rel: release for the waiter that reads the result after seeing
+    // kJoinDone; acquire to see the waiter's registration in full.
+    waiter = join_waiter_.exchange(kJoinDone, std::memory_order_acq_rel);
+  }
+  if (waiter == kDetached) {
+    // The handle went while we completed: nobody to tell.
+  } else if (waiter & kThreadWaiterTag) {
     reinterpret_cast<ThreadWaiter*>(waiter & ~kThreadWaiterTag)->Notify();
   } else if (waiter > kJoinDone) {
     TaskHeader* task = reinterpret_cast<TaskHeader*>(waiter);
@@ -159,7 +165,18 @@ void TaskHeader::Complete() {
     task->Unref();
   }
   // Last: the owned-task list's reference may be the task's last one.
-  if (scheduler_) scheduler_->ReleaseOwned(this, worker);
+  if (scheduler_) {
+    scheduler_->ReleaseOwned(this, worker, caller_refs);
+  } else if (caller_refs > 0) {
+    Unref(caller_refs);
+  }
+}
+
+void TaskHeader::DropHandle() {
+  // relaxed: see Complete(); the handle registers no waiter any more, and a
+  // completion that already took the word is not disturbed by the store.
+  join_waiter_.store(kDetached, std::memory_order_relaxed);
+  Unref();
 }
 
 void ThreadWaiter::Notify() {

@@ -82,9 +82,10 @@ class TaskHeader {
   // holds one that keeps the task alive.
   void Ref() { refs_.fetch_add(1, std::memory_order_relaxed); }
   // acq_rel: every prior use of the task by any holder must happen before the
-  // delete done by whoever drops the last reference.
-  void Unref() {
-    if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) Destroy();
+  // delete done by whoever drops the last reference. Drops `n` references
+  // held by the caller in one step.
+  void Unref(uint32_t n = 1) {
+    if (refs_.fetch_sub(n, std::memory_order_acq_rel) == n) Destroy();
   }
 
   // Any thread. Makes the task runnable: schedules it when idle, marks it
@@ -129,8 +130,16 @@ class TaskHeader {
   // Owner side: destroys the frame (if any), stores a cancellation error and
   // completes. Only the thread that owns the frame may call it.
   void CancelNow();
-  // Owner side: publishes completion and wakes the join waiter.
-  void Complete();
+  // Owner side: publishes completion and wakes the join waiter. Also drops
+  // `caller_refs` of the caller's references, together with the owned-task
+  // list's where it can (one atomic instead of two when a worker completes
+  // its own task); with caller_refs > 0 the caller must not touch the task
+  // afterwards.
+  void Complete(uint32_t caller_refs = 0);
+  // The JoinHandle is dropped: no waiter can register any more, so
+  // completion need not look (one atomic less per detached task). Drops the
+  // handle's reference.
+  void DropHandle();
 
   Scheduler* scheduler() const { return scheduler_; }
   std::atomic<uint32_t>& state() { return state_; }
@@ -163,14 +172,17 @@ class TaskHeader {
  private:
   static constexpr uintptr_t kJoinDone = 1;
   static constexpr uintptr_t kThreadWaiterTag = 2;
+  // Not a pointer (they are 8-aligned) and not tagged: checked first.
+  static constexpr uintptr_t kDetached = 4;
 
   bool InstallJoinWaiter(uintptr_t tagged);
 
   Scheduler* const scheduler_;
   std::atomic<uint32_t> refs_;
   std::atomic<uint32_t> state_{0};
-  // 0, a TaskHeader* (holding a ref), a ThreadWaiter* | kThreadWaiterTag, or
-  // kJoinDone once completion has taken it.
+  // 0, a TaskHeader* (holding a ref), a ThreadWaiter* | kThreadWaiterTag,
+  // kJoinDone once completion has taken it, or kDetached once the handle is
+  // gone.
   std::atomic<uintptr_t> join_waiter_{0};
 };
 

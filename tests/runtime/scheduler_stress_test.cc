@@ -156,6 +156,28 @@ TEST(SchedulerStressTest, AbortRacesWithCompletion) {
   EXPECT_EQ(c.frames.load(), 0);
 }
 
+// Handles dropped from a thread outside the runtime while their tasks
+// complete on the workers: completion reads the join word just as the drop
+// marks it detached (a misread would call a waiter at a bogus address), and
+// every frame is still destroyed exactly once.
+TEST(SchedulerStressTest, HandlesDroppedWhileTheirTasksComplete) {
+  Runtime rt = MakeRuntime();
+  Counters c;
+  for (int round = 0; round < 20 * StressScale(); ++round) {
+    std::minstd_rand rng(round);
+    std::vector<JoinHandle<long>> hs;
+    for (int i = 0; i < 2000; ++i) hs.push_back(rt.spawn(Leaf(i, rng(), &c)));
+    // Dropped in order, as the workers finish them in a different one.
+    std::thread dropper([&hs] { hs.clear(); });
+    dropper.join();
+  }
+  auto settle = [](Counters* c) -> Task<long> {
+    while (c->frames.load() != 0) co_await yield_now();
+    co_return c->frames.load();
+  };
+  EXPECT_EQ(rt.block_on(settle(&c)), 0);
+}
+
 TEST(SchedulerStressTest, ShutdownWithPendingTasksAndRunningBlockingCalls) {
   for (int round = 0; round < 30 * StressScale(); ++round) {
     Counters c;
