@@ -136,6 +136,12 @@ int OwnedTasks::Release(TaskHeader* task, int worker, uint32_t caller_refs) {
   return returns % kReturnedNudge == 0 ? owner : kNotAWorker;
 }
 
+bool OwnedTasks::FreeOwnSlot(TaskHeader* task, int worker) {
+  if (worker == kNotAWorker || task->owned_list_ != worker) return false;
+  Free(workers_[worker], task);
+  return true;
+}
+
 size_t OwnedTasks::Alive() const {
   int64_t n = 0;
   for (size_t i = 0; i < num_workers_; ++i) {

@@ -65,6 +65,11 @@ class OwnedTasks {
   // returned to a worker's stack asks for a drain, so that a parked owner
   // holds fewer returned cells than that.
   int Release(TaskHeader* task, int worker, uint32_t caller_refs = 0);
+  // Release's common case, for a caller that drops the references itself:
+  // if `task` is in the table of `worker` (the calling worker), frees its
+  // slot and returns true; the list's reference is then the caller's to
+  // drop. Otherwise does nothing and returns false.
+  bool FreeOwnSlot(TaskHeader* task, int worker);
 
   static constexpr uint32_t kReturnedNudge = 64;
   // The owner worker: unlinks the tasks other threads returned to its list.

@@ -128,8 +128,11 @@ int Scheduler::CurrentWorker() const {
 }
 
 void Scheduler::Submit(TaskHeader* task) {
-  // relaxed: the task is not shared yet; the queue push publishes it.
-  task->state().store(TaskHeader::kScheduled, std::memory_order_relaxed);
+  // relaxed: the task is not shared yet; the queue push publishes it. Keeps
+  // the reference count in the upper bits.
+  std::atomic<uint32_t>& state = task->state();
+  state.store(state.load(std::memory_order_relaxed) | TaskHeader::kScheduled,
+              std::memory_order_relaxed);
   if (!owned_.Insert(task, CurrentWorker())) {  // shutting down: never runs
     task->CancelNow();
     task->Unref();

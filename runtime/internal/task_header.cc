@@ -145,6 +145,19 @@ void TaskHeader::Complete(uint32_t caller_refs) {
   // Before the completion is visible, so that whoever sees it also sees the
   // task gone from the runtime's count of live tasks.
   if (scheduler_) scheduler_->owned().Completed(this, worker);
+  // relaxed: see DropHandle().
+  if (join_waiter_.load(std::memory_order_relaxed) == kDetached &&
+      scheduler_ != nullptr && scheduler_->owned().FreeOwnSlot(this, worker)) {
+    // Nobody can join, and the list's reference is ours to drop with the
+    // caller's: publish completion and drop them in one step (kComplete is
+    // not set yet, so adding it carries into nothing). acq_rel: release as
+    // below, and as Unref() for the delete.
+    const uint32_t refs = 1 + caller_refs;
+    const uint32_t before =
+        state_.fetch_sub(refs * kRefOne - kComplete, std::memory_order_acq_rel);
+    if (before / kRefOne == refs) Destroy();
+    return;
+  }
   // release: the result stored by the owner is visible to IsComplete().
   state_.fetch_or(kComplete, std::memory_order_release);
   // relaxed: kDetached is final (no handle is left to register a waiter)

@@ -55,7 +55,10 @@ class ABSL_SCOPED_LOCKABLE SpinThenBlockLock {
 //
 // References: the owned-task list holds one until completion, a JoinHandle
 // holds one, each queue entry holds one, each registered join waiter holds
-// one on the waiting task. The last Unref deletes the task.
+// one on the waiting task. The last Unref deletes the task. The count lives
+// in the state word's upper bits (kRefOne each), so that completing a task
+// nobody can join publishes kComplete and drops the last references in one
+// atomic; every CAS above keeps those bits as it found them.
 class TaskHeader {
  public:
   static constexpr uint32_t kScheduled = 1;
@@ -63,6 +66,9 @@ class TaskHeader {
   static constexpr uint32_t kNotified = 4;
   static constexpr uint32_t kComplete = 8;
   static constexpr uint32_t kCancelled = 16;
+  static constexpr int kRefShift = 6;
+  static constexpr uint32_t kRefOne = uint32_t{1} << kRefShift;
+  static constexpr uint32_t kFlags = kRefOne - 1;
 
   // Task cells not built inside a frame's block (CoroTask) come from the
   // per-thread block cache (block_cache.h); the virtual destructor makes
@@ -74,18 +80,20 @@ class TaskHeader {
 
   // scheduler is null for blocking-pool tasks, which are never woken.
   TaskHeader(Scheduler* scheduler, uint32_t initial_refs)
-      : scheduler_(scheduler), refs_(initial_refs) {}
+      : scheduler_(scheduler), state_(initial_refs * kRefOne) {}
   TaskHeader(const TaskHeader&) = delete;
   TaskHeader& operator=(const TaskHeader&) = delete;
 
   // Relaxed: taking a reference needs no ordering, as the caller already
   // holds one that keeps the task alive.
-  void Ref() { refs_.fetch_add(1, std::memory_order_relaxed); }
+  void Ref() { state_.fetch_add(kRefOne, std::memory_order_relaxed); }
   // acq_rel: every prior use of the task by any holder must happen before the
   // delete done by whoever drops the last reference. Drops `n` references
   // held by the caller in one step.
   void Unref(uint32_t n = 1) {
-    if (refs_.fetch_sub(n, std::memory_order_acq_rel) == n) Destroy();
+    const uint32_t before =
+        state_.fetch_sub(n * kRefOne, std::memory_order_acq_rel);
+    if (before / kRefOne == n) Destroy();
   }
 
   // Any thread. Makes the task runnable: schedules it when idle, marks it
@@ -178,8 +186,8 @@ class TaskHeader {
   bool InstallJoinWaiter(uintptr_t tagged);
 
   Scheduler* const scheduler_;
-  std::atomic<uint32_t> refs_;
-  std::atomic<uint32_t> state_{0};
+  // Flags (kFlags) and the reference count (the bits above).
+  std::atomic<uint32_t> state_;
   // 0, a TaskHeader* (holding a ref), a ThreadWaiter* | kThreadWaiterTag,
   // kJoinDone once completion has taken it, or kDetached once the handle is
   // gone.
