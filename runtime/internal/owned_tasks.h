@@ -59,8 +59,9 @@ class OwnedTasks {
   void Completed(const TaskHeader* task, int worker);
   // Drops the list's reference, at once or at the owner's next drain, and
   // `caller_refs` of the caller's at once (with the list's in one atomic
-  // when it can); the caller must not touch the task afterwards. Called last in
-  // TaskHeader::Complete(), for linked and refused tasks alike. Returns the
+  // when it can); the caller must not touch the task afterwards. Called last
+  // in TaskHeader::Complete() (unless its fast path used FreeOwnSlot), for
+  // linked and refused tasks alike. Returns the
   // worker to interrupt, or kNotAWorker: every kReturnedNudge-th task
   // returned to a worker's stack asks for a drain, so that a parked owner
   // holds fewer returned cells than that.

@@ -4,6 +4,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <cstdio>
+#include <cstdlib>
 #include <stdexcept>
 #include <thread>
 
@@ -183,6 +185,11 @@ void TaskHeader::Complete(uint32_t caller_refs) {
   } else if (caller_refs > 0) {
     Unref(caller_refs);
   }
+}
+
+void TaskHeader::RefCountUnderflow() {
+  std::fprintf(stderr, "tidepool: a task's reference was dropped twice\n");
+  std::abort();
 }
 
 void TaskHeader::DropHandle() {

@@ -68,7 +68,7 @@ class TaskHeader {
   static constexpr uint32_t kCancelled = 16;
   static constexpr int kRefShift = 6;
   static constexpr uint32_t kRefOne = uint32_t{1} << kRefShift;
-  static constexpr uint32_t kFlags = kRefOne - 1;
+  static_assert(kCancelled < kRefOne, "the flags must stay below the count");
 
   // Task cells not built inside a frame's block (CoroTask) come from the
   // per-thread block cache (block_cache.h); the virtual destructor makes
@@ -93,7 +93,11 @@ class TaskHeader {
   void Unref(uint32_t n = 1) {
     const uint32_t before =
         state_.fetch_sub(n * kRefOne, std::memory_order_acq_rel);
-    if (before / kRefOne == n) Destroy();
+    if (before / kRefOne == n) {
+      Destroy();
+    } else if (before / kRefOne < n) {
+      RefCountUnderflow();  // a reference dropped twice: never silently
+    }
   }
 
   // Any thread. Makes the task runnable: schedules it when idle, marks it
@@ -180,10 +184,13 @@ class TaskHeader {
  private:
   static constexpr uintptr_t kJoinDone = 1;
   static constexpr uintptr_t kThreadWaiterTag = 2;
-  // Not a pointer (they are 8-aligned) and not tagged: checked first.
+  // Compared for equality before any other reading: a TaskHeader* is
+  // 8-aligned and a ThreadWaiter* always carries kThreadWaiterTag, so
+  // neither can equal it.
   static constexpr uintptr_t kDetached = 4;
 
   bool InstallJoinWaiter(uintptr_t tagged);
+  [[noreturn]] static void RefCountUnderflow();
 
   Scheduler* const scheduler_;
   // Flags (kFlags) and the reference count (the bits above).

@@ -27,6 +27,43 @@ TEST(OwnedTasksTest, SameWorkerReleaseFreesAtOnce) {
   EXPECT_TRUE(destroyed);
 }
 
+// Release can drop the caller's references with the list's: at once on the
+// owner (one atomic), and before handing the task back from another worker.
+TEST(OwnedTasksTest, ReleaseDropsTheCallersReferencesToo) {
+  OwnedTasks owned(2);
+  std::atomic<bool> here{false}, there{false};
+  auto* a = new FakeTask(&here, /*refs=*/3);
+  auto* b = new FakeTask(&there, /*refs=*/2);
+  ASSERT_TRUE(owned.Insert(a, 0));
+  ASSERT_TRUE(owned.Insert(b, 0));
+  owned.Completed(a, 0);
+  owned.Release(a, 0, /*caller_refs=*/1);
+  EXPECT_FALSE(here);  // one reference left
+  a->Unref();
+  EXPECT_TRUE(here);
+  owned.Completed(b, 1);
+  owned.Release(b, 1, /*caller_refs=*/1);
+  EXPECT_FALSE(there);  // the list's reference waits for the owner
+  owned.DrainReturned(0);
+  EXPECT_TRUE(there);
+}
+
+// FreeOwnSlot frees the slot only on the task's own worker, and leaves the
+// list's reference to the caller.
+TEST(OwnedTasksTest, FreeOwnSlotOnlyOnTheOwner) {
+  OwnedTasks owned(2);
+  std::atomic<bool> destroyed{false};
+  auto* t = new FakeTask(&destroyed);
+  ASSERT_TRUE(owned.Insert(t, 0));
+  owned.Completed(t, 0);
+  EXPECT_FALSE(owned.FreeOwnSlot(t, 1));
+  EXPECT_FALSE(owned.FreeOwnSlot(t, OwnedTasks::kNotAWorker));
+  EXPECT_TRUE(owned.FreeOwnSlot(t, 0));
+  EXPECT_FALSE(destroyed);
+  t->Unref();
+  EXPECT_TRUE(destroyed);
+}
+
 TEST(OwnedTasksTest, OtherWorkerReleaseWaitsForOwnersDrain) {
   OwnedTasks owned(2);
   std::atomic<bool> a_gone{false}, b_gone{false}, c_gone{false};
