@@ -292,18 +292,34 @@ void Scheduler::RunTask(Worker* w, TaskHeader* task) {
   w->trim_armed = true;
   std::atomic<uint32_t>& state = task->state();
   uint32_t s = state.load(std::memory_order_relaxed);
-  while (true) {
-    if (s & (TaskHeader::kRunning | TaskHeader::kComplete)) {
-      // CancelHere() claimed the task while it was queued; the queue's
-      // reference is all that is left to drop.
-      task->Unref();
+  if (s & TaskHeader::kRunning) {
+    // Requeued by a yield without leaving kRunning, or claimed while queued
+    // by CancelHere(); the yield claim says which.
+    if (!task->TakeYieldRequeued()) {
+      task->Unref();  // CancelHere()'s: the queue's reference is left
       return;
     }
-    // acquire: sees everything done before the task was scheduled.
-    if (state.compare_exchange_weak(
-            s, (s & ~TaskHeader::kScheduled) | TaskHeader::kRunning,
-            std::memory_order_acquire, std::memory_order_relaxed)) {
-      break;
+    s = state.load(std::memory_order_relaxed);
+    if (s & TaskHeader::kNotified) {
+      // Woken while queued: this poll is that wake-up. acq_rel: the waker's
+      // writes.
+      s = state.fetch_and(~TaskHeader::kNotified, std::memory_order_acq_rel) &
+          ~TaskHeader::kNotified;
+    }
+  } else {
+    while (true) {
+      if (s & (TaskHeader::kRunning | TaskHeader::kComplete)) {
+        // CancelHere() claimed the task while it was queued; the queue's
+        // reference is all that is left to drop.
+        task->Unref();
+        return;
+      }
+      // acquire: sees everything done before the task was scheduled.
+      if (state.compare_exchange_weak(
+              s, (s & ~TaskHeader::kScheduled) | TaskHeader::kRunning,
+              std::memory_order_acquire, std::memory_order_relaxed)) {
+        break;
+      }
     }
   }
   if (s & TaskHeader::kCancelled) {
@@ -320,6 +336,15 @@ void Scheduler::RunTask(Worker* w, TaskHeader* task) {
   }
   const bool yielded = TakeYieldRequest();
   s = state.load(std::memory_order_relaxed);
+  if (yielded && !(s & TaskHeader::kCancelled)) {
+    // Back of the queue, still kRunning and keeping the queue's reference:
+    // a wake-up meanwhile only sets kNotified, which the next poll absorbs,
+    // and an abort sets kCancelled, which it checks (see above). Saves the
+    // CAS here and the one at the next poll's start.
+    task->MarkYieldRequeued();
+    Schedule(task, /*is_yield=*/true);
+    return;
+  }
   while (true) {
     if (s & TaskHeader::kCancelled) {
       task->CancelNow();

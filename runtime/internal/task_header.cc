@@ -73,6 +73,15 @@ void TaskHeader::CancelHere() {
   while (true) {
     if (s & kComplete) return;
     if (s & kRunning) {
+      if (TakeYieldRequeued()) {
+        // Queued by a yield, still marked running: ours now. The worker
+        // that pops it finds the claim gone and only drops its reference.
+        // relaxed: for IsCancelRequested() readers; CancelNow() below
+        // publishes completion.
+        state_.fetch_or(kCancelled, std::memory_order_relaxed);
+        CancelNow();
+        return;
+      }
       std::this_thread::yield();
       s = state_.load(std::memory_order_acquire);
       continue;

@@ -156,6 +156,18 @@ class TaskHeader {
   Scheduler* scheduler() const { return scheduler_; }
   std::atomic<uint32_t>& state() { return state_; }
 
+  // A yield puts the task back in a queue without leaving kRunning (no CAS
+  // at the end of that poll or at the start of the next). Whoever takes it
+  // out of that state, the worker that pops it or CancelHere(), takes this
+  // claim first; exactly one of them gets true. release / acquire: the frame
+  // as the yielding poll left it.
+  void MarkYieldRequeued() {
+    yield_requeued_.store(true, std::memory_order_release);
+  }
+  bool TakeYieldRequeued() {
+    return yield_requeued_.exchange(false, std::memory_order_acq_rel);
+  }
+
   static constexpr int32_t kNotOwned = -1;
 
   // Intrusive links. queue_next_ belongs to whichever queue holds the task
@@ -199,6 +211,7 @@ class TaskHeader {
   // kJoinDone once completion has taken it, or kDetached once the handle is
   // gone.
   std::atomic<uintptr_t> join_waiter_{0};
+  std::atomic<bool> yield_requeued_{false};
 };
 
 // Lets a thread outside the runtime (block_on's caller) sleep until a task

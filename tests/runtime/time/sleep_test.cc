@@ -4,6 +4,7 @@
 #include <atomic>
 #include <chrono>
 #include <memory>
+#include <random>
 #include <stdexcept>
 #include <thread>
 #include <vector>
@@ -222,6 +223,42 @@ TEST(TimeoutTest, AbortedCallersInnerGoesBeforeItsLocals) {
   EXPECT_EQ(destroyed_too_late.load(), 0);
 }
 
+// The same with a branch that only yields: a yield puts the task back in
+// the queue still marked running, and cancelling it in place must claim it
+// from there. One worker: waiting for it to stop "running" would wait for
+// this very worker, forever.
+TEST(TimeoutTest, AbortedCallersYieldingInnerIsCancelledFromTheQueue) {
+  auto rt = Builder().worker_threads(1).build();
+  ASSERT_TRUE(rt.ok());
+  std::atomic<bool> started{false};
+  std::atomic<int> destroyed_too_late{0};
+  std::atomic<int> destroyed{0};
+  auto borrower = [&](const testing::OwnerAlive* lender) -> Task<int> {
+    testing::BorrowerCheck check{lender, &destroyed_too_late};
+    struct Count {
+      std::atomic<int>& n;
+      ~Count() { n.fetch_add(1); }
+    } count{destroyed};
+    started.store(true);
+    while (true) co_await yield_now();
+  };
+  auto caller = [&]() -> Task<void> {
+    testing::OwnerAlive alive;
+    (void)co_await timeout(1h, borrower(&alive));
+  };
+  rt->block_on([&]() -> Task<void> {
+    JoinHandle<void> h = spawn(caller());
+    while (!started.load()) co_await yield_now();
+    h.abort();
+    try {
+      co_await h;
+    } catch (const TaskCancelled&) {
+    }
+  }());
+  EXPECT_EQ(destroyed.load(), 1);
+  EXPECT_EQ(destroyed_too_late.load(), 0);
+}
+
 // Shutdown sweeps callers waiting in timeout() and their branches alike;
 // destroying a caller cancels its branches in place, and the sweep must not
 // cancel them a second time when it reaches them (one worker, so callers,
@@ -353,6 +390,50 @@ TEST(TimeoutTest, RacesRepeatedly) {
 }
 
 // ---- interval ----
+
+// Branches that only yield, on two workers, against deadlines and aborts:
+// a branch is cancelled while running, while queued by its last yield (on
+// either worker), or finishes first. Each branch's frame is destroyed
+// exactly once, every caller ends, and a wrong claim shows under TSan/ASan.
+TEST(TimeoutTest, YieldingBranchesRaceDeadlinesAndAborts) {
+  Runtime rt = MakeRuntime();
+  std::atomic<int> branches{0};
+  std::atomic<int> destroyed{0};
+  auto spin = [&](int yields) -> Task<int> {
+    struct Count {
+      std::atomic<int>& n;
+      ~Count() { n.fetch_add(1); }
+    } count{destroyed};
+    branches.fetch_add(1);
+    for (int i = 0; i < yields; ++i) co_await yield_now();
+    co_return yields;
+  };
+  auto caller = [&](int yields, int us) -> Task<void> {
+    (void)co_await timeout(std::chrono::microseconds(us), spin(yields));
+  };
+  auto root = [&]() -> Task<void> {
+    std::minstd_rand rng(3);
+    for (int round = 0; round < 40 * testing::StressScale(); ++round) {
+      std::vector<JoinHandle<void>> hs;
+      for (int i = 0; i < 32; ++i) {
+        hs.push_back(spawn(caller(static_cast<int>(rng() % 200),
+                                  static_cast<int>(rng() % 300))));
+      }
+      for (int y = static_cast<int>(rng() % 4); y > 0; --y) {
+        co_await yield_now();
+      }
+      for (size_t i = 0; i < hs.size(); i += 3) hs[i].abort();
+      for (auto& h : hs) {
+        try {
+          co_await h;
+        } catch (const TaskCancelled&) {
+        }
+      }
+    }
+  };
+  rt.block_on(root());
+  EXPECT_EQ(destroyed.load(), branches.load());
+}
 
 TEST(IntervalTest, TicksAtTheRate) {
   Runtime rt = MakeRuntime();
