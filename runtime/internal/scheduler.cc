@@ -351,10 +351,10 @@ void Scheduler::RunTask(Worker* w, TaskHeader* task) {
       task->Unref();
       return;
     }
-    if (yielded || (s & TaskHeader::kNotified)) {
-      // A yield, or woken during its own poll (a fast wake-up): back of the
-      // queue, keeping the queue reference. acq_rel: acquire the waker's
-      // writes, release our frame writes to the next poller.
+    if (s & TaskHeader::kNotified) {
+      // Woken during its own poll (a fast wake-up): back of the queue,
+      // keeping the queue reference. acq_rel: acquire the waker's writes,
+      // release our frame writes to the next poller.
       if (state.compare_exchange_weak(
               s,
               (s & ~(TaskHeader::kRunning | TaskHeader::kNotified)) |

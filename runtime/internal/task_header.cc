@@ -70,10 +70,14 @@ void TaskHeader::CancelHere() {
   }
   // acquire: a poll that ended elsewhere left the frame for us to destroy.
   uint32_t s = state_.load(std::memory_order_acquire);
+  bool asked = false;
   while (true) {
     if (s & kComplete) return;
     if (s & kRunning) {
-      if (TakeYieldRequeued()) {
+      // relaxed first look: the exchange only when there is a claim to take,
+      // so that the wait does not write the task's line on every turn.
+      if (yield_requeued_.load(std::memory_order_relaxed) &&
+          TakeYieldRequeued()) {
         // Queued by a yield, still marked running: ours now. The worker
         // that pops it finds the claim gone and only drops its reference.
         // relaxed: for IsCancelRequested() readers; CancelNow() below
@@ -81,6 +85,14 @@ void TaskHeader::CancelHere() {
         state_.fetch_or(kCancelled, std::memory_order_relaxed);
         CancelNow();
         return;
+      }
+      if (!asked) {
+        // A task that yields in a loop on another worker could keep winning
+        // its claim back before we look: ask the poller to cancel it at its
+        // next look instead of requeueing it, and wait for kComplete.
+        // relaxed: nothing to publish; CancelNow() publishes completion.
+        state_.fetch_or(kCancelled, std::memory_order_relaxed);
+        asked = true;
       }
       std::this_thread::yield();
       s = state_.load(std::memory_order_acquire);

@@ -47,10 +47,12 @@ class ABSL_SCOPED_LOCKABLE SpinThenBlockLock {
 //
 // State word (state_): bits below. Invariants, relied on by every CAS:
 // - at most one of kScheduled / kRunning is set, except during the single
-//   CAS that moves a task from one to the other;
-// - only the thread that performed the kScheduled -> kRunning transition
-//   (a worker, or the shutdown sweep once workers are joined) touches the
-//   coroutine frame;
+//   CAS that moves a task from one to the other (and on a task CancelHere
+//   claimed in a queue, which no worker polls again);
+// - only the thread that performed the kScheduled -> kRunning transition,
+//   or that took the yield claim of a task a yield requeued in kRunning (a
+//   worker, CancelHere, or the shutdown sweep once workers are joined),
+//   touches the coroutine frame;
 // - kComplete is set once, after the result is stored, and never cleared.
 //
 // References: the owned-task list holds one until completion, a JoinHandle

@@ -287,6 +287,33 @@ TEST(TimeoutTest, ShutdownSweepsCallersAndTheirBranchesOnce) {
   EXPECT_EQ(destroyed.load(), kCallers);
 }
 
+// The same with branches that only yield: the sweep, or a caller it
+// destroys, finds each branch queued in kRunning by its last yield and
+// must take its claim, once.
+TEST(TimeoutTest, ShutdownSweepsCallersAndTheirYieldingBranchesOnce) {
+  std::atomic<int> started{0};
+  std::atomic<int> destroyed{0};
+  constexpr int kCallers = 8;
+  {
+    auto rt = Builder().worker_threads(1).build();
+    ASSERT_TRUE(rt.ok());
+    auto inner = [&]() -> Task<void> {
+      struct Count {
+        std::atomic<int>& n;
+        ~Count() { n.fetch_add(1); }
+      } count{destroyed};
+      started.fetch_add(1);
+      while (true) co_await yield_now();
+    };
+    auto caller = [&]() -> Task<void> { (void)co_await timeout(1h, inner()); };
+    rt->block_on([&]() -> Task<void> {
+      for (int i = 0; i < kCallers; ++i) (void)spawn(caller());
+      while (started.load() < kCallers) co_await yield_now();
+    }());
+  }
+  EXPECT_EQ(destroyed.load(), kCallers);
+}
+
 TEST(TimeoutTest, ValueInTime) {
   Runtime rt = MakeRuntime();
   auto root = []() -> Task<int> {
