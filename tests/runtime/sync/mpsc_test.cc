@@ -448,28 +448,9 @@ TEST(MpscTest, StressAbortRaces) {
       for (int p = 0; p < 4; ++p) hs.push_back(spawn(produce(tx, p * 20)));
       { auto dropped = std::move(tx); }
       std::vector<int> seen(80, 0);
-      auto consume = [&seen](mpsc::Receiver<int>* rx, int n) -> Task<bool> {
-        for (int i = 0; i < n; ++i) {
-          std::optional<int> v = co_await rx->recv();
-          if (!v) co_return false;
-          ++seen[*v];
-        }
-        co_return true;
-      };
-      bool more = true;
-      while (more) {
-        JoinHandle<bool> c = spawn(consume(&rx, 1 + rng() % 8));
-        if (rng() % 3 == 0) {
-          for (int y = rng() % 3; y > 0; --y) co_await yield_now();
-          c.abort();
-        }
-        try {
-          more = co_await c;
-        } catch (const TaskCancelled&) {
-          // Aborted: whatever it was handed went back to the queue.
-        }
+      co_await testing::ReceiveWithRandomAborts(&rx, &seen, &rng, 3, [&] {
         if (rng() % 4 == 0) hs[rng() % 4].abort();
-      }
+      });
       for (auto& h : hs) co_await WasCancelled(h);
       for (int v = 0; v < 80; ++v) {
         EXPECT_LE(seen[v], 1) << v;

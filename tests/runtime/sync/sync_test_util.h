@@ -5,7 +5,10 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdlib>
+#include <optional>
+#include <random>
 #include <stdexcept>
+#include <vector>
 
 #include "gtest/gtest.h"
 #include "runtime/runtime.h"
@@ -70,6 +73,41 @@ Task<bool> FinishesSoon(JoinHandle<T>& h) {
   h.abort();
   co_await WasCancelled(h);
   co_return false;
+}
+
+// Receives from `*rx` until the channel ends, in tasks of 1 to 8 values
+// each; one task in `abort_one_in` is aborted after 0 to 2 yields, parked or
+// not. Counts every value received in `(*seen)[value]`. `after_each` runs
+// after each receiving task (say, to abort a producer).
+template <typename Receiver, typename AfterEach>
+Task<void> ReceiveWithRandomAborts(Receiver* rx, std::vector<int>* seen,
+                                   std::minstd_rand* rng, int abort_one_in,
+                                   AfterEach after_each) {
+  auto consume = [](Receiver* rx, std::vector<int>* seen, int n) -> Task<bool> {
+    for (int i = 0; i < n; ++i) {
+      std::optional<int> v = co_await rx->recv();
+      if (!v) co_return false;
+      ++(*seen)[*v];
+    }
+    co_return true;
+  };
+  bool more = true;
+  while (more) {
+    JoinHandle<bool> c =
+        spawn(consume(rx, seen, 1 + static_cast<int>((*rng)() % 8)));
+    if ((*rng)() % abort_one_in == 0) {
+      for (int y = static_cast<int>((*rng)() % 3); y > 0; --y) {
+        co_await yield_now();
+      }
+      c.abort();
+    }
+    try {
+      more = co_await c;
+    } catch (const TaskCancelled&) {
+      // Aborted: whatever it was handed stays queued for the next one.
+    }
+    after_each();
+  }
 }
 
 }  // namespace tidepool::testing

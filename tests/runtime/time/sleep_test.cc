@@ -186,11 +186,25 @@ Task<int> SlowValue(std::chrono::milliseconds d, int v) {
   co_return v;
 }
 
-// The inner operation may borrow from the caller (a read into its
-// buffer): when the caller is aborted, the inner branch is gone before the
-// caller's locals. One worker: with a plain abort the branch would only be
-// destroyed after the caller's frame, when the worker got to it.
-TEST(TimeoutTest, AbortedCallersInnerGoesBeforeItsLocals) {
+// How a timeout() branch waits in the tests below: on a timer, or by
+// yielding forever (a yield puts the task back in the queue still marked
+// running, and cancelling it in place must claim it from there).
+enum class BranchWaits { kOnATimer, kYielding };
+
+Task<void> WaitForever(BranchWaits how) {
+  if (how == BranchWaits::kOnATimer) {
+    co_await sleep(1h);
+  } else {
+    while (true) co_await yield_now();
+  }
+}
+
+// The inner operation may borrow from the caller (a read into its buffer):
+// when the caller is aborted, the inner branch is gone before the caller's
+// locals. One worker: with a plain abort the branch would only be destroyed
+// after the caller's frame, when the worker got to it; and waiting for a
+// yielding branch to stop "running" would wait for this very worker.
+void CheckAbortedCallersInnerGoesBeforeItsLocals(BranchWaits how) {
   auto rt = Builder().worker_threads(1).build();
   ASSERT_TRUE(rt.ok());
   std::atomic<bool> started{false};
@@ -203,7 +217,7 @@ TEST(TimeoutTest, AbortedCallersInnerGoesBeforeItsLocals) {
       ~Count() { n.fetch_add(1); }
     } count{destroyed};
     started.store(true);
-    co_await sleep(1h);
+    co_await WaitForever(how);
     co_return 1;
   };
   auto caller = [&]() -> Task<void> {
@@ -223,47 +237,20 @@ TEST(TimeoutTest, AbortedCallersInnerGoesBeforeItsLocals) {
   EXPECT_EQ(destroyed_too_late.load(), 0);
 }
 
-// The same with a branch that only yields: a yield puts the task back in
-// the queue still marked running, and cancelling it in place must claim it
-// from there. One worker: waiting for it to stop "running" would wait for
-// this very worker, forever.
+TEST(TimeoutTest, AbortedCallersInnerGoesBeforeItsLocals) {
+  CheckAbortedCallersInnerGoesBeforeItsLocals(BranchWaits::kOnATimer);
+}
+
 TEST(TimeoutTest, AbortedCallersYieldingInnerIsCancelledFromTheQueue) {
-  auto rt = Builder().worker_threads(1).build();
-  ASSERT_TRUE(rt.ok());
-  std::atomic<bool> started{false};
-  std::atomic<int> destroyed_too_late{0};
-  std::atomic<int> destroyed{0};
-  auto borrower = [&](const testing::OwnerAlive* lender) -> Task<int> {
-    testing::BorrowerCheck check{lender, &destroyed_too_late};
-    struct Count {
-      std::atomic<int>& n;
-      ~Count() { n.fetch_add(1); }
-    } count{destroyed};
-    started.store(true);
-    while (true) co_await yield_now();
-  };
-  auto caller = [&]() -> Task<void> {
-    testing::OwnerAlive alive;
-    (void)co_await timeout(1h, borrower(&alive));
-  };
-  rt->block_on([&]() -> Task<void> {
-    JoinHandle<void> h = spawn(caller());
-    while (!started.load()) co_await yield_now();
-    h.abort();
-    try {
-      co_await h;
-    } catch (const TaskCancelled&) {
-    }
-  }());
-  EXPECT_EQ(destroyed.load(), 1);
-  EXPECT_EQ(destroyed_too_late.load(), 0);
+  CheckAbortedCallersInnerGoesBeforeItsLocals(BranchWaits::kYielding);
 }
 
 // Shutdown sweeps callers waiting in timeout() and their branches alike;
 // destroying a caller cancels its branches in place, and the sweep must not
 // cancel them a second time when it reaches them (one worker, so callers,
-// spawned first, are swept before their branches).
-TEST(TimeoutTest, ShutdownSweepsCallersAndTheirBranchesOnce) {
+// spawned first, are swept before their branches). A yielding branch is
+// found queued in kRunning, and its claim is taken once.
+void CheckShutdownSweepsCallersAndTheirBranchesOnce(BranchWaits how) {
   std::atomic<int> started{0};
   std::atomic<int> destroyed{0};
   constexpr int kCallers = 8;
@@ -276,7 +263,7 @@ TEST(TimeoutTest, ShutdownSweepsCallersAndTheirBranchesOnce) {
         ~Count() { n.fetch_add(1); }
       } count{destroyed};
       started.fetch_add(1);
-      co_await sleep(1h);
+      co_await WaitForever(how);
     };
     auto caller = [&]() -> Task<void> { (void)co_await timeout(1h, inner()); };
     rt->block_on([&]() -> Task<void> {
@@ -287,31 +274,12 @@ TEST(TimeoutTest, ShutdownSweepsCallersAndTheirBranchesOnce) {
   EXPECT_EQ(destroyed.load(), kCallers);
 }
 
-// The same with branches that only yield: the sweep, or a caller it
-// destroys, finds each branch queued in kRunning by its last yield and
-// must take its claim, once.
+TEST(TimeoutTest, ShutdownSweepsCallersAndTheirBranchesOnce) {
+  CheckShutdownSweepsCallersAndTheirBranchesOnce(BranchWaits::kOnATimer);
+}
+
 TEST(TimeoutTest, ShutdownSweepsCallersAndTheirYieldingBranchesOnce) {
-  std::atomic<int> started{0};
-  std::atomic<int> destroyed{0};
-  constexpr int kCallers = 8;
-  {
-    auto rt = Builder().worker_threads(1).build();
-    ASSERT_TRUE(rt.ok());
-    auto inner = [&]() -> Task<void> {
-      struct Count {
-        std::atomic<int>& n;
-        ~Count() { n.fetch_add(1); }
-      } count{destroyed};
-      started.fetch_add(1);
-      while (true) co_await yield_now();
-    };
-    auto caller = [&]() -> Task<void> { (void)co_await timeout(1h, inner()); };
-    rt->block_on([&]() -> Task<void> {
-      for (int i = 0; i < kCallers; ++i) (void)spawn(caller());
-      while (started.load() < kCallers) co_await yield_now();
-    }());
-  }
-  EXPECT_EQ(destroyed.load(), kCallers);
+  CheckShutdownSweepsCallersAndTheirBranchesOnce(BranchWaits::kYielding);
 }
 
 TEST(TimeoutTest, ValueInTime) {

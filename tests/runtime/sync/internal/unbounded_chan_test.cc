@@ -299,27 +299,7 @@ TEST(UnboundedChanTest, StressReceiversAbortedWhileParked) {
   auto root = [&rx, kValues]() -> Task<std::vector<int>> {
     std::minstd_rand rng(5);
     std::vector<int> seen(kValues, 0);
-    auto consume = [&seen](mpsc::UnboundedReceiver<int>* rx,
-                           int n) -> Task<bool> {
-      for (int i = 0; i < n; ++i) {
-        std::optional<int> v = co_await rx->recv();
-        if (!v) co_return false;
-        ++seen[*v];
-      }
-      co_return true;
-    };
-    bool more = true;
-    while (more) {
-      JoinHandle<bool> c = spawn(consume(&rx, 1 + rng() % 8));
-      if (rng() % 2 == 0) {
-        for (int y = rng() % 3; y > 0; --y) co_await yield_now();
-        c.abort();
-      }
-      try {
-        more = co_await c;
-      } catch (const TaskCancelled&) {
-      }
-    }
+    co_await testing::ReceiveWithRandomAborts(&rx, &seen, &rng, 2, [] {});
     co_return seen;
   };
   std::vector<int> seen = rt.block_on(root());
