@@ -5,10 +5,12 @@
 //
 // co_await a JoinHandle (from inside a tidepool task) to get the task's
 // result: its value, the exception it threw, or TaskCancelled if it was
-// aborted or its runtime shut down first. A handle can be awaited once.
+// aborted or its runtime shut down first. A handle can be awaited once, and
+// must outlive the co_await on it.
 //
 // Dropping a JoinHandle detaches the task: it keeps running, and its result
-// is freed when it finishes. abort() and is_finished() may be called from
+// is freed when it finishes (a detached task costs one atomic less to
+// complete). abort() and is_finished() may be called from
 // any thread. Cost: awaiting is one CAS to register and one to withdraw;
 // nothing is allocated.
 //

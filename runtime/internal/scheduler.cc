@@ -299,6 +299,8 @@ void Scheduler::RunTask(Worker* w, TaskHeader* task) {
       task->Unref();  // CancelHere()'s: the queue's reference is left
       return;
     }
+    // relaxed: the claim's acquire exchange ordered the frame; the word
+    // only needs its current flags.
     s = state.load(std::memory_order_relaxed);
     if (s & TaskHeader::kNotified) {
       // Woken while queued: this poll is that wake-up. acq_rel: the waker's

@@ -168,7 +168,8 @@ void TaskHeader::Complete(uint32_t caller_refs) {
   // Before the completion is visible, so that whoever sees it also sees the
   // task gone from the runtime's count of live tasks.
   if (scheduler_) scheduler_->owned().Completed(this, worker);
-  // relaxed: see DropHandle().
+  // relaxed: kDetached is final (no handle is left to register a waiter)
+  // and publishes nothing we need; missing it only costs the slow path.
   if (join_waiter_.load(std::memory_order_relaxed) == kDetached &&
       scheduler_ != nullptr && scheduler_->owned().FreeOwnSlot(this, worker)) {
     // Nobody can join, and the list's reference is ours to drop with the
@@ -178,13 +179,16 @@ void TaskHeader::Complete(uint32_t caller_refs) {
     const uint32_t refs = 1 + caller_refs;
     const uint32_t before =
         state_.fetch_sub(refs * kRefOne - kComplete, std::memory_order_acq_rel);
-    if (before / kRefOne == refs) Destroy();
+    if (before / kRefOne == refs) {
+      Destroy();
+    } else if (before / kRefOne < refs) {
+      RefCountUnderflow();
+    }
     return;
   }
   // release: the result stored by the owner is visible to IsComplete().
   state_.fetch_or(kComplete, std::memory_order_release);
-  // relaxed: kDetached is final (no handle is left to register a waiter)
-  // and orders nothing; a task nobody can join skips the exchange.
+  // relaxed: as above; a task nobody can join skips the exchange.
   uintptr_t waiter = join_waiter_.load(std::memory_order_relaxed);
   if (waiter != kDetached) {
     // acq_rel: release for the waiter that reads the result after seeing
@@ -214,7 +218,9 @@ void TaskHeader::RefCountUnderflow() {
 }
 
 void TaskHeader::DropHandle() {
-  // relaxed: see Complete(); the handle registers no waiter any more, and a
+  // relaxed: Complete() only compares with kDetached and needs nothing
+  // published; the handle registers no waiter any more (a JoinHandle must
+  // outlive its co_await, so no registration is live here), and a
   // completion that already took the word is not disturbed by the store.
   join_waiter_.store(kDetached, std::memory_order_relaxed);
   Unref();

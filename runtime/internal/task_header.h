@@ -207,7 +207,8 @@ class TaskHeader {
   [[noreturn]] static void RefCountUnderflow();
 
   Scheduler* const scheduler_;
-  // Flags (kFlags) and the reference count (the bits above).
+  // Flags (kScheduled..kCancelled) below kRefOne, the reference count
+  // above.
   std::atomic<uint32_t> state_;
   // 0, a TaskHeader* (holding a ref), a ThreadWaiter* | kThreadWaiterTag,
   // kJoinDone once completion has taken it, or kDetached once the handle is

@@ -26,7 +26,8 @@
 // Cost: one allocation for the channel; waiting allocates nothing. A bounded
 // channel's operations take its lock once each over a std::deque. An
 // unbounded channel has no lock: a send is two atomic read-modify-writes
-// into a list of 31-value blocks, a receive none unless it has to wait, and
+// into a list of 31-value blocks, a receive none unless it has to wait (and
+// one exchange per block of 31, recycling it), and
 // one spare block is recycled so that a steady stream allocates nothing (see
 // internal/unbounded_chan.h). Its values must be nothrow-move-constructible.
 // The two kinds have distinct receiver types, Receiver<T> and

@@ -71,13 +71,16 @@ class UnboundedChan {
   UnboundedChan(const UnboundedChan&) = delete;
   UnboundedChan& operator=(const UnboundedChan&) = delete;
 
-  // Both ends are gone, so every claimed slot has been written: destroy
-  // what nobody received and free the blocks.
+  // Both ends are gone, so every claimed slot has been written. Through
+  // mpsc's ends DropReceiver() already destroyed every value; a channel
+  // used on its own (as a test does) may still hold some. Frees the blocks.
   ~UnboundedChan() {
     while (TakeWritten()) {
     }
     Block* b = head_block_;
     while (b != nullptr) {
+      // relaxed (here and below): the last owner's release of the channel
+      // (shared_ptr's count) ordered every other thread's writes before us.
       Block* next = b->next.load(std::memory_order_relaxed);
       delete b;
       b = next;
@@ -178,6 +181,8 @@ class UnboundedChan {
   // Whoever woke a parked receiver wrote the head slot first.
   std::optional<T> RecvResume(RecvWaiter* waiter) {
     if (std::exchange(waiter->parked, nullptr) != nullptr) {
+      // relaxed: a check against misuse; the wake-up that resumed us orders
+      // it for the receiving side.
       receiver_parked_.store(false, std::memory_order_relaxed);
     }
     return TakeWritten();
@@ -189,6 +194,7 @@ class UnboundedChan {
   void CancelRecv(RecvWaiter* waiter) {
     TaskHeader* const self = std::exchange(waiter->parked, nullptr);
     if (self == nullptr) return;
+    // relaxed: as in RecvResume.
     receiver_parked_.store(false, std::memory_order_relaxed);
     uintptr_t expected = reinterpret_cast<uintptr_t>(self);
     // relaxed: the slot goes back to empty; nothing is published.
@@ -321,6 +327,8 @@ class UnboundedChan {
     if (Offset(position) == kBlockCap) return;
     // acquire: tail_block_ is the block of `position` (see Install).
     Block* const b = tail_block_.load(std::memory_order_acquire);
+    // acq_rel: as in Publish, release the end mark to the receiver and
+    // acquire a parked receiver's registration.
     const uintptr_t prev = b->slots[Offset(position)].state.exchange(
         kEnd, std::memory_order_acq_rel);
     if (prev > kEnd) WakeParked(prev);
@@ -340,6 +348,8 @@ class UnboundedChan {
   // A receiving task is parked or woken and not yet resumed: another task
   // receiving now would take its value.
   void RejectSecondReceiver() {
+    // relaxed: best effort against misuse; a correct program never races
+    // on it.
     if (receiver_parked_.load(std::memory_order_relaxed)) {
       throw std::logic_error("tidepool: two tasks receive from one channel");
     }

@@ -384,8 +384,6 @@ TEST(TimeoutTest, RacesRepeatedly) {
   EXPECT_LE(in_time, 300);
 }
 
-// ---- interval ----
-
 // Branches that only yield, on two workers, against deadlines and aborts:
 // a branch is cancelled while running, while queued by its last yield (on
 // either worker), or finishes first. Each branch's frame is destroyed
@@ -429,6 +427,8 @@ TEST(TimeoutTest, YieldingBranchesRaceDeadlinesAndAborts) {
   rt.block_on(root());
   EXPECT_EQ(destroyed.load(), branches.load());
 }
+
+// ---- interval ----
 
 TEST(IntervalTest, TicksAtTheRate) {
   Runtime rt = MakeRuntime();

@@ -138,8 +138,8 @@ TEST(UnboundedChanTest, LastSenderDroppingWakesAReceiverParkedOnANewBlock) {
   rt.block_on(root());
 }
 
-// Values nobody received die with the receiver, or with the channel when
-// both ends go: never twice, never leaked (ASan checks the blocks).
+// Values nobody received die with the receiver, once and across blocks
+// (ASan checks the blocks).
 TEST(UnboundedChanTest, UnreceivedValuesAreDestroyedOnce) {
   auto value = std::make_shared<int>(1);
   {
