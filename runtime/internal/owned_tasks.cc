@@ -112,8 +112,7 @@ int OwnedTasks::Release(TaskHeader* task, int worker, uint32_t caller_refs) {
     task->Unref(1 + caller_refs);
     return kNotAWorker;
   }
-  if (owner == worker) {
-    Free(workers_[owner], task);
+  if (FreeOwnSlot(task, worker)) {
     task->Unref(1 + caller_refs);
     return kNotAWorker;
   }

@@ -74,25 +74,22 @@ void TaskHeader::CancelHere() {
   while (true) {
     if (s & kComplete) return;
     if (s & kRunning) {
+      if (!asked) {
+        // Whoever runs it next cancels it instead of polling or requeueing
+        // it: a task that yields in a loop on another worker could keep
+        // winning its claim back before we look. relaxed: nothing to
+        // publish; CancelNow() publishes completion.
+        state_.fetch_or(kCancelled, std::memory_order_relaxed);
+        asked = true;
+      }
       // relaxed first look: the exchange only when there is a claim to take,
       // so that the wait does not write the task's line on every turn.
       if (yield_requeued_.load(std::memory_order_relaxed) &&
           TakeYieldRequeued()) {
         // Queued by a yield, still marked running: ours now. The worker
         // that pops it finds the claim gone and only drops its reference.
-        // relaxed: for IsCancelRequested() readers; CancelNow() below
-        // publishes completion.
-        state_.fetch_or(kCancelled, std::memory_order_relaxed);
         CancelNow();
         return;
-      }
-      if (!asked) {
-        // A task that yields in a loop on another worker could keep winning
-        // its claim back before we look: ask the poller to cancel it at its
-        // next look instead of requeueing it, and wait for kComplete.
-        // relaxed: nothing to publish; CancelNow() publishes completion.
-        state_.fetch_or(kCancelled, std::memory_order_relaxed);
-        asked = true;
       }
       std::this_thread::yield();
       s = state_.load(std::memory_order_acquire);
@@ -176,14 +173,7 @@ void TaskHeader::Complete(uint32_t caller_refs) {
     // caller's: publish completion and drop them in one step (kComplete is
     // not set yet, so adding it carries into nothing). acq_rel: release as
     // below, and as Unref() for the delete.
-    const uint32_t refs = 1 + caller_refs;
-    const uint32_t before =
-        state_.fetch_sub(refs * kRefOne - kComplete, std::memory_order_acq_rel);
-    if (before / kRefOne == refs) {
-      Destroy();
-    } else if (before / kRefOne < refs) {
-      RefCountUnderflow();
-    }
+    UnrefSetting(1 + caller_refs, kComplete);
     return;
   }
   // release: the result stored by the owner is visible to IsComplete().

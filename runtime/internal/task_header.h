@@ -92,15 +92,7 @@ class TaskHeader {
   // acq_rel: every prior use of the task by any holder must happen before the
   // delete done by whoever drops the last reference. Drops `n` references
   // held by the caller in one step.
-  void Unref(uint32_t n = 1) {
-    const uint32_t before =
-        state_.fetch_sub(n * kRefOne, std::memory_order_acq_rel);
-    if (before / kRefOne == n) {
-      Destroy();
-    } else if (before / kRefOne < n) {
-      RefCountUnderflow();  // a reference dropped twice: never silently
-    }
-  }
+  void Unref(uint32_t n = 1) { UnrefSetting(n, 0); }
 
   // Any thread. Makes the task runnable: schedules it when idle, marks it
   // notified when running (the worker reschedules it after the poll), does
@@ -205,6 +197,17 @@ class TaskHeader {
 
   bool InstallJoinWaiter(uintptr_t tagged);
   [[noreturn]] static void RefCountUnderflow();
+  // Unref(n) that also sets the flags `set` (none of them set yet) in the
+  // same atomic, so that a completion can publish kComplete with it.
+  void UnrefSetting(uint32_t n, uint32_t set) {
+    const uint32_t before =
+        state_.fetch_sub(n * kRefOne - set, std::memory_order_acq_rel);
+    if (before / kRefOne == n) {
+      Destroy();
+    } else if (before / kRefOne < n) {
+      RefCountUnderflow();  // a reference dropped twice: never silently
+    }
+  }
 
   Scheduler* const scheduler_;
   // Flags (kScheduled..kCancelled) below kRefOne, the reference count
