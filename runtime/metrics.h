@@ -24,6 +24,10 @@ struct BlockingMetrics {
   uint64_t threads_spawned = 0;
   uint64_t threads_exited = 0;
   uint64_t spawn_failures = 0;  // thread creation failed (e.g. EAGAIN)
+  // Calls handed to a thread that was still spinning after its previous
+  // call, so no thread had to be woken (docs/architecture.md, "The blocking
+  // pool").
+  uint64_t spinning_handoffs = 0;
 };
 
 // A snapshot taken by Runtime::metrics(). Each figure is read on its own

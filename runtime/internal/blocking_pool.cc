@@ -1,13 +1,32 @@
 #include "runtime/internal/blocking_pool.h"
 
+#include <sched.h>
+
+#include <algorithm>
 #include <cstdio>
 #include <system_error>
 #include <utility>
 
 #include "alloc/alloc.h"
 #include "runtime/internal/context.h"
+#include "runtime/internal/scheduler.h"
 
 namespace tidepool::internal {
+namespace {
+
+// Longer than a worker's wake-up here (about 20 us on a VM whose other vCPU
+// halted), so a caller woken by the result can make its next call in time.
+constexpr std::chrono::microseconds kSpin{50};
+// After this many misses in a row, one idle in 64 spins.
+constexpr int kMaxSpinMisses = 6;
+
+int UsableCpus() {
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof set, &set) != 0) return 1;
+  return CPU_COUNT(&set);
+}
+
+}  // namespace
 
 BlockingPool::BlockingPool(const RuntimeConfig& config, Scheduler* scheduler)
     : max_threads_(config.max_blocking_threads),
@@ -16,7 +35,8 @@ BlockingPool::BlockingPool(const RuntimeConfig& config, Scheduler* scheduler)
       on_thread_start_(config.on_thread_start),
       on_thread_stop_(config.on_thread_stop),
       trim_(config.allocator.trim),
-      scheduler_(scheduler) {}
+      scheduler_(scheduler),
+      may_spin_(UsableCpus() >= 2) {}
 
 bool BlockingPool::RunOne(TaskHeader* task) {
   const bool cancelled = task->IsCancelRequested();
@@ -44,8 +64,14 @@ void BlockingPool::Spawn(TaskHeader* task) {
       if (!idle_.empty()) {
         Idler* idler = idle_.back();
         idle_.pop_back();
-        idler->task = task;
-        idler->cv.Signal();
+        // release: a spinning idler reads the task without mu_, and must see
+        // what the spawner wrote into it.
+        idler->task.store(task, std::memory_order_release);
+        if (idler->spinning) {
+          ++spinning_handoffs_;
+        } else {
+          idler->cv.Signal();
+        }
         return;
       }
       // A thread that just finished a call takes queued work before it
@@ -117,14 +143,30 @@ void BlockingPool::ThreadMain(ThreadList::iterator self, size_t index,
       }
       if (shutdown_) break;
       idle_.push_back(&idler);
+      if (ShouldSpin()) {
+        spinner_ = true;
+        idler.spinning = true;
+        mu_.Unlock();
+        const bool handed = SpinForCall(idler);
+        mu_.Lock();
+        spinner_ = false;
+        idler.spinning = false;
+        // A miss makes the next spins rarer, so a trickle of calls costs
+        // next to nothing; a hit restores them.
+        spin_misses_ = handed ? 0 : std::min(spin_misses_ + 1, kMaxSpinMisses);
+        spin_skips_ = (1 << spin_misses_) - 1;
+      }
       const auto deadline = std::chrono::steady_clock::now() + keep_alive_;
-      while (idler.task == nullptr && !shutdown_) {
+      // relaxed, here and below: under mu_, which the giver held too.
+      while (idler.task.load(std::memory_order_relaxed) == nullptr &&
+             !shutdown_) {
         const auto left = deadline - std::chrono::steady_clock::now();
         if (left <= std::chrono::nanoseconds::zero()) break;
         idler.cv.WaitFor(&mu_, left);
       }
-      if (idler.task != nullptr) {  // the giver already unlinked us
-        task = std::exchange(idler.task, nullptr);
+      if (idler.task.load(std::memory_order_relaxed) != nullptr) {
+        // The giver already unlinked us.
+        task = idler.task.exchange(nullptr, std::memory_order_relaxed);
         continue;
       }
       std::erase(idle_, &idler);
@@ -145,6 +187,34 @@ void BlockingPool::ThreadMain(ThreadList::iterator self, size_t index,
   MutexLock lock(&mu_);
   finished_.splice(finished_.end(), threads_, self);
   thread_finished_.SignalAll();
+}
+
+bool BlockingPool::ShouldSpin() {
+  // Only the last thread to go idle spins: while another call runs, that
+  // call's thread may need the CPU more than a spinner would.
+  if (!may_spin_ || spinner_ || active_ != idle_.size()) return false;
+  if (!scheduler_->AnyWorkerParked()) return false;
+  if (spin_skips_ > 0) {
+    --spin_skips_;
+    return false;
+  }
+  return true;
+}
+
+bool BlockingPool::SpinForCall(const Idler& idler) {
+  const auto deadline = std::chrono::steady_clock::now() + kSpin;
+  do {
+    for (int i = 0; i < 32; ++i) {
+      // acquire: pairs with the giver's release store.
+      if (idler.task.load(std::memory_order_acquire) != nullptr) return true;
+      __builtin_ia32_pause();
+    }
+    // Every microsecond or two, let a thread that waits for this CPU run:
+    // when threads outnumber CPUs it may be the caller's worker, or the
+    // thread that will produce the caller's next call.
+    sched_yield();
+  } while (std::chrono::steady_clock::now() < deadline);
+  return false;
 }
 
 void BlockingPool::JoinFinished() {
@@ -203,6 +273,7 @@ BlockingMetrics BlockingPool::Metrics() const {
   m.threads_spawned = spawned_total_;
   m.threads_exited = exited_total_;
   m.spawn_failures = spawn_failures_;
+  m.spinning_handoffs = spinning_handoffs_;
   return m;
 }
 

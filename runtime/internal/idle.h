@@ -45,6 +45,12 @@ class Idle {
   // counted as searching.
   bool UnparkSelf(size_t worker, bool searching = true);
 
+  // A hint, stale as soon as it is read: whether some worker is asleep.
+  bool AnyParked() const {
+    // relaxed: a heuristic only; no decision about wake-ups rests on it.
+    return num_unparked_.load(std::memory_order_relaxed) < num_workers_;
+  }
+
   size_t NumSearching() const {
     return num_searching_.load(std::memory_order_seq_cst);
   }

@@ -69,6 +69,9 @@ class Scheduler {
   // OwnedTasks::kNotAWorker.
   int CurrentWorker() const;
 
+  // Whether some worker sleeps, so a CPU may be free; a hint (Idle::AnyParked).
+  bool AnyWorkerParked() const { return idle_.AnyParked(); }
+
   OwnedTasks& owned() { return owned_; }
   // TaskHeader::Complete()'s last step: OwnedTasks::Release (dropping
   // `caller_refs` more), plus waking the owner when its returned cells pile

@@ -1,10 +1,12 @@
 // spawn_blocking and the blocking pool: results, exceptions, the cap,
-// keep-alive, LIFO reuse, shutdown.
+// keep-alive, LIFO reuse, the spin before sleeping, shutdown.
+#include <sched.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <memory>
 #include <stdexcept>
 #include <thread>
@@ -107,6 +109,64 @@ TEST(BlockingPoolTest, SequentialCallersNeedNoMoreThreadsThanCallers) {
   };
   rt->block_on(root());
   EXPECT_LE(rt->metrics().blocking.threads_spawned, 16u);
+}
+
+int UsableCpus() {
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof set, &set) != 0) return 1;
+  return CPU_COUNT(&set);
+}
+
+// Runs `calls` calls one after another, each awaited before the next.
+int64_t BackToBackCalls(Runtime& rt, int calls) {
+  auto loop = [](int n) -> Task<int64_t> {
+    int64_t sum = 0;
+    for (int i = 0; i < n; ++i)
+      sum += co_await spawn_blocking([] { return 1; });
+    co_return sum;
+  };
+  return rt.block_on(loop(calls));
+}
+
+TEST(BlockingPoolTest, BackToBackCallsFindTheLastThreadStillSpinning) {
+  if (UsableCpus() < 2) GTEST_SKIP() << "the pool spins only with 2+ CPUs";
+  // An hour of keep-alive: a call handed to a thread as it stopped spinning
+  // and never woken would hang here.
+  auto rt = Builder().worker_threads(2).thread_keep_alive(1h).build();
+  ASSERT_TRUE(rt.ok());
+  // A spin misses when the caller's worker wakes late (a busy machine, a
+  // sanitizer); keep calling until one hits.
+  for (int round = 0; round < 200; ++round) {
+    ASSERT_EQ(BackToBackCalls(*rt, 100), 100);
+    if (rt->metrics().blocking.spinning_handoffs > 0) break;
+  }
+  BlockingMetrics m = rt->metrics().blocking;
+  EXPECT_GT(m.spinning_handoffs, 0u);
+  EXPECT_EQ(m.threads_spawned, 1u);
+}
+
+TEST(BlockingPoolTest, NoSpinningOnOneCpu) {
+  // A spinner on the only CPU would hold it from the worker that produces
+  // the next call. The pool reads the affinity of the thread building the
+  // runtime, which its threads inherit.
+  struct RestoreAffinity {
+    cpu_set_t saved;
+    ~RestoreAffinity() { sched_setaffinity(0, sizeof saved, &saved); }
+  } restore;
+  ASSERT_EQ(sched_getaffinity(0, sizeof restore.saved, &restore.saved), 0);
+  cpu_set_t one;
+  CPU_ZERO(&one);
+  for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
+    if (CPU_ISSET(cpu, &restore.saved)) {
+      CPU_SET(cpu, &one);
+      break;
+    }
+  }
+  ASSERT_EQ(sched_setaffinity(0, sizeof one, &one), 0);
+  auto rt = Builder().worker_threads(2).build();
+  ASSERT_TRUE(rt.ok());
+  EXPECT_EQ(BackToBackCalls(*rt, 2000), 2000);
+  EXPECT_EQ(rt->metrics().blocking.spinning_handoffs, 0u);
 }
 
 // Thread creation failing (EAGAIN) queues the call instead of crashing, is
