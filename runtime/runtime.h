@@ -70,7 +70,7 @@ class Runtime {
     JoinHandle<T> handle = spawn(std::move(task));
     internal::JoinState<T>* cell = internal::JoinHandleAccess<T>::Cell(handle);
     internal::ThreadWaiter waiter;
-    if (cell->SetJoinWaiter(&waiter)) waiter.Wait();
+    if (cell->SetJoinWaiter(&waiter)) waiter.Wait(Checked()->may_spin());
     return cell->TakeResult();
   }
 

@@ -1,8 +1,5 @@
 #include "runtime/internal/blocking_pool.h"
 
-#include <sched.h>
-
-#include <algorithm>
 #include <cstdio>
 #include <system_error>
 #include <utility>
@@ -10,6 +7,7 @@
 #include "alloc/alloc.h"
 #include "runtime/internal/context.h"
 #include "runtime/internal/scheduler.h"
+#include "runtime/internal/spin.h"
 
 namespace tidepool::internal {
 namespace {
@@ -17,14 +15,6 @@ namespace {
 // Longer than a worker's wake-up here (about 20 us on a VM whose other vCPU
 // halted), so a caller woken by the result can make its next call in time.
 constexpr std::chrono::microseconds kSpin{50};
-// After this many misses in a row, one idle in 64 spins.
-constexpr int kMaxSpinMisses = 6;
-
-int UsableCpus() {
-  cpu_set_t set;
-  if (sched_getaffinity(0, sizeof set, &set) != 0) return 1;
-  return CPU_COUNT(&set);
-}
 
 }  // namespace
 
@@ -36,7 +26,7 @@ BlockingPool::BlockingPool(const RuntimeConfig& config, Scheduler* scheduler)
       on_thread_stop_(config.on_thread_stop),
       trim_(config.allocator.trim),
       scheduler_(scheduler),
-      may_spin_(UsableCpus() >= 2) {}
+      may_spin_(scheduler->may_spin()) {}
 
 bool BlockingPool::RunOne(TaskHeader* task) {
   const bool cancelled = task->IsCancelRequested();
@@ -147,14 +137,14 @@ void BlockingPool::ThreadMain(ThreadList::iterator self, size_t index,
         spinner_ = true;
         idler.spinning = true;
         mu_.Unlock();
-        const bool handed = SpinForCall(idler);
+        // acquire: pairs with the giver's release store.
+        const bool handed = SpinUntil(kSpin, [&] {
+          return idler.task.load(std::memory_order_acquire) != nullptr;
+        });
         mu_.Lock();
         spinner_ = false;
         idler.spinning = false;
-        // A miss makes the next spins rarer, so a trickle of calls costs
-        // next to nothing; a hit restores them.
-        spin_misses_ = handed ? 0 : std::min(spin_misses_ + 1, kMaxSpinMisses);
-        spin_skips_ = (1 << spin_misses_) - 1;
+        spin_backoff_.Record(handed);
       }
       const auto deadline = std::chrono::steady_clock::now() + keep_alive_;
       // relaxed, here and below: under mu_, which the giver held too.
@@ -193,28 +183,7 @@ bool BlockingPool::ShouldSpin() {
   // Only the last thread to go idle spins: while another call runs, that
   // call's thread may need the CPU more than a spinner would.
   if (!may_spin_ || spinner_ || active_ != idle_.size()) return false;
-  if (!scheduler_->AnyWorkerParked()) return false;
-  if (spin_skips_ > 0) {
-    --spin_skips_;
-    return false;
-  }
-  return true;
-}
-
-bool BlockingPool::SpinForCall(const Idler& idler) {
-  const auto deadline = std::chrono::steady_clock::now() + kSpin;
-  do {
-    for (int i = 0; i < 32; ++i) {
-      // acquire: pairs with the giver's release store.
-      if (idler.task.load(std::memory_order_acquire) != nullptr) return true;
-      __builtin_ia32_pause();
-    }
-    // Every microsecond or two, let a thread that waits for this CPU run:
-    // when threads outnumber CPUs it may be the caller's worker, or the
-    // thread that will produce the caller's next call.
-    sched_yield();
-  } while (std::chrono::steady_clock::now() < deadline);
-  return false;
+  return scheduler_->AnyWorkerParked() && spin_backoff_.ShouldSpin();
 }
 
 void BlockingPool::JoinFinished() {

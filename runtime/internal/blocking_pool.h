@@ -14,6 +14,7 @@
 #include "alloc/policy.h"
 #include "runtime/internal/mutex.h"
 #include "runtime/internal/runtime_config.h"
+#include "runtime/internal/spin.h"
 #include "runtime/internal/task_header.h"
 #include "runtime/metrics.h"
 
@@ -72,9 +73,6 @@ class BlockingPool : public std::enable_shared_from_this<BlockingPool> {
   void JoinFinished() ABSL_LOCKS_EXCLUDED(mu_);
   // Whether a thread going idle now spins before it sleeps (class comment).
   bool ShouldSpin() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Waits up to kSpin for a call handed to `idler`, without sleeping;
-  // returns whether one came.
-  static bool SpinForCall(const Idler& idler);
 
   const size_t max_threads_;
   const std::chrono::nanoseconds keep_alive_;
@@ -99,13 +97,11 @@ class BlockingPool : public std::enable_shared_from_this<BlockingPool> {
   ThreadList finished_ ABSL_GUARDED_BY(mu_);
   CondVar thread_finished_;
   size_t next_index_ ABSL_GUARDED_BY(mu_) = 0;
-  // Whether the process may run on two CPUs or more; with one, a spinner
-  // would hold the CPU the caller needs to produce the next call.
+  // Scheduler::may_spin(): with one CPU a spinner would hold the CPU the
+  // caller needs to make its next call.
   const bool may_spin_;
   bool spinner_ ABSL_GUARDED_BY(mu_) = false;  // one thread spins at a time
-  // Spins in a row that found no call, and idles left to skip spinning.
-  int spin_misses_ ABSL_GUARDED_BY(mu_) = 0;
-  int spin_skips_ ABSL_GUARDED_BY(mu_) = 0;
+  SpinBackoff spin_backoff_ ABSL_GUARDED_BY(mu_);
   uint64_t spawned_total_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t exited_total_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t spawn_failures_ ABSL_GUARDED_BY(mu_) = 0;

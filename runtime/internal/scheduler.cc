@@ -12,6 +12,7 @@
 #include "runtime/internal/context.h"
 #include "runtime/internal/local_queue.h"
 #include "runtime/internal/parker.h"
+#include "runtime/internal/spin.h"
 
 namespace tidepool::internal {
 namespace {
@@ -71,6 +72,7 @@ Scheduler::Scheduler(RuntimeConfig config, std::unique_ptr<IoDriver> io)
       io_(std::move(io)),
       idle_(config_.worker_threads),
       owned_(config_.worker_threads),
+      may_spin_(MayUseTwoCpus()),
       blocking_(std::make_shared<BlockingPool>(config_, this)) {
   workers_.reserve(config_.worker_threads);
   for (size_t i = 0; i < config_.worker_threads; ++i) {

@@ -69,6 +69,9 @@ class Scheduler {
   // OwnedTasks::kNotAWorker.
   int CurrentWorker() const;
 
+  // Whether threads waiting for this runtime may spin before sleeping: the
+  // building thread could use two CPUs or more (spin.h).
+  bool may_spin() const { return may_spin_; }
   // Whether some worker sleeps, so a CPU may be free; a hint (Idle::AnyParked).
   bool AnyWorkerParked() const { return idle_.AnyParked(); }
 
@@ -116,6 +119,8 @@ class Scheduler {
   std::atomic<int> timer_watcher_{-1};
   Idle idle_;
   OwnedTasks owned_;
+  // Declared before blocking_, which reads it when built.
+  const bool may_spin_;
   std::shared_ptr<BlockingPool> blocking_;
   // seq_cst: read by parking workers inside the store-buffering handshake.
   std::atomic<bool> shutdown_{false};

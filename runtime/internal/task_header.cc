@@ -11,8 +11,16 @@
 
 #include "runtime/internal/context.h"
 #include "runtime/internal/scheduler.h"
+#include "runtime/internal/spin.h"
 
 namespace tidepool::internal {
+namespace {
+
+// ThreadWaiter's spin: about a worker's wake-up (20 us here when its vCPU
+// halted) plus a short task's run, e.g. chained_spawn's thousand links.
+constexpr std::chrono::microseconds kSpin{100};
+
+}  // namespace
 
 void TaskHeader::Wake() {
   // relaxed first read: the CAS below re-reads with the ordering that counts.
@@ -228,7 +236,18 @@ void ThreadWaiter::Notify() {
   syscall(SYS_futex, &state_, FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr, 0);
 }
 
-void ThreadWaiter::Wait() {
+void ThreadWaiter::Wait(bool spin) {
+  // Per thread: a bridge or test calling block_on in a loop keeps spinning,
+  // a main thread waiting out a server's lifetime misses once.
+  thread_local SpinBackoff backoff;
+  if (spin && backoff.ShouldSpin()) {
+    // acquire: as below. While state_ is kIdle, Notify makes no syscall.
+    const bool done = SpinUntil(kSpin, [this] {
+      return state_.load(std::memory_order_acquire) == kDone;
+    });
+    backoff.Record(done);
+    if (done) return;
+  }
   uint32_t s = kIdle;
   // acquire (both outcomes): pairs with Notify's release when kDone is
   // already there.

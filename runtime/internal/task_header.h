@@ -234,8 +234,10 @@ class ThreadWaiter {
   // Any thread, at most once. The waiter may return from Wait() and
   // destroy this object as soon as the exchange is done.
   void Notify();
-  // The owning thread, once.
-  void Wait();
+  // The owning thread, once. With `spin` (Scheduler::may_spin()), polls
+  // for up to 100 us before it sleeps, unless this thread's recent spins
+  // missed (SpinBackoff).
+  void Wait(bool spin);
 
  private:
   static constexpr uint32_t kIdle = 0;

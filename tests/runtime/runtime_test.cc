@@ -3,6 +3,8 @@
 #include "runtime/runtime.h"
 
 #include <dirent.h>
+#include <sched.h>
+#include <sys/resource.h>
 
 #include <atomic>
 #include <chrono>
@@ -215,6 +217,23 @@ TEST(RuntimeTest, IdleRuntimeParksItsWorkers) {
     EXPECT_EQ(before.per_worker[i].parks, after.per_worker[i].parks)
         << "worker " << i << " keeps waking up while idle";
   }
+}
+
+TEST(RuntimeTest, BlockOnCatchesAShortTaskWithoutSleeping) {
+  cpu_set_t cpus;
+  ASSERT_EQ(sched_getaffinity(0, sizeof cpus, &cpus), 0);
+  if (CPU_COUNT(&cpus) < 2) GTEST_SKIP() << "block_on spins only with 2+ CPUs";
+  auto rt = Builder().worker_threads(2).build();
+  ASSERT_TRUE(rt.ok());
+  // A block_on that sleeps on its futex is one voluntary context switch of
+  // this thread; one that catches the task's end while spinning is none.
+  constexpr int kCalls = 200;
+  rusage before;
+  ASSERT_EQ(getrusage(RUSAGE_THREAD, &before), 0);
+  for (int i = 0; i < kCalls; ++i) ASSERT_EQ(rt->block_on(Leaf(i)), i);
+  rusage after;
+  ASSERT_EQ(getrusage(RUSAGE_THREAD, &after), 0);
+  EXPECT_LT(after.ru_nvcsw - before.ru_nvcsw, kCalls / 2);
 }
 
 TEST(RuntimeTest, ShutdownDestroysPendingTasks) {
