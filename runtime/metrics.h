@@ -13,6 +13,9 @@ struct WorkerMetrics {
   uint64_t polls = 0;   // task polls run
   uint64_t steals = 0;  // successful steals from other workers
   uint64_t parks = 0;   // times the worker went to sleep
+  // Of those, how many a wake-up ended while the worker still spun (the last
+  // worker awake spins briefly before sleeping; docs/architecture.md).
+  uint64_t spin_wakeups = 0;
   size_t local_queue_depth = 0;
 };
 

@@ -1,10 +1,13 @@
 #ifndef TIDEPOOL_RUNTIME_INTERNAL_PARKER_H_
 #define TIDEPOOL_RUNTIME_INTERNAL_PARKER_H_
 
+#include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <optional>
 
 #include "runtime/internal/mutex.h"
+#include "runtime/internal/spin.h"
 #include "runtime/io/io_driver.h"
 
 namespace tidepool::internal {
@@ -26,15 +29,35 @@ class Parker {
     MutexLock lock(&mu_);
     while (!token_) cv_.Wait(&mu_);
     token_ = false;
+    // relaxed: a hint for the owner's next spin (TakeSignal).
+    signalled_.store(interrupted_, std::memory_order_relaxed);
   }
 
   // Waits for a token, an interrupt, or `deadline` (none: no timeout). With
   // a `driver`, sleeps inside it instead, so I/O completions also end the
   // wait (kIo: completions were reaped, or the deadline passed); only one
-  // thread at a time may pass the driver.
+  // thread at a time may pass the driver. With `spin` and no driver, first
+  // polls for a signal for up to 50 us (SpinBackoff makes that rarer after
+  // misses): a signal that comes meanwhile costs neither side a syscall.
   Woken ParkUntil(std::optional<std::chrono::steady_clock::time_point> deadline,
-                  IoDriver* driver = nullptr) {
+                  IoDriver* driver = nullptr, bool spin = false) {
     MutexLock lock(&mu_);
+    if (spin && driver == nullptr &&
+        !signalled_.load(std::memory_order_relaxed) &&
+        spin_backoff_.ShouldSpin()) {
+      mu_.Unlock();
+      const auto limit =
+          deadline ? std::min<std::chrono::nanoseconds>(
+                         kSpin, *deadline - std::chrono::steady_clock::now())
+                   : kSpin;
+      // acquire: pairs with the release store in Signal().
+      spun_to_signal_ = SpinUntil(
+          limit, [this] { return signalled_.load(std::memory_order_acquire); });
+      spin_backoff_.Record(spun_to_signal_);
+      mu_.Lock();
+    } else {
+      spun_to_signal_ = false;
+    }
     while (true) {
       if (std::optional<Woken> w = TakeSignal()) return *w;
       if (driver != nullptr) {
@@ -58,6 +81,10 @@ class Parker {
     }
   }
 
+  // The owner, after ParkUntil: whether its spin caught the signal, so it
+  // never slept.
+  bool spun_to_signal() const { return spun_to_signal_; }
+
   void Unpark() {
     MutexLock lock(&mu_);
     token_ = true;
@@ -71,7 +98,14 @@ class Parker {
   }
 
  private:
+  static constexpr std::chrono::microseconds kSpin{50};
+
   Mutex mu_;
+  // token_ || interrupted_, readable without mu_ by the spinning owner.
+  std::atomic<bool> signalled_{false};
+  // The owner's only.
+  SpinBackoff spin_backoff_;
+  bool spun_to_signal_ = false;
   CondVar cv_;
   bool token_ ABSL_GUARDED_BY(mu_) = false;
   bool interrupted_ ABSL_GUARDED_BY(mu_) = false;
@@ -80,18 +114,23 @@ class Parker {
 
   // Consumes a pending token (first) or interrupt.
   std::optional<Woken> TakeSignal() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    std::optional<Woken> w;
     if (token_) {
       token_ = false;
-      return Woken::kToken;
-    }
-    if (interrupted_) {
+      w = Woken::kToken;
+    } else if (interrupted_) {
       interrupted_ = false;
-      return Woken::kInterrupted;
+      w = Woken::kInterrupted;
     }
-    return std::nullopt;
+    // relaxed: only read as a hint by the owner, who re-checks under mu_.
+    signalled_.store(token_ || interrupted_, std::memory_order_relaxed);
+    return w;
   }
 
   void Signal() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    // release: the spinning owner, seeing it, goes on to take mu_ anyway;
+    // the store only has to become visible, the lock orders the rest.
+    signalled_.store(true, std::memory_order_release);
     if (driver_ != nullptr) {
       driver_->Unpark();
     } else {

@@ -9,11 +9,12 @@
 namespace tidepool::internal {
 
 // Spinning for a moment before sleeping, where a thread is about to sleep
-// and a wake-up is likely soon: a blocking-pool thread between calls, and a
-// block_on caller waiting for its task. On a VM a wake-up costs tens of
-// microseconds when the woken thread's vCPU has halted; a spin that catches
-// the event saves both the waker's syscall and that latency. Workers do not
-// spin before parking (docs/architecture.md, "The blocking pool").
+// and a wake-up is likely soon: a blocking-pool thread between calls, a
+// block_on caller waiting for its task, the last worker to park. On a VM a
+// wake-up costs tens of microseconds when the woken thread's vCPU has
+// halted; a spin that catches the event saves both the waker's syscall and
+// that latency (docs/architecture.md, "Searching and parking" and "The
+// blocking pool").
 
 // Whether the calling thread may run on two CPUs or more (its affinity). On
 // one CPU a spinner holds the CPU that the thread it waits for needs. One

@@ -145,30 +145,6 @@ TEST(BlockingPoolTest, BackToBackCallsFindTheLastThreadStillSpinning) {
   EXPECT_EQ(m.threads_spawned, 1u);
 }
 
-TEST(BlockingPoolTest, NoSpinningOnOneCpu) {
-  // A spinner on the only CPU would hold it from the worker that produces
-  // the next call. The pool reads the affinity of the thread building the
-  // runtime, which its threads inherit.
-  struct RestoreAffinity {
-    cpu_set_t saved;
-    ~RestoreAffinity() { sched_setaffinity(0, sizeof saved, &saved); }
-  } restore;
-  ASSERT_EQ(sched_getaffinity(0, sizeof restore.saved, &restore.saved), 0);
-  cpu_set_t one;
-  CPU_ZERO(&one);
-  for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
-    if (CPU_ISSET(cpu, &restore.saved)) {
-      CPU_SET(cpu, &one);
-      break;
-    }
-  }
-  ASSERT_EQ(sched_setaffinity(0, sizeof one, &one), 0);
-  auto rt = Builder().worker_threads(2).build();
-  ASSERT_TRUE(rt.ok());
-  EXPECT_EQ(BackToBackCalls(*rt, 2000), 2000);
-  EXPECT_EQ(rt->metrics().blocking.spinning_handoffs, 0u);
-}
-
 // Thread creation failing (EAGAIN) queues the call instead of crashing, is
 // counted, and the call runs once a thread can be started again. Runs in a
 // death-test child that drops to an unprivileged user, because root is not

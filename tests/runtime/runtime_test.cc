@@ -236,6 +236,61 @@ TEST(RuntimeTest, BlockOnCatchesAShortTaskWithoutSleeping) {
   EXPECT_LT(after.ru_nvcsw - before.ru_nvcsw, kCalls / 2);
 }
 
+TEST(RuntimeTest, LastWorkerToParkCatchesTheNextSpawnWhileSpinning) {
+  cpu_set_t cpus;
+  ASSERT_EQ(sched_getaffinity(0, sizeof cpus, &cpus), 0);
+  if (CPU_COUNT(&cpus) < 2) GTEST_SKIP() << "workers spin only with 2+ CPUs";
+  auto rt = Builder().worker_threads(2).build();
+  ASSERT_TRUE(rt.ok());
+  // Each block_on leaves the runtime idle and its next spawn comes from
+  // this thread at once; the last worker to park is still spinning then,
+  // unless the machine is busy, so keep going until one catches it.
+  auto caught = [&] {
+    uint64_t n = 0;
+    for (const WorkerMetrics& w : rt->metrics().per_worker) {
+      n += w.spin_wakeups;
+    }
+    return n;
+  };
+  for (int i = 0; i < 20000 && caught() == 0; ++i) {
+    ASSERT_EQ(rt->block_on(Leaf(i)), i);
+  }
+  EXPECT_GT(caught(), 0u);
+}
+
+TEST(RuntimeTest, NothingSpinsOnOneCpu) {
+  // A spinner on the only CPU would hold it from the thread that produces
+  // what it waits for. The runtime reads the affinity of the thread that
+  // builds it, which its threads inherit.
+  struct RestoreAffinity {
+    cpu_set_t saved;
+    ~RestoreAffinity() { sched_setaffinity(0, sizeof saved, &saved); }
+  } restore;
+  ASSERT_EQ(sched_getaffinity(0, sizeof restore.saved, &restore.saved), 0);
+  cpu_set_t one;
+  CPU_ZERO(&one);
+  for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
+    if (CPU_ISSET(cpu, &restore.saved)) {
+      CPU_SET(cpu, &one);
+      break;
+    }
+  }
+  ASSERT_EQ(sched_setaffinity(0, sizeof one, &one), 0);
+  auto rt = Builder().worker_threads(2).build();
+  ASSERT_TRUE(rt.ok());
+  auto calls = []() -> Task<int> {
+    int sum = 0;
+    for (int i = 0; i < 1000; ++i)
+      sum += co_await spawn_blocking([] { return 1; });
+    co_return sum;
+  };
+  for (int i = 0; i < 2; ++i) ASSERT_EQ(rt->block_on(calls()), 1000);
+  for (int i = 0; i < 1000; ++i) ASSERT_EQ(rt->block_on(Leaf(i)), i);
+  RuntimeMetrics m = rt->metrics();
+  EXPECT_EQ(m.blocking.spinning_handoffs, 0u);
+  for (const WorkerMetrics& w : m.per_worker) EXPECT_EQ(w.spin_wakeups, 0u);
+}
+
 TEST(RuntimeTest, ShutdownDestroysPendingTasks) {
   // Every frame that started is destroyed by shutdown (its guard's
   // destructor runs), and every handle reports cancellation.
