@@ -6,6 +6,7 @@
 
 #include "alloc/alloc.h"
 #include "runtime/internal/context.h"
+#include "runtime/internal/futex.h"
 #include "runtime/internal/scheduler.h"
 #include "runtime/internal/spin.h"
 
@@ -48,38 +49,77 @@ bool BlockingPool::RunOne(TaskHeader* task) {
 
 void BlockingPool::Spawn(TaskHeader* task) {
   JoinFinished();
+  Idler* idler = nullptr;
   {
     MutexLock lock(&mu_);
     if (!shutdown_) {
-      if (!idle_.empty()) {
-        Idler* idler = idle_.back();
-        idle_.pop_back();
-        // release: a spinning idler reads the task without mu_, and must see
-        // what the spawner wrote into it.
-        idler->task.store(task, std::memory_order_release);
-        if (idler->spinning) {
-          ++spinning_handoffs_;
-        } else {
-          idler->cv.Signal();
-        }
+      if (idle_.empty()) {
+        QueueOrStart(task);
         return;
       }
-      // A thread that just finished a call takes queued work before it
-      // idles; queue for it rather than start a new thread.
-      if (queue_.size() < returning_.load(std::memory_order_relaxed)) {
-        queue_.push_back(task);
+      idler = idle_.back();
+      idle_.pop_back();
+      // release: a spinning idler reads the task without mu_, and must see
+      // what the spawner wrote into it.
+      idler->task.store(task, std::memory_order_release);
+      if (idler->spinning) {
+        ++spinning_handoffs_;
         return;
       }
-      if (active_ < max_threads_ && StartThread(task)) return;
-      // At the cap, or the system refused a thread: the call waits for one
-      // of the running threads. (With none running it waits for the next
-      // spawn_blocking to start one.)
-      queue_.push_back(task);
-      return;
     }
   }
-  task->CancelNow();
-  task->Unref();
+  if (idler == nullptr) {  // after shutdown
+    task->CancelNow();
+    task->Unref();
+    return;
+  }
+  WakeIdler(idler);
+}
+
+void BlockingPool::QueueOrStart(TaskHeader* task) {
+  // A thread that just finished a call takes queued work before it idles;
+  // queue for it rather than start a new thread.
+  if (queue_.size() < returning_.load(std::memory_order_relaxed)) {
+    queue_.push_back(task);
+    return;
+  }
+  if (active_ < max_threads_ && StartThread(task)) return;
+  // At the cap, or the system refused a thread: the call waits for one of
+  // the running threads. (With none running it waits for the next
+  // spawn_blocking to start one.)
+  queue_.push_back(task);
+}
+
+void BlockingPool::WakeIdler(Idler* idler) {
+  // release: the call stored before (under mu_) is visible to the idler
+  // that sees kWoken. Nothing of *idler is touched after this exchange.
+  if (idler->wake.exchange(Idler::kWoken, std::memory_order_release) ==
+      Idler::kSleeping) {
+    FutexWake(&idler->wake);
+  }
+}
+
+bool BlockingPool::WaitForWake(
+    Idler* idler,
+    std::optional<std::chrono::steady_clock::time_point> deadline) {
+  while (true) {
+    // acquire: pairs with WakeIdler's release.
+    uint32_t w = idler->wake.load(std::memory_order_acquire);
+    if (w == Idler::kWoken) {
+      // relaxed: the waker is done with the slot; only this thread writes.
+      idler->wake.store(Idler::kAwake, std::memory_order_relaxed);
+      return true;
+    }
+    if (w == Idler::kAwake &&
+        !idler->wake.compare_exchange_weak(w, Idler::kSleeping,
+                                           std::memory_order_acquire)) {
+      continue;  // a waker got in first
+    }
+    if (deadline && std::chrono::steady_clock::now() >= *deadline) {
+      return false;
+    }
+    FutexWait(&idler->wake, Idler::kSleeping, deadline);
+  }
 }
 
 bool BlockingPool::StartThread(TaskHeader* task) {
@@ -146,19 +186,25 @@ void BlockingPool::ThreadMain(ThreadList::iterator self, size_t index,
         idler.spinning = false;
         spin_backoff_.Record(handed);
       }
+      // relaxed, here and below: under mu_, which every giver holds too. A
+      // call is here already only if it came while spinning, without a
+      // wake-up to wait for.
+      task = idler.task.exchange(nullptr, std::memory_order_relaxed);
+      if (task != nullptr) continue;
       const auto deadline = std::chrono::steady_clock::now() + keep_alive_;
-      // relaxed, here and below: under mu_, which the giver held too.
-      while (idler.task.load(std::memory_order_relaxed) == nullptr &&
-             !shutdown_) {
-        const auto left = deadline - std::chrono::steady_clock::now();
-        if (left <= std::chrono::nanoseconds::zero()) break;
-        idler.cv.WaitFor(&mu_, left);
+      mu_.Unlock();
+      const bool woken = WaitForWake(&idler, deadline);
+      mu_.Lock();
+      if (!woken && idler.task.load(std::memory_order_relaxed) != nullptr) {
+        // A giver unlinked us as the keep-alive ran out; its wake-up must
+        // land before this slot may go.
+        mu_.Unlock();
+        WaitForWake(&idler, std::nullopt);
+        mu_.Lock();
       }
-      if (idler.task.load(std::memory_order_relaxed) != nullptr) {
-        // The giver already unlinked us.
-        task = idler.task.exchange(nullptr, std::memory_order_relaxed);
-        continue;
-      }
+      task = idler.task.exchange(nullptr, std::memory_order_relaxed);
+      if (task != nullptr) continue;
+      // The keep-alive ran out, or shutdown woke us: still on idle_.
       std::erase(idle_, &idler);
       break;
     }
@@ -204,7 +250,8 @@ bool BlockingPool::Shutdown(std::chrono::nanoseconds timeout) {
     MutexLock lock(&mu_);
     shutdown_ = true;
     never_started.swap(queue_);
-    for (Idler* idler : idle_) idler->cv.Signal();
+    // Under mu_: an idler leaves idle_ (and may exit) only under it.
+    for (Idler* idler : idle_) WakeIdler(idler);
   }
   for (TaskHeader* task : never_started) {
     task->CancelNow();

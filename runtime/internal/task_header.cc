@@ -1,15 +1,12 @@
 #include "runtime/internal/task_header.h"
 
-#include <linux/futex.h>
-#include <sys/syscall.h>
-#include <unistd.h>
-
 #include <cstdio>
 #include <cstdlib>
 #include <stdexcept>
 #include <thread>
 
 #include "runtime/internal/context.h"
+#include "runtime/internal/futex.h"
 #include "runtime/internal/scheduler.h"
 #include "runtime/internal/spin.h"
 
@@ -229,11 +226,8 @@ void ThreadWaiter::Notify() {
   // waiter that sees kDone (it acquires in Wait()).
   if (state_.exchange(kDone, std::memory_order_release) != kSleeping) return;
   // The waiter may already be gone: it can see kDone on a spurious wake-up
-  // and return before this call. FUTEX_WAKE never touches the memory, only
-  // the address (a private futex on a still-mapped stack), so the worst case
-  // is a spurious wake-up of whoever waits on that address later, which
-  // every futex waiter tolerates (glibc's sem_post relies on the same).
-  syscall(SYS_futex, &state_, FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr, 0);
+  // and return before this call; FutexWake only uses the address.
+  FutexWake(&state_);
 }
 
 void ThreadWaiter::Wait(bool spin) {
@@ -258,8 +252,7 @@ void ThreadWaiter::Wait(bool spin) {
   // acquire: as above. FUTEX_WAIT returns at once if the word is no longer
   // kSleeping, so a Notify between the load and the call is not missed.
   while (state_.load(std::memory_order_acquire) != kDone) {
-    syscall(SYS_futex, &state_, FUTEX_WAIT_PRIVATE, kSleeping, nullptr, nullptr,
-            0);
+    FutexWait(&state_, kSleeping);
   }
 }
 

@@ -14,6 +14,7 @@
 
 #include "gtest/gtest.h"
 #include "runtime/runtime.h"
+#include "tests/util/test_util.h"
 
 namespace tidepool {
 namespace {
@@ -143,6 +144,33 @@ TEST(BlockingPoolTest, BackToBackCallsFindTheLastThreadStillSpinning) {
   BlockingMetrics m = rt->metrics().blocking;
   EXPECT_GT(m.spinning_handoffs, 0u);
   EXPECT_EQ(m.threads_spawned, 1u);
+}
+
+TEST(BlockingPoolTest, HandOffsRacingTheKeepAliveLoseNoCall) {
+  // One caller waits 30 to 130 us between calls, around the pool thread's
+  // spin (50 us) plus keep-alive (50 us), so calls keep meeting the thread
+  // as its keep-alive runs out: a giver unlinks its slot while it times
+  // out. It must still take the call, and not exit before the giver's
+  // wake-up has landed (ASan would see a write into its finished stack).
+  auto rt = Builder().worker_threads(2).thread_keep_alive(50us).build();
+  ASSERT_TRUE(rt.ok());
+  const int calls = 3000 * testing::StressScale();
+  auto caller = [](int n) -> Task<int> {
+    uint64_t seed = 1;
+    int sum = 0;
+    for (int i = 0; i < n; ++i) {
+      seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+      const auto until = std::chrono::steady_clock::now() +
+                         std::chrono::microseconds(30 + (seed >> 33) % 100);
+      while (std::chrono::steady_clock::now() < until) {
+      }
+      sum += co_await spawn_blocking([] { return 1; });
+    }
+    co_return sum;
+  };
+  EXPECT_EQ(rt->block_on(caller(calls)), calls);
+  EXPECT_GT(rt->metrics().blocking.threads_exited, 0u)
+      << "no keep-alive ran out; the race was not exercised";
 }
 
 // Thread creation failing (EAGAIN) queues the call instead of crashing, is
