@@ -22,8 +22,9 @@
 namespace tidepool::alloc {
 
 struct TrimPolicy {
-  // Release memory held for a blocking thread when it goes idle (jemalloc:
-  // flush its thread cache; mimalloc: collect its heap; glibc: nothing
+  // Release memory held for a blocking thread when it goes to sleep idle,
+  // not while a short spin for the next call catches it (jemalloc: flush
+  // its thread cache; mimalloc: collect its heap; glibc: nothing
   // thread-local exists, see runtime_idle).
   bool on_blocking_idle = true;
   // Trim the process when a pool thread exits at keep-alive (its arena or

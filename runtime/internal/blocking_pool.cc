@@ -152,20 +152,8 @@ void BlockingPool::ThreadMain(ThreadList::iterator self, size_t index,
       mu_.Unlock();
       const bool counted = RunOne(task);
       mu_.Lock();
-      // Still counted as returning until it takes queued work, idles or
-      // exits, so spawns meanwhile queue for it (even while the idle hook
-      // runs unlocked).
-      auto stop_returning = [&] {
-        if (counted) returning_.fetch_sub(1, std::memory_order_relaxed);
-      };
-      if (trim_.on_blocking_idle && queue_.empty() && !shutdown_) {
-        // Outside the lock: flushing a thread cache or collecting a heap
-        // takes microseconds to milliseconds. Work may arrive meanwhile.
-        mu_.Unlock();
-        alloc::ThreadIdle(alloc::ThreadRole::kBlocking);
-        mu_.Lock();
-      }
-      stop_returning();
+      // Counted as returning until here, so spawns meanwhile queued for it.
+      if (counted) returning_.fetch_sub(1, std::memory_order_relaxed);
       if (!queue_.empty()) {
         task = queue_.front();
         queue_.pop_front();
@@ -193,6 +181,14 @@ void BlockingPool::ThreadMain(ThreadList::iterator self, size_t index,
       if (task != nullptr) continue;
       const auto deadline = std::chrono::steady_clock::now() + keep_alive_;
       mu_.Unlock();
+      // About to sleep: release what the allocator holds for this thread
+      // (trim.on_blocking_idle) now, not after every call, as a call that
+      // comes within the spin needs none of it released. Outside the lock:
+      // flushing a thread cache or collecting a heap takes microseconds to
+      // milliseconds; a call handed meanwhile finds this thread on idle_,
+      // and its wake-up makes the wait below return at once.
+      if (trim_.on_blocking_idle)
+        alloc::ThreadIdle(alloc::ThreadRole::kBlocking);
       const bool woken = WaitForWake(&idler, deadline);
       mu_.Lock();
       if (!woken && idler.task.load(std::memory_order_relaxed) != nullptr) {

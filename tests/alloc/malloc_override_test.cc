@@ -220,6 +220,46 @@ int ChildTrim() {
   return grew && returned ? 0 : 1;
 }
 
+// jemalloc: a blocking thread that goes to sleep idle flushes its thread
+// cache (trim.on_blocking_idle), so the small blocks its call freed go back
+// to its arena; with the trigger off they stay cached.
+int ChildIdleFlush() {
+  if (alloc::active_backend().kind != alloc::Backend::kJemalloc) return 0;
+  auto cached_after_call = [](bool on_blocking_idle) -> long {
+    alloc::Policy policy = alloc::DefaultPolicy();
+    policy.trim.on_blocking_idle = on_blocking_idle;
+    auto rt = Builder().worker_threads(1).allocator(policy).build();
+    if (!rt.ok()) return -1;
+    auto call = [] {
+      std::vector<void*> blocks;
+      for (int i = 0; i < 100; ++i) blocks.push_back(malloc(64));
+      for (void* p : blocks) free(p);
+      unsigned arena = 0;
+      size_t len = sizeof arena;
+      Mallctl()("thread.arena", &arena, &len, nullptr, 0);
+      return arena;
+    };
+    const unsigned arena = rt->block_on(
+        [&]() -> Task<unsigned> { co_return co_await spawn_blocking(call); }());
+    // Long past the thread's spin (50 us): it sleeps, flushing first.
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    uint64_t epoch = 1;
+    size_t len = sizeof epoch;
+    Mallctl()("epoch", &epoch, &len, &epoch, len);
+    size_t bytes = 0;
+    len = sizeof bytes;
+    const std::string name =
+        "stats.arenas." + std::to_string(arena) + ".tcache_bytes";
+    if (Mallctl()(name.c_str(), &bytes, &len, nullptr, 0) != 0) return -2;
+    return static_cast<long>(bytes);
+  };
+  const long flushed = cached_after_call(true);
+  const long kept = cached_after_call(false);
+  std::printf("tcache bytes after the call: flushed %ld, kept %ld\n", flushed,
+              kept);
+  return flushed == 0 && kept >= 100 * 64 ? 0 : 1;
+}
+
 // 10,000,000 operations over 16 threads: malloc, calloc, realloc, aligned
 // allocations, each block freed by whichever thread swaps it out of a shared
 // slot. Each block carries its address as a tag, checked before free.
@@ -310,6 +350,7 @@ int Dispatch(const std::string& mode) {
   if (mode == "bind") return ChildBind();
   if (mode == "trim") return ChildTrim();
   if (mode == "stress") return ChildStress();
+  if (mode == "idle_flush") return ChildIdleFlush();
   std::printf("unknown child mode %s\n", mode.c_str());
   return 100;
 }
@@ -343,6 +384,11 @@ TEST_P(PerBackend, BindsRuntimeThreads) {
 
 TEST_P(PerBackend, TrimReturnsMemory) {
   auto r = RunChild("trim", {{"TIDEPOOL_ALLOCATOR", GetParam()}});
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+}
+
+TEST_P(PerBackend, SleepingBlockingThreadReleasesItsCache) {
+  auto r = RunChild("idle_flush", {{"TIDEPOOL_ALLOCATOR", GetParam()}});
   EXPECT_EQ(r.exit_code, 0) << r.output;
 }
 
