@@ -14,8 +14,8 @@
 //
 // The two ends may live on any threads; send, is_closed, close, try_recv
 // from any thread, co_await only inside a tidepool task, by one task at a
-// time. Cost: one allocation for the channel; send and receive are a few
-// atomic operations each, without locks.
+// time. Cost: one allocation for the channel (from the thread's block
+// cache); send and receive are a few atomic operations each, without locks.
 //
 //   auto [tx, rx] = tidepool::oneshot::channel<int>();
 //   tidepool::spawn(Compute(std::move(tx)));  // calls tx.send(42)
@@ -24,13 +24,13 @@
 #include <atomic>
 #include <coroutine>
 #include <cstdint>
-#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <utility>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "runtime/internal/block_cache.h"
 #include "runtime/internal/context.h"
 #include "runtime/internal/task_header.h"
 
@@ -47,6 +47,21 @@ struct OneshotState {
   // Once any of these is set, receiving no longer waits.
   static constexpr uint32_t kFinal = kValueSet | kTxDropped | kRxClosed;
 
+  // Memory from the per-thread block cache (block_cache.h): a channel is
+  // often made on one worker and freed on another, like a task.
+  static void* operator new(size_t n) { return AllocateTaskMemory(n); }
+  static void operator delete(void* p, size_t n) noexcept {
+    FreeTaskMemory(p, n);
+  }
+
+  // The two ends own the state; the last to let go frees it.
+  void Release() {
+    // acq_rel: the last owner's delete comes after every access the other
+    // end made.
+    if (refs.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
+  }
+
+  std::atomic<uint32_t> refs{2};
   std::atomic<uint32_t> state{0};
   // Written by the receiver before it sets kRxWaiting; read by whoever
   // takes the registration (the sender or close()) after seeing kRxWaiting.
@@ -67,6 +82,35 @@ struct OneshotState {
     return absl::FailedPreconditionError(
         "tidepool: oneshot channel closed without a value");
   }
+};
+
+// One end's ownership of the state (a unique_ptr that calls Release): one
+// atomic per end where a shared_ptr took three, and no control block.
+template <typename T>
+class OneshotRef {
+ public:
+  OneshotRef() = default;
+  explicit OneshotRef(OneshotState<T>* state) : state_(state) {}
+  OneshotRef(OneshotRef&& other) noexcept
+      : state_(std::exchange(other.state_, nullptr)) {}
+  OneshotRef& operator=(OneshotRef&& other) noexcept {
+    if (this != &other) {
+      reset();
+      state_ = std::exchange(other.state_, nullptr);
+    }
+    return *this;
+  }
+  ~OneshotRef() { reset(); }
+
+  void reset() {
+    if (state_ != nullptr) std::exchange(state_, nullptr)->Release();
+  }
+  OneshotState<T>* get() const { return state_; }
+  OneshotState<T>* operator->() const { return state_; }
+  explicit operator bool() const { return state_ != nullptr; }
+
+ private:
+  OneshotState<T>* state_ = nullptr;
 };
 
 }  // namespace internal
@@ -132,7 +176,7 @@ class Sender {
  private:
   using State = internal::OneshotState<T>;
   friend std::pair<Sender<T>, Receiver<T>> channel<T>();
-  explicit Sender(std::shared_ptr<State> state) : state_(std::move(state)) {}
+  explicit Sender(internal::OneshotRef<T> state) : state_(std::move(state)) {}
 
   static void WakeReceiver(internal::TaskHeader* task) {
     task->Wake();
@@ -149,7 +193,7 @@ class Sender {
     state_.reset();
   }
 
-  std::shared_ptr<State> state_;
+  internal::OneshotRef<T> state_;
 };
 
 template <typename T>
@@ -275,7 +319,7 @@ class Receiver {
  private:
   using State = internal::OneshotState<T>;
   friend std::pair<Sender<T>, Receiver<T>> channel<T>();
-  explicit Receiver(std::shared_ptr<State> state) : state_(std::move(state)) {}
+  explicit Receiver(internal::OneshotRef<T> state) : state_(std::move(state)) {}
 
   State* Checked() const {
     if (!state_)
@@ -290,13 +334,14 @@ class Receiver {
     state_.reset();
   }
 
-  std::shared_ptr<State> state_;
+  internal::OneshotRef<T> state_;
 };
 
 template <typename T>
 std::pair<Sender<T>, Receiver<T>> channel() {
-  auto state = std::make_shared<internal::OneshotState<T>>();
-  return {Sender<T>(state), Receiver<T>(state)};
+  auto* state = new internal::OneshotState<T>();  // refs: one per end
+  return {Sender<T>(internal::OneshotRef<T>(state)),
+          Receiver<T>(internal::OneshotRef<T>(state))};
 }
 
 }  // namespace oneshot
