@@ -19,9 +19,16 @@ struct FreeBlock {
   FreeBlock* next;
 };
 
+// Set once this thread's cache is destroyed: a task or channel freed later
+// in the thread's exit (by another thread_local's or, on the main thread, a
+// static's destructor) goes straight to operator delete. Trivially
+// destructible, so it stays readable until the thread is gone.
+thread_local bool tls_cache_gone = false;
+
 class ThreadCache {
  public:
   ~ThreadCache() {
+    tls_cache_gone = true;
     for (FreeBlock*& head : heads_) {
       while (head != nullptr) {
         FreeBlock* b = head;
@@ -64,18 +71,23 @@ size_t ClassOf(size_t n) { return (n + kClassBytes - 1) / kClassBytes - 1; }
 
 void* AllocateTaskMemory(size_t n) {
   const size_t cls = ClassOf(n);
-  if (!kCacheEnabled || n == 0 || cls >= kClasses) return ::operator new(n);
+  if (!kCacheEnabled || n == 0 || cls >= kClasses || tls_cache_gone) {
+    return ::operator new(n);
+  }
   if (void* p = tls_cache.Take(cls)) return p;
   // The whole class size, so that the block can serve any size in it later.
   return ::operator new((cls + 1) * kClassBytes);
 }
 
-size_t CachedBytesOnThisThread() { return tls_cache.bytes(); }
+size_t CachedBytesOnThisThread() {
+  return tls_cache_gone ? 0 : tls_cache.bytes();
+}
 
 void FreeTaskMemory(void* p, size_t n) noexcept {
   if (p == nullptr) return;
   const size_t cls = ClassOf(n);
-  if (!kCacheEnabled || n == 0 || cls >= kClasses || !tls_cache.Keep(p, cls)) {
+  if (!kCacheEnabled || n == 0 || cls >= kClasses || tls_cache_gone ||
+      !tls_cache.Keep(p, cls)) {
     ::operator delete(p);
   }
 }

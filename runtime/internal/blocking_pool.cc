@@ -6,16 +6,20 @@
 
 #include "alloc/alloc.h"
 #include "runtime/internal/context.h"
-#include "runtime/internal/futex.h"
 #include "runtime/internal/scheduler.h"
 #include "runtime/internal/spin.h"
 
 namespace tidepool::internal {
 namespace {
 
-// Longer than a worker's wake-up here (about 20 us on a VM whose other vCPU
-// halted), so a caller woken by the result can make its next call in time.
-constexpr std::chrono::microseconds kSpin{50};
+// now + d, saturating: Builder accepts any positive thread_keep_alive.
+std::chrono::steady_clock::time_point DeadlineAfter(
+    std::chrono::nanoseconds d) {
+  using Clock = std::chrono::steady_clock;
+  const Clock::time_point now = Clock::now();
+  return d < Clock::time_point::max() - now ? now + d
+                                            : Clock::time_point::max();
+}
 
 }  // namespace
 
@@ -62,7 +66,7 @@ void BlockingPool::Spawn(TaskHeader* task) {
       // release: a spinning idler reads the task without mu_, and must see
       // what the spawner wrote into it.
       idler->task.store(task, std::memory_order_release);
-      if (idler->spinning) {
+      if (idler == spinner_) {
         ++spinning_handoffs_;
         return;
       }
@@ -73,7 +77,7 @@ void BlockingPool::Spawn(TaskHeader* task) {
     task->Unref();
     return;
   }
-  WakeIdler(idler);
+  idler->wake.Notify();
 }
 
 void BlockingPool::QueueOrStart(TaskHeader* task) {
@@ -88,38 +92,6 @@ void BlockingPool::QueueOrStart(TaskHeader* task) {
   // the running threads. (With none running it waits for the next
   // spawn_blocking to start one.)
   queue_.push_back(task);
-}
-
-void BlockingPool::WakeIdler(Idler* idler) {
-  // release: the call stored before (under mu_) is visible to the idler
-  // that sees kWoken. Nothing of *idler is touched after this exchange.
-  if (idler->wake.exchange(Idler::kWoken, std::memory_order_release) ==
-      Idler::kSleeping) {
-    FutexWake(&idler->wake);
-  }
-}
-
-bool BlockingPool::WaitForWake(
-    Idler* idler,
-    std::optional<std::chrono::steady_clock::time_point> deadline) {
-  while (true) {
-    // acquire: pairs with WakeIdler's release.
-    uint32_t w = idler->wake.load(std::memory_order_acquire);
-    if (w == Idler::kWoken) {
-      // relaxed: the waker is done with the slot; only this thread writes.
-      idler->wake.store(Idler::kAwake, std::memory_order_relaxed);
-      return true;
-    }
-    if (w == Idler::kAwake &&
-        !idler->wake.compare_exchange_weak(w, Idler::kSleeping,
-                                           std::memory_order_acquire)) {
-      continue;  // a waker got in first
-    }
-    if (deadline && std::chrono::steady_clock::now() >= *deadline) {
-      return false;
-    }
-    FutexWait(&idler->wake, Idler::kSleeping, deadline);
-  }
 }
 
 bool BlockingPool::StartThread(TaskHeader* task) {
@@ -162,24 +134,29 @@ void BlockingPool::ThreadMain(ThreadList::iterator self, size_t index,
       if (shutdown_) break;
       idle_.push_back(&idler);
       if (ShouldSpin()) {
-        spinner_ = true;
-        idler.spinning = true;
+        spinner_ = &idler;
         mu_.Unlock();
-        // acquire: pairs with the giver's release store.
-        const bool handed = SpinUntil(kSpin, [&] {
+        SpinUntil(kSpinBeforeSleep, [&] {
+          // acquire: pairs with the giver's release store.
           return idler.task.load(std::memory_order_acquire) != nullptr;
         });
         mu_.Lock();
-        spinner_ = false;
-        idler.spinning = false;
-        spin_backoff_.Record(handed);
+        spinner_ = nullptr;
+        // relaxed, here and below: under mu_, which every giver holds too.
+        // A call handed after the spin gave up, before this lock, counts as
+        // caught: its giver saw a spinner and sent no wake-up either.
+        spin_backoff_.Record(idler.task.load(std::memory_order_relaxed) !=
+                             nullptr);
       }
-      // relaxed, here and below: under mu_, which every giver holds too. A
-      // call is here already only if it came while spinning, without a
+      // A call is here already only if it came while spinning, without a
       // wake-up to wait for.
       task = idler.task.exchange(nullptr, std::memory_order_relaxed);
       if (task != nullptr) continue;
-      const auto deadline = std::chrono::steady_clock::now() + keep_alive_;
+      if (shutdown_) {  // came while spinning; its wake-up is done
+        std::erase(idle_, &idler);
+        break;
+      }
+      const auto deadline = DeadlineAfter(keep_alive_);
       mu_.Unlock();
       // About to sleep: release what the allocator holds for this thread
       // (trim.on_blocking_idle) now, not after every call, as a call that
@@ -189,13 +166,13 @@ void BlockingPool::ThreadMain(ThreadList::iterator self, size_t index,
       // and its wake-up makes the wait below return at once.
       if (trim_.on_blocking_idle)
         alloc::ThreadIdle(alloc::ThreadRole::kBlocking);
-      const bool woken = WaitForWake(&idler, deadline);
+      const bool woken = idler.wake.Wait(deadline);
       mu_.Lock();
       if (!woken && idler.task.load(std::memory_order_relaxed) != nullptr) {
         // A giver unlinked us as the keep-alive ran out; its wake-up must
         // land before this slot may go.
         mu_.Unlock();
-        WaitForWake(&idler, std::nullopt);
+        idler.wake.Wait();
         mu_.Lock();
       }
       task = idler.task.exchange(nullptr, std::memory_order_relaxed);
@@ -224,7 +201,9 @@ void BlockingPool::ThreadMain(ThreadList::iterator self, size_t index,
 bool BlockingPool::ShouldSpin() {
   // Only the last thread to go idle spins: while another call runs, that
   // call's thread may need the CPU more than a spinner would.
-  if (!may_spin_ || spinner_ || active_ != idle_.size()) return false;
+  if (!may_spin_ || spinner_ != nullptr || active_ != idle_.size()) {
+    return false;
+  }
   return scheduler_->AnyWorkerParked() && spin_backoff_.ShouldSpin();
 }
 
@@ -247,7 +226,7 @@ bool BlockingPool::Shutdown(std::chrono::nanoseconds timeout) {
     shutdown_ = true;
     never_started.swap(queue_);
     // Under mu_: an idler leaves idle_ (and may exit) only under it.
-    for (Idler* idler : idle_) WakeIdler(idler);
+    for (Idler* idler : idle_) idler->wake.Notify();
   }
   for (TaskHeader* task : never_started) {
     task->CancelNow();

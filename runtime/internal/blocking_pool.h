@@ -8,11 +8,11 @@
 #include <deque>
 #include <list>
 #include <memory>
-#include <optional>
 #include <thread>
 #include <vector>
 
 #include "alloc/policy.h"
+#include "runtime/internal/futex.h"
 #include "runtime/internal/mutex.h"
 #include "runtime/internal/runtime_config.h"
 #include "runtime/internal/spin.h"
@@ -57,24 +57,15 @@ class BlockingPool : public std::enable_shared_from_this<BlockingPool> {
 
  private:
   // One idle thread's slot. A giver unlinks it from idle_ and stores the
-  // call under mu_, then wakes it after unlocking (WakeIdler), so the woken
-  // thread does not block at once on the mu_ its waker still holds (that
-  // cost a third of spawn_blocking_c16).
+  // call under mu_, then wakes it after unlocking, so the woken thread does
+  // not block at once on the mu_ its waker still holds (that cost a third
+  // of spawn_blocking_c16). The thread waits for that wake-up before it may
+  // run the call, idle again, and eventually exit and destroy this slot.
   struct Idler {
-    static constexpr uint32_t kAwake = 0;
-    static constexpr uint32_t kSleeping = 1;  // in FutexWait, or about to be
-    static constexpr uint32_t kWoken = 2;     // the waker is done with it
-
     // Written under the pool's mu_, read under it or by the idler spinning
     // without it.
     std::atomic<TaskHeader*> task{nullptr};
-    // The futex word. The waker's exchange to kWoken is its last access, so
-    // the thread waits for it before it may run the call, idle again, and
-    // eventually exit and destroy this slot.
-    std::atomic<uint32_t> wake{kAwake};
-    // Guarded by the pool's mu_: a giver that sees it set hands the call
-    // over without a wake-up.
-    bool spinning = false;
+    WakeWord wake;
   };
   using ThreadList = std::list<std::thread>;
 
@@ -87,12 +78,6 @@ class BlockingPool : public std::enable_shared_from_this<BlockingPool> {
   // Starts a thread for `task`, or returns false.
   bool StartThread(TaskHeader* task) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void JoinFinished() ABSL_LOCKS_EXCLUDED(mu_);
-  // The giver's side, after storing the call (or at shutdown).
-  static void WakeIdler(Idler* idler);
-  // The idler's side: waits for WakeIdler, or until `deadline` (false).
-  static bool WaitForWake(
-      Idler* idler,
-      std::optional<std::chrono::steady_clock::time_point> deadline);
   // Whether a thread going idle now spins before it sleeps (class comment).
   bool ShouldSpin() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
@@ -122,7 +107,9 @@ class BlockingPool : public std::enable_shared_from_this<BlockingPool> {
   // Scheduler::may_spin(): with one CPU a spinner would hold the CPU the
   // caller needs to make its next call.
   const bool may_spin_;
-  bool spinner_ ABSL_GUARDED_BY(mu_) = false;  // one thread spins at a time
+  // The one idler spinning, if any: a giver handing it a call skips the
+  // wake-up, as it polls `task`.
+  Idler* spinner_ ABSL_GUARDED_BY(mu_) = nullptr;
   SpinBackoff spin_backoff_ ABSL_GUARDED_BY(mu_);
   uint64_t spawned_total_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t exited_total_ ABSL_GUARDED_BY(mu_) = 0;

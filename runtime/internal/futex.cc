@@ -31,4 +31,26 @@ void FutexWake(const std::atomic<uint32_t>* word) {
   syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr, 0);
 }
 
+bool WakeWord::Wait(
+    std::optional<std::chrono::steady_clock::time_point> deadline) {
+  while (true) {
+    // acquire: pairs with Notify's release.
+    uint32_t w = word_.load(std::memory_order_acquire);
+    if (w == kNotified) {
+      // relaxed: the notifier is done with the word; only the owner writes.
+      word_.store(kIdle, std::memory_order_relaxed);
+      return true;
+    }
+    // A failed CAS (a Notify, or a spurious failure) just looks again.
+    if (w == kIdle &&
+        !word_.compare_exchange_weak(w, kSleeping, std::memory_order_acquire)) {
+      continue;
+    }
+    if (deadline && std::chrono::steady_clock::now() >= *deadline) {
+      return false;
+    }
+    FutexWait(&word_, kSleeping, deadline);
+  }
+}
+
 }  // namespace tidepool::internal

@@ -42,21 +42,20 @@ class Parker {
   Woken ParkUntil(std::optional<std::chrono::steady_clock::time_point> deadline,
                   IoDriver* driver = nullptr, bool spin = false) {
     MutexLock lock(&mu_);
-    if (spin && driver == nullptr &&
-        !signalled_.load(std::memory_order_relaxed) &&
-        spin_backoff_.ShouldSpin()) {
+    spun_to_signal_ = false;
+    const std::chrono::nanoseconds limit =
+        deadline ? std::min<std::chrono::nanoseconds>(
+                       kSpinBeforeSleep,
+                       *deadline - std::chrono::steady_clock::now())
+                 : kSpinBeforeSleep;
+    if (spin && driver == nullptr && !token_ && !interrupted_ &&
+        limit.count() > 0 && spin_backoff_.ShouldSpin()) {
       mu_.Unlock();
-      const auto limit =
-          deadline ? std::min<std::chrono::nanoseconds>(
-                         kSpin, *deadline - std::chrono::steady_clock::now())
-                   : kSpin;
       // acquire: pairs with the release store in Signal().
       spun_to_signal_ = SpinUntil(
           limit, [this] { return signalled_.load(std::memory_order_acquire); });
       spin_backoff_.Record(spun_to_signal_);
       mu_.Lock();
-    } else {
-      spun_to_signal_ = false;
     }
     while (true) {
       if (std::optional<Woken> w = TakeSignal()) return *w;
@@ -98,8 +97,6 @@ class Parker {
   }
 
  private:
-  static constexpr std::chrono::microseconds kSpin{50};
-
   Mutex mu_;
   // token_ || interrupted_, readable without mu_ by the spinning owner.
   std::atomic<bool> signalled_{false};

@@ -16,15 +16,26 @@ namespace tidepool::internal {
 // that latency (docs/architecture.md, "Searching and parking" and "The
 // blocking pool").
 
+// How long a thread about to sleep spins first: a pool thread waiting for
+// the next call, the last worker to park. Longer than a worker's wake-up
+// here (about 20 us on a VM whose other vCPU halted), so a caller woken by
+// a result can make its next call in time.
+inline constexpr std::chrono::microseconds kSpinBeforeSleep{50};
+// block_on's caller: a wake-up plus a short task's run (chained_spawn's
+// thousand links take about 45 us).
+inline constexpr std::chrono::microseconds kBlockOnSpin{100};
+
 // Whether the calling thread may run on two CPUs or more (its affinity). On
 // one CPU a spinner holds the CPU that the thread it waits for needs. One
-// syscall; callers read it once, when the runtime is built.
+// syscall; callers read it once, when the runtime is built. Not seen: a
+// cgroup CPU quota, under which a spin spends quota a wake-up would not.
 bool MayUseTwoCpus();
 
 // Polls `ready` until it returns true (then returns true) or `limit`
-// passes (false). Pauses between polls and yields the CPU every 32 of
-// them, a microsecond or two, so that a thread waiting for this CPU when
-// threads outnumber CPUs is not held off for the whole limit.
+// passes (false; after at least 32 polls). Pauses between polls and yields
+// the CPU every 32 of them, a microsecond or two, so that a thread waiting
+// for this CPU when threads outnumber CPUs is not held off for the whole
+// limit.
 template <typename Ready>
 bool SpinUntil(std::chrono::nanoseconds limit, Ready ready) {
   const auto deadline = std::chrono::steady_clock::now() + limit;

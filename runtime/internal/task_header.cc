@@ -6,18 +6,10 @@
 #include <thread>
 
 #include "runtime/internal/context.h"
-#include "runtime/internal/futex.h"
 #include "runtime/internal/scheduler.h"
 #include "runtime/internal/spin.h"
 
 namespace tidepool::internal {
-namespace {
-
-// ThreadWaiter's spin: about a worker's wake-up (20 us here when its vCPU
-// halted) plus a short task's run, e.g. chained_spawn's thousand links.
-constexpr std::chrono::microseconds kSpin{100};
-
-}  // namespace
 
 void TaskHeader::Wake() {
   // relaxed first read: the CAS below re-reads with the ordering that counts.
@@ -221,39 +213,18 @@ void TaskHeader::DropHandle() {
   Unref();
 }
 
-void ThreadWaiter::Notify() {
-  // release: the task's result, stored before completion, is visible to the
-  // waiter that sees kDone (it acquires in Wait()).
-  if (state_.exchange(kDone, std::memory_order_release) != kSleeping) return;
-  // The waiter may already be gone: it can see kDone on a spurious wake-up
-  // and return before this call; FutexWake only uses the address.
-  FutexWake(&state_);
-}
-
 void ThreadWaiter::Wait(bool spin) {
   // Per thread: a bridge or test calling block_on in a loop keeps spinning,
-  // a main thread waiting out a server's lifetime misses once.
+  // a main thread waiting out a server's lifetime misses once. While
+  // nobody sleeps on the word, Notify makes no syscall.
   thread_local SpinBackoff backoff;
   if (spin && backoff.ShouldSpin()) {
-    // acquire: as below. While state_ is kIdle, Notify makes no syscall.
-    const bool done = SpinUntil(kSpin, [this] {
-      return state_.load(std::memory_order_acquire) == kDone;
-    });
+    const bool done =
+        SpinUntil(kBlockOnSpin, [this] { return done_.Notified(); });
     backoff.Record(done);
     if (done) return;
   }
-  uint32_t s = kIdle;
-  // acquire (both outcomes): pairs with Notify's release when kDone is
-  // already there.
-  if (!state_.compare_exchange_strong(s, kSleeping, std::memory_order_acquire,
-                                      std::memory_order_acquire)) {
-    return;  // kDone: completed before we slept
-  }
-  // acquire: as above. FUTEX_WAIT returns at once if the word is no longer
-  // kSleeping, so a Notify between the load and the call is not missed.
-  while (state_.load(std::memory_order_acquire) != kDone) {
-    FutexWait(&state_, kSleeping);
-  }
+  done_.Wait();
 }
 
 }  // namespace tidepool::internal

@@ -6,6 +6,7 @@
 #include <cstdint>
 
 #include "runtime/internal/block_cache.h"
+#include "runtime/internal/futex.h"
 #include "runtime/internal/mutex.h"
 
 namespace tidepool::internal {
@@ -223,28 +224,23 @@ class TaskHeader {
 // Lets a thread outside the runtime (block_on's caller) sleep until a task
 // completes.
 //
-// One futex word instead of a mutex and a condition variable: with those,
-// Notify() had to signal while holding the mutex (the waiter may destroy
-// this object as soon as it can reacquire it), so the woken thread
+// A futex word (WakeWord) instead of a mutex and a condition variable:
+// with those, Notify() had to signal while holding the mutex (the waiter may
+// destroy this object as soon as it can reacquire it), so the woken thread
 // immediately blocked on the mutex again, and every block_on paid three
-// extra futex calls for that. Here Notify() is one exchange, plus one
-// FUTEX_WAKE only if the waiter already sleeps.
+// extra futex calls for that.
 class ThreadWaiter {
  public:
   // Any thread, at most once. The waiter may return from Wait() and
-  // destroy this object as soon as the exchange is done.
-  void Notify();
+  // destroy this object as soon as Notify's exchange is done.
+  void Notify() { done_.Notify(); }
   // The owning thread, once. With `spin` (Scheduler::may_spin()), polls
-  // for up to 100 us before it sleeps, unless this thread's recent spins
-  // missed (SpinBackoff).
+  // for up to kBlockOnSpin before it sleeps, unless this thread's recent
+  // spins missed (SpinBackoff).
   void Wait(bool spin);
 
  private:
-  static constexpr uint32_t kIdle = 0;
-  static constexpr uint32_t kSleeping = 1;
-  static constexpr uint32_t kDone = 2;
-
-  std::atomic<uint32_t> state_{kIdle};
+  WakeWord done_;
 };
 
 }  // namespace tidepool::internal

@@ -24,6 +24,7 @@
 #include <atomic>
 #include <coroutine>
 #include <cstdint>
+#include <new>
 #include <optional>
 #include <stdexcept>
 #include <utility>
@@ -48,10 +49,17 @@ struct OneshotState {
   static constexpr uint32_t kFinal = kValueSet | kTxDropped | kRxClosed;
 
   // Memory from the per-thread block cache (block_cache.h): a channel is
-  // often made on one worker and freed on another, like a task.
+  // often made on one worker and freed on another, like a task. The cache
+  // gives malloc's alignment; an over-aligned T takes the aligned forms.
   static void* operator new(size_t n) { return AllocateTaskMemory(n); }
   static void operator delete(void* p, size_t n) noexcept {
     FreeTaskMemory(p, n);
+  }
+  static void* operator new(size_t n, std::align_val_t a) {
+    return ::operator new(n, a);
+  }
+  static void operator delete(void* p, size_t n, std::align_val_t a) noexcept {
+    ::operator delete(p, n, a);
   }
 
   // The two ends own the state; the last to let go frees it.

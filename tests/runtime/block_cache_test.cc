@@ -66,5 +66,27 @@ TEST(BlockCacheTest, LargeBlocksBypassTheCache) {
   FreeTaskMemory(p, 64 * 1024);
 }
 
+// A block freed after the thread's cache is gone (by a thread_local built
+// before the cache, so destroyed after it) goes back to operator delete
+// instead of onto the destroyed cache's lists.
+struct FreesAtThreadExit {
+  void* block = nullptr;
+  size_t* cached_after = nullptr;
+  ~FreesAtThreadExit() {
+    FreeTaskMemory(block, 64);
+    *cached_after = CachedBytesOnThisThread();
+  }
+};
+
+TEST(BlockCacheTest, BlocksFreedAfterTheCacheIsGoneBypassIt) {
+  size_t cached_after = 12345;
+  std::thread([&] {
+    thread_local FreesAtThreadExit late;  // built first, destroyed last
+    late.cached_after = &cached_after;
+    late.block = AllocateTaskMemory(64);  // builds the cache
+  }).join();
+  EXPECT_EQ(cached_after, 0u);
+}
+
 }  // namespace
 }  // namespace tidepool::internal
