@@ -1,6 +1,5 @@
 // spawn_blocking and the blocking pool: results, exceptions, the cap,
 // keep-alive, LIFO reuse, the spin before sleeping, shutdown.
-#include <sched.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -13,6 +12,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "runtime/internal/spin.h"
 #include "runtime/runtime.h"
 #include "tests/util/test_util.h"
 
@@ -112,12 +112,6 @@ TEST(BlockingPoolTest, SequentialCallersNeedNoMoreThreadsThanCallers) {
   EXPECT_LE(rt->metrics().blocking.threads_spawned, 16u);
 }
 
-int UsableCpus() {
-  cpu_set_t set;
-  if (sched_getaffinity(0, sizeof set, &set) != 0) return 1;
-  return CPU_COUNT(&set);
-}
-
 // Runs `calls` calls one after another, each awaited before the next.
 int64_t BackToBackCalls(Runtime& rt, int calls) {
   auto loop = [](int n) -> Task<int64_t> {
@@ -130,7 +124,9 @@ int64_t BackToBackCalls(Runtime& rt, int calls) {
 }
 
 TEST(BlockingPoolTest, BackToBackCallsFindTheLastThreadStillSpinning) {
-  if (UsableCpus() < 2) GTEST_SKIP() << "the pool spins only with 2+ CPUs";
+  if (!internal::MayUseTwoCpus()) {
+    GTEST_SKIP() << "the pool spins only with 2+ CPUs";
+  }
   // An hour of keep-alive: a call handed to a thread as it stopped spinning
   // and never woken would hang here.
   auto rt = Builder().worker_threads(2).thread_keep_alive(1h).build();
