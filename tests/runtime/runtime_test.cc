@@ -6,6 +6,7 @@
 #include <sched.h>
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <fstream>
@@ -227,13 +228,19 @@ TEST(RuntimeTest, BlockOnCatchesAShortTaskWithoutSleeping) {
   ASSERT_TRUE(rt.ok());
   // A block_on that sleeps on its futex is one voluntary context switch of
   // this thread; one that catches the task's end while spinning is none.
+  // A busy machine can make a whole round miss; one good round of up to
+  // twenty shows the spin (without it every round sleeps 200 times).
   constexpr int kCalls = 200;
-  rusage before;
-  ASSERT_EQ(getrusage(RUSAGE_THREAD, &before), 0);
-  for (int i = 0; i < kCalls; ++i) ASSERT_EQ(rt->block_on(Leaf(i)), i);
-  rusage after;
-  ASSERT_EQ(getrusage(RUSAGE_THREAD, &after), 0);
-  EXPECT_LT(after.ru_nvcsw - before.ru_nvcsw, kCalls / 2);
+  long fewest = kCalls;
+  for (int round = 0; round < 20 && fewest >= kCalls / 2; ++round) {
+    rusage before;
+    ASSERT_EQ(getrusage(RUSAGE_THREAD, &before), 0);
+    for (int i = 0; i < kCalls; ++i) ASSERT_EQ(rt->block_on(Leaf(i)), i);
+    rusage after;
+    ASSERT_EQ(getrusage(RUSAGE_THREAD, &after), 0);
+    fewest = std::min(fewest, after.ru_nvcsw - before.ru_nvcsw);
+  }
+  EXPECT_LT(fewest, kCalls / 2);
 }
 
 TEST(RuntimeTest, LastWorkerToParkCatchesTheNextSpawnWhileSpinning) {
