@@ -43,19 +43,21 @@ class Parker {
                   IoDriver* driver = nullptr, bool spin = false) {
     MutexLock lock(&mu_);
     spun_to_signal_ = false;
-    const std::chrono::nanoseconds limit =
-        deadline ? std::min<std::chrono::nanoseconds>(
-                       kSpinBeforeSleep,
-                       *deadline - std::chrono::steady_clock::now())
-                 : kSpinBeforeSleep;
-    if (spin && driver == nullptr && !token_ && !interrupted_ &&
-        limit.count() > 0 && spin_backoff_.ShouldSpin()) {
-      mu_.Unlock();
-      // acquire: pairs with the release store in Signal().
-      spun_to_signal_ = SpinUntil(
-          limit, [this] { return signalled_.load(std::memory_order_acquire); });
-      spin_backoff_.Record(spun_to_signal_);
-      mu_.Lock();
+    if (spin && driver == nullptr && !token_ && !interrupted_) {
+      const std::chrono::nanoseconds limit =
+          deadline ? std::min<std::chrono::nanoseconds>(
+                         kSpinBeforeSleep,
+                         *deadline - std::chrono::steady_clock::now())
+                   : kSpinBeforeSleep;
+      if (limit.count() > 0 && spin_backoff_.ShouldSpin()) {
+        mu_.Unlock();
+        // acquire: pairs with the release store in Signal().
+        spun_to_signal_ = SpinUntil(limit, [this] {
+          return signalled_.load(std::memory_order_acquire);
+        });
+        spin_backoff_.Record(spun_to_signal_);
+        mu_.Lock();
+      }
     }
     while (true) {
       if (std::optional<Woken> w = TakeSignal()) return *w;
