@@ -4,10 +4,10 @@
 // co_await tidepool::yield_now() gives the worker back: the task goes to the
 // back of its worker's run queue and the tasks ahead of it run first. Use it
 // to break up long computations. Only inside a tidepool task (elsewhere the
-// co_await throws std::logic_error). Cost: one queue push and the wake-up
-// check's fence and, when it is popped again, the queue's pop and one
-// exchange; the task stays marked running meanwhile, so its state word is
-// not touched unless it is woken or aborted while queued.
+// co_await throws std::logic_error). Cost: one queue push (plus the wake-up
+// check's fence when the queue was empty) and, when it is popped again, the
+// queue's pop and one exchange; the task stays marked running meanwhile, so
+// its state word is not touched unless it is woken or aborted while queued.
 
 #include <coroutine>
 

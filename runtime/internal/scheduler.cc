@@ -141,10 +141,10 @@ void Scheduler::Submit(TaskHeader* task) {
     task->Unref();
     return;
   }
-  Schedule(task, /*is_yield=*/false);
+  Schedule(task);
 }
 
-void Scheduler::Schedule(TaskHeader* task, bool is_yield) {
+void Scheduler::Schedule(TaskHeader* task) {
   Worker* w = tls_worker;
   if (w == nullptr || w->owner != this) {
     // Closed: the queue drops the reference; the shutdown sweep destroys
@@ -153,17 +153,23 @@ void Scheduler::Schedule(TaskHeader* task, bool is_yield) {
     NotifyParked();
     return;
   }
-  bool notify = true;
-  if (is_yield) {
-    PushLocal(w, task);
-  } else {
-    TaskHeader* displaced = std::exchange(w->lifo, task);
-    notify = displaced != nullptr;
-    if (displaced) PushLocal(w, displaced);
-  }
+  TaskHeader* displaced = std::exchange(w->lifo, task);
   // Work in the LIFO slot cannot be stolen, so waking a peer for it is
   // useless; work in the queue can be.
-  if (notify) NotifyParked();
+  if (displaced == nullptr) return;
+  PushLocal(w, displaced);
+  NotifyParked();
+}
+
+void Scheduler::Requeue(Worker* w, TaskHeader* task) {
+  // The task was this worker's, which stays awake, so requeueing it adds no
+  // work for a peer unless it makes the queue stealable: only the push onto
+  // an empty queue runs the wake-up check and its fence. A peer that parked
+  // while the queue looked empty is woken by that check; one that raced a
+  // push onto a non-empty queue is caught by the periodic check in NextTask.
+  const bool was_empty = w->queue.Size() == 0;
+  PushLocal(w, task);
+  if (was_empty) NotifyParked();
 }
 
 void Scheduler::PushLocal(Worker* w, TaskHeader* task) {
@@ -230,6 +236,9 @@ TaskHeader* Scheduler::NextTask(Worker* w) {
     timers_.FireDue();
     PollIo();
     owned_.DrainReturned(static_cast<int>(w->index));
+    // Requeue() skips the wake-up check on a non-empty queue; this bounds
+    // how long queued work a peer could take waits for it.
+    if (w->queue.Size() > 1) NotifyParked();
   }
   if (w->lifo) {
     if (w->lifo_streak < kMaxLifoStreak) {
@@ -347,7 +356,7 @@ void Scheduler::RunTask(Worker* w, TaskHeader* task) {
     // and an abort sets kCancelled, which it checks (see above). Saves the
     // CAS here and the one at the next poll's start.
     task->MarkYieldRequeued();
-    Schedule(task, /*is_yield=*/true);
+    Requeue(w, task);
     return;
   }
   while (true) {
@@ -365,7 +374,7 @@ void Scheduler::RunTask(Worker* w, TaskHeader* task) {
               (s & ~(TaskHeader::kRunning | TaskHeader::kNotified)) |
                   TaskHeader::kScheduled,
               std::memory_order_acq_rel, std::memory_order_relaxed)) {
-        Schedule(task, /*is_yield=*/true);
+        Requeue(w, task);
         return;
       }
       continue;

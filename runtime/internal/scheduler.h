@@ -59,9 +59,8 @@ class Scheduler {
 
   // Queues a task that a Wake() or Abort() moved to kScheduled; takes over
   // its queue reference. From a worker of this scheduler the task goes to
-  // that worker (the LIFO slot, or the back of the queue for a yield),
-  // otherwise to the inject queue.
-  void Schedule(TaskHeader* task, bool is_yield);
+  // that worker's LIFO slot, otherwise to the inject queue.
+  void Schedule(TaskHeader* task);
 
   // True on a worker thread of this scheduler.
   bool OnWorkerThread() const;
@@ -104,6 +103,9 @@ class Scheduler {
   void RunTask(Worker* w, TaskHeader* task);
   void Park(Worker* w);
   void PushLocal(Worker* w, TaskHeader* task);
+  // Back of `w`'s queue for a task `w` just polled: it yielded, or was woken
+  // during its own poll.
+  void Requeue(Worker* w, TaskHeader* task);
   void NotifyParked();
   bool HasWork() const;
   size_t PollIo();

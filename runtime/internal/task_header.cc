@@ -31,7 +31,7 @@ void TaskHeader::Wake() {
                                      std::memory_order_acq_rel,
                                      std::memory_order_relaxed)) {
       Ref();  // the queue's reference
-      scheduler_->Schedule(this, /*is_yield=*/false);
+      scheduler_->Schedule(this);
       return;
     }
   }
@@ -53,7 +53,7 @@ void TaskHeader::Abort() {
                                      std::memory_order_relaxed)) {
       if (!someone_will_look) {
         Ref();
-        scheduler_->Schedule(this, /*is_yield=*/false);
+        scheduler_->Schedule(this);
       }
       return;
     }

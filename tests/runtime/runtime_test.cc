@@ -11,6 +11,7 @@
 #include <chrono>
 #include <fstream>
 #include <memory>
+#include <mutex>
 #include <set>
 #include <stdexcept>
 #include <string>
@@ -219,6 +220,41 @@ TEST(RuntimeTest, IdleRuntimeParksItsWorkers) {
     EXPECT_EQ(before.per_worker[i].parks, after.per_worker[i].parks)
         << "worker " << i << " keeps waking up while idle";
   }
+}
+
+// Two tasks that only yield, both on one worker, the other asleep: a yield
+// requeues without a wake-up check unless the queue was empty, so this checks
+// that the sleeper is still woken to take one of them.
+TEST(RuntimeTest, YieldingTasksSpreadToASleepingWorker) {
+  auto rt = Builder().worker_threads(2).build();
+  ASSERT_TRUE(rt.ok());
+  struct Seen {
+    std::mutex mu;
+    std::set<std::thread::id> threads;
+    std::atomic<bool> both{false};
+    const std::chrono::steady_clock::time_point give_up =
+        std::chrono::steady_clock::now() + 5s;
+  } seen;
+  auto spin = [](Seen* s) -> Task<void> {
+    while (!s->both.load() && std::chrono::steady_clock::now() < s->give_up) {
+      {
+        std::lock_guard<std::mutex> lock(s->mu);
+        s->threads.insert(std::this_thread::get_id());
+        if (s->threads.size() == 2) s->both.store(true);
+      }
+      co_await yield_now();
+    }
+  };
+  auto parent = [](Seen* s, decltype(spin) child) -> Task<void> {
+    // Holding this worker long enough for the other to park; the child then
+    // goes to the LIFO slot, which spawning wakes nobody for.
+    std::this_thread::sleep_for(20ms);
+    JoinHandle<void> h = spawn(child(s));
+    co_await child(s);
+    co_await h;
+  };
+  rt->block_on(parent(&seen, spin));
+  EXPECT_TRUE(seen.both.load()) << "both tasks stayed on one worker";
 }
 
 TEST(RuntimeTest, BlockOnCatchesAShortTaskWithoutSleeping) {
