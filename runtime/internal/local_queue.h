@@ -94,10 +94,14 @@ class LocalQueue {
     }
   }
 
-  // Any thread; a racy hint used for parking decisions and metrics.
+  // Any thread; a racy hint used for parking decisions and metrics. Head
+  // first: both only grow and tail never falls behind head, so pushes and
+  // pops between the two loads can only make the count too high. Read the
+  // other way, a push then a pop in between could show a queue that never
+  // emptied as empty, and a worker would park beside work.
   size_t Size() const {
-    const uint32_t tail = tail_.load(std::memory_order_acquire);
     const uint32_t head = head_.load(std::memory_order_acquire);
+    const uint32_t tail = tail_.load(std::memory_order_acquire);
     const uint32_t n = tail - head;
     return n > kCapacity ? 0 : n;
   }

@@ -24,6 +24,9 @@ constexpr uint32_t kMaxLifoStreak = 3;
 // Every this many ticks a worker looks at the inject queue before its own,
 // so remote spawns are not starved by a busy local queue.
 constexpr uint32_t kGlobalQueueInterval = 61;
+// How long a worker that parked while a peer was running sleeps before it
+// looks at the queues again (Park).
+constexpr std::chrono::milliseconds kRecheckWhilePeersRun{10};
 
 }  // namespace
 
@@ -165,8 +168,10 @@ void Scheduler::Requeue(Worker* w, TaskHeader* task) {
   // The task was this worker's, which stays awake, so requeueing it adds no
   // work for a peer unless it makes the queue stealable: only the push onto
   // an empty queue runs the wake-up check and its fence. A peer that parked
-  // while the queue looked empty is woken by that check; one that raced a
-  // push onto a non-empty queue is caught by the periodic check in NextTask.
+  // while the queue looked empty is woken by that check. One that raced a
+  // push onto a non-empty queue (a thief emptied it as we looked) is caught
+  // by the check every fair tick in NextTask, or, if this worker is stuck
+  // in a task that never returns, by its own timed look (Park).
   const bool was_empty = w->queue.Size() == 0;
   PushLocal(w, task);
   if (was_empty) NotifyParked();
@@ -424,6 +429,16 @@ void Scheduler::Park(Worker* w) {
   if (watching) {
     const uint64_t next = timers_.NextDeadline();
     if (next != TimerDriver::kNever) until = timers_.TimeOf(next);
+  }
+  // A worker that parks while a peer still runs looks again after a while.
+  // Requeue() pushes without the wake-up check onto a queue it saw
+  // non-empty; a sleeper that looked at that queue as a thief emptied it can
+  // miss the push, and if the peer then runs a task that waits, without
+  // yielding, for the requeued one, nothing else would wake the sleeper
+  // (the peer never reaches its fair tick).
+  if (!last_awake) {
+    const auto recheck = Clock::now() + kRecheckWhilePeersRun;
+    if (!until || recheck < *until) until = recheck;
   }
   // The last worker to fall asleep after some work also watches for the
   // runtime staying idle, then hands free memory back once.

@@ -257,6 +257,32 @@ TEST(RuntimeTest, YieldingTasksSpreadToASleepingWorker) {
   EXPECT_TRUE(seen.both.load()) << "both tasks stayed on one worker";
 }
 
+// The sleeper's timed look that backs up Requeue(): a worker that parked
+// while its peer runs one long task keeps waking to check the queues. (An
+// idle runtime does not: IdleRuntimeParksItsWorkers.)
+TEST(RuntimeTest, WorkerParkedBesideABusyPeerLooksAgain) {
+  auto rt = Builder().worker_threads(2).build();
+  ASSERT_TRUE(rt.ok());
+  auto parks = [&] {
+    uint64_t n = 0;
+    for (const WorkerMetrics& w : rt->metrics().per_worker) n += w.parks;
+    return n;
+  };
+  auto busy = []() -> Task<void> {
+    std::this_thread::sleep_for(400ms);
+    co_return;
+  };
+  JoinHandle<void> h = rt->spawn(busy());
+  std::this_thread::sleep_for(50ms);  // the other worker is asleep by now
+  const uint64_t before = parks();
+  std::this_thread::sleep_for(200ms);
+  const uint64_t after = parks();
+  rt->block_on([](JoinHandle<void> h) -> Task<void> { co_await h; }(
+      std::move(h)));
+  // Every 10 ms: about 20 looks in 200 ms; without them, none.
+  EXPECT_GE(after - before, 3u);
+}
+
 TEST(RuntimeTest, BlockOnCatchesAShortTaskWithoutSleeping) {
   if (!internal::MayUseTwoCpus())
     GTEST_SKIP() << "block_on spins only with 2+ CPUs";
