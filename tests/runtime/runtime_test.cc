@@ -277,8 +277,8 @@ TEST(RuntimeTest, WorkerParkedBesideABusyPeerLooksAgain) {
   const uint64_t before = parks();
   std::this_thread::sleep_for(200ms);
   const uint64_t after = parks();
-  rt->block_on([](JoinHandle<void> h) -> Task<void> { co_await h; }(
-      std::move(h)));
+  rt->block_on(
+      [](JoinHandle<void> h) -> Task<void> { co_await h; }(std::move(h)));
   // Every 10 ms: about 20 looks in 200 ms; without them, none.
   EXPECT_GE(after - before, 3u);
 }
