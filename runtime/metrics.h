@@ -12,7 +12,10 @@ namespace tidepool {
 struct WorkerMetrics {
   uint64_t polls = 0;   // task polls run
   uint64_t steals = 0;  // successful steals from other workers
-  uint64_t parks = 0;   // times the worker went to sleep
+  // Times the worker went to sleep. A worker asleep while a peer is awake
+  // wakes now and then (every 10 ms, backing off to 160 ms) to look at the
+  // queues, and each look that finds nothing is another park.
+  uint64_t parks = 0;
   // Of those, how many a wake-up ended while the worker still spun (the last
   // worker awake spins briefly before sleeping; docs/architecture.md).
   uint64_t spin_wakeups = 0;

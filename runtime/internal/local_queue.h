@@ -1,6 +1,7 @@
 #ifndef TIDEPOOL_RUNTIME_INTERNAL_LOCAL_QUEUE_H_
 #define TIDEPOOL_RUNTIME_INTERNAL_LOCAL_QUEUE_H_
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <cstddef>
@@ -95,15 +96,18 @@ class LocalQueue {
   }
 
   // Any thread; a racy hint used for parking decisions and metrics. Head
-  // first: both only grow and tail never falls behind head, so pushes and
-  // pops between the two loads can only make the count too high. Read the
-  // other way, a push then a pop in between could show a queue that never
-  // emptied as empty, and a worker would park beside work.
+  // first, so pushes and pops between the two loads can only make the count
+  // too high: read the other way, a push then a pop in between could show a
+  // queue that never emptied as empty, and a worker would park beside work.
+  // acquire on head: it synchronises with the CAS that advanced head, whose
+  // thread had read a tail at least that far, so the tail read next is not
+  // behind the head. The count may then exceed the capacity (many pushes
+  // and pops in between), hence the clamp.
   size_t Size() const {
     const uint32_t head = head_.load(std::memory_order_acquire);
     const uint32_t tail = tail_.load(std::memory_order_acquire);
     const uint32_t n = tail - head;
-    return n > kCapacity ? 0 : n;
+    return std::min<size_t>(n, kCapacity);
   }
 
  private:

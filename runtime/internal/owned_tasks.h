@@ -84,8 +84,9 @@ class OwnedTasks {
   size_t Alive() const;
 
  private:
-  // Counters below are each written by one thread at a time (the owning
-  // worker, or under the shard's lock) as a load and a store; relaxed,
+  // Counters below, but `returns`, are each written by one thread at a time
+  // (the owning worker, or under the shard's lock) as a load and a store;
+  // relaxed,
   // because Alive() is a racy sum whose exactness rests on the caller's own
   // happens-before with the completions.
   struct alignas(64) WorkerList {

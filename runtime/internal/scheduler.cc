@@ -1,5 +1,6 @@
 #include "runtime/internal/scheduler.h"
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <cstdlib>
@@ -24,9 +25,12 @@ constexpr uint32_t kMaxLifoStreak = 3;
 // Every this many ticks a worker looks at the inject queue before its own,
 // so remote spawns are not starved by a busy local queue.
 constexpr uint32_t kGlobalQueueInterval = 61;
-// How long a worker that parked while a peer was running sleeps before it
-// looks at the queues again (Park).
-constexpr std::chrono::milliseconds kRecheckWhilePeersRun{10};
+// How long a worker that parked while a peer was counted awake sleeps
+// before it looks at the queues again (Park): first the minimum, doubling
+// after each look that found nothing, so that many workers idling beside one
+// busy peer do not wake a hundred times a second each.
+constexpr std::chrono::milliseconds kLookAgainMin{10};
+constexpr std::chrono::milliseconds kLookAgainMax{160};
 
 }  // namespace
 
@@ -48,6 +52,8 @@ struct Scheduler::Worker {
   uint64_t rng;
   // Whether work ran since this worker's last idle trim.
   bool trim_armed = true;
+  // Park's timed look beside an awake peer.
+  std::chrono::milliseconds look_again = kLookAgainMin;
 
   // Written by the owner, read by Metrics(); relaxed: plain statistics.
   std::atomic<uint64_t> polls{0};
@@ -173,12 +179,12 @@ void Scheduler::Requeue(Worker* w, TaskHeader* task) {
   // by the check every fair tick in NextTask, or, if this worker is stuck
   // in a task that never returns, by its own timed look (Park).
   const bool was_empty = w->queue.Size() == 0;
-  PushLocal(w, task);
-  if (was_empty) NotifyParked();
+  // Overflowing into the inject queue publishes work too.
+  if (PushLocal(w, task) || was_empty) NotifyParked();
 }
 
-void Scheduler::PushLocal(Worker* w, TaskHeader* task) {
-  if (w->queue.TryPush(task)) return;
+bool Scheduler::PushLocal(Worker* w, TaskHeader* task) {
+  if (w->queue.TryPush(task)) return false;
   // Full: move half of the queue plus this task to the inject queue, where
   // any worker can take them.
   std::array<TaskHeader*, LocalQueue::kCapacity / 2> batch;
@@ -190,6 +196,7 @@ void Scheduler::PushLocal(Worker* w, TaskHeader* task) {
     last = batch[i];
   }
   inject_.PushBatch(first, last, n + 1);
+  return true;
 }
 
 void Scheduler::NotifyParked() {
@@ -250,7 +257,9 @@ TaskHeader* Scheduler::NextTask(Worker* w) {
       ++w->lifo_streak;
       return std::exchange(w->lifo, nullptr);
     }
-    PushLocal(w, std::exchange(w->lifo, nullptr));
+    // Popped back at once below, unless the queue was full and half of it
+    // went to the inject queue, which peers should know about.
+    if (PushLocal(w, std::exchange(w->lifo, nullptr))) NotifyParked();
   }
   w->lifo_streak = 0;
   if (fair_tick) {
@@ -436,9 +445,13 @@ void Scheduler::Park(Worker* w) {
   // miss the push, and if the peer then runs a task that waits, without
   // yielding, for the requeued one, nothing else would wake the sleeper
   // (the peer never reaches its fair tick).
+  bool looking_again = false;
   if (!last_awake) {
-    const auto recheck = Clock::now() + kRecheckWhilePeersRun;
-    if (!until || recheck < *until) until = recheck;
+    const auto look_at = Clock::now() + w->look_again;
+    if (!until || look_at < *until) {
+      until = look_at;
+      looking_again = true;
+    }
   }
   // The last worker to fall asleep after some work also watches for the
   // runtime staying idle, then hands free memory back once.
@@ -467,6 +480,13 @@ void Scheduler::Park(Worker* w) {
   const bool timed_out =
       woken == Parker::Woken::kTimeout ||
       (woken == Parker::Woken::kIo && until && Clock::now() >= *until);
+  // A wake-up brings work; a look that ends by its deadline found none
+  // yet (the loop looks next), so the next one waits longer.
+  if (woken == Parker::Woken::kToken) {
+    w->look_again = kLookAgainMin;
+  } else if (timed_out && looking_again) {
+    w->look_again = std::min(2 * w->look_again, kLookAgainMax);
+  }
   if (timed_out && trim_due) {
     w->trim_armed = false;
     alloc::TrimCoalesced(idle_trim);

@@ -102,7 +102,9 @@ class Scheduler {
   TaskHeader* Search(Worker* w);
   void RunTask(Worker* w, TaskHeader* task);
   void Park(Worker* w);
-  void PushLocal(Worker* w, TaskHeader* task);
+  // Returns whether the queue was full, so that `task` and half the queue
+  // went to the inject queue.
+  bool PushLocal(Worker* w, TaskHeader* task);
   // Back of `w`'s queue for a task `w` just polled: it yielded, or was woken
   // during its own poll.
   void Requeue(Worker* w, TaskHeader* task);
