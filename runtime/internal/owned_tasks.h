@@ -86,9 +86,8 @@ class OwnedTasks {
  private:
   // Counters below, but `returns`, are each written by one thread at a time
   // (the owning worker, or under the shard's lock) as a load and a store;
-  // relaxed,
-  // because Alive() is a racy sum whose exactness rests on the caller's own
-  // happens-before with the completions.
+  // relaxed, because Alive() is a racy sum whose exactness rests on the
+  // caller's own happens-before with the completions.
   struct alignas(64) WorkerList {
     // Slots hold a task, or a free slot's link: (next free index << 1) | 1.
     std::vector<uintptr_t> slots;
