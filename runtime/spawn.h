@@ -12,6 +12,12 @@
 // for it (no allocation) and queues it (on a worker: its LIFO slot, no
 // lock); spawn_blocking allocates a cell and hands it to an idle
 // pool thread (one lock, one wake-up) or starts one.
+//
+// A spawned task runs on the spawning worker once the spawner suspends:
+// the LIFO slot it waits in is not stealable. So a task must await what it
+// spawns (co_await the handle, a channel, a Notify), never wait for it by
+// spinning or blocking its thread, which would hang that worker. Blocking
+// work belongs in spawn_blocking.
 
 #include <stdexcept>
 #include <string>
