@@ -13,10 +13,11 @@
 // lock); spawn_blocking allocates a cell and hands it to an idle
 // pool thread (one lock, one wake-up) or starts one.
 //
-// A spawned task runs on the spawning worker once the spawner suspends:
-// the LIFO slot it waits in is not stealable. So a task must await what it
+// A spawned task waits in the spawning worker's LIFO slot, which other
+// workers cannot steal from, until that worker is free (or a later spawn
+// moves it to the worker's stealable queue). So a task must await what it
 // spawns (co_await the handle, a channel, a Notify), never wait for it by
-// spinning or blocking its thread, which would hang that worker. Blocking
+// spinning or blocking its thread, which can hang that worker. Blocking
 // work belongs in spawn_blocking.
 
 #include <stdexcept>
