@@ -30,8 +30,7 @@ BlockingPool::BlockingPool(const RuntimeConfig& config, Scheduler* scheduler)
       on_thread_start_(config.on_thread_start),
       on_thread_stop_(config.on_thread_stop),
       trim_(config.allocator.trim),
-      scheduler_(scheduler),
-      may_spin_(scheduler->may_spin()) {}
+      scheduler_(scheduler) {}
 
 bool BlockingPool::RunOne(TaskHeader* task) {
   const bool cancelled = task->IsCancelRequested();
@@ -200,8 +199,11 @@ void BlockingPool::ThreadMain(ThreadList::iterator self, size_t index,
 
 bool BlockingPool::ShouldSpin() {
   // Only the last thread to go idle spins: while another call runs, that
-  // call's thread may need the CPU more than a spinner would.
-  if (!may_spin_ || spinner_ != nullptr || active_ != idle_.size()) {
+  // call's thread may need the CPU more than a spinner would. With one CPU
+  // (Scheduler::may_spin) a spinner would hold the CPU the caller needs to
+  // make its next call.
+  if (!scheduler_->may_spin() || spinner_ != nullptr ||
+      active_ != idle_.size()) {
     return false;
   }
   return scheduler_->AnyWorkerParked() && spin_backoff_.ShouldSpin();

@@ -104,9 +104,6 @@ class BlockingPool : public std::enable_shared_from_this<BlockingPool> {
   ThreadList finished_ ABSL_GUARDED_BY(mu_);
   CondVar thread_finished_;
   size_t next_index_ ABSL_GUARDED_BY(mu_) = 0;
-  // Scheduler::may_spin(): with one CPU a spinner would hold the CPU the
-  // caller needs to make its next call.
-  const bool may_spin_;
   // The one idler spinning, if any: a giver handing it a call skips the
   // wake-up, as it polls `task`.
   Idler* spinner_ ABSL_GUARDED_BY(mu_) = nullptr;

@@ -123,7 +123,6 @@ class Scheduler {
   std::atomic<int> timer_watcher_{-1};
   Idle idle_;
   OwnedTasks owned_;
-  // Declared before blocking_, which reads it when built.
   const bool may_spin_;
   std::shared_ptr<BlockingPool> blocking_;
   // seq_cst: read by parking workers inside the store-buffering handshake.
