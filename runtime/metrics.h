@@ -34,6 +34,10 @@ struct BlockingMetrics {
   // call, so no thread had to be woken (docs/architecture.md, "The blocking
   // pool").
   uint64_t spinning_handoffs = 0;
+  // Short calls that waited for a thread already being woken, or finishing
+  // a call, instead of waking one of their own (docs/architecture.md, "The
+  // blocking pool").
+  uint64_t chained_handoffs = 0;
 };
 
 // A snapshot taken by Runtime::metrics(). Each figure is read on its own

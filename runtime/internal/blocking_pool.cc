@@ -32,12 +32,15 @@ BlockingPool::BlockingPool(const RuntimeConfig& config, Scheduler* scheduler)
       trim_(config.allocator.trim),
       scheduler_(scheduler) {}
 
-bool BlockingPool::RunOne(TaskHeader* task) {
-  const bool cancelled = task->IsCancelRequested();
-  if (cancelled) {
+BlockingPool::Ran BlockingPool::RunOne(TaskHeader* task) {
+  Ran ran;
+  ran.counted = !task->IsCancelRequested();
+  if (!ran.counted) {
     task->CancelNow();
   } else {
+    const auto start = std::chrono::steady_clock::now();
     task->Poll();
+    ran.took = std::chrono::steady_clock::now() - start;
     // Completing wakes the caller, which often calls spawn_blocking again
     // before this thread is back on the idle stack. Counting it as returning
     // lets that call wait for it instead of starting yet another thread.
@@ -47,36 +50,75 @@ bool BlockingPool::RunOne(TaskHeader* task) {
     task->Complete();
   }
   task->Unref();
-  return !cancelled;
+  return ran;
 }
 
 void BlockingPool::Spawn(TaskHeader* task) {
   JoinFinished();
-  Idler* idler = nullptr;
+  Idler* to_wake = nullptr;
   {
     MutexLock lock(&mu_);
     if (!shutdown_) {
-      if (idle_.empty()) {
-        QueueOrStart(task);
-        return;
-      }
-      idler = idle_.back();
-      idle_.pop_back();
-      // release: a spinning idler reads the task without mu_, and must see
-      // what the spawner wrote into it.
-      idler->task.store(task, std::memory_order_release);
-      if (idler == spinner_) {
-        ++spinning_handoffs_;
-        return;
-      }
+      to_wake = Dispatch(task);
+      if (to_wake == nullptr) return;
     }
   }
-  if (idler == nullptr) {  // after shutdown
+  if (to_wake == nullptr) {  // after shutdown
     task->CancelNow();
     task->Unref();
     return;
   }
-  idler->wake.Notify();
+  to_wake->wake.Notify();
+}
+
+BlockingPool::Idler* BlockingPool::Dispatch(TaskHeader* task) {
+  if (idle_.empty()) {
+    QueueOrStart(task);
+    return nullptr;
+  }
+  Idler* idler = idle_.back();
+  if (idler != spinner_ && waking_ > 0 && call_ewma_ < kShortCall) {
+    // Short calls: the thread on its way, or one finishing a call, takes
+    // this one sooner than another wake-up would land (class comment).
+    waiting_.push_back(task);
+    ++chained_handoffs_;
+    return nullptr;
+  }
+  idle_.pop_back();
+  // release: a spinning idler reads the task without mu_, and must see
+  // what the spawner wrote into it.
+  idler->task.store(task, std::memory_order_release);
+  if (idler == spinner_) {
+    ++spinning_handoffs_;
+    return nullptr;
+  }
+  ++waking_;
+  return idler;
+}
+
+BlockingPool::Idler* BlockingPool::WokenWithCall() {
+  --waking_;
+  // waiting_ holds calls only while a wake-up is in flight, or they would
+  // wait for a running call to end, which may be the very call that waits
+  // for them: pass them on, each as Spawn would have, until one wakes a
+  // thread whose own arrival carries the rest on.
+  Idler* to_wake = nullptr;
+  while (to_wake == nullptr && waking_ == 0 && !waiting_.empty()) {
+    TaskHeader* next = waiting_.front();
+    waiting_.pop_front();
+    to_wake = Dispatch(next);
+  }
+  return to_wake;
+}
+
+TaskHeader* BlockingPool::TakeQueued() {
+  std::deque<TaskHeader*>* from = !queue_.empty()     ? &queue_
+                                  : !waiting_.empty() ? &waiting_
+                                                      : nullptr;
+  if (from == nullptr) return nullptr;
+  TaskHeader* task = from->front();
+  from->pop_front();
+  return task;
 }
 
 void BlockingPool::QueueOrStart(TaskHeader* task) {
@@ -117,19 +159,26 @@ void BlockingPool::ThreadMain(ThreadList::iterator self, size_t index,
   SetCurrentScheduler(scheduler_);
   if (on_thread_start_) on_thread_start_();
   Idler idler;
+  // A thread this one handed a call to, to wake once mu_ is released.
+  Idler* to_wake = nullptr;
   {
     MutexLock lock(&mu_);
     while (true) {
       mu_.Unlock();
-      const bool counted = RunOne(task);
-      mu_.Lock();
-      // Counted as returning until here, so spawns meanwhile queued for it.
-      if (counted) returning_.fetch_sub(1, std::memory_order_relaxed);
-      if (!queue_.empty()) {
-        task = queue_.front();
-        queue_.pop_front();
-        continue;
+      if (to_wake != nullptr) {
+        to_wake->wake.Notify();
+        to_wake = nullptr;
       }
+      const Ran ran = RunOne(task);
+      mu_.Lock();
+      if (ran.counted) {
+        // Counted as returning until here, so spawns meanwhile queued for
+        // it.
+        returning_.fetch_sub(1, std::memory_order_relaxed);
+        call_ewma_ += (ran.took - call_ewma_) / 8;
+      }
+      task = TakeQueued();
+      if (task != nullptr) continue;
       if (shutdown_) break;
       idle_.push_back(&idler);
       if (ShouldSpin()) {
@@ -151,8 +200,13 @@ void BlockingPool::ThreadMain(ThreadList::iterator self, size_t index,
       // wake-up to wait for.
       task = idler.task.exchange(nullptr, std::memory_order_relaxed);
       if (task != nullptr) continue;
-      if (shutdown_) {  // came while spinning; its wake-up is done
+      // Calls may have waited behind a wake-up while this thread spun
+      // (Dispatch hands them to the spinner only while it is the newest
+      // idler).
+      task = TakeQueued();
+      if (task != nullptr || shutdown_) {
         std::erase(idle_, &idler);
+        if (task != nullptr) continue;
         break;
       }
       const auto deadline = DeadlineAfter(keep_alive_);
@@ -175,7 +229,10 @@ void BlockingPool::ThreadMain(ThreadList::iterator self, size_t index,
         mu_.Lock();
       }
       task = idler.task.exchange(nullptr, std::memory_order_relaxed);
-      if (task != nullptr) continue;
+      if (task != nullptr) {
+        to_wake = WokenWithCall();
+        continue;
+      }
       // The keep-alive ran out, or shutdown woke us: still on idle_.
       std::erase(idle_, &idler);
       break;
@@ -227,6 +284,8 @@ bool BlockingPool::Shutdown(std::chrono::nanoseconds timeout) {
     MutexLock lock(&mu_);
     shutdown_ = true;
     never_started.swap(queue_);
+    never_started.insert(never_started.end(), waiting_.begin(), waiting_.end());
+    waiting_.clear();
     // Under mu_: an idler leaves idle_ (and may exit) only under it.
     for (Idler* idler : idle_) idler->wake.Notify();
   }
@@ -262,11 +321,12 @@ BlockingMetrics BlockingPool::Metrics() const {
   BlockingMetrics m;
   m.threads_alive = active_;
   m.threads_idle = idle_.size();
-  m.queue_depth = queue_.size();
+  m.queue_depth = queue_.size() + waiting_.size();
   m.threads_spawned = spawned_total_;
   m.threads_exited = exited_total_;
   m.spawn_failures = spawn_failures_;
   m.spinning_handoffs = spinning_handoffs_;
+  m.chained_handoffs = chained_handoffs_;
   return m;
 }
 

@@ -38,6 +38,17 @@ class Scheduler;
 // again finds it awake. Spins that find nothing become rarer (1 in 2, 4, ...
 // 64 idles) until one finds a call.
 //
+// Short calls (under kShortCall, as an average of recent ones) are not worth
+// a wake-up each: while a woken thread is still on its way, a new call waits
+// for it instead of waking a second thread. The woken thread passes the
+// oldest waiting call on to the next idle thread before it runs its own, so
+// at most one wake-up is in flight while calls wait, and a thread finishing
+// a call takes a waiting one before it idles. Long calls are not held back
+// this way: each would wait the better part of a call, holding its
+// arguments (a request's payload) in flight meanwhile, which raised the
+// main job's peak memory by 5 to 11 MB when every call waited
+// (docs/results.md).
+//
 // Threads hold a shared_ptr to the pool: if shutdown_timeout expires with
 // calls still running, those threads are detached and finish on their own.
 class BlockingPool : public std::enable_shared_from_this<BlockingPool> {
@@ -68,10 +79,27 @@ class BlockingPool : public std::enable_shared_from_this<BlockingPool> {
     WakeWord wake;
   };
   using ThreadList = std::list<std::thread>;
+  struct Ran {
+    bool counted = false;  // ran, and counted in returning_; not cancelled
+    std::chrono::nanoseconds took{0};
+  };
+
+  // Calls shorter than this on average wait for a wake-up in flight rather
+  // than wake another thread: about what one wake-up takes on a busy VM.
+  static constexpr std::chrono::nanoseconds kShortCall =
+      std::chrono::microseconds(20);
 
   void ThreadMain(ThreadList::iterator self, size_t index, TaskHeader* task);
-  // Runs or cancels the task; returns whether it was counted in returning_.
-  bool RunOne(TaskHeader* task);
+  Ran RunOne(TaskHeader* task);
+  // Finds `task` a thread: the newest idle one (returned, to be woken after
+  // mu_ is released, unless it is the spinner), or a place in waiting_, or
+  // QueueOrStart.
+  Idler* Dispatch(TaskHeader* task) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // For a thread that was woken with a call: passes waiting calls on.
+  // Returns a thread to wake after mu_ is released, or nullptr.
+  Idler* WokenWithCall() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The oldest call in queue_, else in waiting_, or nullptr.
+  TaskHeader* TakeQueued() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // For Spawn when no thread idles: queue for a returning thread, or start
   // one, or queue.
   void QueueOrStart(TaskHeader* task) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -92,6 +120,13 @@ class BlockingPool : public std::enable_shared_from_this<BlockingPool> {
   mutable Mutex mu_;
   bool shutdown_ ABSL_GUARDED_BY(mu_) = false;
   std::deque<TaskHeader*> queue_ ABSL_GUARDED_BY(mu_);
+  // Short calls waiting for a wake-up in flight; empty unless waking_ > 0.
+  std::deque<TaskHeader*> waiting_ ABSL_GUARDED_BY(mu_);
+  // Threads handed a call and woken, that have not yet taken mu_ again.
+  size_t waking_ ABSL_GUARDED_BY(mu_) = 0;
+  // Moving average (1/8 weight) of the calls' run times; starts long, so
+  // calls wait behind a wake-up only once short ones have been seen.
+  std::chrono::nanoseconds call_ewma_ ABSL_GUARDED_BY(mu_) = kShortCall;
   // Back is the most recently idle thread.
   std::vector<Idler*> idle_ ABSL_GUARDED_BY(mu_);
   // Threads that can still take work (not yet decided to exit).
@@ -112,6 +147,7 @@ class BlockingPool : public std::enable_shared_from_this<BlockingPool> {
   uint64_t exited_total_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t spawn_failures_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t spinning_handoffs_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t chained_handoffs_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace tidepool::internal

@@ -173,6 +173,93 @@ TEST(BlockingPoolTest, HandOffsRacingTheKeepAliveLoseNoCall) {
   }
 }
 
+// Runs 16 loops of `calls` short calls each, all at once.
+void ShortCallsFromSixteenLoops(Runtime& rt, int calls) {
+  auto loop = [](int n) -> Task<int> {
+    int sum = 0;
+    for (int i = 0; i < n; ++i)
+      sum += co_await spawn_blocking([] { return 1; });
+    co_return sum;
+  };
+  auto root = [&]() -> Task<int> {
+    std::vector<JoinHandle<int>> hs;
+    for (int c = 0; c < 16; ++c) hs.push_back(spawn(loop(calls)));
+    int sum = 0;
+    for (auto& h : hs) sum += co_await h;
+    co_return sum;
+  };
+  ASSERT_EQ(rt.block_on(root()), 16 * calls);
+}
+
+TEST(BlockingPoolTest, ShortCallsWaitForAWakeUpInFlight) {
+  auto rt = Builder().worker_threads(2).thread_keep_alive(1h).build();
+  ASSERT_TRUE(rt.ok());
+  // Whether a call meets a wake-up in flight is up to timing; keep calling
+  // until one does.
+  for (int round = 0; round < 200; ++round) {
+    ShortCallsFromSixteenLoops(*rt, 50);
+    if (rt->metrics().blocking.chained_handoffs > 0) break;
+  }
+  EXPECT_GT(rt->metrics().blocking.chained_handoffs, 0u);
+  EXPECT_EQ(rt->metrics().blocking.queue_depth, 0u);
+}
+
+TEST(BlockingPoolTest, LongCallsNeverWaitBehindAWakeUp) {
+  auto rt = Builder().worker_threads(2).thread_keep_alive(1h).build();
+  ASSERT_TRUE(rt.ok());
+  auto loop = []() -> Task<void> {
+    for (int i = 0; i < 5; ++i) {
+      co_await spawn_blocking([] { std::this_thread::sleep_for(1ms); });
+    }
+  };
+  auto root = [&]() -> Task<void> {
+    std::vector<JoinHandle<void>> hs;
+    for (int c = 0; c < 8; ++c) hs.push_back(spawn(loop()));
+    for (auto& h : hs) co_await h;
+  };
+  for (int round = 0; round < 4; ++round) rt->block_on(root());
+  EXPECT_EQ(rt->metrics().blocking.chained_handoffs, 0u);
+}
+
+TEST(BlockingPoolTest, CallsWaitingBehindAWakeUpThatAwaitEachOtherAllRun) {
+  // Calls queued behind a wake-up while the pool believes calls are short
+  // turn out to wait for each other: each must still get a thread of its
+  // own (a started one, as only one thread idles), not wait for a call to
+  // end. A hang here fails by the calls' own deadline.
+  auto rt = Builder().worker_threads(2).thread_keep_alive(1h).build();
+  ASSERT_TRUE(rt.ok());
+  constexpr int kCalls = 6;
+  bool exercised = false;
+  for (int round = 0; round < 100 && !exercised; ++round) {
+    // Short calls on one thread, which then falls asleep past its spin, so
+    // the first call below wakes it and the rest wait for that wake-up.
+    ASSERT_EQ(BackToBackCalls(*rt, 20), 20);
+    std::this_thread::sleep_for(2ms);
+    const uint64_t chained = rt->metrics().blocking.chained_handoffs;
+    std::atomic<int> started{0};
+    auto meet = [&started] {
+      // relaxed: only the count matters, no data rides on it.
+      started.fetch_add(1, std::memory_order_relaxed);
+      const auto deadline = std::chrono::steady_clock::now() + 10s;
+      while (started.load(std::memory_order_relaxed) < kCalls) {
+        if (std::chrono::steady_clock::now() > deadline) return false;
+        std::this_thread::sleep_for(100us);
+      }
+      return true;
+    };
+    std::vector<JoinHandle<bool>> hs;
+    for (int i = 0; i < kCalls; ++i) hs.push_back(rt->spawn_blocking(meet));
+    auto join = [&hs]() -> Task<int> {
+      int met = 0;
+      for (auto& h : hs) met += co_await h ? 1 : 0;
+      co_return met;
+    };
+    ASSERT_EQ(rt->block_on(join()), kCalls) << "round " << round;
+    exercised = rt->metrics().blocking.chained_handoffs > chained;
+  }
+  EXPECT_TRUE(exercised) << "no call waited behind a wake-up";
+}
+
 // Thread creation failing (EAGAIN) queues the call instead of crashing, is
 // counted, and the call runs once a thread can be started again. Runs in a
 // death-test child that drops to an unprivileged user, because root is not
