@@ -1,11 +1,12 @@
-// glibc malloc: arena cap, fixed mmap threshold, malloc_trim, and stats
-// from mallinfo2 and malloc_info.
+// glibc malloc: arena cap, fixed mmap and trim thresholds, malloc_trim, and
+// stats from mallinfo2 and malloc_info.
 #include <malloc.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 #include <memory>
 
 #include "absl/strings/str_cat.h"
@@ -16,6 +17,8 @@ namespace {
 
 // glibc refuses thresholds above HEAP_MAX_SIZE / 2 on 64-bit.
 constexpr size_t kMaxMmapThreshold = 32u << 20;
+// mallopt takes an int.
+constexpr size_t kMaxTrimThreshold = std::numeric_limits<int>::max();
 
 class GlibcBackend final : public BackendImpl {
  public:
@@ -33,11 +36,28 @@ class GlibcBackend final : public BackendImpl {
           "threshold) to ",
           kMaxMmapThreshold));
     }
+    if (policy.glibc_trim_threshold > kMaxTrimThreshold) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "glibc_trim_threshold=", policy.glibc_trim_threshold,
+          " is out of range: accepted values are 0 (glibc's own) to ",
+          kMaxTrimThreshold));
+    }
+    if (policy.glibc_trim_threshold > 0 && policy.glibc_mmap_threshold == 0) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "glibc_trim_threshold=", policy.glibc_trim_threshold,
+          " needs glibc_mmap_threshold set too (glibc stops sliding its mmap "
+          "threshold once the trim threshold is set): accepted values are "
+          "glibc_mmap_threshold 1 to ",
+          kMaxMmapThreshold, " with it, or glibc_trim_threshold=0"));
+    }
     if (policy.glibc_arena_max > 0)
       mallopt(M_ARENA_MAX, policy.glibc_arena_max);
     if (policy.glibc_mmap_threshold > 0) {
       // Setting it also stops glibc from raising it after large frees.
       mallopt(M_MMAP_THRESHOLD, static_cast<int>(policy.glibc_mmap_threshold));
+    }
+    if (policy.glibc_trim_threshold > 0) {
+      mallopt(M_TRIM_THRESHOLD, static_cast<int>(policy.glibc_trim_threshold));
     }
     return absl::OkStatus();
   }

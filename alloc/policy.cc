@@ -10,9 +10,14 @@ Policy DefaultPolicy() {
   // runtime idle hand the free space back afterwards. Measured on the seed
   // workload (C=96, P=200 KiB): a fixed 128 KiB threshold peaked 10-20 MB
   // lower but halved throughput with an mmap/munmap per payload
-  // (docs/results.md, "Default policy revised").
+  // (docs/results.md, "Default policy revised"). glibc's own trim threshold
+  // stays too: malloc_trim cannot shrink the top of a thread arena's heap,
+  // only a free into it can, so a larger threshold left up to that much
+  // resident after idle (+15 MB over idle at C=96; docs/results.md, "Eighth
+  // round").
   p.glibc_arena_max = 2;
   p.glibc_mmap_threshold = 0;
+  p.glibc_trim_threshold = 0;
   // jemalloc: a second of decay returns dirty pages soon after a burst.
   p.jemalloc_blocking_arenas = 2;
   p.jemalloc_decay_ms = 1000;

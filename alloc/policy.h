@@ -48,6 +48,18 @@ struct Policy {
   // arena. 0 keeps glibc's sliding threshold (which rises up to 32 MiB after
   // the first large free, moving 200 KiB payloads into the arenas).
   size_t glibc_mmap_threshold = 0;
+  // glibc: trim threshold (M_TRIM_THRESHOLD) in bytes; free space at the top
+  // of a heap beyond this goes back to the system as soon as it appears. 0
+  // keeps glibc's (128 KiB, then twice the sliding mmap threshold), which
+  // gives back, and faults in again, a heap's top on every burst that frees
+  // a few MiB: a thread that spawns 10,000 tasks for the workers to free
+  // ran at half speed in half the processes, and 8 MiB or more cured it.
+  // The cost: malloc_trim (TrimPolicy) cannot shrink the top of a thread
+  // arena's heap, so up to this much per arena stays resident after a
+  // load. glibc stops sliding its mmap threshold once this is set, so a
+  // nonzero value needs glibc_mmap_threshold too (32 MiB is where the slide
+  // would stop).
+  size_t glibc_trim_threshold = 0;
 
   // jemalloc: number of arenas shared by all blocking threads (each worker
   // gets an arena of its own). 0 leaves threads on jemalloc's default

@@ -1,6 +1,12 @@
-// TIDEPOOL_ALLOCATOR parsing, backend detection without the override, and
-// the Arena Info report.
+// TIDEPOOL_ALLOCATOR parsing, backend detection without the override, the
+// glibc knobs, and the Arena Info report.
 #include "alloc/backend.h"
+
+#include <malloc.h>
+
+#include <cstdlib>
+#include <string>
+#include <vector>
 
 #include "alloc/alloc.h"
 #include "gmock/gmock.h"
@@ -68,6 +74,54 @@ TEST(BackendTest, ArenaInfoWarnsOnFragmentation) {
   s.utilization = 0.9;
   EXPECT_THAT(FormatArenaInfo(s), ::testing::Not(HasSubstr("WARNING")));
 }
+
+#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
+void ExpectRejected(const Policy& p, const char* setting) {
+  const absl::Status st = Configure(p);
+  EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument) << setting;
+  EXPECT_THAT(std::string(st.message()), HasSubstr(setting));
+  EXPECT_THAT(std::string(st.message()), HasSubstr("accepted values"));
+}
+
+TEST(BackendTest, RejectsBadGlibcKnobsNamingThem) {
+  Policy p = NoPolicy();
+  p.glibc_arena_max = 2000;
+  ExpectRejected(p, "glibc_arena_max=2000");
+  p = NoPolicy();
+  p.glibc_mmap_threshold = 64u << 20;
+  ExpectRejected(p, "glibc_mmap_threshold=67108864");
+  p = NoPolicy();
+  p.glibc_trim_threshold = 1u << 20;
+  ExpectRejected(p, "glibc_trim_threshold=1048576 needs glibc_mmap_threshold");
+  p.glibc_mmap_threshold = 1u << 20;
+  p.glibc_trim_threshold = size_t{1} << 40;
+  ExpectRejected(p, "glibc_trim_threshold=1099511627776");
+}
+
+// In a forked child (mallopt lasts for the process): frees 4 MiB from the
+// top of the main heap and exits 0 if the heap kept it, 1 if glibc gave it
+// back at once.
+int HeapKeepsFreedTop(const Policy& p) {
+  if (!Configure(p).ok()) return 2;
+  std::vector<void*> blocks;
+  for (int i = 0; i < 64; ++i) blocks.push_back(std::malloc(64 << 10));
+  const size_t before = mallinfo2().arena;
+  for (auto it = blocks.rbegin(); it != blocks.rend(); ++it) std::free(*it);
+  return mallinfo2().arena + (2 << 20) < before ? 1 : 0;
+}
+
+TEST(BackendTest, TrimThresholdKeepsABurstsHeapTop) {
+  // A 16 MiB threshold keeps a burst's few MiB for the next burst; glibc's
+  // own gives them back and the next burst faults them in again.
+  Policy keep = DefaultPolicy();
+  keep.glibc_mmap_threshold = 32u << 20;
+  keep.glibc_trim_threshold = 16u << 20;
+  EXPECT_EXIT(std::exit(HeapKeepsFreedTop(keep)), ::testing::ExitedWithCode(0),
+              "");
+  EXPECT_EXIT(std::exit(HeapKeepsFreedTop(DefaultPolicy())),
+              ::testing::ExitedWithCode(1), "");
+}
+#endif
 
 TEST(BackendTest, StatsAndTrimWork) {
   const Stats s = stats();
