@@ -20,7 +20,9 @@ namespace tidepool::internal {
 // is FIFO overall: a consumer takes the stack only behind what the list
 // already holds. With one lock for both sides, a thread spawning
 // thousands of tasks from outside (spawn_many_remote_idle) spent a quarter
-// of its time spinning for the lock the workers held.
+// of its time spinning for the lock the workers held. A batch is the
+// exception: when the lock is free it goes straight onto the list
+// (PushBatch explains why).
 //
 // After CloseAndDrain() pushes are refused: the queue drops the tasks'
 // queue references itself.

@@ -52,7 +52,7 @@ TEST(InjectQueueTest, FifoAcrossPushesAndBatches) {
 
 TEST(InjectQueueTest, ClosingDropsQueuedAndLaterTasks) {
   InjectQueue q;
-  Tasks t(4);
+  Tasks t(6);
   q.Push(t.all[0]);
   q.Push(t.all[1]);
   ASSERT_EQ(q.Pop(), t.all[0]);  // the rest moved to the consumers' list
@@ -62,6 +62,11 @@ TEST(InjectQueueTest, ClosingDropsQueuedAndLaterTasks) {
   EXPECT_TRUE(t.destroyed[2].load());
   q.Push(t.all[3]);
   EXPECT_TRUE(t.destroyed[3].load());
+  // A batch, which would go straight onto the consumers' list.
+  t.all[4]->queue_next_ = t.all[5];
+  q.PushBatch(t.all[4], t.all[5], 2);
+  EXPECT_TRUE(t.destroyed[4].load());
+  EXPECT_TRUE(t.destroyed[5].load());
   EXPECT_EQ(q.Size(), 0u);
   EXPECT_EQ(q.Pop(), nullptr);
   t.all[0]->Unref();
