@@ -13,7 +13,7 @@
 // lock); spawn_blocking allocates a cell and hands it to an idle
 // pool thread (one lock, one wake-up) or starts one. While the pool's calls
 // run under about 20 us on average, a call that finds a pool thread being
-// woken waits for it instead of waking another (docs/architecture.md, "The
+// woken waits in line instead of waking another (docs/architecture.md, "The
 // blocking pool").
 //
 // A spawned task waits in the spawning worker's LIFO slot, which other

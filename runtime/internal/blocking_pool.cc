@@ -76,14 +76,17 @@ BlockingPool::Idler* BlockingPool::Dispatch(TaskHeader* task) {
     QueueOrStart(task);
     return nullptr;
   }
-  Idler* idler = idle_.back();
-  if (idler != spinner_ && waking_ > 0 && call_ewma_ < kShortCall) {
-    // Short calls: the thread on its way, or one finishing a call, takes
-    // this one sooner than another wake-up would land (class comment).
+  // No spinner meets a call here: one spins only while every thread idles,
+  // so none is being woken, and it is the newest idler until handed a call.
+  if (waking_ > 0 && call_ewma_ < kShortCall) {
+    // Short calls: a thread finishing its call often takes this one with no
+    // wake-up at all, and the pool wakes one thread at a time instead of
+    // one per call (class comment).
     waiting_.push_back(task);
     ++chained_handoffs_;
     return nullptr;
   }
+  Idler* idler = idle_.back();
   idle_.pop_back();
   // release: a spinning idler reads the task without mu_, and must see
   // what the spawner wrote into it.
@@ -200,13 +203,8 @@ void BlockingPool::ThreadMain(ThreadList::iterator self, size_t index,
       // wake-up to wait for.
       task = idler.task.exchange(nullptr, std::memory_order_relaxed);
       if (task != nullptr) continue;
-      // Calls may have waited behind a wake-up while this thread spun
-      // (Dispatch hands them to the spinner only while it is the newest
-      // idler).
-      task = TakeQueued();
-      if (task != nullptr || shutdown_) {
+      if (shutdown_) {  // came while spinning; its wake-up is done
         std::erase(idle_, &idler);
-        if (task != nullptr) continue;
         break;
       }
       const auto deadline = DeadlineAfter(keep_alive_);

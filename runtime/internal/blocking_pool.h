@@ -40,14 +40,15 @@ class Scheduler;
 //
 // Short calls (under kShortCall, as an average of recent ones) are not worth
 // a wake-up each: while a woken thread is still on its way, a new call waits
-// for it instead of waking a second thread. The woken thread passes the
-// oldest waiting call on to the next idle thread before it runs its own, so
-// at most one wake-up is in flight while calls wait, and a thread finishing
-// a call takes a waiting one before it idles. Long calls are not held back
-// this way: each would wait the better part of a call, holding its
-// arguments (a request's payload) in flight meanwhile, which raised the
-// main job's peak memory by 5 to 11 MB when every call waited
-// (docs/results.md).
+// in line rather than waking a second thread. A thread finishing a call
+// takes a waiting one before it idles, with no wake-up at all, and the
+// woken thread passes the oldest waiting call on to the next idle thread
+// (or starts one) before it runs its own, so normally one wake-up is in
+// flight while calls wait. (When the average crosses the threshold, new
+// calls wake threads directly and may overtake waiting ones.) Long calls
+// never wait this way: each would hold its arguments (a request's payload)
+// in flight longer, which raised the main job's peak memory by 5 to 11 MB
+// when every call waited (docs/results.md).
 //
 // Threads hold a shared_ptr to the pool: if shutdown_timeout expires with
 // calls still running, those threads are detached and finish on their own.

@@ -201,7 +201,6 @@ TEST(BlockingPoolTest, ShortCallsWaitForAWakeUpInFlight) {
     if (rt->metrics().blocking.chained_handoffs > 0) break;
   }
   EXPECT_GT(rt->metrics().blocking.chained_handoffs, 0u);
-  EXPECT_EQ(rt->metrics().blocking.queue_depth, 0u);
 }
 
 TEST(BlockingPoolTest, LongCallsNeverWaitBehindAWakeUp) {
@@ -221,43 +220,57 @@ TEST(BlockingPoolTest, LongCallsNeverWaitBehindAWakeUp) {
   EXPECT_EQ(rt->metrics().blocking.chained_handoffs, 0u);
 }
 
+// Runs `calls` blocking calls at once, each returning only when all have
+// started (or false after 10 s); returns how many saw all start.
+int CallsThatMeet(Runtime& rt, int calls) {
+  std::atomic<int> started{0};
+  auto meet = [&started, calls] {
+    // relaxed: only the count matters, no data rides on it.
+    started.fetch_add(1, std::memory_order_relaxed);
+    const auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (started.load(std::memory_order_relaxed) < calls) {
+      if (std::chrono::steady_clock::now() > deadline) return false;
+      std::this_thread::sleep_for(100us);
+    }
+    return true;
+  };
+  std::vector<JoinHandle<bool>> hs;
+  for (int i = 0; i < calls; ++i) hs.push_back(rt.spawn_blocking(meet));
+  auto join = [&hs]() -> Task<int> {
+    int met = 0;
+    for (auto& h : hs) met += co_await h ? 1 : 0;
+    co_return met;
+  };
+  return rt.block_on(join());
+}
+
 TEST(BlockingPoolTest, CallsWaitingBehindAWakeUpThatAwaitEachOtherAllRun) {
   // Calls queued behind a wake-up while the pool believes calls are short
-  // turn out to wait for each other: each must still get a thread of its
-  // own (a started one, as only one thread idles), not wait for a call to
-  // end. A hang here fails by the calls' own deadline.
-  auto rt = Builder().worker_threads(2).thread_keep_alive(1h).build();
-  ASSERT_TRUE(rt.ok());
+  // turn out to wait for each other. With two threads idle and six calls,
+  // the second idle thread is woken for the second call, and the last four
+  // need threads started for them, not a wait for a call to end. A hang
+  // here fails by the calls' own deadline.
   constexpr int kCalls = 6;
   bool exercised = false;
-  for (int round = 0; round < 100 && !exercised; ++round) {
-    // Short calls on one thread, which then falls asleep past its spin, so
-    // the first call below wakes it and the rest wait for that wake-up.
-    ASSERT_EQ(BackToBackCalls(*rt, 20), 20);
+  for (int round = 0; round < 50 && !exercised; ++round) {
+    auto rt = Builder().worker_threads(2).thread_keep_alive(1h).build();
+    ASSERT_TRUE(rt.ok());
+    ASSERT_EQ(CallsThatMeet(*rt, 2), 2);  // exactly two threads
+    // Enough short calls to bring the average far below the threshold
+    // after the long ones above (each weighs 1/8).
+    ASSERT_EQ(BackToBackCalls(*rt, 64), 64);
+    // Past the last thread's spin, so the first call below wakes a thread
+    // and the rest wait for that wake-up.
     std::this_thread::sleep_for(2ms);
-    const uint64_t chained = rt->metrics().blocking.chained_handoffs;
-    std::atomic<int> started{0};
-    auto meet = [&started] {
-      // relaxed: only the count matters, no data rides on it.
-      started.fetch_add(1, std::memory_order_relaxed);
-      const auto deadline = std::chrono::steady_clock::now() + 10s;
-      while (started.load(std::memory_order_relaxed) < kCalls) {
-        if (std::chrono::steady_clock::now() > deadline) return false;
-        std::this_thread::sleep_for(100us);
-      }
-      return true;
-    };
-    std::vector<JoinHandle<bool>> hs;
-    for (int i = 0; i < kCalls; ++i) hs.push_back(rt->spawn_blocking(meet));
-    auto join = [&hs]() -> Task<int> {
-      int met = 0;
-      for (auto& h : hs) met += co_await h ? 1 : 0;
-      co_return met;
-    };
-    ASSERT_EQ(rt->block_on(join()), kCalls) << "round " << round;
-    exercised = rt->metrics().blocking.chained_handoffs > chained;
+    const BlockingMetrics before = rt->metrics().blocking;
+    ASSERT_EQ(before.threads_spawned, 2u);
+    ASSERT_EQ(CallsThatMeet(*rt, kCalls), kCalls) << "round " << round;
+    const BlockingMetrics after = rt->metrics().blocking;
+    exercised = after.chained_handoffs > before.chained_handoffs &&
+                after.threads_spawned > before.threads_spawned;
   }
-  EXPECT_TRUE(exercised) << "no call waited behind a wake-up";
+  EXPECT_TRUE(exercised) << "no call that waited behind a wake-up needed a "
+                            "thread started for it";
 }
 
 // Thread creation failing (EAGAIN) queues the call instead of crashing, is
