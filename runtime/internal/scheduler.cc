@@ -164,10 +164,10 @@ void Scheduler::Schedule(TaskHeader* task) {
   }
   TaskHeader* displaced = std::exchange(w->lifo, task);
   // Work in the LIFO slot cannot be stolen, so waking a peer for it is
-  // useless; work in the queue can be.
-  if (displaced == nullptr) return;
-  PushLocal(w, displaced);
-  NotifyParked();
+  // useless. The displaced task was this awake worker's already: pushing it
+  // is a requeue, which checks for sleepers only when it makes the queue
+  // stealable.
+  if (displaced != nullptr) Requeue(w, displaced);
 }
 
 void Scheduler::Requeue(Worker* w, TaskHeader* task) {
