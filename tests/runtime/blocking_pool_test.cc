@@ -112,15 +112,16 @@ TEST(BlockingPoolTest, SequentialCallersNeedNoMoreThreadsThanCallers) {
   EXPECT_LE(rt->metrics().blocking.threads_spawned, 16u);
 }
 
-// Runs `calls` calls one after another, each awaited before the next.
+// Makes `n` short calls one after another, each awaited before the next;
+// returns their sum, n.
+Task<int64_t> ShortCalls(int n) {
+  int64_t sum = 0;
+  for (int i = 0; i < n; ++i) sum += co_await spawn_blocking([] { return 1; });
+  co_return sum;
+}
+
 int64_t BackToBackCalls(Runtime& rt, int calls) {
-  auto loop = [](int n) -> Task<int64_t> {
-    int64_t sum = 0;
-    for (int i = 0; i < n; ++i)
-      sum += co_await spawn_blocking([] { return 1; });
-    co_return sum;
-  };
-  return rt.block_on(loop(calls));
+  return rt.block_on(ShortCalls(calls));
 }
 
 TEST(BlockingPoolTest, BackToBackCallsFindTheLastThreadStillSpinning) {
@@ -175,16 +176,10 @@ TEST(BlockingPoolTest, HandOffsRacingTheKeepAliveLoseNoCall) {
 
 // Runs 16 loops of `calls` short calls each, all at once.
 void ShortCallsFromSixteenLoops(Runtime& rt, int calls) {
-  auto loop = [](int n) -> Task<int> {
-    int sum = 0;
-    for (int i = 0; i < n; ++i)
-      sum += co_await spawn_blocking([] { return 1; });
-    co_return sum;
-  };
-  auto root = [&]() -> Task<int> {
-    std::vector<JoinHandle<int>> hs;
-    for (int c = 0; c < 16; ++c) hs.push_back(spawn(loop(calls)));
-    int sum = 0;
+  auto root = [&]() -> Task<int64_t> {
+    std::vector<JoinHandle<int64_t>> hs;
+    for (int c = 0; c < 16; ++c) hs.push_back(spawn(ShortCalls(calls)));
+    int64_t sum = 0;
     for (auto& h : hs) sum += co_await h;
     co_return sum;
   };
