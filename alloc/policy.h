@@ -53,7 +53,7 @@ struct Policy {
   // keeps glibc's (128 KiB, then twice the sliding mmap threshold), which
   // gives back, and faults in again, a heap's top on every burst that frees
   // a few MiB: a thread that spawns 10,000 tasks for the workers to free
-  // ran at half speed in half the processes, and 8 MiB or more cured it.
+  // ran at half speed in half the processes, and 4 MiB or more cured it.
   // The cost: malloc_trim (TrimPolicy) cannot shrink the top of a thread
   // arena's heap, so up to this much per arena stays resident after a
   // load. glibc stops sliding its mmap threshold once this is set, so a
