@@ -164,9 +164,11 @@ void Scheduler::Schedule(TaskHeader* task) {
   }
   TaskHeader* displaced = std::exchange(w->lifo, task);
   // Work in the LIFO slot cannot be stolen, so waking a peer for it is
-  // useless. The displaced task was this awake worker's already: pushing it
-  // is a requeue, which checks for sleepers only when it makes the queue
-  // stealable.
+  // useless. The displaced task (spawned or woken earlier) was this
+  // worker's to run already: pushing it is a requeue, which checks for
+  // sleepers only when it makes the queue stealable. This worker may be
+  // inside Park (reaping I/O completions, taking back returned tasks) and
+  // counted as parked; it runs what it queued as soon as Park returns.
   if (displaced != nullptr) Requeue(w, displaced);
 }
 
@@ -177,7 +179,7 @@ void Scheduler::Requeue(Worker* w, TaskHeader* task) {
   // while the queue looked empty is woken by that check. One that raced a
   // push onto a non-empty queue (a thief emptied it as we looked) is caught
   // by the check every fair tick in NextTask, or, if this worker is stuck
-  // in a task that never returns, by its own timed look (Park).
+  // in a task that never returns, by the sleeper's timed look (Park).
   const bool was_empty = w->queue.Size() == 0;
   // Overflowing into the inject queue publishes work too.
   if (PushLocal(w, task) || was_empty) NotifyParked();

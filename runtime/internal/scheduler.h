@@ -105,8 +105,9 @@ class Scheduler {
   // Returns whether the queue was full, so that `task` and half the queue
   // went to the inject queue.
   bool PushLocal(Worker* w, TaskHeader* task);
-  // Back of `w`'s queue for a task `w` just polled: it yielded, or was woken
-  // during its own poll.
+  // Back of `w`'s queue for a task `w` would have run anyway: one it just
+  // polled (it yielded, or was woken during its own poll), or one displaced
+  // from its LIFO slot by a newly scheduled task.
   void Requeue(Worker* w, TaskHeader* task);
   void NotifyParked();
   bool HasWork() const;

@@ -1,9 +1,12 @@
 // The inject queue on its own: FIFO across single pushes and batches,
-// refusal after closing, and many producers against many consumers.
+// refusal after closing (also racing pushes), and many producers against
+// many consumers.
 #include "runtime/internal/inject_queue.h"
 
+#include <algorithm>
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <thread>
 #include <unordered_map>
@@ -70,6 +73,51 @@ TEST(InjectQueueTest, ClosingDropsQueuedAndLaterTasks) {
   EXPECT_EQ(q.Size(), 0u);
   EXPECT_EQ(q.Pop(), nullptr);
   t.all[0]->Unref();
+}
+
+// Closing while workers push overflow batches (straight onto the list when
+// the lock is free) and a consumer pops: every task is either run or
+// dropped by the queue, none is left behind.
+TEST(InjectQueueTest, CloseRacingBatchesLosesNothing) {
+  constexpr int kPerProducer = 3000;
+  const int rounds = 50 * testing::StressScale();
+  for (int round = 0; round < rounds; ++round) {
+    InjectQueue q;
+    Tasks t(2 * kPerProducer);
+    std::atomic<bool> stop{false};
+    std::vector<std::thread> threads;
+    for (int p = 0; p < 2; ++p) {
+      threads.emplace_back([&, p] {
+        TaskHeader** mine = t.all.data() + p * kPerProducer;
+        for (int i = 0; i < kPerProducer;) {
+          const int n = std::min(i % 5 == 0 ? 1 : 3, kPerProducer - i);
+          for (int k = 0; k + 1 < n; ++k) {
+            mine[i + k]->queue_next_ = mine[i + k + 1];
+          }
+          q.PushBatch(mine[i], mine[i + n - 1], n);
+          i += n;
+        }
+      });
+    }
+    threads.emplace_back([&] {
+      std::array<TaskHeader*, 4> out;
+      while (!stop.load()) {
+        const size_t n = q.PopBatch(out.data(), out.size());
+        for (size_t k = 0; k < n; ++k) out[k]->Unref();
+      }
+    });
+    std::this_thread::sleep_for(std::chrono::microseconds(round * 7 % 300));
+    q.CloseAndDrain();
+    threads[0].join();
+    threads[1].join();
+    stop.store(true);
+    threads[2].join();
+    EXPECT_EQ(q.Size(), 0u);
+    EXPECT_EQ(q.Pop(), nullptr);
+    for (size_t i = 0; i < t.destroyed.size(); ++i) {
+      ASSERT_TRUE(t.destroyed[i].load()) << "round " << round << " task " << i;
+    }
+  }
 }
 
 // Producers push single tasks and batches while consumers pop batches:

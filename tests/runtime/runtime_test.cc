@@ -273,6 +273,52 @@ TEST(RuntimeTest, YieldingTasksSpreadToASleepingWorker) {
   EXPECT_TRUE(seen.both.load()) << "both tasks stayed on one worker";
 }
 
+// A task scheduled on a busy worker that moves another from the LIFO slot
+// into its empty queue wakes the parked peer at once; the peer's timed look
+// (backed off to 160 ms here) is only the backstop for a race.
+TEST(RuntimeTest, DisplacedTaskWakesAParkedPeer) {
+  auto rt = Builder().worker_threads(2).build();
+  ASSERT_TRUE(rt.ok());
+  using Clock = std::chrono::steady_clock;
+  constexpr int kRounds = 10;
+  struct Shared {
+    std::atomic<bool> ran[kRounds] = {};
+    Clock::time_point started[kRounds];
+  } s;
+  auto marker = [](Shared* s, int k) -> Task<void> {
+    s->started[k] = Clock::now();
+    // release: publishes started[k] to the spawner's acquire load.
+    s->ran[k].store(true, std::memory_order_release);
+    co_return;
+  };
+  auto nothing = []() -> Task<void> { co_return; };
+  std::vector<Clock::duration> waits;
+  auto parent = [&]() -> Task<void> {
+    // Never yields: the peer parks beside a busy worker, and its timed
+    // looks back off to their longest (10 + 20 + 40 + 80 + 160 ms).
+    std::this_thread::sleep_for(400ms);
+    for (int k = 0; k < kRounds; ++k) {
+      (void)spawn(marker(&s, k));  // into the LIFO slot
+      const auto t0 = Clock::now();
+      (void)spawn(nothing());  // moves the marker into the empty queue
+      while (!s.ran[k].load(std::memory_order_acquire) &&
+             Clock::now() - t0 < 2s) {
+      }
+      if (s.ran[k].load(std::memory_order_acquire)) {
+        waits.push_back(s.started[k] - t0);
+      }
+      std::this_thread::sleep_for(30ms);  // the peer parks again
+    }
+    co_return;
+  };
+  rt->block_on(parent());
+  // With the wake-up a round takes a few ms at most. Without it, a round
+  // is this quick only when the peer's 160 ms look happens to fall in it.
+  const auto quick = std::count_if(waits.begin(), waits.end(),
+                                   [](auto d) { return d < 20ms; });
+  EXPECT_GE(quick, kRounds / 2);
+}
+
 // The sleeper's timed look that backs up Requeue(): a worker that parked
 // while its peer runs one long task keeps waking to check the queues. (An
 // idle runtime does not: IdleRuntimeParksItsWorkers.)
