@@ -187,15 +187,19 @@ void Scheduler::Requeue(Worker* w, TaskHeader* task) {
 
 bool Scheduler::PushLocal(Worker* w, TaskHeader* task) {
   if (w->queue.TryPush(task)) return false;
-  // Full: move half of the queue plus this task to the inject queue, where
-  // any worker can take them.
+  // Full: move the older half of the queue to the inject queue, where any
+  // worker can take it, and this task, the newest, behind it.
   std::array<TaskHeader*, LocalQueue::kCapacity / 2> batch;
   const size_t n = w->queue.PopBatch(batch.data(), batch.size());
-  TaskHeader* first = task;
-  TaskHeader* last = task;
-  for (size_t i = 0; i < n; ++i) {
+  TaskHeader* first = n > 0 ? batch[0] : task;
+  TaskHeader* last = first;
+  for (size_t i = 1; i < n; ++i) {
     last->queue_next_ = batch[i];
     last = batch[i];
+  }
+  if (n > 0) {
+    last->queue_next_ = task;
+    last = task;
   }
   inject_.PushBatch(first, last, n + 1);
   return true;

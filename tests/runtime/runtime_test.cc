@@ -241,6 +241,34 @@ TEST(RuntimeTest, IdleRuntimeParksItsWorkers) {
 // check should wake the sleeper at once; the fair tick's check and the
 // sleeper's own timed look would each do it too, so the test fails only if
 // none of the three does.
+// A full local queue moves its older half to the inject queue with the
+// task being pushed behind it: the pushed task is the newest, and must not
+// run before the 128 it overflowed with (one worker, so nothing is stolen).
+TEST(RuntimeTest, OverflowKeepsThePushedTaskBehindTheOlderHalf) {
+  auto rt = Builder().worker_threads(1).build();
+  ASSERT_TRUE(rt.ok());
+  constexpr int kChildren = 300;  // the local queue holds 256
+  std::vector<int> order;
+  auto child = [](std::vector<int>* order, int i) -> Task<void> {
+    order->push_back(i);
+    co_return;
+  };
+  auto root = [&]() -> Task<void> {
+    std::vector<JoinHandle<void>> hs;
+    for (int i = 0; i < kChildren; ++i) hs.push_back(spawn(child(&order, i)));
+    for (auto& h : hs) co_await h;
+  };
+  rt->block_on(root());
+  ASSERT_EQ(order.size(), static_cast<size_t>(kChildren));
+  // Child 256 was displaced from the LIFO slot into the full queue of
+  // children 0 to 255; children 0 to 127 went to the inject queue with it.
+  const auto at = [&](int i) {
+    return std::find(order.begin(), order.end(), i) - order.begin();
+  };
+  EXPECT_LT(at(0), at(256));
+  EXPECT_LT(at(127), at(256));
+}
+
 TEST(RuntimeTest, YieldingTasksSpreadToASleepingWorker) {
   auto rt = Builder().worker_threads(2).build();
   ASSERT_TRUE(rt.ok());
