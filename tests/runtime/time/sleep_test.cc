@@ -445,16 +445,23 @@ TEST(IntervalTest, TicksAtTheRate) {
 TEST(IntervalTest, MissedTickBehaviors) {
   Runtime rt = MakeRuntime();
   // After falling 55 ms behind a 10 ms interval, count how many ticks
-  // complete within the next 3 ms. (Not 5: the window then ended at the
-  // next 10 ms boundary plus sleep_for's oversleep, so kSkip's next regular
-  // tick, due at that boundary, landed inside it whenever the timer woke
-  // the task faster than sleep_for had overslept; seen once under TSan.)
+  // complete within the next 3 ms. For kDelay and kSkip the window also
+  // ends 1 ms before the next 10 ms boundary: kSkip's next regular tick is
+  // due there, and when sleep_for overslept by 2 ms or more (a loaded
+  // machine, TSan) a window of 3 ms alone reached it.
   auto ticks_soon = [](MissedTickBehavior b) -> Task<int> {
+    // Before the interval starts, so its boundaries are no earlier than the
+    // ones computed from this.
+    const auto first = Clock::now();
     Interval every = interval(10ms, b);
     co_await every.tick();
     std::this_thread::sleep_for(55ms);  // the task falls behind
     int n = 0;
-    const auto until = Clock::now() + 3ms;
+    const auto now = Clock::now();
+    const auto next_boundary = first + (now - first) / 10ms * 10ms + 10ms;
+    const auto until = b == MissedTickBehavior::kBurst
+                           ? now + 3ms
+                           : std::min(now + 3ms, next_boundary - 1ms);
     while (Clock::now() < until) {
       co_await every.tick();
       if (Clock::now() < until) ++n;
