@@ -21,13 +21,7 @@ void InjectQueue::PushBatch(TaskHeader* first, TaskHeader* last, size_t n) {
       return;
     }
     TakePushed();  // older pushes go first
-    last->queue_next_ = nullptr;
-    if (tail_) {
-      tail_->queue_next_ = first;
-    } else {
-      head_ = first;
-    }
-    tail_ = last;
+    Append(first, last);
     mu_.Unlock();
     return;
   }
@@ -69,12 +63,17 @@ void InjectQueue::TakePushed() {
     oldest = top;
     top = next;
   }
+  Append(oldest, newest);
+}
+
+void InjectQueue::Append(TaskHeader* first, TaskHeader* last) {
+  last->queue_next_ = nullptr;
   if (tail_) {
-    tail_->queue_next_ = oldest;
+    tail_->queue_next_ = first;
   } else {
-    head_ = oldest;
+    head_ = first;
   }
-  tail_ = newest;
+  tail_ = last;
 }
 
 size_t InjectQueue::PopBatch(TaskHeader** out, size_t max) {

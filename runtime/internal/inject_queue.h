@@ -54,6 +54,9 @@ class InjectQueue {
   static size_t UnrefList(TaskHeader* list);
   // Moves the pushed stack behind the list, oldest first.
   void TakePushed() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Puts the list first..last (linked through queue_next_) behind the list.
+  void Append(TaskHeader* first, TaskHeader* last)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   // The stack of pushes, newest on top, linked through queue_next_; or
   // Closed(). release on push / acquire on take: the taker reads the links.
