@@ -13,6 +13,9 @@ void InjectQueue::PushBatch(TaskHeader* first, TaskHeader* last, size_t n) {
     // task this core wrote while the other worker waits for the lock (8% of
     // ping_pong in TakePushed). A single push keeps to the stack, so a
     // thread feeding the runtime never touches the consumers' lock.
+    // relaxed: CloseAndDrain marks the stack closed, then takes mu_ to drain
+    // the list; holding mu_, either we see the mark or its drain comes
+    // after us and takes this batch too.
     if (pushed_.load(std::memory_order_relaxed) == Closed()) {
       mu_.Unlock();
       len_.fetch_sub(n, std::memory_order_relaxed);
