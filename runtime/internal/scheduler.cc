@@ -27,8 +27,9 @@ constexpr uint32_t kMaxLifoStreak = 3;
 constexpr uint32_t kGlobalQueueInterval = 61;
 // How long a worker that parked while a peer was counted awake sleeps
 // before it looks at the queues again (Park): first the minimum, doubling
-// after each look that found nothing, so that many workers idling beside one
-// busy peer do not wake a hundred times a second each.
+// after each timed look until a producer's wake-up resets it, so that many
+// workers idling beside one busy peer do not wake a hundred times a second
+// each.
 constexpr std::chrono::milliseconds kLookAgainMin{10};
 constexpr std::chrono::milliseconds kLookAgainMax{160};
 
@@ -191,17 +192,13 @@ bool Scheduler::PushLocal(Worker* w, TaskHeader* task) {
   // worker can take it, and this task, the newest, behind it.
   std::array<TaskHeader*, LocalQueue::kCapacity / 2> batch;
   const size_t n = w->queue.PopBatch(batch.data(), batch.size());
-  TaskHeader* first = n > 0 ? batch[0] : task;
-  TaskHeader* last = first;
-  for (size_t i = 1; i < n; ++i) {
-    last->queue_next_ = batch[i];
-    last = batch[i];
+  // Linked from the back, so the list ends at `task`.
+  TaskHeader* first = task;
+  for (size_t i = n; i-- > 0;) {
+    batch[i]->queue_next_ = first;
+    first = batch[i];
   }
-  if (n > 0) {
-    last->queue_next_ = task;
-    last = task;
-  }
-  inject_.PushBatch(first, last, n + 1);
+  inject_.PushBatch(first, task, n + 1);
   return true;
 }
 
@@ -486,8 +483,9 @@ void Scheduler::Park(Worker* w) {
   const bool timed_out =
       woken == Parker::Woken::kTimeout ||
       (woken == Parker::Woken::kIo && until && Clock::now() >= *until);
-  // A wake-up brings work; a look that ends by its deadline found none
-  // yet (the loop looks next), so the next one waits longer.
+  // A producer's wake-up brings work and resets the wait; a look that ends
+  // by its deadline doubles it, whatever the look then finds (the loop
+  // looks next), as such rescues are rare.
   if (woken == Parker::Woken::kToken) {
     w->look_again = kLookAgainMin;
   } else if (timed_out && looking_again) {
