@@ -205,6 +205,13 @@ TEST(RuntimeTest, MetricsCountTasksAndPolls) {
   EXPECT_GE(polls, 2u);
 }
 
+// Parks of all the runtime's workers so far.
+uint64_t TotalParks(Runtime& rt) {
+  uint64_t n = 0;
+  for (const WorkerMetrics& w : rt.metrics().per_worker) n += w.parks;
+  return n;
+}
+
 TEST(RuntimeTest, IdleRuntimeParksItsWorkers) {
   auto rt = Builder().worker_threads(2).build();
   ASSERT_TRUE(rt.ok());
@@ -212,15 +219,10 @@ TEST(RuntimeTest, IdleRuntimeParksItsWorkers) {
   // Let both workers go to sleep (a worker that parked beside a busy peer
   // wakes once more for its timed look, then parks for good), then check
   // they stay asleep: the counts must not move while nothing is spawned.
-  auto total_parks = [&] {
-    uint64_t n = 0;
-    for (const WorkerMetrics& w : rt->metrics().per_worker) n += w.parks;
-    return n;
-  };
-  uint64_t settled = total_parks();
+  uint64_t settled = TotalParks(*rt);
   for (int i = 0; i < 20; ++i) {
     std::this_thread::sleep_for(50ms);
-    const uint64_t now = total_parks();
+    const uint64_t now = TotalParks(*rt);
     if (now == settled) break;
     settled = now;
   }
@@ -234,13 +236,6 @@ TEST(RuntimeTest, IdleRuntimeParksItsWorkers) {
   }
 }
 
-// Two tasks that only yield, both on one worker, the other asleep: a yield
-// requeues without a wake-up check unless the queue was empty, so this checks
-// that the sleeper is still woken to take one of them. Here the first
-// requeue lands on an empty queue (the child waits in the LIFO slot), whose
-// check should wake the sleeper at once; the fair tick's check and the
-// sleeper's own timed look would each do it too, so the test fails only if
-// none of the three does.
 // A full local queue moves its older half to the inject queue with the
 // task being pushed behind it: the pushed task is the newest, and must not
 // run before the 128 it overflowed with (one worker, so nothing is stolen).
@@ -269,6 +264,13 @@ TEST(RuntimeTest, OverflowKeepsThePushedTaskBehindTheOlderHalf) {
   EXPECT_LT(at(127), at(256));
 }
 
+// Two tasks that only yield, both on one worker, the other asleep: a yield
+// requeues without a wake-up check unless the queue was empty, so this checks
+// that the sleeper is still woken to take one of them. Here the first
+// requeue lands on an empty queue (the child waits in the LIFO slot), whose
+// check should wake the sleeper at once; the fair tick's check and the
+// sleeper's own timed look would each do it too, so the test fails only if
+// none of the three does.
 TEST(RuntimeTest, YieldingTasksSpreadToASleepingWorker) {
   auto rt = Builder().worker_threads(2).build();
   ASSERT_TRUE(rt.ok());
@@ -353,11 +355,6 @@ TEST(RuntimeTest, DisplacedTaskWakesAParkedPeer) {
 TEST(RuntimeTest, WorkerParkedBesideABusyPeerLooksAgain) {
   auto rt = Builder().worker_threads(2).build();
   ASSERT_TRUE(rt.ok());
-  auto parks = [&] {
-    uint64_t n = 0;
-    for (const WorkerMetrics& w : rt->metrics().per_worker) n += w.parks;
-    return n;
-  };
   // Holds its worker, without yielding, until released.
   std::atomic<bool> release{false};
   auto busy = [](std::atomic<bool>* release) -> Task<void> {
@@ -366,9 +363,9 @@ TEST(RuntimeTest, WorkerParkedBesideABusyPeerLooksAgain) {
   };
   JoinHandle<void> h = rt->spawn(busy(&release));
   std::this_thread::sleep_for(50ms);  // the other worker is asleep by now
-  const uint64_t before = parks();
+  const uint64_t before = TotalParks(*rt);
   std::this_thread::sleep_for(500ms);
-  const uint64_t after = parks();
+  const uint64_t after = TotalParks(*rt);
   release.store(true);
   rt->block_on(
       [](JoinHandle<void> h) -> Task<void> { co_await h; }(std::move(h)));
