@@ -5,10 +5,14 @@ set -euo pipefail
 
 packages=(
   bazel-bootstrap
+  # The compiler of every build: Debian 12's GCC 12.2 miscompiles coroutine
+  # temporaries (docs/configuration.md, "Compilers"). libclang-rt-19-dev
+  # carries the sanitizer and libFuzzer runtimes; g++ provides libstdc++.
+  clang-19
+  libclang-rt-19-dev
+  lld-19
   g++
-  clang
   clang-format
-  libclang-rt-14-dev
   liburing-dev
   libjemalloc-dev
   libmimalloc-dev

@@ -3,15 +3,14 @@
 #
 #   tools/fuzz.sh [SECONDS]      default 30
 #
-# Builds examples/frontend/fuzz/request_parser_fuzz.cc outside Bazel, since
-# libFuzzer needs clang's -fsanitize=fuzzer (the Bazel toolchain is GCC),
-# with AddressSanitizer and UBSan, straight from the sources; then runs it
-# for SECONDS on the checked-in corpus and fails if any input crashes or
-# breaks an invariant (examples/frontend/fuzz/request_parser_check.h). The
+# Builds //examples/frontend/fuzz:request_parser_fuzz with --config=fuzz
+# (libFuzzer, AddressSanitizer and UBSan; .bazelrc), then runs it for
+# SECONDS on the checked-in corpus and fails if any input crashes or breaks
+# an invariant (examples/frontend/fuzz/request_parser_check.h). The
 # checked-in corpus is only read; inputs the run discovers go to a scratch
 # directory, kept when FUZZ_WORKDIR names one (to minimize and check in the
 # interesting ones by hand). A crashing input is saved as
-# $workdir/crash-<sha1>; replay it with `$workdir/request_parser_fuzz FILE`.
+# $workdir/crash-<sha1>; replay it with the binary the script names.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -31,18 +30,12 @@ fi
 mkdir -p "$workdir/found"
 
 fuzz_dir=examples/frontend/fuzz
-binary="$workdir/request_parser_fuzz"
-echo "fuzz: building $binary" >&2
-clang++ -std=c++20 -O1 -g -fno-omit-frame-pointer \
-  -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-  -Wall -Wextra -Werror -I. \
-  "$fuzz_dir/request_parser_fuzz.cc" \
-  "$fuzz_dir/request_parser_check.cc" \
-  examples/frontend/http/request_parser.cc \
-  -labsl_strings -labsl_throw_delegate \
-  -o "$binary"
+read -r -a bazel <<<"${BAZEL:-bazel}"
+echo "fuzz: building //$fuzz_dir:request_parser_fuzz (--config=fuzz)" >&2
+"${bazel[@]}" build --config=fuzz "//$fuzz_dir:request_parser_fuzz"
+binary="$("${bazel[@]}" info --config=fuzz bazel-bin 2>/dev/null)/$fuzz_dir/request_parser_fuzz"
 
-echo "fuzz: running for ${seconds}s on $fuzz_dir/corpus" >&2
+echo "fuzz: running $binary for ${seconds}s on $fuzz_dir/corpus" >&2
 log="$workdir/fuzz.log"
 status=0
 "$binary" -max_total_time="$seconds" -max_len=4096 -timeout=10 \

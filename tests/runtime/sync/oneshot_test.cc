@@ -195,7 +195,7 @@ TEST(OneshotTest, ShutdownWithAWaitingReceiver) {
     auto [tx, rx] = oneshot::channel<int>();
     keep.emplace(std::move(tx));
     auto receive = [](oneshot::Receiver<int> rx) -> Task<void> {
-      co_await std::move(rx);
+      (void)co_await std::move(rx);
     };
     (void)rt.spawn(receive(std::move(rx)));
   }

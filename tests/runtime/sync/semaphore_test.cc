@@ -60,7 +60,8 @@ TEST(SemaphoreTest, TooManyPermitsThrow) {
   EXPECT_THROW(Semaphore(Semaphore::kMaxPermits + 1), std::invalid_argument);
   Semaphore sem(Semaphore::kMaxPermits);
   EXPECT_THROW(sem.add_permits(1), std::overflow_error);
-  EXPECT_THROW(sem.acquire(Semaphore::kMaxPermits + 1), std::invalid_argument);
+  EXPECT_THROW((void)sem.acquire(Semaphore::kMaxPermits + 1),
+               std::invalid_argument);
 }
 
 TEST(SemaphoreTest, AcquireWaitsUntilPermitsComeBack) {

@@ -258,7 +258,7 @@ TEST(UnboundedChanTest, StressCloseWhileThreadsSend) {
     std::vector<std::thread> threads;
     for (int p = 0; p < kProducers; ++p) {
       threads.emplace_back([p, &confirmed, tx = tx]() mutable {
-        for (int i = 0;; ++i) {
+        for (;;) {
           if (!tx.send(p)) break;
           confirmed[p].fetch_add(1, std::memory_order_relaxed);
         }
