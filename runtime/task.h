@@ -29,6 +29,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "runtime/compiler_check.h"
 #include "runtime/internal/block_cache.h"
 
 namespace tidepool {

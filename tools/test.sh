@@ -2,8 +2,10 @@
 # The whole test suite, as CI runs it: the default build and every test;
 # //tests/... again under ThreadSanitizer and under AddressSanitizer + UBSan
 # (less the tests tagged no_sanitizer, see .bazelrc); a short libFuzzer run
-# of the HTTP request parser; and a build and run of the separate consumer
-# workspace in examples/consumer. Stops at the first failure.
+# of the HTTP request parser; a check that Debian's GCC 12 is refused by the
+# compiler guard (runtime/compiler_check.h); and a build and run of the
+# separate consumer workspace in examples/consumer. Stops at the first
+# failure.
 #
 # BAZEL overrides the Bazel command (e.g. BAZEL="bazel --output_user_root=/tmp/b"
 # to keep clear of another Bazel server working in this checkout).
@@ -34,6 +36,9 @@ stage "bazel test --config=asan //tests/..."
 
 stage "fuzz: the HTTP request parser under libFuzzer for 20 s (tools/fuzz.sh)"
 tools/fuzz.sh 20
+
+stage "compiler guard: GCC 12 is refused with the guard's message"
+tools/check_compiler_guard.sh
 
 stage "examples/consumer: a separate workspace depending on @tidepool"
 (cd examples/consumer && "${bazel[@]}" run //:consumer)
