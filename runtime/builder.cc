@@ -171,7 +171,7 @@ absl::StatusOr<Runtime> Builder::build() const {
   if (!io.ok()) return io.status();
   if (auto s = alloc::Configure(config_.allocator); !s.ok()) return s;
   auto scheduler =
-      std::make_unique<internal::Scheduler>(config_, *std::move(io));
+      std::make_shared<internal::Scheduler>(config_, *std::move(io));
   if (auto s = scheduler->Start(); !s.ok()) return s;
   return Runtime(std::move(scheduler));
 }

@@ -19,6 +19,13 @@
 // Destroying it shuts it down: workers stop, every unfinished task is
 // destroyed (its JoinHandle reports TaskCancelled), blocking calls that never
 // started are cancelled, and running ones get shutdown_timeout to finish.
+//
+// A blocking call still running when shutdown_timeout expires (a straggler)
+// is left to finish on its own thread, and the runtime's internals stay
+// allocated until it has: whatever it does meanwhile is defined. spawn() and
+// spawn_blocking() return a JoinHandle that is already finished with
+// TaskCancelled; a send to a task of the runtime finds the receiver gone;
+// its own JoinHandle completes with its result.
 
 #include <chrono>
 #include <memory>
@@ -55,8 +62,14 @@ namespace tidepool {
 class Runtime {
  public:
   Runtime(Runtime&&) noexcept = default;
-  Runtime& operator=(Runtime&&) noexcept = default;
-  ~Runtime() = default;
+  Runtime& operator=(Runtime&& other) noexcept {
+    if (this != &other) {
+      Close();
+      scheduler_ = std::move(other.scheduler_);
+    }
+    return *this;
+  }
+  ~Runtime() { Close(); }
 
   // Runs `task` on the workers and blocks the calling thread until it
   // finishes; returns its value or rethrows its exception. Not from inside a
@@ -104,8 +117,15 @@ class Runtime {
 
  private:
   friend class Builder;
-  explicit Runtime(std::unique_ptr<internal::Scheduler> scheduler)
+  explicit Runtime(std::shared_ptr<internal::Scheduler> scheduler)
       : scheduler_(std::move(scheduler)) {}
+
+  // Shuts down with the configured shutdown_timeout. Stragglers hold their
+  // own references to the scheduler, which outlives this Runtime until the
+  // last of them ends.
+  void Close() {
+    if (scheduler_) std::exchange(scheduler_, nullptr)->Shutdown();
+  }
 
   internal::Scheduler* Checked() const {
     if (!scheduler_)
@@ -113,7 +133,7 @@ class Runtime {
     return scheduler_.get();
   }
 
-  std::unique_ptr<internal::Scheduler> scheduler_;
+  std::shared_ptr<internal::Scheduler> scheduler_;
 };
 
 }  // namespace tidepool

@@ -142,8 +142,10 @@ bool BlockingPool::StartThread(TaskHeader* task) {
   const size_t index = next_index_++;
   auto self = threads_.emplace(threads_.end());
   try {
-    *self = std::thread([pool = shared_from_this(), self, index, task] {
-      pool->ThreadMain(self, index, task);
+    *self = std::thread([pool = shared_from_this(),
+                         runtime = scheduler_->shared_from_this(), self, index,
+                         task]() mutable {
+      pool->ThreadMain(self, index, task, std::move(runtime));
     });
   } catch (const std::system_error&) {
     threads_.erase(self);
@@ -156,7 +158,8 @@ bool BlockingPool::StartThread(TaskHeader* task) {
 }
 
 void BlockingPool::ThreadMain(ThreadList::iterator self, size_t index,
-                              TaskHeader* task) {
+                              TaskHeader* task,
+                              std::shared_ptr<Scheduler> runtime) {
   NameThisThread(thread_name_, 'b', index);
   alloc::BindThread(alloc::ThreadRole::kBlocking);
   SetCurrentScheduler(scheduler_);
@@ -241,6 +244,9 @@ void BlockingPool::ThreadMain(ThreadList::iterator self, size_t index,
   }
   if (on_thread_stop_) on_thread_stop_();
   SetCurrentScheduler(nullptr);
+  // A straggler may hold the last reference: the scheduler is then freed
+  // here, while this thread's allocator binding still stands.
+  runtime.reset();
   alloc::ThreadExit(alloc::ThreadRole::kBlocking);
   // What this thread's arena or heap held is now free; give it back, but
   // once for a wave of threads expiring together.

@@ -50,8 +50,10 @@ class Scheduler;
 // in flight longer, which raised the main job's peak memory by 5 to 11 MB
 // when every call waited (docs/results.md).
 //
-// Threads hold a shared_ptr to the pool: if shutdown_timeout expires with
-// calls still running, those threads are detached and finish on their own.
+// Threads hold a shared_ptr to the pool and to the scheduler: if
+// shutdown_timeout expires with calls still running, those threads are
+// detached and finish on their own, and whatever they call meets a
+// scheduler that is shut down but not freed.
 class BlockingPool : public std::enable_shared_from_this<BlockingPool> {
  public:
   BlockingPool(const RuntimeConfig& config, Scheduler* scheduler);
@@ -90,7 +92,10 @@ class BlockingPool : public std::enable_shared_from_this<BlockingPool> {
   static constexpr std::chrono::nanoseconds kShortCall =
       std::chrono::microseconds(20);
 
-  void ThreadMain(ThreadList::iterator self, size_t index, TaskHeader* task);
+  // `runtime` keeps the scheduler alive while this thread may call into it
+  // (spawn, spawn_blocking, wake-ups), shut down or not.
+  void ThreadMain(ThreadList::iterator self, size_t index, TaskHeader* task,
+                  std::shared_ptr<Scheduler> runtime);
   Ran RunOne(TaskHeader* task);
   // Finds `task` a thread: the newest idle one (returned, to be woken after
   // mu_ is released, unless it is the spinner), or a place in waiting_, or

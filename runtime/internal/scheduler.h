@@ -27,7 +27,11 @@ namespace tidepool::internal {
 // LocalQueue and a LIFO slot, one InjectQueue, the Idle bookkeeping for
 // parking, the OwnedTasks list, and the BlockingPool. See
 // docs/architecture.md for the invariants.
-class Scheduler {
+//
+// Owned through shared_ptr: by its Runtime, and by every blocking-pool
+// thread while it runs, so that a call outliving shutdown_timeout still
+// finds the scheduler (shut down, refusing work) instead of freed memory.
+class Scheduler : public std::enable_shared_from_this<Scheduler> {
  public:
   Scheduler(RuntimeConfig config, std::unique_ptr<IoDriver> io);
   ~Scheduler();
@@ -41,6 +45,8 @@ class Scheduler {
   // JoinHandles report TaskCancelled), then shuts the blocking pool down
   // with `blocking_timeout`. Idempotent. Not from a worker thread.
   void Shutdown(std::chrono::nanoseconds blocking_timeout);
+  // Shutdown with the configured shutdown_timeout.
+  void Shutdown() { Shutdown(config_.shutdown_timeout); }
 
   // Any thread. The returned cell carries the JoinHandle's reference.
   template <typename T>
