@@ -11,6 +11,8 @@ packages=(
   clang-19
   libclang-rt-19-dev
   lld-19
+  # llvm-symbolizer, for readable sanitizer reports.
+  llvm-19
   g++
   clang-format
   liburing-dev

@@ -3,10 +3,12 @@
 #include <array>
 #include <new>
 
+#include "alloc/sanitizer.h"
+
 namespace tidepool::internal {
 namespace {
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#if TIDEPOOL_SANITIZER_BUILD
 constexpr bool kCacheEnabled = false;
 #else
 constexpr bool kCacheEnabled = true;

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "alloc/alloc.h"
+#include "alloc/sanitizer.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -46,7 +47,7 @@ TEST(BackendTest, RejectsEverythingElse) {
 TEST(BackendTest, DetectsGlibcWithoutOverride) {
   // This test binary links //alloc only; glibc owns malloc (sanitizer builds
   // interpose it, which shows as unknown).
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#if TIDEPOOL_SANITIZER_BUILD
   EXPECT_EQ(active_backend().kind, Backend::kUnknown);
 #else
   EXPECT_EQ(active_backend().kind, Backend::kGlibc);
@@ -75,7 +76,7 @@ TEST(BackendTest, ArenaInfoWarnsOnFragmentation) {
   EXPECT_THAT(FormatArenaInfo(s), ::testing::Not(HasSubstr("WARNING")));
 }
 
-#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
+#if !TIDEPOOL_SANITIZER_BUILD
 void ExpectRejected(const Policy& p, const char* setting) {
   const absl::Status st = Configure(p);
   EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument) << setting;

@@ -5,12 +5,13 @@
 #include <thread>
 #include <vector>
 
+#include "alloc/sanitizer.h"
 #include "gtest/gtest.h"
 
 namespace tidepool::internal {
 namespace {
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#if TIDEPOOL_SANITIZER_BUILD
 constexpr bool kCached = false;
 #else
 constexpr bool kCached = true;

@@ -5,6 +5,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "alloc/sanitizer.h"
 #include "gtest/gtest.h"
 #include "runtime/runtime.h"
 
@@ -81,7 +82,7 @@ TEST(TaskTest, DeepChainDoesNotGrowTheStack) {
   // Symmetric transfer: each completion jumps to its awaiter instead of
   // returning through a stack of resume() calls. A million levels would
   // overflow an 8 MiB stack otherwise.
-#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+#if TIDEPOOL_SANITIZER_BUILD
   // The sanitizers' instrumentation turns the transfer's tail call into a
   // real call, so there the chain does use stack; the default build checks.
   GTEST_SKIP() << "symmetric transfer is not a tail call under sanitizers";
