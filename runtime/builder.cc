@@ -84,6 +84,12 @@ Builder& Builder::on_thread_stop(std::function<void()> f) {
   return *this;
 }
 
+Builder& Builder::on_unhandled_exception(
+    std::function<void(const UnhandledException&)> f) {
+  config_.on_unhandled_exception = std::move(f);
+  return *this;
+}
+
 Builder& Builder::allocator(alloc::Policy policy) {
   config_.allocator = std::move(policy);
   return *this;
@@ -154,6 +160,12 @@ absl::StatusOr<Runtime> Builder::build() const {
     return absl::InvalidArgumentError(
         absl::StrCat("shutdown_timeout=", config_.shutdown_timeout.count(),
                      "ns is out of range: accepted values are zero or more"));
+  }
+  if (!config_.on_unhandled_exception) {
+    return absl::InvalidArgumentError(
+        "on_unhandled_exception is empty: accepted values are a callable, "
+        "such as tidepool::ReportUnhandledException (the default) or "
+        "tidepool::AbortOnUnhandledException");
   }
   bool name_ok = !config_.thread_name.empty();
   for (unsigned char c : config_.thread_name) {

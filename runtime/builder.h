@@ -22,6 +22,7 @@
 #include "absl/status/statusor.h"
 #include "alloc/policy.h"
 #include "runtime/internal/runtime_config.h"
+#include "runtime/unhandled_exception.h"
 
 namespace tidepool {
 
@@ -53,6 +54,12 @@ class Builder {
   // first task and after its last.
   Builder& on_thread_start(std::function<void()> f);
   Builder& on_thread_stop(std::function<void()> f);
+  // Receives each exception that escapes a task or blocking call whose
+  // JoinHandle was dropped or detached (runtime/unhandled_exception.h);
+  // default ReportUnhandledException (stderr). AbortOnUnhandledException
+  // stops the process instead. build() rejects an empty function.
+  Builder& on_unhandled_exception(
+      std::function<void(const UnhandledException&)> f);
   // The allocator policy (alloc/policy.h); default
   // alloc::DefaultPolicy(). build() applies it before any runtime thread
   // starts, and fails if it expects a backend other than the one serving

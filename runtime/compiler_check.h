@@ -28,7 +28,8 @@
 
 #if defined(__GNUC__) && !defined(__clang__) && __GNUC__ < 13 && \
     !defined(TIDEPOOL_ALLOW_GCC_COAWAIT_TEMPORARY_BUG)
-#error "tidepool: GCC before 13 destroys temporaries inside co_await expressions twice (e.g. the lambda in `co_await spawn_blocking([v = std::move(v)] {...})` frees v twice). Build with clang-19 (CC=clang-19 CXX=clang++-19, or Bazel --repo_env=CC=clang-19), or, having hoisted every such temporary into a named local, define TIDEPOOL_ALLOW_GCC_COAWAIT_TEMPORARY_BUG. See runtime/compiler_check.h."
+#error \
+    "tidepool: GCC before 13 destroys temporaries inside co_await expressions twice (e.g. the lambda in `co_await spawn_blocking([v = std::move(v)] {...})` frees v twice). Build with clang-19 (CC=clang-19 CXX=clang++-19, or Bazel --repo_env=CC=clang-19), or, having hoisted every such temporary into a named local, define TIDEPOOL_ALLOW_GCC_COAWAIT_TEMPORARY_BUG. See runtime/compiler_check.h."
 #endif
 
 #endif  // TIDEPOOL_RUNTIME_COMPILER_CHECK_H_

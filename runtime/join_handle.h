@@ -8,16 +8,20 @@
 // aborted or its runtime shut down first. A handle can be awaited once, and
 // must outlive the co_await on it.
 //
-// Dropping a JoinHandle detaches the task: it keeps running, and its result
-// is freed when it finishes (a detached task costs one atomic less to
-// complete). abort() and is_finished() may be called from
-// any thread. Cost: awaiting is one CAS to register and one to withdraw;
-// nothing is allocated.
+// detach() (or dropping the handle) lets the task run on with nobody to
+// await it: its result is freed when it finishes, and an exception it ends
+// with goes to the runtime's unhandled-exception handler
+// (unhandled_exception.h) instead of vanishing. A detached task costs one
+// atomic less to complete. abort(), is_finished() and id() may be called
+// from any thread. Cost: awaiting is one CAS to register and one to
+// withdraw; nothing is allocated.
 //
 //   tidepool::JoinHandle<int> h = tidepool::spawn(Compute());
 //   int v = co_await h;
+//   tidepool::spawn(LogLater()).detach();  // fire and forget
 
 #include <coroutine>
+#include <cstdint>
 #include <utility>
 
 #include "runtime/internal/context.h"
@@ -62,6 +66,14 @@ class [[nodiscard]] JoinHandle {
   bool is_finished() const { return cell_ && cell_->IsComplete(); }
 
   bool valid() const { return cell_ != nullptr; }
+
+  // Lets the task run on unawaited, as dropping the handle does, but says
+  // so: the handle is empty afterwards.
+  void detach() { Reset(); }
+
+  // The task's id, unique in the process (0 for an empty handle); the one
+  // an unhandled exception is reported with.
+  uint64_t id() const { return cell_ ? cell_->id() : 0; }
 
   class Awaiter {
    public:

@@ -50,6 +50,9 @@ struct RuntimeMetrics {
   BlockingMetrics blocking;
   std::string io_driver;    // "uring" or "epoll"
   size_t io_in_flight = 0;  // socket operations waiting in the driver
+  // Exceptions of detached tasks and blocking calls, handed to the
+  // unhandled-exception handler (runtime/unhandled_exception.h).
+  uint64_t unhandled_exceptions = 0;
 };
 
 }  // namespace tidepool

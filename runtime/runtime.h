@@ -55,6 +55,7 @@
 #include "runtime/time/interval.h"
 #include "runtime/time/sleep.h"
 #include "runtime/time/timeout.h"
+#include "runtime/unhandled_exception.h"
 #include "runtime/yield_now.h"
 
 namespace tidepool {
@@ -124,7 +125,11 @@ class Runtime {
   // own references to the scheduler, which outlives this Runtime until the
   // last of them ends.
   void Close() {
-    if (scheduler_) std::exchange(scheduler_, nullptr)->Shutdown();
+    if (!scheduler_) return;
+    // Shutdown first: until the workers are joined, a task may still call
+    // into this Runtime (metrics(), say) and read scheduler_.
+    scheduler_->Shutdown();
+    scheduler_.reset();
   }
 
   internal::Scheduler* Checked() const {

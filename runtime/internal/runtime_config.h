@@ -7,6 +7,7 @@
 #include <string>
 
 #include "alloc/policy.h"
+#include "runtime/unhandled_exception.h"
 
 namespace tidepool::internal {
 
@@ -20,6 +21,8 @@ struct RuntimeConfig {
   std::function<void()> on_thread_start;
   std::function<void()> on_thread_stop;
   alloc::Policy allocator = alloc::DefaultPolicy();
+  std::function<void(const UnhandledException&)> on_unhandled_exception =
+      ReportUnhandledException;
 };
 
 // Names the calling thread "<prefix>-<kind><index>" (kind 'w' for workers,

@@ -80,6 +80,8 @@ thread_local Scheduler::Worker* tls_worker = nullptr;
 
 Scheduler::Scheduler(RuntimeConfig config, std::unique_ptr<IoDriver> io)
     : config_(std::move(config)),
+      sink_(std::make_shared<UnhandledSink>(config_.on_unhandled_exception)),
+      sink_id_(RegisterUnhandledSink(sink_)),
       io_(std::move(io)),
       idle_(config_.worker_threads),
       owned_(config_.worker_threads),
@@ -91,7 +93,10 @@ Scheduler::Scheduler(RuntimeConfig config, std::unique_ptr<IoDriver> io)
   }
 }
 
-Scheduler::~Scheduler() { Shutdown(config_.shutdown_timeout); }
+Scheduler::~Scheduler() {
+  Shutdown(config_.shutdown_timeout);
+  UnregisterUnhandledSink(sink_id_);
+}
 
 absl::Status Scheduler::Start() {
   for (auto& w : workers_) {
@@ -546,6 +551,7 @@ RuntimeMetrics Scheduler::Metrics() const {
   m.blocking = blocking_->Metrics();
   m.io_driver = std::string(IoDriverName(io_->kind()));
   m.io_in_flight = io_->in_flight();
+  m.unhandled_exceptions = sink_->count.load(std::memory_order_relaxed);
   return m;
 }
 

@@ -17,6 +17,7 @@
 #include "runtime/internal/runtime_config.h"
 #include "runtime/internal/task_cell.h"
 #include "runtime/internal/timer_driver.h"
+#include "runtime/internal/unhandled_sink.h"
 #include "runtime/io/io_driver.h"
 #include "runtime/metrics.h"
 #include "runtime/task.h"
@@ -51,14 +52,15 @@ class Scheduler : public std::enable_shared_from_this<Scheduler> {
   // Any thread. The returned cell carries the JoinHandle's reference.
   template <typename T>
   JoinState<T>* Spawn(Task<T> task) {
-    auto* cell = CoroTask<T>::Create(this, std::move(task));
+    auto* cell = CoroTask<T>::Create(this, sink_id_, std::move(task));
     Submit(cell);
     return cell;
   }
 
   template <typename F>
   JoinState<std::invoke_result_t<std::decay_t<F>&>>* SpawnBlocking(F&& f) {
-    auto* cell = new BlockingTask<std::decay_t<F>>(std::forward<F>(f));
+    auto* cell =
+        new BlockingTask<std::decay_t<F>>(sink_id_, std::forward<F>(f));
     blocking_->Spawn(cell);
     return cell;
   }
@@ -120,6 +122,10 @@ class Scheduler : public std::enable_shared_from_this<Scheduler> {
   size_t PollIo();
 
   const RuntimeConfig config_;
+  // This runtime's unhandled exceptions; registered for the Scheduler's
+  // lifetime, as task cells name it by id.
+  const std::shared_ptr<UnhandledSink> sink_;
+  const uint32_t sink_id_;
   std::vector<std::unique_ptr<Worker>> workers_;
   InjectQueue inject_;
   TimerDriver timers_;

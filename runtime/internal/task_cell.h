@@ -11,6 +11,7 @@
 
 #include "runtime/internal/block_cache.h"
 #include "runtime/internal/task_header.h"
+#include "runtime/internal/unhandled_sink.h"
 #include "runtime/task.h"
 #include "runtime/task_cancelled.h"
 
@@ -18,11 +19,14 @@ namespace tidepool::internal {
 
 // Result storage shared by a task and its JoinHandle. Written only by the
 // task's owner before Complete(); read only after IsComplete() or a join
-// wake-up, which order the accesses.
+// wake-up, which order the accesses. An exception nobody took by the time
+// the last reference goes is reported to the runtime's sink
+// (unhandled_exception.h).
 template <typename T>
 class JoinState : public TaskHeader {
  public:
-  using TaskHeader::TaskHeader;
+  JoinState(Scheduler* scheduler, uint32_t initial_refs, uint32_t runtime_id)
+      : TaskHeader(scheduler, initial_refs), runtime_id_(runtime_id) {}
 
   // Moves the result out, rethrowing the task's exception or TaskCancelled.
   T TakeResult() {
@@ -49,6 +53,14 @@ class JoinState : public TaskHeader {
 
   void StoreCancelled() override {
     error_ = std::make_exception_ptr(TaskCancelled());
+    cancelled_ = true;
+  }
+
+  ~JoinState() override {
+    if (error_ && !taken_ && !cancelled_) {
+      ReportUnhandled(runtime_id_, std::move(error_), this->id(),
+                      this->scheduler() == nullptr);
+    }
   }
 
  private:
@@ -56,6 +68,8 @@ class JoinState : public TaskHeader {
   std::optional<Stored> value_;
   std::exception_ptr error_;
   bool taken_ = false;
+  bool cancelled_ = false;  // error_ is the TaskCancelled of an abort
+  const uint32_t runtime_id_;
 };
 
 // A spawned coroutine. The frame is destroyed as soon as the task finishes
@@ -66,17 +80,18 @@ template <typename T>
 class CoroTask final : public JoinState<T> {
  public:
   // Three references: the owned-task list, the JoinHandle, the run queue.
-  static CoroTask* Create(Scheduler* scheduler, Task<T> task) {
+  static CoroTask* Create(Scheduler* scheduler, uint32_t runtime_id,
+                          Task<T> task) {
     std::coroutine_handle<Promise<T>> root = TaskAccess<T>::Release(task);
     FrameTail* tail = FrameLayout<T>::TailOf(root.address());
     if (tail->magic != FrameTail::kMagic) {
       // Not a frame laid out by FrameLayout: a block of its own.
-      return new CoroTask(scheduler, root, nullptr);
+      return new CoroTask(scheduler, runtime_id, root, nullptr);
     }
     tail->hosts_cell = true;
     // ::new: placement, not the class's own operator new.
     return ::new (FrameLayout<T>::BlockOf(root.address()))
-        CoroTask(scheduler, root, tail);
+        CoroTask(scheduler, runtime_id, root, tail);
   }
 
   bool Poll() override {
@@ -104,9 +119,9 @@ class CoroTask final : public JoinState<T> {
   }
 
  private:
-  CoroTask(Scheduler* scheduler, std::coroutine_handle<Promise<T>> root,
-           FrameTail* tail)
-      : JoinState<T>(scheduler, 3), root_(root), tail_(tail) {
+  CoroTask(Scheduler* scheduler, uint32_t runtime_id,
+           std::coroutine_handle<Promise<T>> root, FrameTail* tail)
+      : JoinState<T>(scheduler, 3, runtime_id), root_(root), tail_(tail) {
     this->resume_point_ = root_;
   }
   ~CoroTask() override { DestroyFrame(); }
@@ -123,8 +138,8 @@ class BlockingTask final : public JoinState<std::invoke_result_t<F&>> {
   // Two references: the JoinHandle and the pool's queue.
   // Copies or moves the callable, as passed.
   template <typename G>
-  explicit BlockingTask(G&& f)
-      : JoinState<std::invoke_result_t<F&>>(nullptr, 2),
+  BlockingTask(uint32_t runtime_id, G&& f)
+      : JoinState<std::invoke_result_t<F&>>(nullptr, 2, runtime_id),
         f_(std::forward<G>(f)) {}
 
   bool Poll() override {

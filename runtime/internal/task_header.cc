@@ -199,6 +199,19 @@ void TaskHeader::Complete(uint32_t caller_refs) {
   }
 }
 
+uint64_t TaskHeader::NextTaskId() {
+  constexpr uint64_t kBatch = 1024;
+  // relaxed: ids need only be distinct, which the RMW guarantees.
+  static std::atomic<uint64_t> next_batch{1};
+  thread_local uint64_t next = 0;
+  thread_local uint64_t end = 0;
+  if (next == end) {
+    next = next_batch.fetch_add(kBatch, std::memory_order_relaxed);
+    end = next + kBatch;
+  }
+  return next++;
+}
+
 void TaskHeader::RefCountUnderflow() {
   std::fprintf(stderr, "tidepool: a task's reference was dropped twice\n");
   std::abort();

@@ -83,7 +83,9 @@ class TaskHeader {
 
   // scheduler is null for blocking-pool tasks, which are never woken.
   TaskHeader(Scheduler* scheduler, uint32_t initial_refs)
-      : scheduler_(scheduler), state_(initial_refs * kRefOne) {}
+      : scheduler_(scheduler),
+        state_(initial_refs * kRefOne),
+        id_(NextTaskId()) {}
   TaskHeader(const TaskHeader&) = delete;
   TaskHeader& operator=(const TaskHeader&) = delete;
 
@@ -149,6 +151,8 @@ class TaskHeader {
   void DropHandle();
 
   Scheduler* scheduler() const { return scheduler_; }
+  // Unique in the process (JoinHandle::id()).
+  uint64_t id() const { return id_; }
   std::atomic<uint32_t>& state() { return state_; }
 
   // A yield puts the task back in a queue without leaving kRunning (no CAS
@@ -198,6 +202,9 @@ class TaskHeader {
 
   bool InstallJoinWaiter(uintptr_t tagged);
   [[noreturn]] static void RefCountUnderflow();
+  // Ids come from a process-wide counter in per-thread batches, so a spawn
+  // touches a shared cache line only once per batch.
+  static uint64_t NextTaskId();
   // Unref(n) that also sets the flags `set` (none of them set yet) in the
   // same atomic, so that a completion can publish kComplete with it.
   void UnrefSetting(uint32_t n, uint32_t set) {
@@ -214,11 +221,12 @@ class TaskHeader {
   // Flags (kScheduled..kCancelled) below kRefOne, the reference count
   // above.
   std::atomic<uint32_t> state_;
+  std::atomic<bool> yield_requeued_{false};
+  const uint64_t id_;
   // 0, a TaskHeader* (holding a ref), a ThreadWaiter* | kThreadWaiterTag,
   // kJoinDone once completion has taken it, or kDetached once the handle is
   // gone.
   std::atomic<uintptr_t> join_waiter_{0};
-  std::atomic<bool> yield_requeued_{false};
 };
 
 // Lets a thread outside the runtime (block_on's caller) sleep until a task

@@ -69,9 +69,8 @@ Task<long> MoveCaptureLoop(long n) {
   long sum = 0;
   for (long i = 0; i < n; i++) {
     std::vector<unsigned char> req(1024, 'a');
-    std::string resp = co_await spawn_blocking([req = std::move(req)] {
-      return std::string(req.size(), 'x');
-    });
+    std::string resp = co_await spawn_blocking(
+        [req = std::move(req)] { return std::string(req.size(), 'x'); });
     sum += static_cast<long>(resp.size());
   }
   co_return sum;
@@ -107,7 +106,8 @@ TEST_F(IdiomsTest, SpawnBlockingWithAFunctorTemporary) {
   Runtime rt = MakeRuntime();
   auto body = []() -> Task<int> {
     int sum = 0;
-    for (int i = 0; i < 50; ++i) sum += co_await spawn_blocking(Doubler{Tracked(i)});
+    for (int i = 0; i < 50; ++i)
+      sum += co_await spawn_blocking(Doubler{Tracked(i)});
     co_return sum;
   };
   EXPECT_EQ(rt.block_on(body()), 49 * 50);
@@ -182,8 +182,8 @@ TEST_F(IdiomsTest, BoundedSendOfTemporaries) {
   Runtime rt = MakeRuntime();
   auto body = []() -> Task<size_t> {
     auto [tx, rx] = mpsc::channel<std::pair<Tracked, std::string>>(4);
-    auto produce = [](mpsc::Sender<std::pair<Tracked, std::string>> tx)
-        -> Task<void> {
+    auto produce =
+        [](mpsc::Sender<std::pair<Tracked, std::string>> tx) -> Task<void> {
       for (int i = 0; i < 100; ++i) {
         bool sent = co_await tx.send({Tracked(i), std::string(300, 's')});
         if (!sent) throw std::logic_error("receiver gone");
@@ -267,7 +267,8 @@ TEST_F(IdiomsTest, JoinSetOfTasksWithTemporaryArguments) {
   Runtime rt = MakeRuntime();
   auto body = []() -> Task<size_t> {
     JoinSet<size_t> set;
-    for (int i = 0; i < 20; ++i) set.spawn(Measure(Tracked(i), std::string(10, 'j')));
+    for (int i = 0; i < 20; ++i)
+      set.spawn(Measure(Tracked(i), std::string(10, 'j')));
     size_t sum = 0;
     while (std::optional<size_t> v = co_await set.join_next()) sum += *v;
     co_return sum;

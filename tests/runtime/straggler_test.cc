@@ -66,9 +66,7 @@ Task<void> AwaitOneshot(oneshot::Receiver<int> rx) {
   (void)co_await std::move(rx);
 }
 
-Task<void> AwaitMpsc(mpsc::Receiver<int> rx) {
-  (void)co_await rx.recv();
-}
+Task<void> AwaitMpsc(mpsc::Receiver<int> rx) { (void)co_await rx.recv(); }
 
 TEST(StragglerTest, BlockingCallOutlivingItsRuntime) {
   auto seen = std::make_shared<Seen>();
