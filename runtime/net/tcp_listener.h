@@ -8,7 +8,7 @@
 //   while (true) {
 //     absl::StatusOr<tidepool::TcpStream> conn = co_await listener->accept();
 //     if (!conn.ok()) { ... }  // e.g. EMFILE: back off and retry
-//     tidepool::spawn(Serve(*std::move(conn)));
+//     tidepool::spawn(Serve(*std::move(conn))).detach();
 //   }
 //
 // Who may call: bind() on a runtime thread (inside a task or a blocking

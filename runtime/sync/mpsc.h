@@ -34,7 +34,7 @@
 // UnboundedReceiver<T>, with the same interface.
 //
 //   auto [tx, rx] = tidepool::mpsc::channel<std::string>(16);
-//   tidepool::spawn(Produce(tx));  // co_await tx.send("x")
+//   tidepool::spawn(Produce(std::move(tx))).detach();  // co_await tx.send("x")
 //   while (std::optional<std::string> s = co_await rx.recv()) Use(*s);
 
 #include <coroutine>

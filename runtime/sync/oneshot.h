@@ -18,7 +18,7 @@
 // cache); send and receive are a few atomic operations each, without locks.
 //
 //   auto [tx, rx] = tidepool::oneshot::channel<int>();
-//   tidepool::spawn(Compute(std::move(tx)));  // calls tx.send(42)
+//   tidepool::spawn(Compute(std::move(tx))).detach();  // tx.send(42)
 //   absl::StatusOr<int> v = co_await std::move(rx);
 
 #include <atomic>

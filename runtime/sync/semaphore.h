@@ -20,8 +20,9 @@
 //
 //   tidepool::Semaphore sem(4);  // at most four requests at a time
 //   tidepool::Task<void> Fetch() {
-//     absl::StatusOr<tidepool::SemaphorePermit> permit = co_await
-//     sem.acquire(); if (!permit.ok()) co_return;  // closed co_await
+//     absl::StatusOr<tidepool::SemaphorePermit> permit =
+//         co_await sem.acquire();
+//     if (!permit.ok()) co_return;  // closed
 //     DoRequest();
 //   }  // the permit goes back here
 

@@ -1,0 +1,342 @@
+// The usage examples in tidepool's public headers, copied as written (the
+// lines between "// example:" and "// end" are the header's lines without
+// their comment marker; clang-format is kept off where it would reflow
+// them), around the stubs they assume. They must compile
+// under -Werror and do what the header says.
+#include <chrono>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "alloc/policy.h"
+#include "gtest/gtest.h"
+#include "runtime/runtime.h"
+
+namespace {
+
+using namespace std::chrono_literals;
+
+tidepool::Runtime MakeRuntime() {
+  absl::StatusOr<tidepool::Runtime> rt =
+      tidepool::Builder().worker_threads(2).build();
+  EXPECT_TRUE(rt.ok()) << rt.status();
+  return *std::move(rt);
+}
+
+namespace join_handle_h {
+tidepool::Task<int> Compute() { co_return 6; }
+tidepool::Task<void> LogLater() { co_return; }
+tidepool::Task<int> Example() {
+  // example: runtime/join_handle.h
+  tidepool::JoinHandle<int> h = tidepool::spawn(Compute());
+  int v = co_await h;
+  tidepool::spawn(LogLater()).detach();  // fire and forget
+  // end
+  co_return v;
+}
+}  // namespace join_handle_h
+
+TEST(HeaderExamplesTest, JoinHandle) {
+  EXPECT_EQ(MakeRuntime().block_on(join_handle_h::Example()), 6);
+}
+
+namespace spawn_h {
+tidepool::Task<int> Compute(int x) { co_return x; }
+int ReadFile() { return 3; }
+tidepool::Task<int> Example() {
+  // example: runtime/spawn.h
+  tidepool::JoinHandle<int> h = tidepool::spawn(Compute(7));
+  int n = co_await tidepool::spawn_blocking([] { return ReadFile(); });
+  // end
+  co_return co_await h + n;
+}
+}  // namespace spawn_h
+
+TEST(HeaderExamplesTest, Spawn) {
+  EXPECT_EQ(MakeRuntime().block_on(spawn_h::Example()), 10);
+}
+
+namespace task_h {
+// example: runtime/task.h
+tidepool::Task<int> Add(int a, int b) { co_return a + b; }
+tidepool::Task<int> Twice() { co_return co_await Add(1, 2) * 2; }
+// end
+}  // namespace task_h
+
+TEST(HeaderExamplesTest, Task) {
+  EXPECT_EQ(MakeRuntime().block_on(task_h::Twice()), 6);
+}
+
+namespace runtime_h {
+// example: runtime/runtime.h
+tidepool::Task<int> Answer() { co_return 42; }
+int main() {
+  auto rt = tidepool::Builder().worker_threads(2).build();
+  if (!rt.ok()) return 1;
+  return rt->block_on(Answer()) == 42 ? 0 : 1;
+}
+// end
+}  // namespace runtime_h
+
+TEST(HeaderExamplesTest, Runtime) { EXPECT_EQ(runtime_h::main(), 0); }
+
+TEST(HeaderExamplesTest, BuilderAndPolicy) {
+  {
+    // clang-format off
+    // example: runtime/builder.h
+    absl::StatusOr<tidepool::Runtime> rt = tidepool::Builder()
+        .worker_threads(2)
+        .max_blocking_threads(8)
+        .thread_keep_alive(std::chrono::milliseconds(500))
+        .build();
+    if (!rt.ok()) { /* rt.status() names the bad setting */ }
+    // end
+    // clang-format on
+    EXPECT_TRUE(rt.ok()) << rt.status();
+  }
+  {
+    // example: alloc/policy.h
+    tidepool::alloc::Policy p = tidepool::alloc::DefaultPolicy();
+    p.glibc_arena_max = 2;
+    auto rt = tidepool::Builder().allocator(p).build();
+    // end
+    EXPECT_TRUE(rt.ok()) << rt.status();
+  }
+  {
+    // example: runtime/unhandled_exception.h
+    auto rt = tidepool::Builder()
+                  .on_unhandled_exception(tidepool::AbortOnUnhandledException)
+                  .build();
+    // end
+    EXPECT_TRUE(rt.ok()) << rt.status();
+  }
+}
+
+namespace net_h {
+tidepool::Task<void> Serve(tidepool::TcpStream s) {
+  (void)co_await s.write_all("ping");
+}
+tidepool::Task<absl::Status> Listen(int connections) {
+  // example: runtime/net/tcp_listener.h
+  auto listener = tidepool::TcpListener::bind(
+      *tidepool::SocketAddress::Parse("127.0.0.1:0"));  // inside a task
+  // end
+  if (!listener.ok()) co_return listener.status();
+  for (int i = 0; i < connections; ++i) {
+    absl::StatusOr<tidepool::TcpStream> conn = co_await listener->accept();
+    if (!conn.ok()) co_return conn.status();
+    tidepool::spawn(Serve(*std::move(conn))).detach();
+  }
+  co_return absl::OkStatus();
+}
+tidepool::Task<absl::Status> Connect(tidepool::SocketAddress to) {
+  // example: runtime/net/socket_address.h
+  auto addr = tidepool::SocketAddress::Parse("127.0.0.1:8080");
+  auto v6 = tidepool::SocketAddress::Parse("[::1]:0");  // any free port
+  // end
+  if (!addr.ok() || !v6.ok()) co_return absl::InternalError("parse");
+  addr = to;
+  // example: runtime/net/tcp_stream.h
+  absl::StatusOr<tidepool::TcpStream> s =
+      co_await tidepool::TcpStream::connect(*addr);
+  if (!s.ok()) co_return s.status();
+  if (auto st = co_await s->write_all("ping"); !st.ok()) co_return st;
+  char buf[4096];
+  absl::StatusOr<size_t> n = co_await s->read(buf);  // 0: peer closed
+  // end
+  if (!n.ok()) co_return n.status();
+  co_return *n == 4 ? absl::OkStatus() : absl::InternalError("short read");
+}
+tidepool::Task<absl::Status> RoundTrip() {
+  absl::StatusOr<tidepool::TcpListener> l = tidepool::TcpListener::bind(
+      *tidepool::SocketAddress::Parse("127.0.0.1:0"));
+  if (!l.ok()) co_return l.status();
+  absl::StatusOr<tidepool::SocketAddress> at = l->local_address();
+  if (!at.ok()) co_return at.status();
+  auto server = [](tidepool::TcpListener l) -> tidepool::Task<absl::Status> {
+    absl::StatusOr<tidepool::TcpStream> conn = co_await l.accept();
+    if (!conn.ok()) co_return conn.status();
+    co_await Serve(*std::move(conn));
+    co_return absl::OkStatus();
+  };
+  tidepool::JoinHandle<absl::Status> served =
+      tidepool::spawn(server(*std::move(l)));
+  absl::Status st = co_await Connect(*at);
+  absl::Status sv = co_await served;
+  co_return st.ok() ? sv : st;
+}
+}  // namespace net_h
+
+TEST(HeaderExamplesTest, Net) {
+  tidepool::Runtime rt = MakeRuntime();
+  EXPECT_TRUE(rt.block_on(net_h::RoundTrip()).ok());
+  // The listener example's own loop, with no connections to take.
+  EXPECT_TRUE(rt.block_on(net_h::Listen(0)).ok());
+}
+
+namespace sync_h {
+tidepool::Task<int> Compute(int i) { co_return i; }
+tidepool::Task<int> JoinSetExample() {
+  // example: runtime/sync/join_set.h
+  tidepool::JoinSet<int> set;
+  for (int i = 0; i < 10; ++i) set.spawn(Compute(i));
+  int sum = 0;
+  while (std::optional<int> v = co_await set.join_next()) sum += *v;
+  // end
+  co_return sum;
+}
+
+std::vector<std::string> used;
+void Use(const std::string& s) { used.push_back(s); }
+tidepool::Task<void> Produce(tidepool::mpsc::Sender<std::string> tx) {
+  (void)co_await tx.send("x");
+}
+tidepool::Task<size_t> MpscExample() {
+  // example: runtime/sync/mpsc.h
+  auto [tx, rx] = tidepool::mpsc::channel<std::string>(16);
+  tidepool::spawn(Produce(std::move(tx))).detach();  // co_await tx.send("x")
+  while (std::optional<std::string> s = co_await rx.recv()) Use(*s);
+  // end
+  co_return used.size();
+}
+}  // namespace sync_h
+
+TEST(HeaderExamplesTest, JoinSetAndMpsc) {
+  tidepool::Runtime rt = MakeRuntime();
+  EXPECT_EQ(rt.block_on(sync_h::JoinSetExample()), 45);
+}
+
+namespace mutex_h {
+// example: runtime/sync/mutex.h
+tidepool::Mutex<std::vector<int>> log;
+tidepool::Task<void> Append(int v) {
+  tidepool::MutexGuard<std::vector<int>> guard = co_await log.lock();
+  guard->push_back(v);
+}
+// end
+}  // namespace mutex_h
+
+namespace notify_h {
+int consumed = 0;
+int produced = 0;
+void Consume() { ++consumed; }
+void Produce() { ++produced; }
+// clang-format off
+// example: runtime/sync/notify.h
+tidepool::Notify ready;
+tidepool::Task<void> Consumer() {
+  co_await ready.notified();
+  Consume();
+}
+void Producer() { Produce(); ready.notify_one(); }
+// end
+// clang-format on
+}  // namespace notify_h
+
+namespace oneshot_h {
+tidepool::Task<void> Compute(tidepool::oneshot::Sender<int> tx) {
+  tx.send(42);
+  co_return;
+}
+tidepool::Task<int> Example() {
+  // example: runtime/sync/oneshot.h
+  auto [tx, rx] = tidepool::oneshot::channel<int>();
+  tidepool::spawn(Compute(std::move(tx))).detach();  // tx.send(42)
+  absl::StatusOr<int> v = co_await std::move(rx);
+  // end
+  co_return v.value_or(-1);
+}
+}  // namespace oneshot_h
+
+namespace select_h {
+std::string logged;
+void Log(const char* s) { logged = s; }
+tidepool::Task<std::string> Fetch(std::string url) {
+  co_await tidepool::sleep(1h);
+  co_return url;
+}
+tidepool::Task<void> Deadline() { co_await tidepool::sleep(1ms); }
+tidepool::Task<size_t> Example() {
+  std::string url = "http://example.invalid/";
+  // example: runtime/sync/select.h
+  std::variant<std::string, std::monostate> r =
+      co_await tidepool::select(Fetch(url), Deadline());
+  if (r.index() == 1) Log("too slow");
+  // end
+  co_return r.index();
+}
+}  // namespace select_h
+
+namespace semaphore_h {
+int requests = 0;
+void DoRequest() { ++requests; }
+// clang-format off
+// example: runtime/sync/semaphore.h
+tidepool::Semaphore sem(4);  // at most four requests at a time
+tidepool::Task<void> Fetch() {
+  absl::StatusOr<tidepool::SemaphorePermit> permit =
+      co_await sem.acquire();
+  if (!permit.ok()) co_return;  // closed
+  DoRequest();
+}  // the permit goes back here
+// end
+// clang-format on
+}  // namespace semaphore_h
+
+TEST(HeaderExamplesTest, Sync) {
+  tidepool::Runtime rt = MakeRuntime();
+  rt.block_on(mutex_h::Append(5));
+  EXPECT_EQ(rt.block_on([]() -> tidepool::Task<size_t> {
+    co_return (co_await mutex_h::log.lock())->size();
+  }()),
+            1u);
+  tidepool::JoinHandle<void> consumer = rt.spawn(notify_h::Consumer());
+  notify_h::Producer();
+  rt.block_on([](tidepool::JoinHandle<void> c) -> tidepool::Task<void> {
+    co_await c;
+  }(std::move(consumer)));
+  EXPECT_EQ(notify_h::consumed, 1);
+  EXPECT_EQ(rt.block_on(oneshot_h::Example()), 42);
+  EXPECT_EQ(rt.block_on(select_h::Example()), 1u);
+  EXPECT_EQ(select_h::logged, "too slow");
+  rt.block_on(semaphore_h::Fetch());
+  EXPECT_EQ(semaphore_h::requests, 1);
+  EXPECT_EQ(rt.block_on(sync_h::MpscExample()), 1u);
+}
+
+namespace time_h {
+int reports = 0;
+void Report() { ++reports; }
+tidepool::Task<std::string> Fetch() { co_return "response"; }
+using Response = std::string;
+tidepool::Task<bool> Example() {
+  bool running = true;
+  int ticks = 0;
+  // example: runtime/time/interval.h
+  tidepool::Interval every = tidepool::interval(100ms);
+  while (running) {
+    co_await every.tick();  // the first tick completes at once
+    Report();
+    // end
+    running = ++ticks < 2;
+  }
+  // example: runtime/time/sleep.h
+  co_await tidepool::sleep(std::chrono::milliseconds(10));
+  // end
+  // example: runtime/time/timeout.h
+  absl::StatusOr<Response> r = co_await tidepool::timeout(2s, Fetch());
+  absl::Status s = co_await tidepool::timeout(5ms, tidepool::sleep(1s));
+  // s is DeadlineExceeded
+  // end
+  co_return r.ok() && *r == "response" &&
+      s.code() == absl::StatusCode::kDeadlineExceeded;
+}
+}  // namespace time_h
+
+TEST(HeaderExamplesTest, Time) {
+  EXPECT_TRUE(MakeRuntime().block_on(time_h::Example()));
+  EXPECT_EQ(time_h::reports, 2);
+}
+
+}  // namespace
