@@ -93,7 +93,7 @@ tidepool::Task<void> Leaf(Countdown* c) {
 
 tidepool::Task<int64_t> SpawnManyLocal(Countdown* c) {
   c->Arm(kNumSpawn);
-  for (int i = 0; i < kNumSpawn; ++i) (void)tidepool::spawn(Leaf(c));
+  for (int i = 0; i < kNumSpawn; ++i) tidepool::spawn(Leaf(c)).detach();
   co_return co_await c->Wait();
 }
 
@@ -137,7 +137,7 @@ void BM_yield_many(benchmark::State& state) {
   if (!rt.ok()) return;
   for (auto _ : state) {
     c.Arm(kYieldTasks);
-    for (int i = 0; i < kYieldTasks; ++i) (void)rt->spawn(YieldMany(&c));
+    for (int i = 0; i < kYieldTasks; ++i) rt->spawn(YieldMany(&c)).detach();
     if (!Check(state, rt->block_on(c.Wait()), 0)) break;
   }
   state.SetItemsProcessed(state.iterations() * kYieldTasks * kNumYield);
@@ -156,7 +156,7 @@ tidepool::Task<void> Pong(tidepool::oneshot::Receiver<int64_t> rx1,
 tidepool::Task<void> PingPongRound(Countdown* c, int64_t ping) {
   auto [tx1, rx1] = tidepool::oneshot::channel<int64_t>();
   auto [tx2, rx2] = tidepool::oneshot::channel<int64_t>();
-  (void)tidepool::spawn(Pong(std::move(rx1), std::move(tx2)));
+  tidepool::spawn(Pong(std::move(rx1), std::move(tx2))).detach();
   tx1.send(ping);
   absl::StatusOr<int64_t> pong = co_await std::move(rx2);
   // A wrong pong leaves the count above zero, which fails the check.
@@ -166,7 +166,7 @@ tidepool::Task<void> PingPongRound(Countdown* c, int64_t ping) {
 tidepool::Task<int64_t> PingPong(Countdown* c) {
   c->Arm(kNumPings);
   for (int i = 0; i < kNumPings; ++i) {
-    (void)tidepool::spawn(PingPongRound(c, i));
+    tidepool::spawn(PingPongRound(c, i)).detach();
   }
   co_return co_await c->Wait();
 }
@@ -189,14 +189,14 @@ tidepool::Task<void> Link(Countdown* c, int n) {
   if (n == 0) {
     c->CountDown();
   } else {
-    (void)tidepool::spawn(Link(c, n - 1));
+    tidepool::spawn(Link(c, n - 1)).detach();
   }
   co_return;
 }
 
 tidepool::Task<int64_t> ChainedSpawn(Countdown* c) {
   c->Arm(1);
-  (void)tidepool::spawn(Link(c, kChain));
+  tidepool::spawn(Link(c, kChain)).detach();
   co_return co_await c->Wait();
 }
 

@@ -58,7 +58,7 @@ tidepool::Task<int64_t> Throughput(std::pair<Sender, Receiver> ch,
                                    int producers) {
   auto [tx, rx] = std::move(ch);
   for (int p = 0; p < producers; ++p) {
-    (void)tidepool::spawn(Produce(tx, kMessages / producers));
+    tidepool::spawn(Produce(tx, kMessages / producers)).detach();
   }
   { Sender dropped = std::move(tx); }
   int64_t sum = 0;

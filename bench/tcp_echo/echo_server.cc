@@ -66,7 +66,7 @@ tidepool::Task<absl::Status> Serve(int port) {
       continue;
     }
     // Detached: the connection's task ends by itself at end of stream.
-    (void)tidepool::spawn(Echo(*std::move(conn)));
+    tidepool::spawn(Echo(*std::move(conn))).detach();
   }
 }
 

@@ -109,7 +109,7 @@ Task<absl::Status> Server::Run(TcpListener listener) {
       continue;
     }
     // The JoinHandle is dropped: the connection task runs detached.
-    (void)spawn(ServeConnection(*std::move(conn)));
+    spawn(ServeConnection(*std::move(conn))).detach();
   }
   co_return absl::OkStatus();
 }

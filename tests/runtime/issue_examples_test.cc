@@ -17,7 +17,7 @@ tidepool::Task<void> send_later(tidepool::oneshot::Sender<int> tx) {
 
 tidepool::Task<int> demo() {
   auto [tx, rx] = tidepool::oneshot::channel<int>();
-  (void)tidepool::spawn(send_later(std::move(tx)));
+  tidepool::spawn(send_later(std::move(tx))).detach();
   int v = *(co_await std::move(rx));  // 7
   auto [mtx, mrx] = tidepool::mpsc::channel<std::string>(16);
   co_await mtx.send("x");

@@ -175,10 +175,10 @@ TEST(OwnedTasksTest, RuntimeCountsAndSweepsEveryList) {
       handles.reserve(kTasks);
       for (int i = 0; i < kTasks; ++i)
         handles.push_back(spawn(finishing(live)));
-      for (int i = 0; i < 100; ++i) (void)spawn(waiting(live, gate));
+      for (int i = 0; i < 100; ++i) spawn(waiting(live, gate)).detach();
       for (auto& h : handles) co_await h;
     }());
-    for (int i = 0; i < 100; ++i) (void)rt->spawn(waiting(live, gate));
+    for (int i = 0; i < 100; ++i) rt->spawn(waiting(live, gate)).detach();
     EXPECT_EQ(rt->metrics().alive_tasks, 200u);
   }
   EXPECT_EQ(live->load(), 0);
@@ -224,7 +224,7 @@ TEST(OwnedTasksTest, TaskWokenByFreeingAReturnedCellRuns) {
       // Detached: the owner's table holds the last reference.
       JoinHandle<WakesOnDestruction> x = spawn(returns_waker(notify, &done));
       // Moves it out of this worker's LIFO slot, into the stealable queue.
-      (void)spawn(nothing());
+      spawn(nothing()).detach();
     }
     // Without yielding: the other worker must steal and complete it.
     while (!done.load()) {

@@ -58,7 +58,7 @@ TEST(RuntimeTest, SingleWorker) {
 }
 
 TEST(RuntimeTest, SpawnOutsideRuntimeThrows) {
-  EXPECT_THROW((void)spawn(Leaf(1)), std::logic_error);
+  EXPECT_THROW(spawn(Leaf(1)).detach(), std::logic_error);
   EXPECT_THROW((void)spawn_blocking([] { return 1; }), std::logic_error);
 }
 
@@ -328,9 +328,9 @@ TEST(RuntimeTest, DisplacedTaskWakesAParkedPeer) {
     // looks back off to their longest (10 + 20 + 40 + 80 + 160 ms).
     std::this_thread::sleep_for(400ms);
     for (int k = 0; k < kRounds; ++k) {
-      (void)spawn(marker(&s, k));  // into the LIFO slot
+      spawn(marker(&s, k)).detach();  // into the LIFO slot
       const auto t0 = Clock::now();
-      (void)spawn(nothing());  // moves the marker into the empty queue
+      spawn(nothing()).detach();  // moves the marker into the empty queue
       while (!s.ran[k].load(std::memory_order_acquire) &&
              Clock::now() - t0 < 2s) {
       }

@@ -221,7 +221,8 @@ TEST(SchedulerStressTest, ShutdownWithPendingTasksAndRunningBlockingCalls) {
     Counters c;
     std::atomic<int> blocking_done{0};
     {
-      Runtime rt = MakeRuntime();
+      // The coroutine lambda's frames refer to the closure's captures, so
+      // the closure must outlive the runtime that destroys those frames.
       auto busy = [&](int i) -> Task<long> {
         // Some tasks wait on blocking calls, some keep yielding, some spawn.
         if (i % 3 == 0) {
@@ -230,9 +231,10 @@ TEST(SchedulerStressTest, ShutdownWithPendingTasksAndRunningBlockingCalls) {
             blocking_done++;
           });
         }
-        if (i % 3 == 1) (void)spawn(Leaf(i, i, &c));
+        if (i % 3 == 1) spawn(Leaf(i, i, &c)).detach();
         co_return co_await Leaf(i, i, &c);
       };
+      Runtime rt = MakeRuntime();
       std::vector<JoinHandle<long>> hs;
       for (int i = 0; i < 3000; ++i) hs.push_back(rt.spawn(busy(i)));
       std::this_thread::sleep_for(std::chrono::microseconds(round * 100));

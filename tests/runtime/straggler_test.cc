@@ -82,8 +82,8 @@ TEST(StragglerTest, BlockingCallOutlivingItsRuntime) {
     auto [one_tx, one_rx] = oneshot::channel<int>();
     auto [m_tx, m_rx] = mpsc::channel<int>(1);
     // Tasks of the runtime, waiting for what the straggler sends later.
-    (void)rt->spawn(AwaitOneshot(std::move(one_rx)));
-    (void)rt->spawn(AwaitMpsc(std::move(m_rx)));
+    rt->spawn(AwaitOneshot(std::move(one_rx))).detach();
+    rt->spawn(AwaitMpsc(std::move(m_rx))).detach();
     own.emplace(rt->spawn_blocking(
         [seen, one_tx = std::move(one_tx), m_tx = std::move(m_tx),
          outside_tx = std::move(outside_tx)]() mutable {

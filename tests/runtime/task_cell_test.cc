@@ -80,7 +80,7 @@ TEST(TaskCellTest, EveryWayACellEndsFreesItsBlock) {
   {
     Runtime rt = MakeRuntime();
     // Handle dropped before the task finishes.
-    (void)rt.spawn(Named(Guard(live), "dropped"));
+    rt.spawn(Named(Guard(live), "dropped")).detach();
     // Aborted, perhaps before it first runs.
     JoinHandle<std::string> aborted = rt.spawn(Named(Guard(live), "aborted"));
     aborted.abort();
@@ -88,10 +88,11 @@ TEST(TaskCellTest, EveryWayACellEndsFreesItsBlock) {
     EXPECT_EQ(rt.block_on(Named(Guard(live), "awaited")), "awaited!");
     // Never woken: destroyed by the shutdown sweep.
     auto never = std::make_shared<Notify>();
-    (void)rt.spawn(
-        []([[maybe_unused]] Guard g, std::shared_ptr<Notify> n) -> Task<void> {
-          co_await n->notified();
-        }(Guard(live), never));
+    rt.spawn([]([[maybe_unused]] Guard g,
+                std::shared_ptr<Notify> n) -> Task<void> {
+        co_await n->notified();
+      }(Guard(live), never))
+        .detach();
     // A Task that is only awaited, never spawned, leaves its room unused.
     EXPECT_EQ(rt.block_on([&]() -> Task<std::string> {
       co_return co_await Named(Guard(live), "inline");

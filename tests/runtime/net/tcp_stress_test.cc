@@ -38,7 +38,7 @@ Task<void> Accept(TcpListener* listener) {
   while (true) {
     auto c = co_await listener->accept();
     if (!c.ok()) co_return;
-    (void)spawn(Echo(*std::move(c)));
+    spawn(Echo(*std::move(c))).detach();
   }
 }
 

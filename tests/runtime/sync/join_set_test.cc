@@ -253,7 +253,7 @@ TEST(JoinSetTest, ShutdownWithTasksInTheSet) {
       for (int i = 0; i < 10; ++i) set.spawn(forever());
       co_await set.join_next();
     };
-    (void)rt.spawn(owner());
+    rt.spawn(owner()).detach();
     while (frames.load() < 10) std::this_thread::yield();
   }
   EXPECT_EQ(frames.load(), 0);

@@ -303,8 +303,8 @@ TEST(MpscTest, ShutdownWithBlockedSendersAndAWaitingReceiver) {
       while (co_await rx.recv()) {
       }
     };
-    for (int i = 0; i < 4; ++i) (void)rt.spawn(send(tx));
-    (void)rt.spawn(receive(std::move(urx)));
+    for (int i = 0; i < 4; ++i) rt.spawn(send(tx)).detach();
+    rt.spawn(receive(std::move(urx))).detach();
     while (started.load() < 5) std::this_thread::yield();
     while (!absl::IsResourceExhausted(tx.try_send(std::string("y")))) {
     }
@@ -330,7 +330,7 @@ void RunProducers(int producers, int per_producer, size_t capacity) {
       }
     };
     for (int p = 0; p < producers; ++p) {
-      (void)spawn(produce(tx, p, per_producer));
+      spawn(produce(tx, p, per_producer)).detach();
     }
     { auto dropped = std::move(tx); }
     std::vector<int> next(producers, 0);
@@ -364,7 +364,7 @@ TEST(MpscTest, StressUnboundedEightProducers) {
         if (i % 64 == 0) co_await yield_now();
       }
     };
-    for (int p = 0; p < 8; ++p) (void)spawn(produce(tx, n));
+    for (int p = 0; p < 8; ++p) spawn(produce(tx, n)).detach();
     { auto dropped = std::move(tx); }
     long total = 0;
     while (std::optional<int> v = co_await rx.recv()) total += *v;
@@ -388,7 +388,7 @@ TEST(MpscTest, UnboundedKeepsEachProducersOrderAcrossBatches) {
       }
     };
     constexpr int kProducers = 4;
-    for (int p = 0; p < kProducers; ++p) (void)spawn(produce(tx, p, n));
+    for (int p = 0; p < kProducers; ++p) spawn(produce(tx, p, n)).detach();
     { auto dropped = std::move(tx); }
     std::vector<int> next(kProducers, 0);
     long received = 0;

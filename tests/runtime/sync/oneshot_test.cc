@@ -31,7 +31,7 @@ TEST(OneshotTest, IssueExample) {
   Runtime rt = MakeRuntime(2);
   auto demo = []() -> Task<int> {
     auto [tx, rx] = oneshot::channel<int>();
-    (void)spawn(SendLater(std::move(tx), 7));
+    spawn(SendLater(std::move(tx), 7)).detach();
     int v = *(co_await std::move(rx));
     co_return v;
   };
@@ -197,7 +197,7 @@ TEST(OneshotTest, ShutdownWithAWaitingReceiver) {
     auto receive = [](oneshot::Receiver<int> rx) -> Task<void> {
       (void)co_await std::move(rx);
     };
-    (void)rt.spawn(receive(std::move(rx)));
+    rt.spawn(receive(std::move(rx))).detach();
   }
   EXPECT_TRUE(keep->is_closed());
   EXPECT_FALSE(keep->send(1));

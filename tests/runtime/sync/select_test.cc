@@ -44,7 +44,7 @@ TEST(SelectTest, FirstToFinishWinsAndLosersAreGone) {
       co_await yield_now();
       tx.send("won");
     };
-    (void)spawn(tell(std::move(tx)));
+    spawn(tell(std::move(tx))).detach();
     std::variant<std::monostate, std::string, std::monostate> r =
         co_await select(Forever(&frames), WhenTold(std::move(rx)),
                         Forever(&frames));
@@ -151,7 +151,7 @@ TEST(SelectTest, ShutdownWhileSelecting) {
     auto selector = [&]() -> Task<void> {
       co_await select(Forever(&frames), Forever(&frames));
     };
-    (void)rt.spawn(selector());
+    rt.spawn(selector()).detach();
     while (frames.load() < 2) std::this_thread::yield();
   }
   EXPECT_EQ(frames.load(), 0);

@@ -208,7 +208,7 @@ TEST(SemaphoreTest, ShutdownDestroysWaitersCleanly) {
       absl::StatusOr<SemaphorePermit> p = co_await sem.acquire();
     };
     auto root = [&]() -> Task<void> {
-      for (int i = 0; i < 20; ++i) (void)spawn(waiter());
+      for (int i = 0; i < 20; ++i) spawn(waiter()).detach();
       co_return;
     };
     rt.block_on(root());

@@ -124,7 +124,7 @@ TEST(SleepTest, ShutdownWithPendingTimers) {
       } count{d};
       co_await sleep(1h);
     };
-    for (int i = 0; i < 500; ++i) (void)rt.spawn(sleeper(destroyed));
+    for (int i = 0; i < 500; ++i) rt.spawn(sleeper(destroyed)).detach();
     while (rt.metrics().alive_tasks < 500) std::this_thread::sleep_for(1ms);
     std::this_thread::sleep_for(20ms);
   }
@@ -267,7 +267,7 @@ void CheckShutdownSweepsCallersAndTheirBranchesOnce(BranchWaits how) {
     };
     auto caller = [&]() -> Task<void> { (void)co_await timeout(1h, inner()); };
     rt->block_on([&]() -> Task<void> {
-      for (int i = 0; i < kCallers; ++i) (void)spawn(caller());
+      for (int i = 0; i < kCallers; ++i) spawn(caller()).detach();
       while (started.load() < kCallers) co_await yield_now();
     }());
   }
