@@ -1,5 +1,7 @@
 #include "runtime/internal/timer_driver.h"
 
+#include <thread>
+#include <utility>
 #include <vector>
 
 #include "runtime/internal/task_header.h"
@@ -42,6 +44,17 @@ bool TimerDriver::Cancel(TimerEntry* e) {
   return true;
 }
 
+bool TimerDriver::CancelOrWait(TimerEntry* e) {
+  if (Cancel(e)) return true;
+  // The firing thread set the flag under mu_ before Cancel took it, so a
+  // false here means the action is over. An action is a few instructions
+  // and a submission, so yielding beats sleeping.
+  while (e->action_running.load(std::memory_order_acquire)) {
+    std::this_thread::yield();
+  }
+  return false;
+}
+
 size_t TimerDriver::FireDue() {
   // Called whenever a worker runs dry: with no timers pending, skip the
   // clock read too.
@@ -50,17 +63,30 @@ size_t TimerDriver::FireDue() {
   const uint64_t now = NowMs();
   if (next > now) return 0;
   // Reused per thread, so firing allocates nothing once warm. The wakers are
-  // taken under the lock; after it the entries may already be gone.
+  // taken under the lock; after it, an entry that only wakes may already be
+  // gone, and one with an action stays until its action_running clears.
   thread_local std::vector<TaskHeader*> fired;
+  thread_local std::vector<TimerEntry*> actions;
   {
     MutexLock lock(&mu_);
     wheel_.Advance(now, [](TimerEntry* e) {
-      fired.push_back(e->waker);
-      e->waker = nullptr;
+      if (e->action != nullptr) {
+        // relaxed: published by the lock to CancelOrWait's Cancel.
+        e->action_running.store(true, std::memory_order_relaxed);
+        actions.push_back(e);
+      } else {
+        fired.push_back(std::exchange(e->waker, nullptr));
+      }
     });
     UpdateNext();
   }
-  const size_t n = fired.size();
+  const size_t n = fired.size() + actions.size();
+  for (TimerEntry* e : actions) {
+    e->action(e->context);
+    // release: the action's effects before the owner may free the entry.
+    e->action_running.store(false, std::memory_order_release);
+  }
+  actions.clear();
   for (TaskHeader* t : fired) {
     t->Wake();
     t->Unref();

@@ -37,7 +37,12 @@ class TimerDriver {
   // Unfiles `e`. Returns true if it was still pending (the caller then owns
   // the waker's reference again); false if it already fired.
   bool Cancel(TimerEntry* e);
-  // Wakes the tasks of every timer due by now. Returns how many.
+  // Cancel for an entry with an action: when it already fired, waits until
+  // its action has returned, so the entry (and what the action touches) may
+  // be freed. Returns whether it was still pending.
+  bool CancelOrWait(TimerEntry* e);
+  // Wakes the tasks, and runs the actions, of every timer due by now.
+  // Returns how many.
   size_t FireDue();
 
   // The earliest deadline, or kNever. seq_cst: part of the store-buffering

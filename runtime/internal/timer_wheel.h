@@ -2,6 +2,7 @@
 #define TIDEPOOL_RUNTIME_INTERNAL_TIMER_WHEEL_H_
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <optional>
 
@@ -10,11 +11,22 @@ namespace tidepool::internal {
 class TaskHeader;
 
 // One pending timer. Lives wherever its owner puts it (in a coroutine frame
-// for sleep()); the wheel links it intrusively, so inserting and cancelling
-// allocate nothing.
+// for sleep(), in an I/O awaitable for a deadline); the wheel links it
+// intrusively, so inserting and cancelling allocate nothing.
+//
+// When due, a timer either wakes `waker` (holding a reference), or, when
+// `action` is set, calls action(context) on the thread that fires it,
+// outside the driver's lock. An entry with an action may be destroyed only
+// after TimerDriver::CancelOrWait, which waits out an action in progress.
 struct TimerEntry {
   uint64_t deadline_ms = 0;  // on the driver's clock
   TaskHeader* waker = nullptr;
+  void (*action)(void* context) = nullptr;
+  void* context = nullptr;
+  // Set under the driver's lock when the entry is taken out to fire its
+  // action; cleared (release) once the action has returned, which
+  // CancelOrWait's acquire load pairs with.
+  std::atomic<bool> action_running{false};
   TimerEntry* prev = nullptr;
   TimerEntry* next = nullptr;
   int8_t level = -1;  // -1: not in the wheel; kLevels: overflow list

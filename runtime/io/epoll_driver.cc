@@ -197,6 +197,20 @@ class EpollDriver final : public IoDriver {
     waker->Unref();
   }
 
+  void RequestCancel(IoOp* op) override {
+    auto* source = static_cast<EpollSource*>(op->source);
+    std::vector<TaskHeader*> wake;
+    {
+      MutexLock lock(&source->mu);
+      IoOp*& slot = ReadsSide(*op) ? source->reader : source->writer;
+      // Completion clears the slot under this lock: an op no longer parked
+      // here is done.
+      if (slot != op) return;
+      Publish(slot, -ECANCELED, wake);
+    }
+    WakeAll(wake);
+  }
+
   void Flush() override {}
 
   size_t Poll() override {

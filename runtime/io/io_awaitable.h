@@ -1,12 +1,17 @@
 #ifndef TIDEPOOL_RUNTIME_IO_IO_AWAITABLE_H_
 #define TIDEPOOL_RUNTIME_IO_IO_AWAITABLE_H_
 
+#include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <coroutine>
 #include <cstdint>
+#include <optional>
 #include <utility>
 
 #include "runtime/internal/context.h"
+#include "runtime/internal/timer_driver.h"
+#include "runtime/internal/timer_wheel.h"
 #include "runtime/io/io_driver.h"
 
 namespace tidepool::internal {
@@ -17,6 +22,11 @@ namespace tidepool::internal {
 // awaitable while the op is in the driver (the task was aborted or timed out)
 // cancels it and waits for the driver to let go of the buffer. Movable until
 // awaited, so it can be handed to timeout() or select().
+//
+// A deadline (set_deadline, before the await) ends the op with -ETIMEDOUT
+// if it has not completed by then: a timer entry in this object asks the
+// driver to cancel the op, and the op's completion wakes the task as
+// usual. No task is spawned and nothing is allocated for it.
 class IoAwaitable {
  public:
   IoAwaitable(IoDriver* driver, IoSource* source, IoOp::Code code)
@@ -25,7 +35,8 @@ class IoAwaitable {
     op_.source = source;
     if (source != nullptr) source->Ref();
   }
-  IoAwaitable(IoAwaitable&& other) noexcept : driver_(other.driver_) {
+  IoAwaitable(IoAwaitable&& other) noexcept
+      : driver_(other.driver_), deadline_(other.deadline_) {
     op_.code = other.op_.code;
     op_.source = std::exchange(other.op_.source, nullptr);
     op_.buf = other.op_.buf;
@@ -35,12 +46,19 @@ class IoAwaitable {
   }
   IoAwaitable& operator=(IoAwaitable&&) = delete;
   ~IoAwaitable() {
+    DisarmDeadline();
     // acquire: pairs with the completer's release, after which the driver
     // never touches the op again.
     if (op_.started && !op_.done.load(std::memory_order_acquire)) {
       driver_->Cancel(&op_);
     }
     if (op_.source != nullptr) op_.source->Unref();
+  }
+
+  // Before the await: the op ends with -ETIMEDOUT unless it completes by
+  // `deadline`.
+  void set_deadline(std::chrono::steady_clock::time_point deadline) {
+    deadline_ = deadline;
   }
 
   bool await_ready() {
@@ -52,17 +70,45 @@ class IoAwaitable {
   }
   bool await_suspend(std::coroutine_handle<> awaiting) {
     TaskHeader* task = SuspendCurrentTask(awaiting);
-    return driver_->Start(&op_, task);
+    if (!driver_->Start(&op_, task)) return false;
+    // The task is running until this returns, so the op's completion can
+    // only mark it notified: nothing resumes it before the timer is filed.
+    if (deadline_) ArmDeadline();
+    return true;
   }
-  int64_t await_resume() const noexcept { return op_.result; }
+  int64_t await_resume() noexcept {
+    DisarmDeadline();
+    // relaxed: set by the timer's action, which CancelOrWait waited out.
+    expired_ =
+        timed_out_.load(std::memory_order_relaxed) && op_.result == -ECANCELED;
+    return expired_ ? -ETIMEDOUT : op_.result;
+  }
+  // After await_resume: whether the deadline ended the op.
+  bool deadline_expired() const { return expired_; }
 
   // For the socket types, to fill in the op before it is awaited.
   IoOp& op() { return op_; }
   IoDriver* driver() const { return driver_; }
 
  private:
+  // Files the deadline's timer with the runtime of the calling worker.
+  void ArmDeadline();
+  // Unfiles it, waiting out its action if it is firing. Idempotent.
+  void DisarmDeadline() noexcept {
+    if (timers_ != nullptr) DisarmDeadlineSlow();
+  }
+  void DisarmDeadlineSlow() noexcept;
+  // The timer's action: the deadline passed with the op in the driver.
+  static void OnDeadline(void* self);
+
   IoDriver* driver_;
   IoOp op_;
+  std::optional<std::chrono::steady_clock::time_point> deadline_;
+  // Set while the deadline's timer is filed (or firing).
+  TimerDriver* timers_ = nullptr;
+  TimerEntry deadline_entry_;
+  std::atomic<bool> timed_out_{false};
+  bool expired_ = false;
 };
 
 }  // namespace tidepool::internal

@@ -134,6 +134,11 @@ class IoDriver {
   // waits until the driver no longer touches it (for sockets, microseconds:
   // the kernel cancels a pending socket operation at once).
   virtual void Cancel(IoOp* op) = 0;
+  // Any thread, for an op that was started and is still alive: asks for it
+  // to end with -ECANCELED unless it completes first, and returns at once;
+  // its completion wakes its task as usual. Nothing happens to an op that
+  // is already done. For deadlines (IoAwaitable::set_deadline).
+  virtual void RequestCancel(IoOp* op) = 0;
 
   // Called by a worker after each task poll; submits the operations that
   // poll queued (io_uring batches them into one io_uring_enter).

@@ -178,6 +178,18 @@ class UringDriver final : public IoDriver {
     }
   }
 
+  void RequestCancel(IoOp* op) override {
+    MutexLock lock(&sq_mu_);
+    // acquire: pairs with the reaper's release; a done op has no request
+    // left to cancel. One that completes after this look makes the cancel
+    // find nothing, which is harmless: it names the op only as a key.
+    if (op->done.load(std::memory_order_acquire)) return;
+    io_uring_sqe* sqe = GetSqe();
+    io_uring_prep_cancel64(sqe, reinterpret_cast<uintptr_t>(op), 0);
+    io_uring_sqe_set_data64(sqe, kCancelTag);
+    SubmitLocked();
+  }
+
   void Flush() override {
     if (!pending_.load(std::memory_order_relaxed)) return;
     MutexLock lock(&sq_mu_);

@@ -23,12 +23,11 @@ absl::StatusOr<size_t> ToCount(int64_t r, const char* what) {
 
 }  // namespace
 
-absl::StatusOr<size_t> TcpStream::ReadAwaitable::await_resume() const noexcept {
+absl::StatusOr<size_t> TcpStream::ReadAwaitable::await_resume() noexcept {
   return ToCount(IoAwaitable::await_resume(), "read");
 }
 
-absl::StatusOr<size_t> TcpStream::WriteAwaitable::await_resume()
-    const noexcept {
+absl::StatusOr<size_t> TcpStream::WriteAwaitable::await_resume() noexcept {
   return ToCount(IoAwaitable::await_resume(), "write");
 }
 
@@ -67,6 +66,18 @@ TcpStream::WriteAwaitable TcpStream::write(std::string_view data) {
 Task<absl::Status> TcpStream::write_all(std::string_view data) {
   while (!data.empty()) {
     absl::StatusOr<size_t> n = co_await write(data);
+    if (!n.ok()) co_return n.status();
+    data.remove_prefix(*n);
+  }
+  co_return absl::OkStatus();
+}
+
+Task<absl::Status> TcpStream::write_all(
+    std::string_view data, std::chrono::steady_clock::time_point deadline) {
+  while (!data.empty()) {
+    WriteAwaitable w = write(data);
+    w.set_deadline(deadline);
+    absl::StatusOr<size_t> n = co_await w;
     if (!n.ok()) co_return n.status();
     data.remove_prefix(*n);
   }

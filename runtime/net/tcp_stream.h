@@ -25,9 +25,12 @@
 //
 // Cancellation: an operation ends when its task is aborted or a timeout()
 // around it expires; the kernel operation is cancelled before the buffer is
-// released, and no descriptor leaks. Errors are absl::Status from errno
-// mapped by absl::ErrnoToStatus (ECONNRESET, EPIPE, ECONNREFUSED...).
+// released, and no descriptor leaks. `co_await timeout(d, s.read(buf))`
+// costs no spawn: the read carries the deadline itself (time/timeout.h). Errors
+// are absl::Status from errno mapped by absl::ErrnoToStatus (ECONNRESET, EPIPE,
+// ECONNREFUSED...).
 
+#include <chrono>
 #include <span>
 #include <string_view>
 
@@ -46,13 +49,13 @@ class TcpStream {
   class ReadAwaitable : public internal::IoAwaitable {
    public:
     using IoAwaitable::IoAwaitable;
-    absl::StatusOr<size_t> await_resume() const noexcept;
+    absl::StatusOr<size_t> await_resume() noexcept;
   };
   // Awaitable of write(): bytes written, at least 1 unless `data` is empty.
   class WriteAwaitable : public internal::IoAwaitable {
    public:
     using IoAwaitable::IoAwaitable;
-    absl::StatusOr<size_t> await_resume() const noexcept;
+    absl::StatusOr<size_t> await_resume() noexcept;
   };
 
   // Connects to `peer`. Inside a task.
@@ -70,6 +73,11 @@ class TcpStream {
   WriteAwaitable write(std::string_view data);
   // Writes all of `data`, several writes if needed.
   Task<absl::Status> write_all(std::string_view data);
+  // Writes all of `data` unless `deadline` passes first (DeadlineExceeded;
+  // some bytes may have gone). Each write carries the deadline, so this is
+  // `timeout(d, write_all(data))` without the two spawns.
+  Task<absl::Status> write_all(std::string_view data,
+                               std::chrono::steady_clock::time_point deadline);
 
   // shutdown(2): no more writes (the peer reads end of stream), reads, or
   // both. Immediate.

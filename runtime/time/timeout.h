@@ -17,16 +17,23 @@
 // The result is absl::StatusOr<T>, or absl::Status when the awaitable
 // yields void. An exception thrown by the inner operation propagates.
 //
-// Semantics and cost: the awaitable runs as a task of its own (it may run
-// on another worker), raced against a timer task; the first to finish wakes
-// the caller exactly once and the other is aborted. That is two spawns and
-// one small shared allocation per call. Aborting the caller cancels both
-// before its frame is gone, so the awaitable may borrow from the caller (a
-// read into its buffer): a suspended branch is destroyed on the spot, one
-// being polled on another worker is waited for. Only inside a tidepool
-// task.
+// Semantics and cost, for a socket operation (read, write, accept: any
+// awaitable with set_deadline): the operation carries the deadline itself,
+// a timer entry inside the awaitable that cancels it in the driver when
+// due. It runs in the caller's task; nothing is spawned or allocated.
+//
+// For anything else (a Task, a sleep, a channel receive): the awaitable
+// runs as a task of its own (it may run on another worker), raced against
+// a timer task; the first to finish wakes the caller exactly once and the
+// other is aborted. That is two spawns and one small shared allocation per
+// call. Aborting the caller cancels both before its frame is gone, so the
+// awaitable may borrow from the caller (a read into its buffer): a
+// suspended branch is destroyed on the spot, one being polled on another
+// worker is waited for. Only inside a tidepool task.
 
 #include <chrono>
+#include <concepts>
+#include <coroutine>
 #include <memory>
 #include <type_traits>
 #include <utility>
@@ -34,6 +41,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "absl/utility/utility.h"
 #include "runtime/internal/awaitable_traits.h"
 #include "runtime/internal/first_of.h"
 #include "runtime/join_handle.h"
@@ -77,7 +85,57 @@ inline Task<void> TimerBranch(std::chrono::steady_clock::time_point deadline,
   race->Finish(1);
 }
 
+// timeout()'s error.
+inline absl::Status TimedOut(std::chrono::nanoseconds duration) {
+  return absl::DeadlineExceededError(absl::StrCat(
+      "tidepool::timeout: not done after ",
+      std::chrono::duration_cast<std::chrono::milliseconds>(duration).count(),
+      " ms"));
+}
+
+// An awaitable that can end itself at a deadline (IoAwaitable and the
+// socket awaitables built on it).
+template <typename A>
+concept SelfTimedAwaitable = requires(A& a,
+                                      std::chrono::steady_clock::time_point t) {
+  a.set_deadline(t);
+  { a.deadline_expired() } -> std::convertible_to<bool>;
+};
+
+// timeout() for a SelfTimedAwaitable: the awaitable itself, with the
+// deadline set and its result wrapped.
+template <typename A>
+class SelfTimedTimeout {
+ public:
+  using Result = TimeoutResult<AwaitResult<A>>;
+
+  SelfTimedTimeout(std::chrono::nanoseconds duration, A inner)
+      : inner_(std::move(inner)), duration_(duration) {
+    inner_.set_deadline(std::chrono::steady_clock::now() + duration);
+  }
+
+  bool await_ready() { return inner_.await_ready(); }
+  auto await_suspend(std::coroutine_handle<> awaiting) {
+    return inner_.await_suspend(awaiting);
+  }
+  Result await_resume() {
+    auto r = inner_.await_resume();
+    if (inner_.deadline_expired()) return TimedOut(duration_);
+    return Result(absl::in_place, std::move(r));
+  }
+
+ private:
+  A inner_;
+  std::chrono::nanoseconds duration_;
+};
+
 }  // namespace internal
+
+template <typename A>
+requires internal::SelfTimedAwaitable<A> internal::SelfTimedTimeout<A> timeout(
+    std::chrono::nanoseconds duration, A awaitable) {
+  return internal::SelfTimedTimeout<A>(duration, std::move(awaitable));
+}
 
 template <typename A>
 Task<TimeoutResult<internal::AwaitResult<A>>> timeout(
@@ -109,10 +167,7 @@ Task<TimeoutResult<internal::AwaitResult<A>>> timeout(
     }
   } catch (const TaskCancelled&) {
   }
-  co_return absl::DeadlineExceededError(absl::StrCat(
-      "tidepool::timeout: not done after ",
-      std::chrono::duration_cast<std::chrono::milliseconds>(duration).count(),
-      " ms"));
+  co_return internal::TimedOut(duration);
 }
 
 }  // namespace tidepool

@@ -232,6 +232,124 @@ TEST_P(TcpTest, TimeoutCancelsAReadAndTheStreamStaysUsable) {
   EXPECT_EQ(rt.metrics().io_in_flight, 0u);
 }
 
+TEST_P(TcpTest, TimeoutOnASocketOperationSpawnsNothing) {
+  Runtime rt = MakeRuntime();
+  auto waiter = [](TcpStream& s) -> Task<std::string> {
+    char buf[64];
+    auto r = co_await timeout(10s, s.read(buf));
+    if (!r.ok()) co_return r.status().ToString();
+    if (!r->ok()) co_return r->status().ToString();
+    co_return std::string(buf, **r);
+  };
+  auto root = [&]() -> Task<std::string> {
+    auto pair = co_await ConnectedPair();
+    if (!pair.ok()) co_return "setup";
+    JoinHandle<std::string> w = spawn(waiter(pair->server));
+    co_await sleep(20ms);
+    // This task and the waiter: the read carries its deadline itself,
+    // where the general timeout() would run two more tasks.
+    const size_t alive = rt.metrics().alive_tasks;
+    if (alive != 2) co_return "alive tasks: " + std::to_string(alive);
+    if (!(co_await pair->client.write_all("data")).ok()) co_return "write";
+    co_return co_await w;
+  };
+  EXPECT_EQ(rt.block_on(root()), "data");
+  EXPECT_EQ(rt.metrics().io_in_flight, 0u);
+}
+
+TEST_P(TcpTest, AcceptTimesOutAndTheListenerStaysUsable) {
+  Runtime rt = MakeRuntime();
+  auto root = []() -> Task<std::string> {
+    auto listener = TcpListener::bind(Loopback());
+    if (!listener.ok()) co_return "bind";
+    auto none = co_await timeout(20ms, listener->accept());
+    if (none.ok() ||
+        none.status().code() != absl::StatusCode::kDeadlineExceeded) {
+      co_return "expected a deadline";
+    }
+    auto c = co_await TcpStream::connect(*listener->local_address());
+    auto s = co_await timeout(10s, listener->accept());
+    if (!c.ok() || !s.ok() || !s->ok()) co_return "accept after timeout";
+    co_return "ok";
+  };
+  EXPECT_EQ(rt.block_on(root()), "ok");
+}
+
+TEST_P(TcpTest, WriteAllWithADeadlineEndsWhenThePeerStopsReading) {
+  Runtime rt = MakeRuntime();
+  auto root = []() -> Task<std::string> {
+    auto pair = co_await ConnectedPair();
+    if (!pair.ok()) co_return "setup";
+    // Far more than the socket buffers hold; the server never reads.
+    const std::string big(64 << 20, 'b');
+    absl::Status st = co_await pair->client.write_all(
+        big, std::chrono::steady_clock::now() + 100ms);
+    co_return st.ToString();
+  };
+  EXPECT_EQ(rt.block_on(root()).rfind("DEADLINE_EXCEEDED", 0), 0u);
+  EXPECT_EQ(rt.metrics().io_in_flight, 0u);
+}
+
+// Deadlines expiring as the data arrives: each read yields the data or
+// DeadlineExceeded, never both and never neither, and a timed-out read
+// loses no byte (the next read gets it). ASan and TSan watch the race
+// between the completion and the cancel.
+TEST_P(TcpTest, DeadlinesRacingCompletionsLoseNothing) {
+  Runtime rt = MakeRuntime();
+  auto root = []() -> Task<std::string> {
+    auto pair = co_await ConnectedPair();
+    if (!pair.ok()) co_return "setup";
+    auto writer = [](TcpStream& c, int rounds) -> Task<bool> {
+      for (int i = 0; i < rounds; ++i) {
+        co_await sleep(std::chrono::microseconds(500 * (i % 5)));
+        if (!(co_await c.write_all("x")).ok()) co_return false;
+      }
+      co_return true;
+    };
+    constexpr int kRounds = 300;
+    JoinHandle<bool> w = spawn(writer(pair->client, kRounds));
+    int got = 0;
+    char buf[16];
+    while (got < kRounds) {
+      auto r = co_await timeout(1ms, pair->server.read(buf));
+      if (!r.ok()) continue;  // timed out: the byte comes to a later read
+      if (!r->ok()) co_return r->status().ToString();
+      if (**r == 0) co_return "end of stream";
+      got += static_cast<int>(**r);
+    }
+    if (!co_await w) co_return "writer";
+    co_return got == kRounds ? "ok" : "got " + std::to_string(got);
+  };
+  EXPECT_EQ(rt.block_on(root()), "ok");
+  EXPECT_EQ(rt.metrics().io_in_flight, 0u);
+}
+
+TEST_P(TcpTest, AbortWithADeadlineArmedLeaksNothing) {
+  const size_t fds_before = OpenFds();
+  {
+    Runtime rt = MakeRuntime();
+    auto reader = [](TcpStream& s) -> Task<void> {
+      char buf[64];
+      (void)co_await timeout(1h, s.read(buf));
+    };
+    auto root = [&]() -> Task<bool> {
+      auto pair = co_await ConnectedPair();
+      if (!pair.ok()) co_return false;
+      JoinHandle<void> r = spawn(reader(pair->server));
+      co_await sleep(10ms);  // the read and its timer are filed
+      r.abort();
+      try {
+        co_await r;
+      } catch (const TaskCancelled&) {
+      }
+      co_return true;
+    };
+    EXPECT_TRUE(rt.block_on(root()));
+    EXPECT_EQ(rt.metrics().io_in_flight, 0u);
+  }
+  EXPECT_EQ(OpenFds(), fds_before);
+}
+
 TEST_P(TcpTest, AbortMidReadLeaksNoDescriptorAndNoOperation) {
   const size_t fds_before = OpenFds();
   {

@@ -1,0 +1,29 @@
+#include "runtime/io/io_awaitable.h"
+
+#include "runtime/internal/scheduler.h"
+
+namespace tidepool::internal {
+
+void IoAwaitable::ArmDeadline() {
+  Scheduler* scheduler = CurrentScheduler();
+  // SuspendCurrentTask succeeded, so this is a worker of a runtime.
+  timers_ = &scheduler->timers();
+  deadline_entry_.deadline_ms = timers_->DeadlineMs(*deadline_);
+  deadline_entry_.action = &IoAwaitable::OnDeadline;
+  deadline_entry_.context = this;
+  scheduler->RegisterTimer(&deadline_entry_);
+}
+
+void IoAwaitable::DisarmDeadlineSlow() noexcept {
+  std::exchange(timers_, nullptr)->CancelOrWait(&deadline_entry_);
+}
+
+void IoAwaitable::OnDeadline(void* self) {
+  auto* a = static_cast<IoAwaitable*>(self);
+  // relaxed: read by the owner after CancelOrWait, whose acquire pairs
+  // with the release that ends this action.
+  a->timed_out_.store(true, std::memory_order_relaxed);
+  a->driver_->RequestCancel(&a->op_);
+}
+
+}  // namespace tidepool::internal
