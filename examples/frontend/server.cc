@@ -57,17 +57,23 @@ Task<void> LingerClose(TcpStream& s, std::chrono::milliseconds linger) {
   }
 }
 
+// Every write carries `deadline` (DeadlineExceeded once it passes).
 Task<absl::Status> StreamChunked(TcpStream& s, std::string text,
-                                 http::ResponseOptions options) {
+                                 http::ResponseOptions options,
+                                 Clock::time_point deadline) {
   const std::string head = http::ChunkedResponseHead(200, options);
-  if (absl::Status st = co_await s.write_all(head); !st.ok()) co_return st;
+  if (absl::Status st = co_await s.write_all(head, deadline); !st.ok()) {
+    co_return st;
+  }
   std::string chunk;
   for (absl::string_view piece : SplitIntoChunks(text)) {
     chunk.clear();
     http::AppendChunk(piece, &chunk);
-    if (absl::Status st = co_await s.write_all(chunk); !st.ok()) co_return st;
+    if (absl::Status st = co_await s.write_all(chunk, deadline); !st.ok()) {
+      co_return st;
+    }
   }
-  co_return co_await s.write_all(Std(http::kLastChunk));
+  co_return co_await s.write_all(Std(http::kLastChunk), deadline);
 }
 
 int64_t ProcStatusKb(const char* key) {
@@ -161,7 +167,7 @@ Task<void> Server::ServeConnection(TcpStream s) {
         mid_request = false;
         want = kHeadReadBytes;
         const bool keep_alive = parser.head().keep_alive();
-        if (!(co_await Respond(s, parser.head(), parser.body()))) co_return;
+        if (!(co_await Respond(s, parser))) co_return;
         if (!keep_alive) {
           co_await LingerClose(s, options_.linger);
           co_return;
@@ -179,8 +185,8 @@ Task<void> Server::ServeConnection(TcpStream s) {
   }
 }
 
-Task<bool> Server::Respond(TcpStream& s, const http::RequestHead& head,
-                           absl::string_view body) {
+Task<bool> Server::Respond(TcpStream& s, http::RequestParser& parser) {
+  const http::RequestHead& head = parser.head();
   http::ResponseOptions options;
   options.keep_alive = head.keep_alive();
   options.request_version = head.version();
@@ -191,10 +197,10 @@ Task<bool> Server::Respond(TcpStream& s, const http::RequestHead& head,
   int status = 200;
   std::string reply;
   if (path == "/v1/generate" && method == "POST") {
-    // The blocking thread gets its own copy: a running blocking call cannot
-    // be cancelled, and this connection's buffers may go away before it
-    // ends.
-    auto work = [body = std::string(body)] { return Generate(body); };
+    // The blocking call takes the buffer the body arrived in: a running
+    // blocking call cannot be cancelled, and this connection may go away
+    // before it ends. No copy, and the buffer is freed when it returns.
+    auto work = [body = parser.TakeBody()] { return Generate(body.view()); };
     absl::StatusOr<std::string> text;
     try {
       text = co_await spawn_blocking(std::move(work));
@@ -206,13 +212,12 @@ Task<bool> Server::Respond(TcpStream& s, const http::RequestHead& head,
       reply = http::FullResponse(200, *text, options);
     } else if (text.ok()) {
       counters_.responses_2xx.fetch_add(1, std::memory_order_relaxed);
-      auto sent = co_await timeout(options_.write_timeout,
-                                   StreamChunked(s, *std::move(text), options));
-      if (!sent.ok()) {
+      const absl::Status sent = co_await StreamChunked(
+          s, *std::move(text), options, Clock::now() + options_.write_timeout);
+      if (absl::IsDeadlineExceeded(sent)) {
         counters_.timeouts.fetch_add(1, std::memory_order_relaxed);
-        co_return false;
       }
-      co_return sent->ok();
+      co_return sent.ok();
     } else {
       status = HttpStatusFor(text.status());
       reply = http::FullResponse(status, text.status().message(), options);
@@ -235,8 +240,9 @@ Task<bool> Server::Respond(TcpStream& s, const http::RequestHead& head,
    : status < 500 ? counters_.responses_4xx
                   : counters_.responses_5xx)
       .fetch_add(1, std::memory_order_relaxed);
-  auto sent = co_await timeout(options_.write_timeout, s.write_all(reply));
-  co_return sent.ok() && sent->ok();
+  const absl::Status sent =
+      co_await s.write_all(reply, Clock::now() + options_.write_timeout);
+  co_return sent.ok();
 }
 
 std::string Server::MetricsText() const {

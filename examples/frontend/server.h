@@ -77,10 +77,10 @@ class Server {
 
  private:
   Task<void> ServeConnection(TcpStream stream);
-  // Answers one complete request; false when the connection must end (the
-  // client went away or stopped reading).
-  Task<bool> Respond(TcpStream& s, const http::RequestHead& head,
-                     absl::string_view body);
+  // Answers the complete request `parser` holds (after kRequest; a
+  // generate request's body is taken from it); false when the connection
+  // must end (the client went away or stopped reading).
+  Task<bool> Respond(TcpStream& s, http::RequestParser& parser);
 
   const ServerOptions options_;
   ServerCounters counters_;

@@ -49,7 +49,7 @@ class Rng {
   uint64_t state_;
 };
 
-enum class Feeding { kWhole, kByteByByte, kRandom, kPrepared };
+enum class Feeding { kWhole, kByteByByte, kRandom, kPrepared, kTakingBodies };
 
 Outcome Run(absl::string_view input, const ParserLimits& limits,
             Feeding feeding, uint64_t seed) {
@@ -71,9 +71,10 @@ Outcome Run(absl::string_view input, const ParserLimits& limits,
             n, rng.Next() % 4 == 0 ? rng.Next() % 300 : rng.Next() % 8);
         break;
       case Feeding::kPrepared:
+      case Feeding::kTakingBodies:
         break;
     }
-    if (feeding == Feeding::kPrepared) {
+    if (feeding == Feeding::kPrepared || feeding == Feeding::kTakingBodies) {
       absl::Span<char> space = p.PrepareFeed(1 + rng.Next() % 64);
       n = std::min<size_t>({n, space.size(), 1 + rng.Next() % 100});
       std::memcpy(space.data(), input.data() + at, n);
@@ -82,9 +83,9 @@ Outcome Run(absl::string_view input, const ParserLimits& limits,
       p.Feed(input.substr(at, n));
     }
     at += n;
-    if (!DrainParser(p, out)) return out;
+    if (!DrainParser(p, out, feeding == Feeding::kTakingBodies)) return out;
   }
-  DrainParser(p, out);
+  DrainParser(p, out, feeding == Feeding::kTakingBodies);
   return out;
 }
 
@@ -188,7 +189,7 @@ ParsedRequest CaptureRequest(const RequestParser& p) {
   return r;
 }
 
-bool DrainParser(RequestParser& p, ParseOutcome& out) {
+bool DrainParser(RequestParser& p, ParseOutcome& out, bool take_bodies) {
   for (;;) {
     switch (p.Next()) {
       case ParseEvent::kNeedMore:
@@ -200,6 +201,11 @@ bool DrainParser(RequestParser& p, ParseOutcome& out) {
         break;
       case ParseEvent::kRequest:
         out.requests.push_back(CaptureRequest(p));
+        if (take_bodies) {
+          const RequestParser::OwnedBody body = p.TakeBody();
+          out.requests.back().body = Str(body.view());
+          if (!p.body().empty()) out.requests.back().body += "<body() after>";
+        }
         break;
       case ParseEvent::kError:
         out.error_status = p.error().status;
@@ -223,6 +229,7 @@ std::string CheckRequestParser(const uint8_t* data, size_t size) {
       {Feeding::kByteByByte, "byte by byte"},
       {Feeding::kRandom, "random pieces"},
       {Feeding::kPrepared, "PrepareFeed"},
+      {Feeding::kTakingBodies, "PrepareFeed, taking bodies"},
   };
   for (const auto& [feeding, name] : others) {
     Outcome o = Run(input, limits, feeding, seed);

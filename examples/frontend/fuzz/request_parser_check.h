@@ -18,11 +18,12 @@
 // Checked: the stream parses to the same requests and the same final state
 // (error with status and reason, or waiting with or without a partial
 // request) whether fed whole, one byte at a time, in random pieces, or
-// through PrepareFeed/CommitFeed; every request's body has Content-Length
-// bytes and is exactly the bytes that followed its head; method, target and
-// fields obey the grammar; limits hold; an error's status is one of 400, 413,
-// 431, 501, 505 and stays; a request written back out canonically parses to
-// the same request. Cost: about five parses of the input.
+// through PrepareFeed/CommitFeed (with bodies taken by TakeBody or not); every
+// request's body has Content-Length bytes and is exactly the bytes that
+// followed its head; method, target and fields obey the grammar; limits hold;
+// an error's status is one of 400, 413, 431, 501, 505 and stays; a request
+// written back out canonically parses to the same request. Cost: about six
+// parses of the input.
 //
 //   std::string failure = CheckRequestParser(data, size);
 //   if (!failure.empty()) { print(failure); abort(); }
@@ -76,8 +77,9 @@ struct ParseOutcome {
 // The request the parser just reported (after ParseEvent::kRequest).
 ParsedRequest CaptureRequest(const RequestParser& p);
 // Runs Next() until the parser wants bytes or fails, recording into `out`;
-// false once an error was seen.
-bool DrainParser(RequestParser& p, ParseOutcome& out);
+// false once an error was seen. With `take_bodies`, each request's body is
+// recorded from TakeBody() instead of body().
+bool DrainParser(RequestParser& p, ParseOutcome& out, bool take_bodies = false);
 
 }  // namespace tidepool::frontend::http
 

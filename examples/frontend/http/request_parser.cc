@@ -157,8 +157,25 @@ void RequestParser::CommitFeed(size_t n) {
   size_ += std::min(n, capacity_ - size_);
 }
 
+RequestParser::OwnedBody RequestParser::TakeBody() {
+  if (state_ != State::kDone || body_taken_) return OwnedBody();
+  const size_t end = start_ + request_bytes();
+  const size_t rest = size_ - end;
+  OwnedBody out{std::move(data_), start_ + head_size_, head_.content_length_};
+  capacity_ = 0;
+  start_ = 0;
+  size_ = 0;
+  if (rest > 0) {
+    Reserve(rest);
+    std::memcpy(data_.get(), out.buffer.get() + end, rest);
+    size_ = rest;
+  }
+  body_taken_ = true;
+  return out;
+}
+
 absl::string_view RequestParser::body() const {
-  if (state_ != State::kDone) return absl::string_view();
+  if (state_ != State::kDone || body_taken_) return absl::string_view();
   return absl::string_view(data_.get() + start_ + head_size_,
                            head_.content_length_);
 }
@@ -171,7 +188,7 @@ bool RequestParser::HasPartialRequest() const {
     case State::kError:
       return true;
     case State::kDone:
-      return buffered_bytes() > request_bytes();
+      return buffered_bytes() > (body_taken_ ? 0 : request_bytes());
   }
   return false;
 }
@@ -207,7 +224,8 @@ ParseEvent RequestParser::Next() {
 }
 
 void RequestParser::StartNextRequest() {
-  start_ += request_bytes();
+  if (!body_taken_) start_ += request_bytes();
+  body_taken_ = false;
   state_ = State::kHead;
   line_begin_ = 0;
   scanned_ = 0;

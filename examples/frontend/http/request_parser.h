@@ -178,8 +178,24 @@ class RequestParser {
 
   // Valid after kHead or kRequest, until the next request's kHead.
   const RequestHead& head() const { return head_; }
-  // Valid after kRequest until the next Feed, PrepareFeed or Next.
+  // Valid after kRequest until the next Feed, PrepareFeed, Next or TakeBody.
   absl::string_view body() const;
+
+  // The body of a request, owning the buffer it was received into.
+  struct OwnedBody {
+    std::unique_ptr<char[]> buffer;
+    size_t offset = 0;
+    size_t size = 0;
+    absl::string_view view() const {
+      return absl::string_view(buffer.get() + offset, size);
+    }
+  };
+  // After kRequest: hands over the buffer that holds the body, so that it
+  // can outlive the parser (a blocking call working on it) without a copy.
+  // Bytes received after the request (pipelined ones) are copied into a new
+  // buffer and parsed as usual; body() is empty afterwards. An empty
+  // OwnedBody at any other time.
+  OwnedBody TakeBody();
   // Valid after kError.
   const ParseError& error() const { return error_; }
 
@@ -218,6 +234,8 @@ class RequestParser {
   size_t scanned_ = 0;     // Bytes already searched for its LF.
   bool seen_request_line_ = false;
   size_t head_size_ = 0;  // Set when the head is complete.
+  // TakeBody took the current request's bytes: the buffer starts after it.
+  bool body_taken_ = false;
   // The head being parsed; swapped into head_ when complete so that head()
   // stays valid while the next request's head arrives.
   RequestHead pending_;
