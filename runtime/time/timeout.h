@@ -15,7 +15,8 @@
 //   // s is DeadlineExceeded
 //
 // The result is absl::StatusOr<T>, or absl::Status when the awaitable
-// yields void. An exception thrown by the inner operation propagates.
+// yields void or an absl::Status (then the operation's own status, or
+// DeadlineExceeded). An exception thrown by the inner operation propagates.
 //
 // Semantics and cost, for a socket operation (read, write, accept: any
 // awaitable with set_deadline): the operation carries the deadline itself,
@@ -52,9 +53,14 @@
 
 namespace tidepool {
 
+// absl::Status for an awaitable that yields nothing or a Status (its own
+// status, or DeadlineExceeded), else absl::StatusOr<T>. (A
+// StatusOr<absl::Status> could not hold the timeout as its error: absl
+// takes a Status given to it as the value.)
 template <typename T>
 using TimeoutResult =
-    std::conditional_t<std::is_void_v<T>, absl::Status, absl::StatusOr<T>>;
+    std::conditional_t<std::is_void_v<T> || std::is_same_v<T, absl::Status>,
+                       absl::Status, absl::StatusOr<T>>;
 
 namespace internal {
 
@@ -121,7 +127,11 @@ class SelfTimedTimeout {
   Result await_resume() {
     auto r = inner_.await_resume();
     if (inner_.deadline_expired()) return TimedOut(duration_);
-    return Result(absl::in_place, std::move(r));
+    if constexpr (std::is_same_v<Result, absl::Status>) {
+      return r;
+    } else {
+      return Result(absl::in_place, std::move(r));
+    }
   }
 
  private:

@@ -291,6 +291,27 @@ TEST(TimeoutTest, ValueInTime) {
   EXPECT_EQ(rt.block_on(root()), 7);
 }
 
+// An operation that yields a Status gives a Status: its own, or
+// DeadlineExceeded (not an OK StatusOr holding the error).
+TEST(TimeoutTest, StatusResultsAreFlattened) {
+  Runtime rt = MakeRuntime();
+  auto op = [](std::chrono::milliseconds d,
+               absl::Status s) -> Task<absl::Status> {
+    co_await sleep(d);
+    co_return s;
+  };
+  auto root = [&]() -> Task<std::string> {
+    absl::Status late = co_await timeout(5ms, op(1h, absl::OkStatus()));
+    absl::Status own =
+        co_await timeout(5s, op(1ms, absl::NotFoundError("gone")));
+    absl::Status fine = co_await timeout(5s, op(1ms, absl::OkStatus()));
+    co_return std::string(absl::StatusCodeToString(late.code())) + " " +
+        std::string(absl::StatusCodeToString(own.code())) + " " +
+        std::string(absl::StatusCodeToString(fine.code()));
+  };
+  EXPECT_EQ(rt.block_on(root()), "DEADLINE_EXCEEDED NOT_FOUND OK");
+}
+
 TEST(TimeoutTest, DeadlineExceededCancelsInner) {
   Runtime rt = MakeRuntime();
   auto inner_done = std::make_shared<std::atomic<bool>>(false);
