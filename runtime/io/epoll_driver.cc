@@ -55,7 +55,7 @@ int64_t Attempt(IoOp* op, bool first) {
                     SOCK_CLOEXEC | SOCK_NONBLOCK);
         break;
       case IoOp::Code::kRecv:
-        r = recv(fd, op->buf, op->len, 0);
+        r = recv(fd, op->buf, op->len, op->recv_flags);
         break;
       case IoOp::Code::kSend:
         r = send(fd, op->buf, op->len, MSG_NOSIGNAL);

@@ -41,6 +41,7 @@ class IoAwaitable {
     op_.source = std::exchange(other.op_.source, nullptr);
     op_.buf = other.op_.buf;
     op_.len = other.op_.len;
+    op_.recv_flags = other.op_.recv_flags;
     op_.addr = other.op_.addr;
     op_.addr_len = other.op_.addr_len;
   }

@@ -90,6 +90,7 @@ struct IoOp {
   IoSource* source = nullptr;
   void* buf = nullptr;  // kRecv, kSend
   size_t len = 0;
+  int recv_flags = 0;  // kRecv: recv(2)'s flags (MSG_PEEK for readable())
   sockaddr_storage addr{};  // kConnect: the peer; kAccept: filled
   socklen_t addr_len = 0;
 

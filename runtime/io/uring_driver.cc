@@ -136,7 +136,7 @@ class UringDriver final : public IoDriver {
                               op->addr_len);
         break;
       case IoOp::Code::kRecv:
-        io_uring_prep_recv(sqe, fd, op->buf, op->len, 0);
+        io_uring_prep_recv(sqe, fd, op->buf, op->len, op->recv_flags);
         break;
       case IoOp::Code::kSend:
         io_uring_prep_send(sqe, fd, op->buf, op->len, MSG_NOSIGNAL);

@@ -54,6 +54,18 @@ TcpStream::ReadAwaitable TcpStream::read(std::span<char> buf) {
   return a;
 }
 
+absl::Status TcpStream::ReadableAwaitable::await_resume() noexcept {
+  const absl::StatusOr<size_t> n = ToCount(IoAwaitable::await_resume(), "read");
+  return n.status();
+}
+
+TcpStream::ReadableAwaitable TcpStream::readable() {
+  ReadableAwaitable a(socket_.driver(), socket_.source(),
+                      internal::IoOp::Code::kRecv);
+  a.op().recv_flags = MSG_PEEK;
+  return a;
+}
+
 TcpStream::WriteAwaitable TcpStream::write(std::string_view data) {
   WriteAwaitable a(socket_.driver(), socket_.source(),
                    internal::IoOp::Code::kSend);

@@ -51,6 +51,22 @@ class TcpStream {
     using IoAwaitable::IoAwaitable;
     absl::StatusOr<size_t> await_resume() noexcept;
   };
+  // Awaitable of readable(): OK once a read would not wait (bytes are
+  // there, or the end of the stream, or an error to report). Reads nothing.
+  class ReadableAwaitable : public internal::IoAwaitable {
+   public:
+    using IoAwaitable::IoAwaitable;
+    // The peek lands in this object, wherever it was moved to.
+    bool await_ready() {
+      op().buf = &peek_;
+      op().len = 1;
+      return IoAwaitable::await_ready();
+    }
+    absl::Status await_resume() noexcept;
+
+   private:
+    char peek_ = 0;
+  };
   // Awaitable of write(): bytes written, at least 1 unless `data` is empty.
   class WriteAwaitable : public internal::IoAwaitable {
    public:
@@ -68,6 +84,11 @@ class TcpStream {
   // Reads up to buf.size() bytes. The buffer must stay valid until the
   // awaitable is destroyed.
   ReadAwaitable read(std::span<char> buf);
+  // Waits until the stream has something to read, without reading it and
+  // without a buffer: a server waits with this on an idle keep-alive
+  // connection and allocates its read buffer only when a request comes.
+  // Counts as the stream's one read in flight.
+  ReadableAwaitable readable();
   // Writes some of `data` (a short write is normal). Any bytes, not only
   // text; `data` must stay valid until the awaitable is destroyed.
   WriteAwaitable write(std::string_view data);

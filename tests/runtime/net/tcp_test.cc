@@ -350,6 +350,42 @@ TEST_P(TcpTest, AbortWithADeadlineArmedLeaksNothing) {
   EXPECT_EQ(OpenFds(), fds_before);
 }
 
+TEST_P(TcpTest, ReadableWaitsForBytesWithoutTakingThem) {
+  Runtime rt = MakeRuntime();
+  auto root = []() -> Task<std::string> {
+    auto pair = co_await ConnectedPair();
+    if (!pair.ok()) co_return "setup";
+    TcpStream& c = pair->client;
+    TcpStream& s = pair->server;
+    absl::Status idle = co_await timeout(20ms, s.readable());
+    if (!absl::IsDeadlineExceeded(idle)) {
+      co_return "readable with nothing sent: " + idle.ToString();
+    }
+    auto waiter = [](TcpStream& s) -> Task<absl::Status> {
+      co_return co_await s.readable();
+    };
+    JoinHandle<absl::Status> w = spawn(waiter(s));
+    co_await sleep(10ms);
+    if (w.is_finished()) co_return "readable before the write";
+    if (!(co_await c.write_all("abc")).ok()) co_return "write";
+    if (absl::Status st = co_await w; !st.ok()) co_return st.ToString();
+    // The bytes are still there for the read, and so is the end of stream.
+    (void)c.shutdown();
+    std::string got;
+    char buf[8];
+    while (true) {
+      if (!(co_await s.readable()).ok()) co_return "readable at the end";
+      auto n = co_await s.read(buf);
+      if (!n.ok()) co_return n.status().ToString();
+      if (*n == 0) break;
+      got.append(buf, *n);
+    }
+    co_return got;
+  };
+  EXPECT_EQ(rt.block_on(root()), "abc");
+  EXPECT_EQ(rt.metrics().io_in_flight, 0u);
+}
+
 TEST_P(TcpTest, AbortMidReadLeaksNoDescriptorAndNoOperation) {
   const size_t fds_before = OpenFds();
   {
