@@ -136,6 +136,17 @@ Task<void> Server::ServeConnection(TcpStream s) {
   while (true) {
     switch (parser.Next()) {
       case http::ParseEvent::kNeedMore: {
+        if (parser.buffered_bytes() == 0) {
+          // Between requests: wait for the next one holding no buffer, so
+          // an idle keep-alive connection costs its task and socket only.
+          parser.ReleaseIdleBuffer();
+          const absl::Status ready =
+              co_await timeout(options_.read_timeout, s.readable());
+          if (absl::IsDeadlineExceeded(ready)) {
+            counters_.timeouts.fetch_add(1, std::memory_order_relaxed);
+          }
+          if (!ready.ok()) co_return;
+        }
         absl::StatusOr<size_t> n =
             co_await ReadInto(s, parser, want, options_.read_timeout);
         if (n.ok() && *n > 0) {

@@ -84,6 +84,7 @@ Outcome Run(absl::string_view input, const ParserLimits& limits,
     }
     at += n;
     if (!DrainParser(p, out, feeding == Feeding::kTakingBodies)) return out;
+    if (feeding == Feeding::kTakingBodies) p.ReleaseIdleBuffer();
   }
   DrainParser(p, out, feeding == Feeding::kTakingBodies);
   return out;

@@ -18,7 +18,8 @@
 // Checked: the stream parses to the same requests and the same final state
 // (error with status and reason, or waiting with or without a partial
 // request) whether fed whole, one byte at a time, in random pieces, or
-// through PrepareFeed/CommitFeed (with bodies taken by TakeBody or not); every
+// through PrepareFeed/CommitFeed (with bodies taken by TakeBody and idle
+// buffers released, or not); every
 // request's body has Content-Length bytes and is exactly the bytes that
 // followed its head; method, target and fields obey the grammar; limits hold;
 // an error's status is one of 400, 413, 431, 501, 505 and stays; a request

@@ -174,6 +174,14 @@ RequestParser::OwnedBody RequestParser::TakeBody() {
   return out;
 }
 
+void RequestParser::ReleaseIdleBuffer() {
+  if (buffered_bytes() != 0 || state_ != State::kHead) return;
+  data_.reset();
+  capacity_ = 0;
+  start_ = 0;
+  size_ = 0;
+}
+
 absl::string_view RequestParser::body() const {
   if (state_ != State::kDone || body_taken_) return absl::string_view();
   return absl::string_view(data_.get() + start_ + head_size_,

@@ -196,6 +196,10 @@ class RequestParser {
   // buffer and parsed as usual; body() is empty afterwards. An empty
   // OwnedBody at any other time.
   OwnedBody TakeBody();
+
+  // Frees the buffer when it holds no bytes (between requests), so that a
+  // connection waiting for its next request holds none.
+  void ReleaseIdleBuffer();
   // Valid after kError.
   const ParseError& error() const { return error_; }
 
