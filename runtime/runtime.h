@@ -37,6 +37,7 @@
 #include "runtime/builder.h"
 #include "runtime/internal/context.h"
 #include "runtime/internal/scheduler.h"
+#include "runtime/internal/thread_waiter.h"
 #include "runtime/join_handle.h"
 #include "runtime/metrics.h"
 #include "runtime/net/socket_address.h"

@@ -1,5 +1,7 @@
 #include "runtime/internal/inject_queue.h"
 
+#include "runtime/internal/spin_then_block_lock.h"
+
 namespace tidepool::internal {
 
 void InjectQueue::PushBatch(TaskHeader* first, TaskHeader* last, size_t n) {

@@ -4,6 +4,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "runtime/internal/spin_then_block_lock.h"
+
 namespace tidepool::internal {
 namespace {
 

@@ -8,6 +8,8 @@
 #include <optional>
 #include <string>
 
+#include "runtime/internal/cpu_relax.h"
+
 namespace tidepool::internal {
 
 // Spinning for a moment before sleeping, where a thread is about to sleep
@@ -51,7 +53,7 @@ bool SpinUntil(std::chrono::nanoseconds limit, Ready ready) {
   do {
     for (int i = 0; i < 32; ++i) {
       if (ready()) return true;
-      __builtin_ia32_pause();
+      CpuRelax();
     }
     sched_yield();
   } while (std::chrono::steady_clock::now() < deadline);

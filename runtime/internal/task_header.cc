@@ -7,7 +7,7 @@
 
 #include "runtime/internal/context.h"
 #include "runtime/internal/scheduler.h"
-#include "runtime/internal/spin.h"
+#include "runtime/internal/thread_waiter.h"
 
 namespace tidepool::internal {
 
@@ -224,20 +224,6 @@ void TaskHeader::DropHandle() {
   // completion that already took the word is not disturbed by the store.
   join_waiter_.store(kDetached, std::memory_order_relaxed);
   Unref();
-}
-
-void ThreadWaiter::Wait(bool spin) {
-  // Per thread: a bridge or test calling block_on in a loop keeps spinning,
-  // a main thread waiting out a server's lifetime misses once. While
-  // nobody sleeps on the word, Notify makes no syscall.
-  thread_local SpinBackoff backoff;
-  if (spin && backoff.ShouldSpin()) {
-    const bool done =
-        SpinUntil(kBlockOnSpin, [this] { return done_.Notified(); });
-    backoff.Record(done);
-    if (done) return;
-  }
-  done_.Wait();
 }
 
 }  // namespace tidepool::internal

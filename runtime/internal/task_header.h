@@ -6,42 +6,11 @@
 #include <cstdint>
 
 #include "runtime/internal/block_cache.h"
-#include "runtime/internal/futex.h"
-#include "runtime/internal/mutex.h"
 
 namespace tidepool::internal {
 
 class Scheduler;
 class ThreadWaiter;
-
-// A scoped lock of a Mutex for the runtime's short, hot critical sections
-// (the inject queue, the owned-task shards, the sleeper list): if the
-// mutex is taken, it retries for a moment before blocking. Two workers (or
-// a worker and a thread spawning from outside) meet on these locks often,
-// and a plain Mutex then put the loser to sleep in the kernel: a futex wait
-// and a wake per collision, where the holder was about to release the lock
-// a few instructions later. Measured with 2 workers: ping_pong went from
-// about 140 futex calls per iteration to 4.
-class ABSL_SCOPED_LOCKABLE SpinThenBlockLock {
- public:
-  explicit SpinThenBlockLock(Mutex* mu) ABSL_EXCLUSIVE_LOCK_FUNCTION(mu)
-      : mu_(mu) {
-    for (int i = 0; i < kSpins; ++i) {
-      if (mu_->TryLock()) return;
-      __builtin_ia32_pause();
-    }
-    mu_->Lock();
-  }
-  ~SpinThenBlockLock() ABSL_UNLOCK_FUNCTION() { mu_->Unlock(); }
-  SpinThenBlockLock(const SpinThenBlockLock&) = delete;
-  SpinThenBlockLock& operator=(const SpinThenBlockLock&) = delete;
-
- private:
-  // About a microsecond of pauses: longer than the critical sections it
-  // waits out, short against a futex round trip.
-  static constexpr int kSpins = 100;
-  Mutex* const mu_;
-};
 
 // The part of every task the runtime touches: reference count, the state word
 // that decides who may run the task, the join waiter, and queue links.
@@ -169,8 +138,11 @@ class TaskHeader {
 
   static constexpr int32_t kNotOwned = -1;
 
-  // Intrusive links. queue_next_ belongs to whichever queue holds the task
-  // (guarded by that queue's mutex); owned_* belong to OwnedTasks:
+  // Intrusive links. queue_next_ links the task into the inject queue: the
+  // thread pushing it writes it before the push publishes the task (a
+  // release CAS on the queue's pushed stack, or its mutex), and the thread
+  // that takes it reads and rewrites it after that (the acquire, or under
+  // the mutex); nobody else touches it. owned_* belong to OwnedTasks:
   // owned_list_ is the list the task joined (kNotOwned if refused);
   // owned_slot_ its slot in a worker's table, owned_prev_/owned_next_ its
   // links in a shard; owned_returned_next_ links a worker table's stack of
@@ -227,28 +199,6 @@ class TaskHeader {
   // kJoinDone once completion has taken it, or kDetached once the handle is
   // gone.
   std::atomic<uintptr_t> join_waiter_{0};
-};
-
-// Lets a thread outside the runtime (block_on's caller) sleep until a task
-// completes.
-//
-// A futex word (WakeWord) instead of a mutex and a condition variable:
-// with those, Notify() had to signal while holding the mutex (the waiter may
-// destroy this object as soon as it can reacquire it), so the woken thread
-// immediately blocked on the mutex again, and every block_on paid three
-// extra futex calls for that.
-class ThreadWaiter {
- public:
-  // Any thread, at most once. The waiter may return from Wait() and
-  // destroy this object as soon as Notify's exchange is done.
-  void Notify() { done_.Notify(); }
-  // The owning thread, once. With `spin` (Scheduler::may_spin()), polls
-  // for up to kBlockOnSpin before it sleeps, unless this thread's recent
-  // spins missed (SpinBackoff).
-  void Wait(bool spin);
-
- private:
-  WakeWord done_;
 };
 
 }  // namespace tidepool::internal

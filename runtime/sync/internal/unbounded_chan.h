@@ -49,6 +49,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "runtime/internal/cpu_relax.h"
 #include "runtime/internal/task_header.h"
 #include "runtime/sync/internal/wait_list.h"
 
@@ -256,7 +257,7 @@ class UnboundedChan {
     if (waits >= 16) {
       std::this_thread::yield();
     } else {
-      __builtin_ia32_pause();
+      CpuRelax();
     }
   }
 
@@ -266,7 +267,7 @@ class UnboundedChan {
   // took 5.6 ms in half the runs instead of 2. A pause that doubles with
   // each loss, up to 64, lets the winner's run of sends go through.
   static void BackoffAfterLostClaim(int lost) {
-    for (int i = 0; i < (1 << std::min(lost, 6)); ++i) __builtin_ia32_pause();
+    for (int i = 0; i < (1 << std::min(lost, 6)); ++i) CpuRelax();
   }
 
   Block* NewBlock() {
