@@ -50,9 +50,7 @@ int64_t Attempt(IoOp* op, bool first) {
     int64_t r = 0;
     switch (op->code) {
       case IoOp::Code::kAccept:
-        op->addr_len = sizeof(op->addr);
-        r = accept4(fd, reinterpret_cast<sockaddr*>(&op->addr), &op->addr_len,
-                    SOCK_CLOEXEC | SOCK_NONBLOCK);
+        r = accept4(fd, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
         break;
       case IoOp::Code::kRecv:
         r = recv(fd, op->buf, op->len, op->recv_flags);
@@ -62,8 +60,7 @@ int64_t Attempt(IoOp* op, bool first) {
         break;
       case IoOp::Code::kConnect:
         if (first) {
-          r = connect(fd, reinterpret_cast<const sockaddr*>(&op->addr),
-                      op->addr_len);
+          r = connect(fd, op->addr, op->addr_len);
           if (r < 0 && errno == EINPROGRESS) return -EAGAIN;
           break;
         }

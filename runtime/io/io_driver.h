@@ -91,7 +91,10 @@ struct IoOp {
   void* buf = nullptr;  // kRecv, kSend
   size_t len = 0;
   int recv_flags = 0;  // kRecv: recv(2)'s flags (MSG_PEEK for readable())
-  sockaddr_storage addr{};  // kConnect: the peer; kAccept: filled
+  // kConnect: the peer, owned by the caller (the connecting frame) until
+  // the op is done. A pointer, not storage: every op in every frame would
+  // carry 128 bytes that only connect needs. kAccept asks for no address.
+  const sockaddr* addr = nullptr;
   socklen_t addr_len = 0;
 
   // >= 0: the syscall's result (bytes, or the accepted fd); < 0: -errno.

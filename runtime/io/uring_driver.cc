@@ -126,14 +126,10 @@ class UringDriver final : public IoDriver {
     const int fd = op->source->fd;
     switch (op->code) {
       case IoOp::Code::kAccept:
-        op->addr_len = sizeof(op->addr);
-        io_uring_prep_accept(sqe, fd, reinterpret_cast<sockaddr*>(&op->addr),
-                             &op->addr_len, SOCK_CLOEXEC);
+        io_uring_prep_accept(sqe, fd, nullptr, nullptr, SOCK_CLOEXEC);
         break;
       case IoOp::Code::kConnect:
-        io_uring_prep_connect(sqe, fd,
-                              reinterpret_cast<const sockaddr*>(&op->addr),
-                              op->addr_len);
+        io_uring_prep_connect(sqe, fd, op->addr, op->addr_len);
         break;
       case IoOp::Code::kRecv:
         io_uring_prep_recv(sqe, fd, op->buf, op->len, op->recv_flags);

@@ -5,7 +5,6 @@
 #include <sys/socket.h>
 
 #include <cerrno>
-#include <cstring>
 
 #include "absl/strings/str_cat.h"
 
@@ -36,8 +35,9 @@ Task<absl::StatusOr<TcpStream>> TcpStream::connect(SocketAddress peer) {
   if (!socket.ok()) co_return socket.status();
   internal::IoAwaitable op(socket->driver(), socket->source(),
                            internal::IoOp::Code::kConnect);
+  // `peer` is this frame's parameter: it outlives the op.
+  op.op().addr = peer.sockaddr_ptr();
   op.op().addr_len = peer.sockaddr_len();
-  std::memcpy(&op.op().addr, peer.sockaddr_ptr(), peer.sockaddr_len());
   const int64_t r = co_await op;
   if (r < 0) {
     co_return internal::ErrnoStatus(
