@@ -180,6 +180,8 @@ void RequestParser::ReleaseIdleBuffer() {
   capacity_ = 0;
   start_ = 0;
   size_ = 0;
+  head_ = RequestHead();
+  pending_ = RequestHead();
 }
 
 absl::string_view RequestParser::body() const {

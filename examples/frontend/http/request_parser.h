@@ -197,8 +197,9 @@ class RequestParser {
   // OwnedBody at any other time.
   OwnedBody TakeBody();
 
-  // Frees the buffer when it holds no bytes (between requests), so that a
-  // connection waiting for its next request holds none.
+  // Between requests (no bytes buffered): frees the buffer and the last
+  // request's head, so that a connection waiting for its next request holds
+  // neither; head() is empty afterwards. Does nothing otherwise.
   void ReleaseIdleBuffer();
   // Valid after kError.
   const ParseError& error() const { return error_; }
