@@ -11,10 +11,9 @@ namespace tidepool::internal {
 //
 // Why: every spawned task allocates such a block and it is usually freed on
 // another worker than the one that allocated it. glibc's
-// per-thread cache holds only 7 blocks per size, so a burst of spawns then
-// went to the arena, under its lock, on both workers (40% of the CPU of
-// spawn_many_local, docs/results.md). Here a freed block waits on the
-// freeing thread's list and serves that thread's next spawn.
+// per-thread cache holds only 7 blocks per size, so a burst of spawns would
+// go to the arena, under its lock, on both workers. Here a freed block
+// waits on the freeing thread's list and serves that thread's next spawn.
 //
 // Bounded: at most kMaxCachedBytes per thread are kept (the rest goes back
 // to malloc), and a thread's blocks are freed when it exits, so a pool

@@ -72,9 +72,9 @@ class BlockingPool : public std::enable_shared_from_this<BlockingPool> {
  private:
   // One idle thread's slot. A giver unlinks it from idle_ and stores the
   // call under mu_, then wakes it after unlocking, so the woken thread does
-  // not block at once on the mu_ its waker still holds (that cost a third
-  // of spawn_blocking_c16). The thread waits for that wake-up before it may
-  // run the call, idle again, and eventually exit and destroy this slot.
+  // not block at once on the mu_ its waker still holds. The thread waits
+  // for that wake-up before it may run the call, idle again, and
+  // eventually exit and destroy this slot.
   struct Idler {
     // Written under the pool's mu_, read under it or by the idler spinning
     // without it.

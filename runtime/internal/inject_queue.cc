@@ -12,9 +12,9 @@ void InjectQueue::PushBatch(TaskHeader* first, TaskHeader* last, size_t n) {
     // A worker's overflow, with no consumer in the way: onto the list as it
     // is, in order. Through the stack it would be reversed twice, the second
     // time by a consumer under the lock, which misses the cache on every
-    // task this core wrote while the other worker waits for the lock (8% of
-    // ping_pong in TakePushed). A single push keeps to the stack, so a
-    // thread feeding the runtime never touches the consumers' lock.
+    // task this core wrote while the other worker waits for the lock. A
+    // single push keeps to the stack, so a thread feeding the runtime never
+    // touches the consumers' lock.
     // relaxed: CloseAndDrain marks the stack closed, then takes mu_ to drain
     // the list; holding mu_, either we see the mark or its drain comes
     // after us and takes this batch too.

@@ -18,9 +18,8 @@ namespace tidepool::internal {
 // consumers, under a lock among themselves, take the whole stack at once,
 // reverse it and keep it as a FIFO list, which they pop in batches. Order
 // is FIFO overall: a consumer takes the stack only behind what the list
-// already holds. With one lock for both sides, a thread spawning
-// thousands of tasks from outside (spawn_many_remote_idle) spent a quarter
-// of its time spinning for the lock the workers held. A batch is the
+// already holds. Two sides, so that a thread spawning many tasks from
+// outside never waits for the lock the workers hold. A batch is the
 // exception: when the lock is free it goes straight onto the list
 // (PushBatch explains why).
 //

@@ -30,8 +30,7 @@ namespace tidepool::internal {
 // task keeps its cell (its frame's destructors have run) until then; a
 // parked owner is interrupted to drain once kReturnedNudge have piled up.
 // Not at its next spawn: a worker spawning a burst is the bottleneck, and
-// freeing the cells the other worker returned on that path cost
-// spawn_many_local 15% with glibc, 25% with jemalloc.
+// must not also free the cells the other worker returned.
 //
 // A table grows to the most tasks its worker had alive at once (8 bytes a
 // slot) and is given back whenever it empties.
@@ -99,8 +98,8 @@ class OwnedTasks {
     // Tasks completed elsewhere, linked through owned_returned_next_.
     // release on push / acquire on drain: the drainer reads the link. On a
     // line of its own, apart from the owner's fields above, which the owner
-    // writes on every spawn: sharing the line made each spawn and each
-    // return a cache miss (a third of spawn_many_local with jemalloc).
+    // writes on every spawn: sharing the line would make each spawn and
+    // each return a cache miss.
     alignas(64) std::atomic<TaskHeader*> returned{nullptr};
     // Tasks returned so far, for the nudge (see Release); relaxed, a hint.
     std::atomic<uint32_t> returns{0};

@@ -478,8 +478,7 @@ void Scheduler::Park(Worker* w) {
   // comes from outside the workers (a blocking call's result, a block_on
   // caller's next task) and soon. A worker that parks while a peer runs does
   // not: a quick wake-up there only makes the two fight over the peer's
-  // queue (spawn_many_local +20% when every parking worker searched for
-  // 30 us, 670c2cb).
+  // queue.
   const Parker::Woken woken =
       w->parker.ParkUntil(until, watching ? io_.get() : nullptr,
                           /*spin=*/may_spin_ && last_awake);

@@ -25,8 +25,7 @@ namespace tidepool::internal {
 // here (about 20 us on a VM whose other vCPU halted), so a caller woken by
 // a result can make its next call in time.
 inline constexpr std::chrono::microseconds kSpinBeforeSleep{50};
-// block_on's caller: a wake-up plus a short task's run (chained_spawn's
-// thousand links take about 45 us).
+// block_on's caller: a wake-up plus a short task's run.
 inline constexpr std::chrono::microseconds kBlockOnSpin{100};
 
 // Whether the calling thread may run on two CPUs or more: its affinity, and
