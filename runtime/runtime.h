@@ -44,6 +44,7 @@
 #include "runtime/net/tcp_listener.h"
 #include "runtime/net/tcp_stream.h"
 #include "runtime/spawn.h"
+#include "runtime/sync/cancellation_token.h"
 #include "runtime/sync/join_set.h"
 #include "runtime/sync/mpsc.h"
 #include "runtime/sync/mutex.h"

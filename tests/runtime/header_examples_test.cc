@@ -3,6 +3,7 @@
 // their comment marker; clang-format is kept off where it would reflow
 // them), around the stubs they assume. They must compile
 // under -Werror and do what the header says.
+#include <atomic>
 #include <chrono>
 #include <optional>
 #include <string>
@@ -303,6 +304,38 @@ TEST(HeaderExamplesTest, Sync) {
   rt.block_on(semaphore_h::Fetch());
   EXPECT_EQ(semaphore_h::requests, 1);
   EXPECT_EQ(rt.block_on(sync_h::MpscExample()), 1u);
+}
+
+namespace cancellation_token_h {
+std::atomic<int> accepted{0};
+tidepool::Task<int> Accept() {
+  co_await tidepool::sleep(1ms);
+  co_return ++accepted;
+}
+// example: runtime/sync/cancellation_token.h (the task)
+tidepool::Task<void> Serve(tidepool::CancellationToken stop) {
+  while (!stop.is_cancelled()) {
+    auto r = co_await tidepool::select(Accept(), stop.cancelled());
+    if (r.index() == 1) break;  // cancelled
+  }
+}
+// end
+tidepool::Task<void> Example() {
+  // example: runtime/sync/cancellation_token.h
+  tidepool::CancellationToken stop;
+  tidepool::spawn(Serve(stop.child_token())).detach();
+  // end
+  co_await tidepool::sleep(20ms);
+  // example: runtime/sync/cancellation_token.h (the end)
+  stop.cancel();  // on SIGTERM, say
+  // end
+}
+}  // namespace cancellation_token_h
+
+TEST(HeaderExamplesTest, CancellationToken) {
+  tidepool::Runtime rt = MakeRuntime();
+  rt.block_on(cancellation_token_h::Example());
+  EXPECT_GT(cancellation_token_h::accepted.load(), 0);
 }
 
 namespace time_h {
