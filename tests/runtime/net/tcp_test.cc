@@ -50,6 +50,15 @@ Task<absl::StatusOr<Connected>> ConnectedPair() {
   co_return Connected{*std::move(c), *std::move(s)};
 }
 
+// Aborts the task behind `h` and waits until it is gone.
+Task<void> AbortAndWait(JoinHandle<void>& h) {
+  h.abort();
+  try {
+    co_await h;
+  } catch (const TaskCancelled&) {
+  }
+}
+
 // Serves one connection: echoes until end of stream, then closes.
 Task<absl::Status> Echo(TcpStream s) {
   char buf[16384];
@@ -337,11 +346,7 @@ TEST_P(TcpTest, AbortWithADeadlineArmedLeaksNothing) {
       if (!pair.ok()) co_return false;
       JoinHandle<void> r = spawn(reader(pair->server));
       co_await sleep(10ms);  // the read and its timer are filed
-      r.abort();
-      try {
-        co_await r;
-      } catch (const TaskCancelled&) {
-      }
+      co_await AbortAndWait(r);
       co_return true;
     };
     EXPECT_TRUE(rt.block_on(root()));
@@ -413,12 +418,7 @@ TEST_P(TcpTest, AbortMidReadLeaksNoDescriptorAndNoOperation) {
       while (!reading->load()) co_await sleep(1ms);
       co_await sleep(10ms);  // let the reads reach the driver
       for (auto& h : readers) h.abort();
-      for (auto& h : readers) {
-        try {
-          co_await h;
-        } catch (const TaskCancelled&) {
-        }
-      }
+      for (auto& h : readers) co_await AbortAndWait(h);
       co_return true;
     };
     EXPECT_TRUE(rt.block_on(root()));
