@@ -79,13 +79,16 @@ class IoAwaitable {
   }
   int64_t await_resume() noexcept {
     DisarmDeadline();
-    // relaxed: set by the timer's action, which CancelOrWait waited out.
-    expired_ =
-        timed_out_.load(std::memory_order_relaxed) && op_.result == -ECANCELED;
-    return expired_ ? -ETIMEDOUT : op_.result;
+    return deadline_expired() ? -ETIMEDOUT : op_.result;
   }
-  // After await_resume: whether the deadline ended the op.
-  bool deadline_expired() const { return expired_; }
+  // After await_resume: whether the deadline ended the op (its action
+  // cancelled it, rather than the op completing first).
+  bool deadline_expired() const {
+    // relaxed: set by the timer's action, which await_resume's
+    // CancelOrWait waited out.
+    return timed_out_.load(std::memory_order_relaxed) &&
+           op_.result == -ECANCELED;
+  }
 
   // For the socket types, to fill in the op before it is awaited.
   IoOp& op() { return op_; }
@@ -109,7 +112,6 @@ class IoAwaitable {
   TimerDriver* timers_ = nullptr;
   TimerEntry deadline_entry_;
   std::atomic<bool> timed_out_{false};
-  bool expired_ = false;
 };
 
 }  // namespace tidepool::internal

@@ -76,19 +76,20 @@ TcpStream::WriteAwaitable TcpStream::write(std::string_view data) {
 }
 
 Task<absl::Status> TcpStream::write_all(std::string_view data) {
-  while (!data.empty()) {
-    absl::StatusOr<size_t> n = co_await write(data);
-    if (!n.ok()) co_return n.status();
-    data.remove_prefix(*n);
-  }
-  co_return absl::OkStatus();
+  return WriteAll(data, std::nullopt);
 }
 
 Task<absl::Status> TcpStream::write_all(
     std::string_view data, std::chrono::steady_clock::time_point deadline) {
+  return WriteAll(data, deadline);
+}
+
+Task<absl::Status> TcpStream::WriteAll(
+    std::string_view data,
+    std::optional<std::chrono::steady_clock::time_point> deadline) {
   while (!data.empty()) {
     WriteAwaitable w = write(data);
-    w.set_deadline(deadline);
+    if (deadline) w.set_deadline(*deadline);
     absl::StatusOr<size_t> n = co_await w;
     if (!n.ok()) co_return n.status();
     data.remove_prefix(*n);

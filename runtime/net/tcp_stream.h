@@ -26,11 +26,12 @@
 // Cancellation: an operation ends when its task is aborted or a timeout()
 // around it expires; the kernel operation is cancelled before the buffer is
 // released, and no descriptor leaks. `co_await timeout(d, s.read(buf))`
-// costs no spawn: the read carries the deadline itself (time/timeout.h). Errors
-// are absl::Status from errno mapped by absl::ErrnoToStatus (ECONNRESET, EPIPE,
-// ECONNREFUSED...).
+// costs no spawn: the read carries the deadline itself (time/timeout.h).
+// Errors are absl::Status from errno mapped by absl::ErrnoToStatus
+// (ECONNRESET, EPIPE, ECONNREFUSED...).
 
 #include <chrono>
+#include <optional>
 #include <span>
 #include <string_view>
 
@@ -116,6 +117,10 @@ class TcpStream {
 
  private:
   friend class TcpListener;
+  // Both write_all()s: every write carries `deadline`, if any.
+  Task<absl::Status> WriteAll(
+      std::string_view data,
+      std::optional<std::chrono::steady_clock::time_point> deadline);
   explicit TcpStream(internal::Socket socket) : socket_(std::move(socket)) {}
 
   internal::Socket socket_;

@@ -141,9 +141,9 @@ class SelfTimedTimeout {
 
 }  // namespace internal
 
-template <typename A>
-requires internal::SelfTimedAwaitable<A> internal::SelfTimedTimeout<A> timeout(
-    std::chrono::nanoseconds duration, A awaitable) {
+template <internal::SelfTimedAwaitable A>
+internal::SelfTimedTimeout<A> timeout(std::chrono::nanoseconds duration,
+                                      A awaitable) {
   return internal::SelfTimedTimeout<A>(duration, std::move(awaitable));
 }
 

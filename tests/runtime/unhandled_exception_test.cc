@@ -72,6 +72,15 @@ Runtime MakeRuntime(Recorder& r) {
   return *std::move(rt);
 }
 
+// Waits (up to 30 s) until `rt` has counted an unhandled exception.
+void WaitForAReport(Runtime& rt) {
+  const auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (rt.metrics().unhandled_exceptions == 0 &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(1ms);
+  }
+}
+
 Task<int> Throws(std::string what) {
   co_await yield_now();
   throw std::runtime_error(what);
@@ -174,11 +183,7 @@ TEST(UnhandledExceptionTest, DefaultHandlerPrintsWhatAndTaskId) {
   JoinHandle<int> h = rt->spawn(Throws("printed"));
   const uint64_t id = h.id();
   h.detach();
-  const auto deadline = std::chrono::steady_clock::now() + 30s;
-  while (rt->metrics().unhandled_exceptions == 0 &&
-         std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(1ms);
-  }
+  WaitForAReport(*rt);
   const std::string err = ::testing::internal::GetCapturedStderr();
   EXPECT_THAT(err, HasSubstr("tidepool: task " + std::to_string(id) +
                              " ended with an unhandled exception: printed"));
@@ -195,11 +200,7 @@ TEST(UnhandledExceptionTest, AHandlerThatThrowsIsReportedAndSurvived) {
   ASSERT_TRUE(rt.ok());
   ::testing::internal::CaptureStderr();
   rt->spawn(Throws("x")).detach();
-  const auto deadline = std::chrono::steady_clock::now() + 30s;
-  while (rt->metrics().unhandled_exceptions == 0 &&
-         std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(1ms);
-  }
+  WaitForAReport(*rt);
   auto ok = []() -> Task<int> { co_return 1; };
   EXPECT_EQ(rt->block_on(ok()), 1);
   EXPECT_THAT(::testing::internal::GetCapturedStderr(),

@@ -162,9 +162,7 @@ RequestParser::OwnedBody RequestParser::TakeBody() {
   const size_t end = start_ + request_bytes();
   const size_t rest = size_ - end;
   OwnedBody out{std::move(data_), start_ + head_size_, head_.content_length_};
-  capacity_ = 0;
-  start_ = 0;
-  size_ = 0;
+  DropBuffer();
   if (rest > 0) {
     Reserve(rest);
     std::memcpy(data_.get(), out.buffer.get() + end, rest);
@@ -174,12 +172,16 @@ RequestParser::OwnedBody RequestParser::TakeBody() {
   return out;
 }
 
-void RequestParser::ReleaseIdleBuffer() {
-  if (buffered_bytes() != 0 || state_ != State::kHead) return;
+void RequestParser::DropBuffer() {
   data_.reset();
   capacity_ = 0;
   start_ = 0;
   size_ = 0;
+}
+
+void RequestParser::ReleaseIdleBuffer() {
+  if (buffered_bytes() != 0 || state_ != State::kHead) return;
+  DropBuffer();
   head_ = RequestHead();
   pending_ = RequestHead();
 }
@@ -250,8 +252,7 @@ void RequestParser::StartNextRequest() {
   }
   if (capacity_ > kRetainedCapacity && live <= kRetainedCapacity) {
     if (live == 0) {
-      data_.reset();
-      capacity_ = 0;
+      DropBuffer();
     } else {
       std::unique_ptr<char[]> shrunk(new char[kRetainedCapacity]);
       std::memcpy(shrunk.get(), data_.get() + start_, live);

@@ -224,6 +224,8 @@ class RequestParser {
   bool FinishHead();
   void StartNextRequest();
   void Reserve(size_t free_bytes);
+  // Forgets the buffer (freed, or already moved out): empty, no capacity.
+  void DropBuffer();
 
   ParserLimits limits_;
   State state_ = State::kHead;
