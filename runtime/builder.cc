@@ -12,7 +12,7 @@
 #include "alloc/alloc.h"
 #include "alloc/config_file.h"
 #include "runtime/internal/scheduler.h"
-#include "runtime/runtime.h"
+#include "runtime/runtime_class.h"
 
 namespace tidepool {
 namespace {

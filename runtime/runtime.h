@@ -1,11 +1,11 @@
 #ifndef TIDEPOOL_RUNTIME_RUNTIME_H_
 #define TIDEPOOL_RUNTIME_RUNTIME_H_
 
-// Runtime: a work-stealing executor for Task coroutines plus a pool of
-// threads for blocking calls. This header also brings in everything a
-// program on tidepool needs: Task, JoinHandle, Builder, spawn,
-// spawn_blocking, yield_now, the timers (sleep, timeout, interval) and the
-// synchronization primitives and channels (runtime/sync/).
+// Everything a program on tidepool needs, in one include: Runtime and
+// Builder, Task, JoinHandle, spawn, spawn_blocking, yield_now, the timers
+// (sleep, timeout, interval), TCP, and the synchronization primitives and
+// channels (runtime/sync/). Each header it includes documents what it
+// declares; a file that needs one part may include just that header.
 //
 //   tidepool::Task<int> Answer() { co_return 42; }
 //   int main() {
@@ -13,36 +13,14 @@
 //     if (!rt.ok()) return 1;
 //     return rt->block_on(Answer()) == 42 ? 0 : 1;
 //   }
-//
-// A Runtime is move-only. Its methods may be called from any thread, except
-// that block_on() and destruction must not happen inside one of its tasks.
-// Destroying it shuts it down: workers stop, every unfinished task is
-// destroyed (its JoinHandle reports TaskCancelled), blocking calls that never
-// started are cancelled, and running ones get shutdown_timeout to finish.
-//
-// A blocking call still running when shutdown_timeout expires (a straggler)
-// is left to finish on its own thread, and the runtime's internals stay
-// allocated until it has: whatever it does meanwhile is defined. spawn() and
-// spawn_blocking() return a JoinHandle that is already finished with
-// TaskCancelled; a send to a task of the runtime finds the receiver gone;
-// its own JoinHandle completes with its result.
 
-#include <chrono>
-#include <memory>
-#include <stdexcept>
-#include <type_traits>
-#include <utility>
-
-#include "alloc/alloc.h"
 #include "runtime/builder.h"
-#include "runtime/internal/context.h"
-#include "runtime/internal/scheduler.h"
-#include "runtime/internal/thread_waiter.h"
 #include "runtime/join_handle.h"
 #include "runtime/metrics.h"
 #include "runtime/net/socket_address.h"
 #include "runtime/net/tcp_listener.h"
 #include "runtime/net/tcp_stream.h"
+#include "runtime/runtime_class.h"
 #include "runtime/spawn.h"
 #include "runtime/sync/cancellation_token.h"
 #include "runtime/sync/join_set.h"
@@ -59,90 +37,5 @@
 #include "runtime/time/timeout.h"
 #include "runtime/unhandled_exception.h"
 #include "runtime/yield_now.h"
-
-namespace tidepool {
-
-class Runtime {
- public:
-  Runtime(Runtime&&) noexcept = default;
-  Runtime& operator=(Runtime&& other) noexcept {
-    if (this != &other) {
-      Close();
-      scheduler_ = std::move(other.scheduler_);
-    }
-    return *this;
-  }
-  ~Runtime() { Close(); }
-
-  // Runs `task` on the workers and blocks the calling thread until it
-  // finishes; returns its value or rethrows its exception. Not from inside a
-  // tidepool task (that would block a worker): throws std::logic_error.
-  template <typename T>
-  T block_on(Task<T> task) {
-    if (internal::CurrentTask() != nullptr) {
-      throw std::logic_error(
-          "tidepool: Runtime::block_on called from inside a task");
-    }
-    JoinHandle<T> handle = spawn(std::move(task));
-    internal::JoinState<T>* cell = internal::JoinHandleAccess<T>::Cell(handle);
-    internal::ThreadWaiter waiter;
-    if (cell->SetJoinWaiter(&waiter)) waiter.Wait(Checked()->may_spin());
-    return cell->TakeResult();
-  }
-
-  // Any thread. Starts `task` on the workers; see JoinHandle.
-  template <typename T>
-  JoinHandle<T> spawn(Task<T> task) {
-    return internal::JoinHandleAccess<T>::Make(
-        Checked()->Spawn(std::move(task)));
-  }
-
-  // Any thread. Runs f() on a blocking-pool thread; the JoinHandle yields
-  // its result or exception.
-  template <typename F>
-  auto spawn_blocking(F&& f) {
-    using R = std::invoke_result_t<std::decay_t<F>&>;
-    return internal::JoinHandleAccess<R>::Make(
-        Checked()->SpawnBlocking(std::forward<F>(f)));
-  }
-
-  // Shuts down now, waiting at most `timeout` for running blocking calls
-  // (threads still running then are detached and reported on stderr).
-  void shutdown_timeout(std::chrono::nanoseconds timeout) {
-    Checked()->Shutdown(timeout);
-  }
-
-  RuntimeMetrics metrics() const { return Checked()->Metrics(); }
-
-  // Gives the allocator's free memory back to the system now (see
-  // alloc::trim()); returns what the resident set dropped by. Any thread.
-  alloc::TrimResult trim() { return alloc::trim(); }
-
- private:
-  friend class Builder;
-  explicit Runtime(std::shared_ptr<internal::Scheduler> scheduler)
-      : scheduler_(std::move(scheduler)) {}
-
-  // Shuts down with the configured shutdown_timeout. Stragglers hold their
-  // own references to the scheduler, which outlives this Runtime until the
-  // last of them ends.
-  void Close() {
-    if (!scheduler_) return;
-    // Shutdown first: until the workers are joined, a task may still call
-    // into this Runtime (metrics(), say) and read scheduler_.
-    scheduler_->Shutdown();
-    scheduler_.reset();
-  }
-
-  internal::Scheduler* Checked() const {
-    if (!scheduler_)
-      throw std::logic_error("tidepool: use of a moved-from Runtime");
-    return scheduler_.get();
-  }
-
-  std::shared_ptr<internal::Scheduler> scheduler_;
-};
-
-}  // namespace tidepool
 
 #endif  // TIDEPOOL_RUNTIME_RUNTIME_H_

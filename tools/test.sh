@@ -3,7 +3,8 @@
 # //tests/... again under ThreadSanitizer and under AddressSanitizer + UBSan
 # (less the tests tagged no_sanitizer, see .bazelrc); a short libFuzzer run
 # of the HTTP request parser; a check that Debian's GCC 12 is refused by the
-# compiler guard (runtime/compiler_check.h); and a build and run of the
+# compiler guard (runtime/compiler_check.h); a check that examples/ include
+# no internal header; and a build and run of the
 # separate consumer workspace in examples/consumer. Stops at the first
 # failure.
 #
@@ -36,6 +37,9 @@ stage "bazel test --config=asan //tests/..."
 
 stage "fuzz: the HTTP request parser under libFuzzer for 20 s (tools/fuzz.sh)"
 tools/fuzz.sh 20
+
+stage "includes: examples/ use only tidepool's public headers"
+tools/check_includes.sh
 
 stage "compiler guard: GCC 12 is refused with the guard's message"
 tools/check_compiler_guard.sh

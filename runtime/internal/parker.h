@@ -8,7 +8,7 @@
 
 #include "runtime/internal/mutex.h"
 #include "runtime/internal/spin.h"
-#include "runtime/io/io_driver.h"
+#include "runtime/internal/io/io_driver.h"
 
 namespace tidepool::internal {
 

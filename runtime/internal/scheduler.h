@@ -18,7 +18,7 @@
 #include "runtime/internal/task_cell.h"
 #include "runtime/internal/timer_driver.h"
 #include "runtime/internal/unhandled_sink.h"
-#include "runtime/io/io_driver.h"
+#include "runtime/internal/io/io_driver.h"
 #include "runtime/metrics.h"
 #include "runtime/task.h"
 

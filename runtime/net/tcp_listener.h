@@ -20,7 +20,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "runtime/io/io_awaitable.h"
+#include "runtime/internal/io/io_awaitable.h"
 #include "runtime/net/internal/socket.h"
 #include "runtime/net/socket_address.h"
 #include "runtime/net/tcp_stream.h"

@@ -5,7 +5,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "runtime/io/io_driver.h"
+#include "runtime/internal/io/io_driver.h"
 #include "runtime/net/socket_address.h"
 
 namespace tidepool::internal {

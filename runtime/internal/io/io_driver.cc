@@ -1,10 +1,10 @@
-#include "runtime/io/io_driver.h"
+#include "runtime/internal/io/io_driver.h"
 
 #include <string>
 
 #include "absl/strings/str_cat.h"
-#include "runtime/io/epoll_driver.h"
-#include "runtime/io/uring_driver.h"
+#include "runtime/internal/io/epoll_driver.h"
+#include "runtime/internal/io/uring_driver.h"
 
 namespace tidepool::internal {
 

@@ -1,4 +1,4 @@
-#include "runtime/io/uring_driver.h"
+#include "runtime/internal/io/uring_driver.h"
 
 #include <liburing.h>
 #include <signal.h>

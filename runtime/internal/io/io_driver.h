@@ -1,5 +1,5 @@
-#ifndef TIDEPOOL_RUNTIME_IO_IO_DRIVER_H_
-#define TIDEPOOL_RUNTIME_IO_IO_DRIVER_H_
+#ifndef TIDEPOOL_RUNTIME_INTERNAL_IO_IO_DRIVER_H_
+#define TIDEPOOL_RUNTIME_INTERNAL_IO_IO_DRIVER_H_
 
 // The I/O driver of a runtime: one per Runtime, shared by its workers. Two
 // implementations with one contract, io_uring (UringDriver) and epoll
@@ -193,4 +193,4 @@ inline bool ReadsSide(const IoOp& op) {
 
 }  // namespace tidepool::internal
 
-#endif  // TIDEPOOL_RUNTIME_IO_IO_DRIVER_H_
+#endif  // TIDEPOOL_RUNTIME_INTERNAL_IO_IO_DRIVER_H_

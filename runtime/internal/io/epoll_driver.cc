@@ -1,4 +1,4 @@
-#include "runtime/io/epoll_driver.h"
+#include "runtime/internal/io/epoll_driver.h"
 
 #include <poll.h>
 #include <sys/epoll.h>

@@ -1,5 +1,5 @@
-#ifndef TIDEPOOL_RUNTIME_IO_IO_AWAITABLE_H_
-#define TIDEPOOL_RUNTIME_IO_IO_AWAITABLE_H_
+#ifndef TIDEPOOL_RUNTIME_INTERNAL_IO_IO_AWAITABLE_H_
+#define TIDEPOOL_RUNTIME_INTERNAL_IO_IO_AWAITABLE_H_
 
 #include <atomic>
 #include <cerrno>
@@ -12,7 +12,7 @@
 #include "runtime/internal/context.h"
 #include "runtime/internal/timer_driver.h"
 #include "runtime/internal/timer_wheel.h"
-#include "runtime/io/io_driver.h"
+#include "runtime/internal/io/io_driver.h"
 
 namespace tidepool::internal {
 
@@ -116,4 +116,4 @@ class IoAwaitable {
 
 }  // namespace tidepool::internal
 
-#endif  // TIDEPOOL_RUNTIME_IO_IO_AWAITABLE_H_
+#endif  // TIDEPOOL_RUNTIME_INTERNAL_IO_IO_AWAITABLE_H_

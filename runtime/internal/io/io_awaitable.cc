@@ -1,4 +1,4 @@
-#include "runtime/io/io_awaitable.h"
+#include "runtime/internal/io/io_awaitable.h"
 
 #include "runtime/internal/scheduler.h"
 

@@ -1,10 +1,10 @@
-#ifndef TIDEPOOL_RUNTIME_IO_EPOLL_DRIVER_H_
-#define TIDEPOOL_RUNTIME_IO_EPOLL_DRIVER_H_
+#ifndef TIDEPOOL_RUNTIME_INTERNAL_IO_EPOLL_DRIVER_H_
+#define TIDEPOOL_RUNTIME_INTERNAL_IO_EPOLL_DRIVER_H_
 
 #include <memory>
 
 #include "absl/status/statusor.h"
-#include "runtime/io/io_driver.h"
+#include "runtime/internal/io/io_driver.h"
 
 namespace tidepool::internal {
 
@@ -16,4 +16,4 @@ absl::StatusOr<std::unique_ptr<IoDriver>> NewEpollDriver();
 
 }  // namespace tidepool::internal
 
-#endif  // TIDEPOOL_RUNTIME_IO_EPOLL_DRIVER_H_
+#endif  // TIDEPOOL_RUNTIME_INTERNAL_IO_EPOLL_DRIVER_H_
