@@ -167,80 +167,10 @@ void BlockingPool::ThreadMain(ThreadList::iterator self, size_t index,
   Idler idler;
   // A thread this one handed a call to, to wake once mu_ is released.
   Idler* to_wake = nullptr;
-  {
-    MutexLock lock(&mu_);
-    while (true) {
-      mu_.Unlock();
-      if (to_wake != nullptr) {
-        to_wake->wake.Notify();
-        to_wake = nullptr;
-      }
-      const Ran ran = RunOne(task);
-      mu_.Lock();
-      if (ran.counted) {
-        // Counted as returning until here, so spawns meanwhile queued for
-        // it.
-        returning_.fetch_sub(1, std::memory_order_relaxed);
-        call_ewma_ += (ran.took - call_ewma_) / 8;
-      }
-      task = TakeQueued();
-      if (task != nullptr) continue;
-      if (shutdown_) break;
-      idle_.push_back(&idler);
-      if (ShouldSpin()) {
-        spinner_ = &idler;
-        mu_.Unlock();
-        SpinUntil(kSpinBeforeSleep, [&] {
-          // acquire: pairs with the giver's release store.
-          return idler.task.load(std::memory_order_acquire) != nullptr;
-        });
-        mu_.Lock();
-        spinner_ = nullptr;
-        // relaxed, here and below: under mu_, which every giver holds too.
-        // A call handed after the spin gave up, before this lock, counts as
-        // caught: its giver saw a spinner and sent no wake-up either.
-        spin_backoff_.Record(idler.task.load(std::memory_order_relaxed) !=
-                             nullptr);
-      }
-      // A call is here already only if it came while spinning, without a
-      // wake-up to wait for.
-      task = idler.task.exchange(nullptr, std::memory_order_relaxed);
-      if (task != nullptr) continue;
-      if (shutdown_) {  // came while spinning; its wake-up is done
-        std::erase(idle_, &idler);
-        break;
-      }
-      const auto deadline = DeadlineAfter(keep_alive_);
-      mu_.Unlock();
-      // About to sleep: release what the allocator holds for this thread
-      // (trim.on_blocking_idle) now, not after every call, as a call that
-      // comes within the spin needs none of it released. Outside the lock:
-      // flushing a thread cache or collecting a heap takes microseconds to
-      // milliseconds; a call handed meanwhile finds this thread on idle_,
-      // and its wake-up makes the wait below return at once.
-      if (trim_.on_blocking_idle)
-        alloc::ThreadIdle(alloc::ThreadRole::kBlocking);
-      const bool woken = idler.wake.Wait(deadline);
-      mu_.Lock();
-      if (!woken && idler.task.load(std::memory_order_relaxed) != nullptr) {
-        // A giver unlinked us as the keep-alive ran out; its wake-up must
-        // land before this slot may go.
-        mu_.Unlock();
-        idler.wake.Wait();
-        mu_.Lock();
-      }
-      task = idler.task.exchange(nullptr, std::memory_order_relaxed);
-      if (task != nullptr) {
-        to_wake = WokenWithCall();
-        continue;
-      }
-      // The keep-alive ran out, or shutdown woke us: still on idle_.
-      std::erase(idle_, &idler);
-      break;
-    }
-    // From here on a spawn may start a replacement thread.
-    --active_;
-    ++exited_total_;
+  while (task != nullptr) {
+    if (to_wake != nullptr) std::exchange(to_wake, nullptr)->wake.Notify();
+    const Ran ran = RunOne(task);
+    task = NextCall(ran, idler, to_wake);
   }
   if (on_thread_stop_) on_thread_stop_();
   SetCurrentScheduler(nullptr);
@@ -256,6 +186,89 @@ void BlockingPool::ThreadMain(ThreadList::iterator self, size_t index,
   MutexLock lock(&mu_);
   finished_.splice(finished_.end(), threads_, self);
   thread_finished_.SignalAll();
+}
+
+TaskHeader* BlockingPool::NextCall(const Ran& ran, Idler& idler,
+                                   Idler*& to_wake) {
+  MutexLock lock(&mu_);
+  if (ran.counted) {
+    // Counted as returning until here, so spawns meanwhile queued for it.
+    // relaxed: a count, read only to choose between queueing and starting
+    // a thread (QueueOrStart); it publishes no data. Pairs with the
+    // increment in RunOne().
+    returning_.fetch_sub(1, std::memory_order_relaxed);
+    call_ewma_ += (ran.took - call_ewma_) / 8;
+  }
+  TaskHeader* task = TakeQueued();
+  if (task == nullptr && !shutdown_) task = WaitForCall(idler, to_wake);
+  if (task == nullptr) {
+    // From here on a spawn may start a replacement thread.
+    --active_;
+    ++exited_total_;
+  }
+  return task;
+}
+
+TaskHeader* BlockingPool::WaitForCall(Idler& idler, Idler*& to_wake) {
+  idle_.push_back(&idler);
+  if (ShouldSpin()) SpinForCall(idler);
+  // A call is here already only if it came while spinning, without a
+  // wake-up to wait for. relaxed, here and below: under mu_, which every
+  // giver holds too.
+  if (TaskHeader* task =
+          idler.task.exchange(nullptr, std::memory_order_relaxed)) {
+    return task;
+  }
+  if (shutdown_) {  // came while spinning; its wake-up is done
+    std::erase(idle_, &idler);
+    return nullptr;
+  }
+  SleepForCall(idler);
+  if (TaskHeader* task =
+          idler.task.exchange(nullptr, std::memory_order_relaxed)) {
+    to_wake = WokenWithCall();
+    return task;
+  }
+  // The keep-alive ran out, or shutdown woke us: still on idle_.
+  std::erase(idle_, &idler);
+  return nullptr;
+}
+
+void BlockingPool::SpinForCall(Idler& idler) {
+  spinner_ = &idler;
+  {
+    MutexUnlock unlock(&mu_);
+    SpinUntil(kSpinBeforeSleep, [&] {
+      // acquire: pairs with the giver's release store in Dispatch().
+      return idler.task.load(std::memory_order_acquire) != nullptr;
+    });
+  }
+  spinner_ = nullptr;
+  // A call handed after the spin gave up, before the lock was taken back,
+  // counts as caught: its giver saw a spinner and sent no wake-up either.
+  spin_backoff_.Record(idler.task.load(std::memory_order_relaxed) != nullptr);
+}
+
+void BlockingPool::SleepForCall(Idler& idler) {
+  const auto deadline = DeadlineAfter(keep_alive_);
+  bool woken;
+  {
+    MutexUnlock unlock(&mu_);
+    // About to sleep: release what the allocator holds for this thread
+    // (trim.on_blocking_idle) now, not after every call, as a call that
+    // comes within the spin needs none of it released. Outside the lock:
+    // flushing a thread cache or collecting a heap takes microseconds to
+    // milliseconds; a call handed meanwhile finds this thread on idle_, and
+    // its wake-up makes the wait below return at once.
+    if (trim_.on_blocking_idle) alloc::ThreadIdle(alloc::ThreadRole::kBlocking);
+    woken = idler.wake.Wait(deadline);
+  }
+  if (!woken && idler.task.load(std::memory_order_relaxed) != nullptr) {
+    // A giver unlinked us as the keep-alive ran out; its wake-up must land
+    // before the idler (on this thread's stack) may go.
+    MutexUnlock unlock(&mu_);
+    idler.wake.Wait();
+  }
 }
 
 bool BlockingPool::ShouldSpin() {

@@ -97,6 +97,18 @@ class BlockingPool : public std::enable_shared_from_this<BlockingPool> {
   void ThreadMain(ThreadList::iterator self, size_t index, TaskHeader* task,
                   std::shared_ptr<Scheduler> runtime);
   Ran RunOne(TaskHeader* task);
+  // After a call: the next one for this thread (queued, or handed to it
+  // while it idles for up to keep_alive), or nullptr when the thread is to
+  // exit, which it then has left the pool's counts for. `to_wake` returns a
+  // thread to wake once no lock is held.
+  TaskHeader* NextCall(const Ran& ran, Idler& idler, Idler*& to_wake)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  // Lists this thread as idle and waits for a call: spins briefly if it is
+  // the last to go idle, then sleeps until keep_alive runs out.
+  TaskHeader* WaitForCall(Idler& idler, Idler*& to_wake)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void SpinForCall(Idler& idler) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void SleepForCall(Idler& idler) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Finds `task` a thread: the newest idle one (returned, to be woken after
   // mu_ is released, unless it is the spinner), or a place in waiting_, or
   // QueueOrStart.

@@ -24,7 +24,7 @@ TaskHeader* SuspendCurrentTask(std::coroutine_handle<> awaiting) {
     throw std::logic_error(
         "tidepool: a runtime awaitable was awaited outside a tidepool task");
   }
-  task->resume_point_ = awaiting;
+  task->set_resume_point(awaiting);
   return task;
 }
 

@@ -21,7 +21,7 @@ void InjectQueue::PushBatch(TaskHeader* first, TaskHeader* last, size_t n) {
     if (pushed_.load(std::memory_order_relaxed) == Closed()) {
       mu_.Unlock();
       len_.fetch_sub(n, std::memory_order_relaxed);
-      last->queue_next_ = nullptr;
+      last->set_queue_next(nullptr);
       UnrefList(first);
       return;
     }
@@ -34,8 +34,8 @@ void InjectQueue::PushBatch(TaskHeader* first, TaskHeader* last, size_t n) {
   // order: afterwards `last` leads to `first`, whose link is set below.
   TaskHeader* prev = nullptr;
   for (TaskHeader* t = first;;) {
-    TaskHeader* const next = t->queue_next_;
-    t->queue_next_ = prev;
+    TaskHeader* const next = t->queue_next();
+    t->set_queue_next(prev);
     if (t == last) break;
     prev = t;
     t = next;
@@ -44,11 +44,11 @@ void InjectQueue::PushBatch(TaskHeader* first, TaskHeader* last, size_t n) {
   do {
     if (top == Closed()) {
       len_.fetch_sub(n, std::memory_order_relaxed);
-      first->queue_next_ = nullptr;
+      first->set_queue_next(nullptr);
       UnrefList(last);
       return;
     }
-    first->queue_next_ = top;
+    first->set_queue_next(top);
   } while (!pushed_.compare_exchange_weak(top, last, std::memory_order_release,
                                           std::memory_order_relaxed));
 }
@@ -63,8 +63,8 @@ void InjectQueue::TakePushed() {
   TaskHeader* oldest = nullptr;
   TaskHeader* const newest = top;
   while (top != nullptr) {
-    TaskHeader* const next = top->queue_next_;
-    top->queue_next_ = oldest;
+    TaskHeader* const next = top->queue_next();
+    top->set_queue_next(oldest);
     oldest = top;
     top = next;
   }
@@ -72,9 +72,9 @@ void InjectQueue::TakePushed() {
 }
 
 void InjectQueue::Append(TaskHeader* first, TaskHeader* last) {
-  last->queue_next_ = nullptr;
+  last->set_queue_next(nullptr);
   if (tail_) {
-    tail_->queue_next_ = first;
+    tail_->set_queue_next(first);
   } else {
     head_ = first;
   }
@@ -91,7 +91,7 @@ size_t InjectQueue::PopBatch(TaskHeader** out, size_t max) {
       if (head_ == nullptr) break;
     }
     out[n++] = head_;
-    head_ = head_->queue_next_;
+    head_ = head_->queue_next();
     if (head_ == nullptr) tail_ = nullptr;
   }
   len_.fetch_sub(n, std::memory_order_relaxed);
@@ -101,7 +101,7 @@ size_t InjectQueue::PopBatch(TaskHeader** out, size_t max) {
 size_t InjectQueue::UnrefList(TaskHeader* list) {
   size_t n = 0;
   for (; list != nullptr; ++n) {
-    TaskHeader* next = list->queue_next_;
+    TaskHeader* next = list->queue_next();
     list->Unref();
     list = next;
   }

@@ -28,7 +28,7 @@ namespace tidepool::internal {
 class InjectQueue {
  public:
   void Push(TaskHeader* task) { PushBatch(task, task, 1); }
-  // Pushes the list first..last (linked through queue_next_) of n tasks.
+  // Pushes the list first..last (linked through queue_next()) of n tasks.
   void PushBatch(TaskHeader* first, TaskHeader* last, size_t n);
   // Pops up to `max` tasks into `out`; returns how many.
   size_t PopBatch(TaskHeader** out, size_t max);
@@ -53,11 +53,11 @@ class InjectQueue {
   static size_t UnrefList(TaskHeader* list);
   // Moves the pushed stack behind the list, oldest first.
   void TakePushed() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Puts the list first..last (linked through queue_next_) behind the list.
+  // Puts the list first..last (linked through queue_next()) behind the list.
   void Append(TaskHeader* first, TaskHeader* last)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
-  // The stack of pushes, newest on top, linked through queue_next_; or
+  // The stack of pushes, newest on top, linked through queue_next(); or
   // Closed(). release on push / acquire on take: the taker reads the links.
   std::atomic<TaskHeader*> pushed_{nullptr};
   Mutex mu_;

@@ -42,6 +42,31 @@ class ABSL_SCOPED_LOCKABLE MutexLock {
   Mutex* mu_;
 };
 
+// The reverse of MutexLock: releases a held mutex for its scope and takes it
+// back at the end, so that code which must drop a lock around a wait or a
+// call stays checkable by -Wthread-safety. clang recognises the pattern only
+// with release_capability on both (abseil has no macro for it); the
+// destructor's ends the scope, which the analysis reads as taking back what
+// the constructor released.
+#if defined(__clang__)
+#define TIDEPOOL_RELEASE_CAPABILITY(...) \
+  __attribute__((release_capability(__VA_ARGS__)))
+#else
+#define TIDEPOOL_RELEASE_CAPABILITY(...)
+#endif
+class ABSL_SCOPED_LOCKABLE MutexUnlock {
+ public:
+  explicit MutexUnlock(Mutex* mu) TIDEPOOL_RELEASE_CAPABILITY(mu) : mu_(mu) {
+    mu_->Unlock();
+  }
+  ~MutexUnlock() TIDEPOOL_RELEASE_CAPABILITY() { mu_->Lock(); }
+  MutexUnlock(const MutexUnlock&) = delete;
+  MutexUnlock& operator=(const MutexUnlock&) = delete;
+
+ private:
+  Mutex* mu_;
+};
+
 // Condition variable for Mutex. Wait() and WaitFor() must be called with the
 // mutex held; they return with it held.
 class CondVar {

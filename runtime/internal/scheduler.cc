@@ -146,11 +146,7 @@ int Scheduler::CurrentWorker() const {
 }
 
 void Scheduler::Submit(TaskHeader* task) {
-  // relaxed: the task is not shared yet; the queue push publishes it. Keeps
-  // the reference count in the upper bits.
-  std::atomic<uint32_t>& state = task->state();
-  state.store(state.load(std::memory_order_relaxed) | TaskHeader::kScheduled,
-              std::memory_order_relaxed);
+  task->state().SetScheduledUnshared();
   if (!owned_.Insert(task, CurrentWorker())) {  // shutting down: never runs
     task->CancelNow();
     task->Unref();
@@ -200,7 +196,7 @@ bool Scheduler::PushLocal(Worker* w, TaskHeader* task) {
   // Linked from the back, so the list ends at `task`.
   TaskHeader* first = task;
   for (size_t i = n; i-- > 0;) {
-    batch[i]->queue_next_ = first;
+    batch[i]->set_queue_next(first);
     first = batch[i];
   }
   inject_.PushBatch(first, task, n + 1);
@@ -316,100 +312,48 @@ TaskHeader* Scheduler::Search(Worker* w) {
 }
 
 void Scheduler::RunTask(Worker* w, TaskHeader* task) {
-  if (w->searching) {
-    w->searching = false;
-    // The last searcher found work: there may be more, so wake a peer to
-    // look (it parks again at once if there is none).
-    if (idle_.TransitionWorkerFromSearching()) NotifyParked();
-  }
+  StopSearching(w);
   w->Count(w->polls);
   w->trim_armed = true;
-  std::atomic<uint32_t>& state = task->state();
-  uint32_t s = state.load(std::memory_order_relaxed);
-  if (s & TaskHeader::kRunning) {
-    // Requeued by a yield without leaving kRunning, or claimed while queued
-    // by CancelHere(); the yield claim says which.
-    if (!task->TakeYieldRequeued()) {
-      task->Unref();  // CancelHere()'s: the queue's reference is left
+  // Every path ends with the queue's reference dropped or handed on.
+  switch (task->state().TransitionToRunning()) {
+    case TaskState::Claim::kNotOurs:
+      task->Unref();
       return;
-    }
-    // relaxed: the claim's acquire exchange ordered the frame; the word
-    // only needs its current flags.
-    s = state.load(std::memory_order_relaxed);
-    if (s & TaskHeader::kNotified) {
-      // Woken while queued: this poll is that wake-up. acq_rel: the waker's
-      // writes.
-      s = state.fetch_and(~TaskHeader::kNotified, std::memory_order_acq_rel) &
-          ~TaskHeader::kNotified;
-    }
-  } else {
-    while (true) {
-      if (s & (TaskHeader::kRunning | TaskHeader::kComplete)) {
-        // CancelHere() claimed the task while it was queued; the queue's
-        // reference is all that is left to drop.
-        task->Unref();
-        return;
-      }
-      // acquire: sees everything done before the task was scheduled.
-      if (state.compare_exchange_weak(
-              s, (s & ~TaskHeader::kScheduled) | TaskHeader::kRunning,
-              std::memory_order_acquire, std::memory_order_relaxed)) {
-        break;
-      }
-    }
-  }
-  if (s & TaskHeader::kCancelled) {
-    task->CancelNow();
-    task->Unref();
-    return;
+    case TaskState::Claim::kCancel:
+      task->CancelNow();
+      task->Unref();
+      return;
+    case TaskState::Claim::kPoll:
+      break;
   }
   SetCurrentTask(task);
   const bool done = task->Poll();
   SetCurrentTask(nullptr);
   if (done) {
-    task->Complete(/*caller_refs=*/1);  // and the queue's reference
+    task->Complete(/*caller_refs=*/1);
     return;
   }
-  const bool yielded = TakeYieldRequest();
-  s = state.load(std::memory_order_relaxed);
-  if (yielded && !(s & TaskHeader::kCancelled)) {
-    // Back of the queue, still kRunning and keeping the queue's reference:
-    // a wake-up meanwhile only sets kNotified, which the next poll absorbs,
-    // and an abort sets kCancelled, which it checks (see above). Saves the
-    // CAS here and the one at the next poll's start.
-    task->MarkYieldRequeued();
-    Requeue(w, task);
-    return;
-  }
-  while (true) {
-    if (s & TaskHeader::kCancelled) {
+  switch (task->state().TransitionToIdle(TakeYieldRequest())) {
+    case TaskState::AfterPoll::kIdle:
+      task->Unref();
+      return;
+    case TaskState::AfterPoll::kRequeue:
+      Requeue(w, task);
+      return;
+    case TaskState::AfterPoll::kCancel:
       task->CancelNow();
       task->Unref();
       return;
-    }
-    if (s & TaskHeader::kNotified) {
-      // Woken during its own poll (a fast wake-up): back of the queue,
-      // keeping the queue reference. acq_rel: acquire the waker's writes,
-      // release our frame writes to the next poller.
-      if (state.compare_exchange_weak(
-              s,
-              (s & ~(TaskHeader::kRunning | TaskHeader::kNotified)) |
-                  TaskHeader::kScheduled,
-              std::memory_order_acq_rel, std::memory_order_relaxed)) {
-        Requeue(w, task);
-        return;
-      }
-      continue;
-    }
-    // release: the frame as we left it is visible to whoever wakes and polls
-    // the task next.
-    if (state.compare_exchange_weak(s, s & ~TaskHeader::kRunning,
-                                    std::memory_order_acq_rel,
-                                    std::memory_order_relaxed)) {
-      task->Unref();
-      return;
-    }
   }
+}
+
+void Scheduler::StopSearching(Worker* w) {
+  if (!w->searching) return;
+  w->searching = false;
+  // The last searcher found work: there may be more, so wake a peer to look
+  // (it parks again at once if there is none).
+  if (idle_.TransitionWorkerFromSearching()) NotifyParked();
 }
 
 void Scheduler::Park(Worker* w) {
@@ -424,7 +368,8 @@ void Scheduler::Park(Worker* w) {
       idle_.TransitionWorkerToParked(w->index, w->searching);
   w->searching = false;
   // Store-buffering handshake with producers (see idle.h): look once more
-  // after announcing ourselves as a sleeper.
+  // after announcing ourselves as a sleeper. seq_cst: pairs with the fence
+  // in Idle::WorkerToNotify() after a producer's push.
   std::atomic_thread_fence(std::memory_order_seq_cst);
   if ((HasWork() || shutdown_.load(std::memory_order_seq_cst)) &&
       idle_.UnparkSelf(w->index)) {
@@ -432,47 +377,7 @@ void Scheduler::Park(Worker* w) {
     return;
   }
   w->Count(w->parks);
-  using Clock = std::chrono::steady_clock;
-  std::optional<Clock::time_point> until;
-  // One parked worker at a time watches the timers and the I/O driver: it
-  // sleeps in the driver until a completion or the earliest deadline, and
-  // Register() interrupts it when an earlier one arrives. seq_cst: publishing
-  // ourselves as watcher and then reading the deadline pairs with Register
-  // storing the deadline and then reading the watcher (store buffering), so a
-  // new earliest timer is never missed.
-  int no_watcher = -1;
-  const bool watching = timer_watcher_.compare_exchange_strong(
-      no_watcher, static_cast<int>(w->index), std::memory_order_seq_cst);
-  if (watching) {
-    const uint64_t next = timers_.NextDeadline();
-    if (next != TimerDriver::kNever) until = timers_.TimeOf(next);
-  }
-  // A worker that parks while a peer still runs looks again after a while.
-  // Requeue() pushes without the wake-up check onto a queue it saw
-  // non-empty; a sleeper that looked at that queue as a thief emptied it can
-  // miss the push, and if the peer then runs a task that waits, without
-  // yielding, for the requeued one, nothing else would wake the sleeper
-  // (the peer never reaches its fair tick).
-  bool looking_again = false;
-  if (!last_awake) {
-    const auto look_at = Clock::now() + w->look_again;
-    if (!until || look_at < *until) {
-      until = look_at;
-      looking_again = true;
-    }
-  }
-  // The last worker to fall asleep after some work also watches for the
-  // runtime staying idle, then hands free memory back once.
-  const auto idle_trim = config_.allocator.trim.runtime_idle;
-  bool trim_due = last_awake && w->trim_armed && idle_trim.count() > 0;
-  if (trim_due) {
-    const auto trim_at = Clock::now() + idle_trim;
-    if (until && *until < trim_at) {
-      trim_due = false;  // the timer comes first; decide again after it
-    } else {
-      until = trim_at;
-    }
-  }
+  const SleepPlan plan = PlanSleep(w, last_awake);
   // The last worker to fall asleep spins briefly first (not the watcher:
   // completions reach it only inside the driver). Its next work then likely
   // comes from outside the workers (a blocking call's result, a block_on
@@ -480,25 +385,76 @@ void Scheduler::Park(Worker* w) {
   // not: a quick wake-up there only makes the two fight over the peer's
   // queue.
   const Parker::Woken woken =
-      w->parker.ParkUntil(until, watching ? io_.get() : nullptr,
+      w->parker.ParkUntil(plan.until, plan.watching ? io_.get() : nullptr,
                           /*spin=*/may_spin_ && last_awake);
   if (w->parker.spun_to_signal()) w->Count(w->spin_wakeups);
-  if (watching) timer_watcher_.store(-1, std::memory_order_seq_cst);
-  const bool timed_out =
-      woken == Parker::Woken::kTimeout ||
-      (woken == Parker::Woken::kIo && until && Clock::now() >= *until);
+  if (plan.watching) timer_watcher_.store(-1, std::memory_order_seq_cst);
+  AfterSleep(w, plan, woken);
+  RejoinAfterSleep(w, woken);
+}
+
+Scheduler::SleepPlan Scheduler::PlanSleep(Worker* w, bool last_awake) {
+  SleepPlan plan;
+  // One parked worker at a time watches the timers and the I/O driver: it
+  // sleeps in the driver until a completion or the earliest deadline, and
+  // RegisterTimer() interrupts it when an earlier one arrives. seq_cst:
+  // publishing ourselves as watcher and then reading the deadline pairs with
+  // RegisterTimer() storing the deadline and then reading the watcher (store
+  // buffering), so a new earliest timer is never missed.
+  int no_watcher = -1;
+  plan.watching = timer_watcher_.compare_exchange_strong(
+      no_watcher, static_cast<int>(w->index), std::memory_order_seq_cst);
+  if (plan.watching) {
+    const uint64_t next = timers_.NextDeadline();
+    if (next != TimerDriver::kNever) plan.until = timers_.TimeOf(next);
+  }
+  // A worker that parks while a peer still runs looks again after a while.
+  // Requeue() pushes without the wake-up check onto a queue it saw
+  // non-empty; a sleeper that looked at that queue as a thief emptied it can
+  // miss the push, and if the peer then runs a task that waits, without
+  // yielding, for the requeued one, nothing else would wake the sleeper
+  // (the peer never reaches its fair tick).
+  if (!last_awake) {
+    const auto look_at = Clock::now() + w->look_again;
+    if (!plan.until || look_at < *plan.until) {
+      plan.until = look_at;
+      plan.looking_again = true;
+    }
+  }
+  // The last worker to fall asleep after some work also watches for the
+  // runtime staying idle, then hands free memory back once.
+  const auto idle_trim = config_.allocator.trim.runtime_idle;
+  if (last_awake && w->trim_armed && idle_trim.count() > 0) {
+    const auto trim_at = Clock::now() + idle_trim;
+    // A timer that comes first wins; the trim is decided again after it.
+    if (!plan.until || trim_at <= *plan.until) {
+      plan.until = trim_at;
+      plan.trim_due = true;
+    }
+  }
+  return plan;
+}
+
+void Scheduler::AfterSleep(Worker* w, const SleepPlan& plan,
+                           Parker::Woken woken) {
+  const bool timed_out = woken == Parker::Woken::kTimeout ||
+                         (woken == Parker::Woken::kIo && plan.until &&
+                          Clock::now() >= *plan.until);
   // A producer's wake-up brings work and resets the wait; a look that ends
   // by its deadline doubles it, whatever the look then finds (the loop
   // looks next), as such rescues are rare.
   if (woken == Parker::Woken::kToken) {
     w->look_again = kLookAgainMin;
-  } else if (timed_out && looking_again) {
+  } else if (timed_out && plan.looking_again) {
     w->look_again = std::min(2 * w->look_again, kLookAgainMax);
   }
-  if (timed_out && trim_due) {
+  if (timed_out && plan.trim_due) {
     w->trim_armed = false;
-    alloc::TrimCoalesced(idle_trim);
+    alloc::TrimCoalesced(config_.allocator.trim.runtime_idle);
   }
+}
+
+void Scheduler::RejoinAfterSleep(Worker* w, Parker::Woken woken) {
   // Woken by a token: whoever sent it counted us as searching. Otherwise
   // (I/O completions, a deadline or an interrupt) we are still a listed
   // sleeper, unless a producer took us meanwhile and its token is on the

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstddef>
 #include <memory>
+#include <optional>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -13,12 +14,13 @@
 #include "runtime/internal/blocking_pool.h"
 #include "runtime/internal/idle.h"
 #include "runtime/internal/inject_queue.h"
+#include "runtime/internal/io/io_driver.h"
 #include "runtime/internal/owned_tasks.h"
+#include "runtime/internal/parker.h"
 #include "runtime/internal/runtime_config.h"
 #include "runtime/internal/task_cell.h"
 #include "runtime/internal/timer_driver.h"
 #include "runtime/internal/unhandled_sink.h"
-#include "runtime/internal/io/io_driver.h"
 #include "runtime/metrics.h"
 #include "runtime/task.h"
 
@@ -109,7 +111,21 @@ class Scheduler : public std::enable_shared_from_this<Scheduler> {
   TaskHeader* PullFromInject(Worker* w);
   TaskHeader* Search(Worker* w);
   void RunTask(Worker* w, TaskHeader* task);
+  // A searching worker that found a task stops searching.
+  void StopSearching(Worker* w);
+  // Sleeps until work arrives, in small steps: plan the sleep's deadline
+  // and role, sleep, act on why it ended, rejoin the awake workers.
   void Park(Worker* w);
+  using Clock = std::chrono::steady_clock;
+  struct SleepPlan {
+    std::optional<Clock::time_point> until;
+    bool watching = false;       // this worker watches timers and I/O
+    bool looking_again = false;  // `until` is the timed look beside a peer
+    bool trim_due = false;       // `until` is the idle trim's moment
+  };
+  SleepPlan PlanSleep(Worker* w, bool last_awake);
+  void AfterSleep(Worker* w, const SleepPlan& plan, Parker::Woken woken);
+  void RejoinAfterSleep(Worker* w, Parker::Woken woken);
   // Returns whether the queue was full, so that `task` and half the queue
   // went to the inject queue.
   bool PushLocal(Worker* w, TaskHeader* task);

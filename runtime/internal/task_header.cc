@@ -1,7 +1,5 @@
 #include "runtime/internal/task_header.h"
 
-#include <cstdio>
-#include <cstdlib>
 #include <stdexcept>
 #include <thread>
 
@@ -12,51 +10,16 @@
 namespace tidepool::internal {
 
 void TaskHeader::Wake() {
-  // relaxed first read: the CAS below re-reads with the ordering that counts.
-  uint32_t s = state_.load(std::memory_order_relaxed);
-  while (true) {
-    if (s & (kComplete | kScheduled)) return;
-    if (s & kRunning) {
-      if (s & kNotified) return;
-      // acq_rel: whatever the waker wrote before waking (say, a message)
-      // must be visible when the worker sees kNotified and polls again.
-      if (state_.compare_exchange_weak(s, s | kNotified,
-                                       std::memory_order_acq_rel,
-                                       std::memory_order_relaxed)) {
-        return;
-      }
-      continue;
-    }
-    if (state_.compare_exchange_weak(s, s | kScheduled,
-                                     std::memory_order_acq_rel,
-                                     std::memory_order_relaxed)) {
-      Ref();  // the queue's reference
-      scheduler_->Schedule(this);
-      return;
-    }
+  if (state_.TransitionToNotified()) {
+    Ref();  // the queue's reference
+    scheduler_->Schedule(this);
   }
 }
 
 void TaskHeader::Abort() {
-  uint32_t s = state_.load(std::memory_order_relaxed);
-  while (true) {
-    if (s & (kComplete | kCancelled)) return;
-    // Whoever runs or will run the task sees kCancelled: the worker after
-    // the current poll or before the next one, the blocking pool before it
-    // starts the call.
-    const bool someone_will_look =
-        scheduler_ == nullptr || (s & (kRunning | kScheduled));
-    const uint32_t next =
-        someone_will_look ? (s | kCancelled) : (s | kCancelled | kScheduled);
-    // acq_rel: orders the abort with the owner's transitions, like Wake().
-    if (state_.compare_exchange_weak(s, next, std::memory_order_acq_rel,
-                                     std::memory_order_relaxed)) {
-      if (!someone_will_look) {
-        Ref();
-        scheduler_->Schedule(this);
-      }
-      return;
-    }
+  if (state_.TransitionToAborted(scheduler_ != nullptr)) {
+    Ref();  // the queue's reference
+    scheduler_->Schedule(this);
   }
 }
 
@@ -65,41 +28,17 @@ void TaskHeader::CancelHere() {
     Abort();
     return;
   }
-  // acquire: a poll that ended elsewhere left the frame for us to destroy.
-  uint32_t s = state_.load(std::memory_order_acquire);
-  bool asked = false;
   while (true) {
-    if (s & kComplete) return;
-    if (s & kRunning) {
-      if (!asked) {
-        // Whoever runs it next cancels it instead of polling or requeueing
-        // it: a task that yields in a loop on another worker could keep
-        // winning its claim back before we look. relaxed: nothing to
-        // publish; CancelNow() publishes completion.
-        state_.fetch_or(kCancelled, std::memory_order_relaxed);
-        asked = true;
-      }
-      // relaxed first look: the exchange only when there is a claim to take,
-      // so that the wait does not write the task's line on every turn.
-      if (yield_requeued_.load(std::memory_order_relaxed) &&
-          TakeYieldRequeued()) {
-        // Queued by a yield, still marked running: ours now. The worker
-        // that pops it finds the claim gone and only drops its reference.
+    switch (state_.TransitionToCancelClaimed()) {
+      case TaskState::CancelClaim::kClaimed:
         CancelNow();
         return;
-      }
-      std::this_thread::yield();
-      s = state_.load(std::memory_order_acquire);
-      continue;
-    }
-    // Claimed like a worker claims a task it polls. A queue may still hold
-    // it (kScheduled stays set): the worker that takes it sees kRunning or
-    // kComplete and only drops the queue's reference.
-    if (state_.compare_exchange_weak(s, s | kRunning | kCancelled,
-                                     std::memory_order_acquire,
-                                     std::memory_order_acquire)) {
-      CancelNow();
-      return;
+      case TaskState::CancelClaim::kDone:
+        return;
+      case TaskState::CancelClaim::kBusy:
+        // The poll ends at the task's next suspension point.
+        std::this_thread::yield();
+        break;
     }
   }
 }
@@ -167,14 +106,11 @@ void TaskHeader::Complete(uint32_t caller_refs) {
   if (join_waiter_.load(std::memory_order_relaxed) == kDetached &&
       scheduler_ != nullptr && scheduler_->owned().FreeOwnSlot(this, worker)) {
     // Nobody can join, and the list's reference is ours to drop with the
-    // caller's: publish completion and drop them in one step (kComplete is
-    // not set yet, so adding it carries into nothing). acq_rel: release as
-    // below, and as Unref() for the delete.
-    UnrefSetting(1 + caller_refs, kComplete);
+    // caller's: publish completion and drop them in one step.
+    if (state_.TransitionToCompleteAndUnref(1 + caller_refs)) Destroy();
     return;
   }
-  // release: the result stored by the owner is visible to IsComplete().
-  state_.fetch_or(kComplete, std::memory_order_release);
+  state_.TransitionToComplete();
   // relaxed: as above; a task nobody can join skips the exchange.
   uintptr_t waiter = join_waiter_.load(std::memory_order_relaxed);
   if (waiter != kDetached) {
@@ -210,11 +146,6 @@ uint64_t TaskHeader::NextTaskId() {
     end = next + kBatch;
   }
   return next++;
-}
-
-void TaskHeader::RefCountUnderflow() {
-  std::fprintf(stderr, "tidepool: a task's reference was dropped twice\n");
-  std::abort();
 }
 
 void TaskHeader::DropHandle() {

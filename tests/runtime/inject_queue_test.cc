@@ -36,8 +36,8 @@ TEST(InjectQueueTest, FifoAcrossPushesAndBatches) {
   Tasks t(6);
   q.Push(t.all[0]);
   // A batch of three, linked first to last.
-  t.all[1]->queue_next_ = t.all[2];
-  t.all[2]->queue_next_ = t.all[3];
+  t.all[1]->set_queue_next(t.all[2]);
+  t.all[2]->set_queue_next(t.all[3]);
   q.PushBatch(t.all[1], t.all[3], 3);
   q.Push(t.all[4]);
   EXPECT_EQ(q.Size(), 5u);
@@ -66,7 +66,7 @@ TEST(InjectQueueTest, ClosingDropsQueuedAndLaterTasks) {
   q.Push(t.all[3]);
   EXPECT_TRUE(t.destroyed[3].load());
   // A batch, which would go straight onto the consumers' list.
-  t.all[4]->queue_next_ = t.all[5];
+  t.all[4]->set_queue_next(t.all[5]);
   q.PushBatch(t.all[4], t.all[5], 2);
   EXPECT_TRUE(t.destroyed[4].load());
   EXPECT_TRUE(t.destroyed[5].load());
@@ -92,7 +92,7 @@ TEST(InjectQueueTest, CloseRacingBatchesLosesNothing) {
         for (int i = 0; i < kPerProducer;) {
           const int n = std::min(i % 5 == 0 ? 1 : 3, kPerProducer - i);
           for (int k = 0; k + 1 < n; ++k) {
-            mine[i + k]->queue_next_ = mine[i + k + 1];
+            mine[i + k]->set_queue_next(mine[i + k + 1]);
           }
           q.PushBatch(mine[i], mine[i + n - 1], n);
           i += n;
@@ -150,8 +150,8 @@ TEST(InjectQueueTest, ProducersAndConsumersLoseNothing) {
       for (int i = 0; i < per_producer;) {
         // Every fourth push is a batch of up to three.
         if (i % 4 == 0 && i + 3 <= per_producer) {
-          all[i]->queue_next_ = all[i + 1];
-          all[i + 1]->queue_next_ = all[i + 2];
+          all[i]->set_queue_next(all[i + 1]);
+          all[i + 1]->set_queue_next(all[i + 2]);
           q.PushBatch(all[i], all[i + 2], 3);
           i += 3;
         } else {
