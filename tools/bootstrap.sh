@@ -22,6 +22,11 @@ packages=(
   libgtest-dev
   libgmock-dev
   libbenchmark-dev
+  # The CMake build beside Bazel (CMakeLists.txt, tools/cmake_check.sh):
+  # CMake 3.25 and pkg-config (pkgconf) for liburing's and jemalloc's .pc
+  # files and the pkg-config consumer.
+  cmake
+  pkgconf
   python3
   python3-matplotlib
   # examples/frontend parses JSON with simdjson.

@@ -4,9 +4,10 @@
 # (less the tests tagged no_sanitizer, see .bazelrc); a short libFuzzer run
 # of the HTTP request parser; a check that Debian's GCC 12 is refused by the
 # compiler guard (runtime/compiler_check.h); a check that examples/ include
-# no internal header; and a build and run of the
-# separate consumer workspace in examples/consumer. Stops at the first
-# failure.
+# no internal header; a build and run of the
+# separate consumer workspace in examples/consumer; and the CMake build
+# beside Bazel, installed and used by a find_package and a pkg-config
+# consumer (tools/cmake_check.sh). Stops at the first failure.
 #
 # BAZEL overrides the Bazel command (e.g. BAZEL="bazel --output_user_root=/tmp/b"
 # to keep clear of another Bazel server working in this checkout).
@@ -46,5 +47,8 @@ tools/check_compiler_guard.sh
 
 stage "examples/consumer: a separate workspace depending on @tidepool"
 (cd examples/consumer && "${bazel[@]}" run //:consumer)
+
+stage "cmake: the same libraries built with CMake, installed, and used by examples/consumer_cmake and examples/consumer_pkgconfig (tools/cmake_check.sh)"
+tools/cmake_check.sh
 
 stage "all stages passed"
