@@ -11,7 +11,7 @@
 //
 //   tidepool::alloc::Policy p = tidepool::alloc::DefaultPolicy();
 //   p.glibc_arena_max = 2;
-//   auto rt = tidepool::Builder().allocator(p).build();
+//   auto rt = tidepool::Builder().process_allocator(p).build();
 
 #include <chrono>
 #include <cstddef>
@@ -33,20 +33,26 @@ struct TrimPolicy {
   // Trim the process once the runtime has been idle this long (all workers
   // parked); zero disables it.
   std::chrono::milliseconds runtime_idle{1000};
+
+  bool operator==(const TrimPolicy&) const = default;
 };
 
+// A default-constructed Policy is tidepool's default (DefaultPolicy()).
 struct Policy {
   // Refuse to build when another backend serves malloc; nullopt accepts any.
   std::optional<Backend> expect;
 
   // glibc: cap on arenas (M_ARENA_MAX); 0 keeps glibc's 8 per core. Applied
   // when the runtime is built, before its threads start; threads that
-  // already took an arena keep it.
-  int glibc_arena_max = 0;
+  // already took an arena keep it. Two stop per-thread arena growth, the
+  // seed's fragmentation.
+  int glibc_arena_max = 2;
   // glibc: fixed mmap threshold (M_MMAP_THRESHOLD) in bytes; blocks at least
   // this large are mmapped and unmapped on free, so they never fragment an
   // arena. 0 keeps glibc's sliding threshold (which rises up to 32 MiB after
-  // the first large free, moving 200 KiB payloads into the arenas).
+  // the first large free, moving 200 KiB payloads into the arenas, where
+  // they are reused without a syscall; the trims hand the free space back
+  // afterwards, where a fixed threshold costs an mmap/munmap per payload).
   size_t glibc_mmap_threshold = 0;
   // glibc: trim threshold (M_TRIM_THRESHOLD) in bytes; free space at the top
   // of a heap beyond this goes back to the system as soon as it appears. 0
@@ -66,22 +72,27 @@ struct Policy {
   // arenas.
   int jemalloc_blocking_arenas = 2;
   // jemalloc: dirty and muzzy page decay of tidepool's arenas, in ms; -1
-  // keeps jemalloc's default (10 s).
-  int jemalloc_decay_ms = -1;
+  // keeps jemalloc's default (10 s). A second returns dirty pages soon
+  // after a burst.
+  int jemalloc_decay_ms = 1000;
   // jemalloc: purge in background threads.
   bool jemalloc_background_thread = false;
 
   // mimalloc: give each runtime thread a heap of its own.
   bool mimalloc_heap_per_thread = true;
   // mimalloc: delay before freed pages are decommitted, in ms
-  // (mi_option_decommit_delay); -1 keeps mimalloc's default.
-  int mimalloc_decommit_delay_ms = -1;
+  // (mi_option_decommit_delay); -1 keeps mimalloc's default. 0: mimalloc
+  // 2.0.9's forced collect does not return pages whose decommit was
+  // delayed, so a delay would keep a burst's memory until reuse.
+  int mimalloc_decommit_delay_ms = 0;
 
   TrimPolicy trim;
+
+  bool operator==(const Policy&) const = default;
 };
 
-// tidepool's default: the settings measured to keep the seed workload flat
-// (docs/allocators.md).
+// tidepool's default, the settings measured to keep the seed workload flat
+// (docs/allocators.md): the same as Policy{}.
 Policy DefaultPolicy();
 
 // Every knob off: the allocator exactly as the system configures it.

@@ -90,13 +90,13 @@ Builder& Builder::on_unhandled_exception(
   return *this;
 }
 
-Builder& Builder::allocator(alloc::Policy policy) {
+Builder& Builder::process_allocator(alloc::Policy policy) {
   config_.allocator = std::move(policy);
   return *this;
 }
 
-Builder& Builder::io_driver(std::string name) {
-  io_driver_ = std::move(name);
+Builder& Builder::io_driver(IoDriverKind kind) {
+  io_driver_ = kind;
   return *this;
 }
 
@@ -131,11 +131,9 @@ absl::StatusOr<Builder> Builder::from_env() {
   b.worker_threads(workers).max_blocking_threads(blocking).thread_keep_alive(
       std::chrono::milliseconds(keep_alive_ms));
   if (const char* io = alloc::LookupSetting("TIDEPOOL_IO")) {
-    if (auto kind = internal::ParseIoDriverKind(io, "TIDEPOOL_IO");
-        !kind.ok()) {
-      return kind.status();
-    }
-    b.io_driver(io);
+    absl::StatusOr<IoDriverKind> kind = ParseIoDriverKind(io, "TIDEPOOL_IO");
+    if (!kind.ok()) return kind.status();
+    b.io_driver(*kind);
   }
   return b;
 }
@@ -177,9 +175,7 @@ absl::StatusOr<Runtime> Builder::build() const {
                      "' is not valid: accepted values are non-empty printable "
                      "text without '/'"));
   }
-  auto io_kind = internal::ParseIoDriverKind(io_driver_, "io_driver");
-  if (!io_kind.ok()) return io_kind.status();
-  auto io = internal::IoDriver::Create(*io_kind);
+  auto io = internal::IoDriver::Create(io_driver_);
   if (!io.ok()) return io.status();
   if (auto s = alloc::Configure(config_.allocator); !s.ok()) return s;
   auto scheduler =

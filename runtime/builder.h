@@ -22,6 +22,7 @@
 #include "absl/status/statusor.h"
 #include "alloc/policy.h"
 #include "runtime/internal/runtime_config.h"
+#include "runtime/io_driver_kind.h"
 #include "runtime/unhandled_exception.h"
 
 namespace tidepool {
@@ -60,15 +61,18 @@ class Builder {
   // stops the process instead. build() rejects an empty function.
   Builder& on_unhandled_exception(
       std::function<void(const UnhandledException&)> f);
-  // The allocator policy (alloc/policy.h); default
-  // alloc::DefaultPolicy(). build() applies it before any runtime thread
-  // starts, and fails if it expects a backend other than the one serving
-  // malloc or a knob is out of range.
-  Builder& allocator(alloc::Policy policy);
-  // The I/O driver: "auto" (default: io_uring, or epoll where the kernel
-  // refuses io_uring), "uring" (fail if unavailable) or "epoll". build()
-  // rejects other names. Runtime::metrics().io_driver says which one runs.
-  Builder& io_driver(std::string name);
+  // The allocator policy (alloc/policy.h); default alloc::DefaultPolicy().
+  // Process-wide, as malloc is: build() applies its knobs (arena caps,
+  // thresholds, decay) to the allocator serving the whole process, before
+  // any runtime thread starts; a later runtime's policy replaces them. Its
+  // trim policy applies to this runtime's threads. build() fails if the
+  // policy expects a backend other than the one serving malloc or a knob is
+  // out of range.
+  Builder& process_allocator(alloc::Policy policy);
+  // The I/O driver (runtime/io_driver_kind.h); default kAuto: io_uring, or
+  // epoll where the kernel refuses io_uring. Runtime::metrics().io_driver
+  // says which one runs.
+  Builder& io_driver(IoDriverKind kind);
 
   // A Builder with defaults overridden by TIDEPOOL_WORKER_THREADS,
   // TIDEPOOL_MAX_BLOCKING_THREADS, TIDEPOOL_THREAD_KEEP_ALIVE_MS and
@@ -84,7 +88,7 @@ class Builder {
 
  private:
   internal::RuntimeConfig config_;
-  std::string io_driver_ = "auto";
+  IoDriverKind io_driver_ = IoDriverKind::kAuto;
 };
 
 }  // namespace tidepool

@@ -15,6 +15,7 @@
 //   }
 
 #include "runtime/builder.h"
+#include "runtime/io_driver_kind.h"
 #include "runtime/join_handle.h"
 #include "runtime/metrics.h"
 #include "runtime/net/socket_address.h"
@@ -29,6 +30,7 @@
 #include "runtime/sync/notify.h"
 #include "runtime/sync/oneshot.h"
 #include "runtime/sync/select.h"
+#include "runtime/sync/try_result.h"
 #include "runtime/sync/semaphore.h"
 #include "runtime/task.h"
 #include "runtime/task_cancelled.h"

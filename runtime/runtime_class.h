@@ -93,10 +93,6 @@ class Runtime {
 
   RuntimeMetrics metrics() const { return Checked()->Metrics(); }
 
-  // Gives the allocator's free memory back to the system now (see
-  // alloc::trim()); returns what the resident set dropped by. Any thread.
-  alloc::TrimResult trim() { return alloc::trim(); }
-
  private:
   friend class Builder;
   explicit Runtime(std::shared_ptr<internal::Scheduler> scheduler)

@@ -197,7 +197,7 @@ absl::StatusOr<tidepool::Runtime> MakeRuntime() {
   absl::StatusOr<tidepool::alloc::Policy> policy = AllocPolicy();
   if (!policy.ok()) return policy.status();
   tidepool::Builder b;
-  b.allocator(*std::move(policy));
+  b.process_allocator(*std::move(policy));
   b.thread_keep_alive(KeepAlive());
   return b.build();
 }

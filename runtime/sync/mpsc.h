@@ -107,19 +107,18 @@ class Sender : public internal::MpscSenderBase<T, internal::MpscChan<T>> {
   // co_await: waits for room, then queues `value`.
   Send send(T value) { return Send(this->Checked(), std::move(value)); }
 
-  // Queues `value` without waiting, moving from it only on success.
-  // RESOURCE_EXHAUSTED when full, FAILED_PRECONDITION when the receiver is
-  // gone; `value` is then untouched.
-  absl::Status try_send(T&& value) {
+  // Queues `value` without waiting, moving from it only on success; on
+  // kFull or kClosed (the receiver is gone) `value` is untouched.
+  TryResult<void, TrySendError> try_send(T&& value) {
     switch (this->Checked()->TrySend(value)) {
       case Chan::SendResult::kSent:
-        return absl::OkStatus();
+        return {};
       case Chan::SendResult::kFull:
-        return absl::ResourceExhaustedError("tidepool: mpsc channel full");
+        return TrySendError::kFull;
       case Chan::SendResult::kClosed:
         break;
     }
-    return absl::FailedPreconditionError("tidepool: mpsc receiver closed");
+    return TrySendError::kClosed;
   }
 
  private:

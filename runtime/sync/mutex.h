@@ -91,7 +91,7 @@ class Mutex {
 
   // The guard if the lock is free and nobody waits for it, else nullopt.
   std::optional<MutexGuard<T>> try_lock() {
-    absl::StatusOr<SemaphorePermit> permit = permit_.try_acquire();
+    TryResult<SemaphorePermit, TryAcquireError> permit = permit_.try_acquire();
     if (!permit.ok()) return std::nullopt;
     return MutexGuard<T>(&value_, *std::move(permit));
   }

@@ -34,6 +34,7 @@
 #include "runtime/internal/block_cache.h"
 #include "runtime/internal/context.h"
 #include "runtime/internal/task_header.h"
+#include "runtime/sync/try_result.h"
 
 namespace tidepool {
 namespace internal {
@@ -288,16 +289,18 @@ class Receiver {
   Recv operator co_await() & { return Recv(Checked()); }
   Recv operator co_await() && { return Recv(Checked()); }
 
-  // Without waiting: the value, UNAVAILABLE if none was sent yet, or
-  // FAILED_PRECONDITION if none will come (the sender was dropped without
-  // sending, or the channel was closed first).
-  absl::StatusOr<T> try_recv() {
+  // Without waiting: the value, kEmpty if none was sent yet, or kClosed if
+  // none will come (the sender was dropped without sending, or the channel
+  // was closed first).
+  TryResult<T, TryRecvError> try_recv() {
     State* state = Checked();
     // relaxed: Take() re-reads with acquire.
     if (!(state->state.load(std::memory_order_relaxed) & State::kFinal)) {
-      return absl::UnavailableError("tidepool: oneshot value not sent yet");
+      return TryRecvError::kEmpty;
     }
-    return state->Take();
+    absl::StatusOr<T> v = state->Take();
+    if (!v.ok()) return TryRecvError::kClosed;
+    return *std::move(v);
   }
 
   // Refuses any later send; a value sent before stays receivable. A task

@@ -39,16 +39,17 @@ Semaphore::Acquire Semaphore::acquire(size_t permits) {
   return Acquire(this, permits);
 }
 
-absl::StatusOr<SemaphorePermit> Semaphore::try_acquire(size_t permits) {
+TryResult<SemaphorePermit, TryAcquireError> Semaphore::try_acquire(
+    size_t permits) {
   switch (TryAcquireAll(permits)) {
-    case TryResult::kAcquired:
+    case Taken::kAcquired:
       return SemaphorePermit(this, permits);
-    case TryResult::kClosed:
-      return absl::FailedPreconditionError("tidepool: semaphore closed");
-    case TryResult::kNoPermits:
+    case Taken::kClosed:
+      return TryAcquireError::kClosed;
+    case Taken::kNoPermits:
       break;
   }
-  return absl::ResourceExhaustedError("tidepool: no permits available");
+  return TryAcquireError::kNoPermits;
 }
 
 void Semaphore::add_permits(size_t permits) {
@@ -90,18 +91,18 @@ bool Semaphore::is_closed() const {
   return state_.load(std::memory_order_relaxed) & kClosed;
 }
 
-Semaphore::TryResult Semaphore::TryAcquireAll(size_t permits) {
+Semaphore::Taken Semaphore::TryAcquireAll(size_t permits) {
   // relaxed: the CAS below carries the ordering.
   size_t s = state_.load(std::memory_order_relaxed);
   while (true) {
-    if (s & kClosed) return TryResult::kClosed;
-    if (s / kOne < permits) return TryResult::kNoPermits;
+    if (s & kClosed) return Taken::kClosed;
+    if (s / kOne < permits) return Taken::kNoPermits;
     // acquire: pairs with the release that gave the permits back, so what
     // the previous holder did under them (say, a Mutex's data) is visible.
     if (state_.compare_exchange_weak(s, s - permits * kOne,
                                      std::memory_order_acquire,
                                      std::memory_order_relaxed)) {
-      return TryResult::kAcquired;
+      return Taken::kAcquired;
     }
   }
 }
@@ -188,13 +189,13 @@ Semaphore::Acquire::~Acquire() {
 
 bool Semaphore::Acquire::await_ready() {
   switch (sem_->TryAcquireAll(needed_)) {
-    case TryResult::kAcquired:
+    case Taken::kAcquired:
       outcome_ = Outcome::kAcquired;
       return true;
-    case TryResult::kClosed:
+    case Taken::kClosed:
       outcome_ = Outcome::kClosed;
       return true;
-    case TryResult::kNoPermits:
+    case Taken::kNoPermits:
       break;
   }
   return false;

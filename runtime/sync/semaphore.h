@@ -35,6 +35,7 @@
 #include "absl/status/statusor.h"
 #include "runtime/internal/mutex.h"
 #include "runtime/sync/internal/wait_list.h"
+#include "runtime/sync/try_result.h"
 
 namespace tidepool {
 
@@ -111,8 +112,8 @@ class Semaphore {
   Acquire acquire(size_t permits = 1);
 
   // Takes `permits` permits if they are free and nobody is queued ahead:
-  // RESOURCE_EXHAUSTED if not, FAILED_PRECONDITION once closed.
-  absl::StatusOr<SemaphorePermit> try_acquire(size_t permits = 1);
+  // kNoPermits if not, kClosed once closed.
+  TryResult<SemaphorePermit, TryAcquireError> try_acquire(size_t permits = 1);
 
   // Adds permits, serving queued waiters first. Throws std::overflow_error
   // if the count would pass kMaxPermits.
@@ -131,9 +132,9 @@ class Semaphore {
   static constexpr size_t kClosed = 1;
   static constexpr size_t kOne = 2;  // one permit in state_
 
-  enum class TryResult { kAcquired, kNoPermits, kClosed };
+  enum class Taken { kAcquired, kNoPermits, kClosed };
 
-  TryResult TryAcquireAll(size_t permits);
+  Taken TryAcquireAll(size_t permits);
   size_t TakeUpTo(size_t permits) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool Enqueue(Acquire* waiter, std::coroutine_handle<> awaiting);
   void Cancel(Acquire* waiter);

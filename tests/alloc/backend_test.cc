@@ -18,6 +18,12 @@ namespace {
 
 using ::testing::HasSubstr;
 
+TEST(PolicyTest, DefaultConstructedIsTheDefaultPolicy) {
+  EXPECT_TRUE(Policy{} == DefaultPolicy());
+  EXPECT_EQ(Policy{}.glibc_arena_max, 2);
+  EXPECT_FALSE(Policy{} == NoPolicy());
+}
+
 TEST(BackendTest, ParsesAcceptedValues) {
   BackendSpec s;
   ASSERT_TRUE(ParseBackendSpec("glibc", &s));

@@ -228,7 +228,7 @@ int ChildIdleFlush() {
   auto cached_after_call = [](bool on_blocking_idle) -> long {
     alloc::Policy policy = alloc::DefaultPolicy();
     policy.trim.on_blocking_idle = on_blocking_idle;
-    auto rt = Builder().worker_threads(1).allocator(policy).build();
+    auto rt = Builder().worker_threads(1).process_allocator(policy).build();
     if (!rt.ok()) return -1;
     auto call = [] {
       std::vector<void*> blocks;
@@ -474,7 +474,7 @@ TEST(MallocOverrideTest, PolicyExpectingAnotherBackendIsRefused) {
   // This process runs on glibc (TIDEPOOL_ALLOCATOR unset under Bazel).
   alloc::Policy p = alloc::DefaultPolicy();
   p.expect = alloc::Backend::kJemalloc;
-  auto rt = Builder().worker_threads(1).allocator(p).build();
+  auto rt = Builder().worker_threads(1).process_allocator(p).build();
   ASSERT_FALSE(rt.ok());
   EXPECT_THAT(std::string(rt.status().message()),
               HasSubstr("expects backend jemalloc"));

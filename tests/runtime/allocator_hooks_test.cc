@@ -41,7 +41,7 @@ TEST(AllocatorHooksTest, IdleRuntimeTrims) {
   for (bool idle_trim : {false, true}) {
     alloc::Policy policy = alloc::NoPolicy();
     policy.trim.runtime_idle = idle_trim ? 100ms : 0ms;
-    auto rt = Builder().worker_threads(1).allocator(policy).build();
+    auto rt = Builder().worker_threads(1).process_allocator(policy).build();
     ASSERT_TRUE(rt.ok()) << rt.status();
     const int64_t before = alloc::ResidentBytes();
     std::vector<char*> kept = rt->block_on(Fragment());

@@ -100,7 +100,7 @@ TEST(HeaderExamplesTest, BuilderAndPolicy) {
     // example: alloc/policy.h
     tidepool::alloc::Policy p = tidepool::alloc::DefaultPolicy();
     p.glibc_arena_max = 2;
-    auto rt = tidepool::Builder().allocator(p).build();
+    auto rt = tidepool::Builder().process_allocator(p).build();
     // end
     EXPECT_TRUE(rt.ok()) << rt.status();
   }

@@ -194,7 +194,7 @@ TEST(OwnedTasksTest, TaskWokenByFreeingAReturnedCellRuns) {
   // and hide the bug.
   alloc::Policy policy = alloc::DefaultPolicy();
   policy.trim.runtime_idle = std::chrono::milliseconds(0);
-  auto rt = Builder().worker_threads(2).allocator(policy).build();
+  auto rt = Builder().worker_threads(2).process_allocator(policy).build();
   ASSERT_TRUE(rt.ok());
   struct WakesOnDestruction {
     explicit WakesOnDestruction(std::shared_ptr<Notify> n)

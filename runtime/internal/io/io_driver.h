@@ -24,6 +24,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "runtime/io_driver_kind.h"
 
 namespace tidepool::internal {
 
@@ -32,14 +33,6 @@ class TaskHeader;
 // Which driver a runtime uses. kAuto takes io_uring and falls back to epoll
 // when the kernel refuses it (io_uring_disabled, seccomp, ENOSYS, or a
 // missing feature).
-enum class IoDriverKind { kAuto, kUring, kEpoll };
-
-// "auto", "uring" or "epoll"; anything else is an InvalidArgument naming
-// `setting` and the accepted values.
-absl::StatusOr<IoDriverKind> ParseIoDriverKind(std::string_view value,
-                                               std::string_view setting);
-std::string_view IoDriverName(IoDriverKind kind);
-
 // Per-descriptor driver state, made by IoDriver::Register; it owns the
 // descriptor. epoll keeps the operations waiting for readiness here;
 // io_uring the one-op-per-side flags. Reference-counted: the socket holds

@@ -12,6 +12,7 @@
 #include "absl/base/thread_annotations.h"
 #include "runtime/internal/mutex.h"
 #include "runtime/sync/internal/wait_list.h"
+#include "runtime/sync/try_result.h"
 
 namespace tidepool::internal {
 
@@ -123,16 +124,14 @@ class MpscChan {
     if (drop) drop->Unref();
   }
 
-  // The value, UNAVAILABLE if the queue is empty, FAILED_PRECONDITION if it
-  // is empty for good.
-  absl::StatusOr<T> TryRecv() {
+  // The value, kEmpty if the queue is empty, kClosed if it is empty for
+  // good.
+  TryResult<T, TryRecvError> TryRecv() {
     WakeList wake;
     MutexLock lock(&mu_);
     if (std::optional<T> v = PopLocked(wake)) return *std::move(v);
-    if (senders_ == 0 || rx_closed_) {
-      return absl::FailedPreconditionError("tidepool: mpsc channel closed");
-    }
-    return absl::UnavailableError("tidepool: mpsc channel empty");
+    return (senders_ == 0 || rx_closed_) ? TryRecvError::kClosed
+                                         : TryRecvError::kEmpty;
   }
 
   // Refuses later sends and fails the blocked ones; queued values stay.

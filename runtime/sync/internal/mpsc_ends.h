@@ -12,6 +12,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "runtime/sync/try_result.h"
 
 namespace tidepool::internal {
 
@@ -111,7 +112,7 @@ class MpscReceiverBase {
 
   // Without waiting: the next value, UNAVAILABLE if the queue is empty, or
   // FAILED_PRECONDITION if it is empty and no value can come any more.
-  absl::StatusOr<T> try_recv() { return Checked()->TryRecv(); }
+  TryResult<T, TryRecvError> try_recv() { return Checked()->TryRecv(); }
 
   // Refuses later sends and fails the blocked ones; values already queued
   // can still be received.

@@ -52,6 +52,7 @@
 #include "runtime/internal/cpu_relax.h"
 #include "runtime/internal/task_header.h"
 #include "runtime/sync/internal/wait_list.h"
+#include "runtime/sync/try_result.h"
 
 namespace tidepool::internal {
 
@@ -205,15 +206,12 @@ class UnboundedChan {
     }
   }
 
-  // The value, UNAVAILABLE if none is written yet, FAILED_PRECONDITION if
-  // none can come any more.
-  absl::StatusOr<T> TryRecv() {
+  // The value, kEmpty if none is written yet, kClosed if none can come any
+  // more.
+  TryResult<T, TryRecvError> TryRecv() {
     RejectSecondReceiver();
     if (std::optional<T> v = TakeClaimed()) return *std::move(v);
-    if (Ended()) {
-      return absl::FailedPreconditionError("tidepool: mpsc channel closed");
-    }
-    return absl::UnavailableError("tidepool: mpsc channel empty");
+    return Ended() ? TryRecvError::kClosed : TryRecvError::kEmpty;
   }
 
   // Refuses later sends; queued values can still be received.

@@ -176,7 +176,7 @@ std::string Words(size_t bytes) {
 class ServerTest : public ::testing::TestWithParam<std::string> {
  protected:
   void Start(ServerOptions options = {}) {
-    auto rt = Builder().worker_threads(2).io_driver(GetParam()).build();
+    auto rt = Builder().worker_threads(2).io_driver(*ParseIoDriverKind(GetParam())).build();
     ASSERT_TRUE(rt.ok()) << rt.status();
     rt_.emplace(*std::move(rt));
     options.runtime_metrics = [this] { return rt_->metrics(); };

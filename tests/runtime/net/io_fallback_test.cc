@@ -34,7 +34,8 @@ void DenyIoUring() {
 
 void FallBackOrFail() {
   DenyIoUring();
-  auto forced = Builder().worker_threads(1).io_driver("uring").build();
+  auto forced =
+      Builder().worker_threads(1).io_driver(IoDriverKind::kUring).build();
   if (forced.ok()) {
     std::fprintf(stderr, "uring was built despite the filter\n");
     std::exit(1);

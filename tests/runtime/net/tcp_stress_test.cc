@@ -104,7 +104,10 @@ TEST_P(TcpStressTest, TimeoutsAndAbortsMidOperation) {
   const size_t fds_before = OpenFds();
   auto tally = std::make_shared<Tally>();
   {
-    auto built = Builder().worker_threads(2).io_driver(GetParam()).build();
+    auto built = Builder()
+                     .worker_threads(2)
+                     .io_driver(*ParseIoDriverKind(GetParam()))
+                     .build();
     ASSERT_TRUE(built.ok()) << built.status();
     Runtime rt = *std::move(built);
     auto root = [&]() -> Task<bool> {
