@@ -34,7 +34,8 @@ namespace {
 enum State : int { kUninit, kInitializing, kReady };
 
 // acquire/release: Init() fills g_ops and g_spec, then publishes them with
-// the release store of kReady.
+// the release store of kReady, which the acquire in Ready() and
+// EnsureReady() pairs with.
 std::atomic<int> g_state{kUninit};
 MallocOps g_ops;
 BackendSpec g_spec;
@@ -62,6 +63,8 @@ void Die(const char* line) {
 
 void* BootAlloc(size_t size, size_t align) {
   if (align < kBootHeader) align = kBootHeader;
+  // relaxed (load and CAS): a bump pointer; the RMW alone keeps blocks
+  // apart, and each block is used by the thread that got it.
   size_t start = g_boot_used.load(std::memory_order_relaxed);
   size_t data;
   do {
@@ -109,9 +112,12 @@ void Init() {
     mallopt(M_ARENA_MAX, spec.arena_max);
   }
   g_spec = spec;
+  // release: publishes g_ops and g_spec; pairs with the acquire load in
+  // Ready() and the acquire CAS in EnsureReady().
   g_state.store(kReady, std::memory_order_release);
 }
 
+// acquire: pairs with the release store in Init(): g_ops and g_spec.
 bool Ready() { return g_state.load(std::memory_order_acquire) == kReady; }
 
 // Returns true once the backend is usable; false means "serve from the boot
@@ -119,6 +125,8 @@ bool Ready() { return g_state.load(std::memory_order_acquire) == kReady; }
 bool EnsureReady() {
   if (Ready()) return true;
   int expected = kUninit;
+  // acquire: on failure, a kReady read pairs with Init()'s release store
+  // (g_ops is used next); a success reads kUninit, with nothing to acquire.
   if (g_state.compare_exchange_strong(expected, kInitializing,
                                       std::memory_order_acquire)) {
     Init();

@@ -44,8 +44,8 @@ BlockingPool::Ran BlockingPool::RunOne(TaskHeader* task) {
     // Completing wakes the caller, which often calls spawn_blocking again
     // before this thread is back on the idle stack. Counting it as returning
     // lets that call wait for it instead of starting yet another thread.
-    // relaxed: the wake-up below carries the ordering to that caller; the
-    // count is taken back under mu_.
+    // relaxed: a count; the wake-up in Complete() orders it before that
+    // caller's relaxed read in QueueOrStart(); taken back under mu_.
     returning_.fetch_add(1, std::memory_order_relaxed);
     task->Complete();
   }
@@ -88,8 +88,8 @@ BlockingPool::Idler* BlockingPool::Dispatch(TaskHeader* task) {
   }
   Idler* idler = idle_.back();
   idle_.pop_back();
-  // release: a spinning idler reads the task without mu_, and must see
-  // what the spawner wrote into it.
+  // release: pairs with the acquire load in SpinForCall(), which reads it
+  // without mu_ (though the spinner retakes mu_ before using the task).
   idler->task.store(task, std::memory_order_release);
   if (idler == spinner_) {
     ++spinning_handoffs_;
@@ -127,6 +127,8 @@ TaskHeader* BlockingPool::TakeQueued() {
 void BlockingPool::QueueOrStart(TaskHeader* task) {
   // A thread that just finished a call takes queued work before it idles;
   // queue for it rather than start a new thread.
+  // relaxed: a count that only picks queueing over a new thread; see
+  // RunOne() for the increment this caller must see.
   if (queue_.size() < returning_.load(std::memory_order_relaxed)) {
     queue_.push_back(task);
     return;
@@ -194,7 +196,7 @@ TaskHeader* BlockingPool::NextCall(const Ran& ran, Idler& idler,
   if (ran.counted) {
     // Counted as returning until here, so spawns meanwhile queued for it.
     // relaxed: a count, read only to choose between queueing and starting
-    // a thread (QueueOrStart); it publishes no data. Pairs with the
+    // a thread (QueueOrStart); it publishes no data. Takes back the
     // increment in RunOne().
     returning_.fetch_sub(1, std::memory_order_relaxed);
     call_ewma_ += (ran.took - call_ewma_) / 8;
@@ -239,13 +241,15 @@ void BlockingPool::SpinForCall(Idler& idler) {
   {
     MutexUnlock unlock(&mu_);
     SpinUntil(kSpinBeforeSleep, [&] {
-      // acquire: pairs with the giver's release store in Dispatch().
+      // acquire: pairs with the giver's release store in Dispatch(); the
+      // task is used only after mu_ is retaken, which orders it as well.
       return idler.task.load(std::memory_order_acquire) != nullptr;
     });
   }
   spinner_ = nullptr;
   // A call handed after the spin gave up, before the lock was taken back,
   // counts as caught: its giver saw a spinner and sent no wake-up either.
+  // relaxed: under mu_, which the giver held to store it.
   spin_backoff_.Record(idler.task.load(std::memory_order_relaxed) != nullptr);
 }
 
@@ -263,6 +267,7 @@ void BlockingPool::SleepForCall(Idler& idler) {
     if (trim_.on_blocking_idle) alloc::ThreadIdle(alloc::ThreadRole::kBlocking);
     woken = idler.wake.Wait(deadline);
   }
+  // relaxed: under mu_, which the giver held to store it.
   if (!woken && idler.task.load(std::memory_order_relaxed) != nullptr) {
     // A giver unlinked us as the keep-alive ran out; its wake-up must land
     // before the idler (on this thread's stack) may go.

@@ -76,8 +76,8 @@ class BlockingPool : public std::enable_shared_from_this<BlockingPool> {
   // for that wake-up before it may run the call, idle again, and
   // eventually exit and destroy this slot.
   struct Idler {
-    // Written under the pool's mu_, read under it or by the idler spinning
-    // without it.
+    // Written under the pool's mu_, read under it (relaxed) or by the idler
+    // spinning without it (release in Dispatch, acquire in SpinForCall).
     std::atomic<TaskHeader*> task{nullptr};
     WakeWord wake;
   };

@@ -34,7 +34,7 @@ void FutexWake(const std::atomic<uint32_t>* word) {
 bool WakeWord::Wait(
     std::optional<std::chrono::steady_clock::time_point> deadline) {
   while (true) {
-    // acquire: pairs with Notify's release.
+    // acquire: pairs with the release exchange in Notify().
     uint32_t w = word_.load(std::memory_order_acquire);
     if (w == kNotified) {
       // relaxed: the notifier is done with the word; only the owner writes.
@@ -42,6 +42,8 @@ bool WakeWord::Wait(
       return true;
     }
     // A failed CAS (a Notify, or a spurious failure) just looks again.
+    // acquire: more than needed, as the load above re-reads with acquire
+    // after a failure, and a success reads our own kIdle.
     if (w == kIdle &&
         !word_.compare_exchange_weak(w, kSleeping, std::memory_order_acquire)) {
       continue;

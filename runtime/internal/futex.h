@@ -33,7 +33,8 @@ void FutexWake(const std::atomic<uint32_t>* word);
 class WakeWord {
  public:
   // Any thread, once per round. release: what the notifier wrote before is
-  // visible to the owner that sees the notification.
+  // visible to the owner that sees the notification; pairs with the acquire
+  // loads in Notified() and Wait(). The old value only picks the syscall.
   void Notify() {
     if (word_.exchange(kNotified, std::memory_order_release) == kSleeping) {
       FutexWake(&word_);
@@ -42,7 +43,7 @@ class WakeWord {
 
   // The owner, polling: whether Notify() came (not consumed).
   bool Notified() const {
-    // acquire: pairs with Notify's release.
+    // acquire: pairs with the release exchange in Notify().
     return word_.load(std::memory_order_acquire) == kNotified;
   }
 

@@ -52,6 +52,7 @@ class Idle {
   }
 
   size_t NumSearching() const {
+    // seq_cst: as every access to the counters (below); a snapshot here.
     return num_searching_.load(std::memory_order_seq_cst);
   }
 
@@ -59,7 +60,10 @@ class Idle {
   bool ShouldWake() const;
 
   const size_t num_workers_;
-  // seq_cst: both counters take part in the store-buffering handshake above.
+  // seq_cst: both counters take part in the store-buffering handshake above:
+  // the worker's writes in TransitionWorkerToParked() pair with the
+  // producer's reads in ShouldWake(), through the fences in Scheduler::Park()
+  // and WorkerToNotify(). With both fences, relaxed accesses would do.
   std::atomic<size_t> num_searching_{0};
   std::atomic<size_t> num_unparked_;
   Mutex mu_;

@@ -41,8 +41,9 @@ class InjectQueue {
   void CloseAndDrain();
   // Tasks pushed and not yet popped (for a moment, counted before they can
   // be popped). A lock-free hint for parking decisions and metrics.
-  // seq_cst: it takes part in the store-buffering handshake with parking
-  // workers (see idle.h).
+  // seq_cst: the worker's side of the store-buffering handshake (idle.h);
+  // pairs with the fetch_add in PushBatch() through the fences in
+  // Scheduler::Park() and Idle::WorkerToNotify().
   size_t Size() const { return len_.load(std::memory_order_seq_cst); }
 
  private:
@@ -58,11 +59,14 @@ class InjectQueue {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   // The stack of pushes, newest on top, linked through queue_next(); or
-  // Closed(). release on push / acquire on take: the taker reads the links.
+  // Closed(). release on push (PushBatch) / acquire on take (TakePushed,
+  // CloseAndDrain): the taker reads the links and the tasks.
   std::atomic<TaskHeader*> pushed_{nullptr};
   Mutex mu_;
   TaskHeader* head_ ABSL_GUARDED_BY(mu_) = nullptr;
   TaskHeader* tail_ ABSL_GUARDED_BY(mu_) = nullptr;
+  // A count: seq_cst on the increment, for the handshake (Size()); relaxed
+  // on the decrements, which only lower a hint.
   std::atomic<size_t> len_{0};
 };
 

@@ -26,13 +26,16 @@ class LocalQueue {
 
   // Owner only. Returns false when full; the caller moves work elsewhere.
   bool TryPush(TaskHeader* task) {
+    // relaxed: only this thread writes tail_.
     const uint32_t tail = tail_.load(std::memory_order_relaxed);
-    // acquire: a stealer's reads of the slot we may overwrite happen before
-    // the CAS that advanced head_ past it.
+    // acquire: pairs with the release of the head_ CAS in StealInto() and
+    // PopBatch(): the thief's reads of a slot we may overwrite come first.
     const uint32_t head = head_.load(std::memory_order_acquire);
     if (tail - head >= kCapacity) return false;
+    // relaxed: published by the release store of tail_ below.
     slots_[tail % kCapacity].store(task, std::memory_order_relaxed);
-    // release: publishes the slot to consumers that acquire tail_.
+    // release: publishes the slot; pairs with the acquire load of tail_ in
+    // StealInto().
     tail_.store(tail + 1, std::memory_order_release);
     return true;
   }
@@ -40,8 +43,11 @@ class LocalQueue {
   // Owner only. Takes up to `max` tasks from the front, for the overflow path
   // (they go to the inject queue). Returns how many were written to `out`.
   size_t PopBatch(TaskHeader** out, size_t max) {
+    // acquire: pairs with the release of a thief's head_ CAS in StealInto();
+    // more than needed, as the slots read below are the owner's own writes.
     uint32_t head = head_.load(std::memory_order_acquire);
     while (true) {
+      // relaxed (tail and slots): the owner reads what it wrote itself.
       const uint32_t tail = tail_.load(std::memory_order_relaxed);
       size_t n = tail - head;
       if (n > max) n = max;
@@ -49,8 +55,8 @@ class LocalQueue {
       for (size_t i = 0; i < n; ++i) {
         out[i] = slots_[(head + i) % kCapacity].load(std::memory_order_relaxed);
       }
-      // acq_rel: acquire orders our slot reads after earlier claims; release
-      // lets the owner's next TryPush see that the slots are free.
+      // acq_rel: acquire as the load above; release pairs with the acquire
+      // load of head_ in TryPush(): our slot reads precede their reuse.
       if (head_.compare_exchange_weak(head, head + static_cast<uint32_t>(n),
                                       std::memory_order_acq_rel,
                                       std::memory_order_acquire)) {
@@ -70,23 +76,31 @@ class LocalQueue {
   // or nullptr if there was nothing to take.
   TaskHeader* StealInto(LocalQueue& dest) {
     std::array<TaskHeader*, kCapacity / 2> taken;
+    // acquire: pairs with the release of the head_ CAS that set it, whose
+    // thread had read a tail at least that far, so the tail read next is
+    // not behind it (as in Size()).
     uint32_t head = head_.load(std::memory_order_acquire);
     while (true) {
-      // acquire: pairs with the owner's release of tail_, so the slots below
-      // tail are initialised.
+      // acquire: pairs with the release store of tail_ in TryPush(), so the
+      // slots below tail are written.
       const uint32_t tail = tail_.load(std::memory_order_acquire);
       uint32_t n = tail - head;
       if (n > kCapacity) {  // head moved on since we read it
+        // acquire: as the first load.
         head = head_.load(std::memory_order_acquire);
         continue;
       }
       if (n == 0) return nullptr;
       n -= n / 2;
       if (n > taken.size()) n = taken.size();
+      // relaxed: the tail_ acquire above ordered the owner's writes; a slot
+      // the owner rewrites meanwhile makes the CAS below fail.
       for (uint32_t i = 0; i < n; ++i) {
         taken[i] =
             slots_[(head + i) % kCapacity].load(std::memory_order_relaxed);
       }
+      // acq_rel: release pairs with the acquire load of head_ in TryPush()
+      // (our slot reads precede their reuse); acquire as the first load.
       if (head_.compare_exchange_weak(head, head + n, std::memory_order_acq_rel,
                                       std::memory_order_acquire)) {
         for (uint32_t i = 1; i < n; ++i) dest.TryPush(taken[i]);
@@ -99,10 +113,11 @@ class LocalQueue {
   // first, so pushes and pops between the two loads can only make the count
   // too high: read the other way, a push then a pop in between could show a
   // queue that never emptied as empty, and a worker would park beside work.
-  // acquire on head: it synchronises with the CAS that advanced head, whose
-  // thread had read a tail at least that far, so the tail read next is not
-  // behind the head. The count may then exceed the capacity (many pushes
-  // and pops in between), hence the clamp.
+  // acquire on head: pairs with the release of the CAS that advanced head
+  // (PopBatch(), StealInto()), whose thread had read a tail at least that
+  // far, so the tail read next is not behind the head. acquire on tail:
+  // pairs with TryPush(), though a count needs no data. The count may
+  // exceed the capacity (many pushes and pops in between), hence the clamp.
   size_t Size() const {
     const uint32_t head = head_.load(std::memory_order_acquire);
     const uint32_t tail = tail_.load(std::memory_order_acquire);

@@ -63,6 +63,8 @@ void OwnedTasks::Drain(WorkerList& list) {
   // relaxed pre-check: the common case is an empty stack, and the exchange
   // below is what orders the links.
   if (list.returned.load(std::memory_order_relaxed) == nullptr) return;
+  // acquire: pairs with the release CAS in Release(): every pushed task's
+  // link (each CAS continues the release sequence).
   TaskHeader* t = list.returned.exchange(nullptr, std::memory_order_acquire);
   while (t != nullptr) {
     TaskHeader* const next = t->owned_returned_next_;
@@ -95,6 +97,7 @@ void OwnedTasks::Completed(const TaskHeader* task, int worker) {
   if (worker != kNotAWorker) {
     Bump(workers_[worker].completed);
   } else {
+    // relaxed: a statistic (see the header).
     completed_elsewhere_.fetch_add(1, std::memory_order_relaxed);
   }
 }
@@ -120,18 +123,20 @@ int OwnedTasks::Release(TaskHeader* task, int worker, uint32_t caller_refs) {
   }
   // Ours first: once pushed, the list's reference may be dropped at once.
   if (caller_refs > 0) task->Unref(caller_refs);
-  // Hand the task and the list's reference to the owner. release: the
-  // drainer's acquire exchange sees owned_returned_next_.
+  // Hand the task and the list's reference to the owner.
   WorkerList& list = workers_[owner];
   // A count of returns, bumped as a load and a store: a lost update between
   // two returning threads only delays a nudge, and no locked instruction is
   // added to the path. Taken before the push, after which the task (and
-  // perhaps the list's reference) is the drainer's.
+  // perhaps the list's reference) is the drainer's. relaxed: a hint.
   const uint32_t returns = list.returns.load(std::memory_order_relaxed) + 1;
   list.returns.store(returns, std::memory_order_relaxed);
+  // relaxed: the CAS below publishes; this read only seeds it.
   TaskHeader* top = list.returned.load(std::memory_order_relaxed);
   do {
     task->owned_returned_next_ = top;
+    // release: owned_returned_next_; pairs with the acquire exchange in
+    // Drain(). relaxed on failure: the new top is only linked to.
   } while (!list.returned.compare_exchange_weak(
       top, task, std::memory_order_release, std::memory_order_relaxed));
   return returns % kReturnedNudge == 0 ? owner : kNotAWorker;
@@ -145,6 +150,8 @@ bool OwnedTasks::FreeOwnSlot(TaskHeader* task, int worker) {
 
 size_t OwnedTasks::Alive() const {
   int64_t n = 0;
+  // relaxed: statistics; exact only through the caller's own
+  // happens-before with the completions (see the header).
   for (size_t i = 0; i < num_workers_; ++i) {
     n += workers_[i].inserted.load(std::memory_order_relaxed);
     n -= workers_[i].completed.load(std::memory_order_relaxed);

@@ -96,7 +96,8 @@ class OwnedTasks {
     // Completions run on this worker, of any list's tasks.
     std::atomic<uint64_t> completed{0};
     // Tasks completed elsewhere, linked through owned_returned_next_.
-    // release on push / acquire on drain: the drainer reads the link. On a
+    // release on push (Release) / acquire on drain (Drain): the drainer
+    // reads the link. On a
     // line of its own, apart from the owner's fields above, which the owner
     // writes on every spawn: sharing the line would make each spawn and
     // each return a cache miss.
@@ -116,6 +117,7 @@ class OwnedTasks {
   static void Link(TaskHeader*& head, TaskHeader* task);
   static void Unlink(TaskHeader*& head, TaskHeader* task);
   static void Bump(std::atomic<uint64_t>& counter) {
+    // relaxed: one writer at a time (see WorkerList); a statistic.
     counter.store(counter.load(std::memory_order_relaxed) + 1,
                   std::memory_order_relaxed);
   }

@@ -29,7 +29,8 @@ class Parker {
     MutexLock lock(&mu_);
     while (!token_) cv_.Wait(&mu_);
     token_ = false;
-    // relaxed: a hint for the owner's next spin (TakeSignal).
+    // relaxed: a hint for the owner's next spin, written under mu_ like
+    // every store to it, and re-checked under mu_ (TakeSignal).
     signalled_.store(interrupted_, std::memory_order_relaxed);
   }
 
@@ -51,7 +52,8 @@ class Parker {
                    : kSpinBeforeSleep;
       if (limit.count() > 0 && spin_backoff_.ShouldSpin()) {
         mu_.Unlock();
-        // acquire: pairs with the release store in Signal().
+        // acquire: pairs with the release store in Signal(); more than
+        // needed, as the owner retakes mu_ before it reads token_.
         spun_to_signal_ = SpinUntil(limit, [this] {
           return signalled_.load(std::memory_order_acquire);
         });
@@ -121,14 +123,15 @@ class Parker {
       interrupted_ = false;
       w = Woken::kInterrupted;
     }
-    // relaxed: only read as a hint by the owner, who re-checks under mu_.
+    // relaxed: only read as a hint by the spinning owner (ParkUntil), who
+    // re-checks under mu_.
     signalled_.store(token_ || interrupted_, std::memory_order_relaxed);
     return w;
   }
 
   void Signal() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    // release: the spinning owner, seeing it, goes on to take mu_ anyway;
-    // the store only has to become visible, the lock orders the rest.
+    // release: pairs with the spin's acquire load in ParkUntil(); the owner
+    // takes mu_ after seeing it anyway, so the lock orders the rest.
     signalled_.store(true, std::memory_order_release);
     if (driver_ != nullptr) {
       driver_->Unpark();

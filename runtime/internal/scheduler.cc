@@ -56,7 +56,8 @@ struct Scheduler::Worker {
   // Park's timed look beside an awake peer.
   std::chrono::milliseconds look_again = kLookAgainMin;
 
-  // Written by the owner, read by Metrics(); relaxed: plain statistics.
+  // Written by the owner, read by Metrics(); relaxed: plain statistics,
+  // with one writer (Count), so a load and a store need no RMW.
   std::atomic<uint64_t> polls{0};
   std::atomic<uint64_t> steals{0};
   std::atomic<uint64_t> parks{0};
@@ -69,6 +70,7 @@ struct Scheduler::Worker {
     return rng;
   }
   void Count(std::atomic<uint64_t>& counter) {
+    // relaxed: see the counters above.
     counter.store(counter.load(std::memory_order_relaxed) + 1,
                   std::memory_order_relaxed);
   }
@@ -121,6 +123,8 @@ void Scheduler::Shutdown(std::chrono::nanoseconds blocking_timeout) {
                  "worker threads\n");
     std::abort();
   }
+  // seq_cst: read in Park()'s store-buffering look (pairs with its load
+  // after the fence); the Unpark() tokens below, never lost, would do alone.
   shutdown_.store(true, std::memory_order_seq_cst);
   for (auto& w : workers_) w->parker.Unpark();
   for (auto& w : workers_) {
@@ -221,6 +225,8 @@ void Scheduler::WorkerMain(Worker* w) {
   tls_worker = w;
   SetCurrentScheduler(this);
   if (config_.on_thread_start) config_.on_thread_start();
+  // acquire: pairs with the store in Shutdown(), though nothing read after
+  // depends on it; the Unpark() token that follows that store wakes us.
   while (!shutdown_.load(std::memory_order_acquire)) {
     TaskHeader* task = NextTask(w);
     if (task == nullptr) {
@@ -369,7 +375,8 @@ void Scheduler::Park(Worker* w) {
   w->searching = false;
   // Store-buffering handshake with producers (see idle.h): look once more
   // after announcing ourselves as a sleeper. seq_cst: pairs with the fence
-  // in Idle::WorkerToNotify() after a producer's push.
+  // in Idle::WorkerToNotify() after a producer's push; HasWork()'s loads
+  // and shutdown_'s then see any work whose producer missed us.
   std::atomic_thread_fence(std::memory_order_seq_cst);
   if ((HasWork() || shutdown_.load(std::memory_order_seq_cst)) &&
       idle_.UnparkSelf(w->index)) {
@@ -388,6 +395,8 @@ void Scheduler::Park(Worker* w) {
       w->parker.ParkUntil(plan.until, plan.watching ? io_.get() : nullptr,
                           /*spin=*/may_spin_ && last_awake);
   if (w->parker.spun_to_signal()) w->Count(w->spin_wakeups);
+  // seq_cst: as the watcher CAS in PlanSleep(); from here RegisterTimer()
+  // interrupts nobody, and this worker fires due timers as it runs.
   if (plan.watching) timer_watcher_.store(-1, std::memory_order_seq_cst);
   AfterSleep(w, plan, woken);
   RejoinAfterSleep(w, woken);
@@ -400,7 +409,8 @@ Scheduler::SleepPlan Scheduler::PlanSleep(Worker* w, bool last_awake) {
   // RegisterTimer() interrupts it when an earlier one arrives. seq_cst:
   // publishing ourselves as watcher and then reading the deadline pairs with
   // RegisterTimer() storing the deadline and then reading the watcher (store
-  // buffering), so a new earliest timer is never missed.
+  // buffering), so a new earliest timer is never missed. Pairs with the
+  // seq_cst load in RegisterTimer() and store in TimerDriver::UpdateNext().
   int no_watcher = -1;
   plan.watching = timer_watcher_.compare_exchange_strong(
       no_watcher, static_cast<int>(w->index), std::memory_order_seq_cst);
@@ -483,6 +493,8 @@ void Scheduler::ReleaseOwned(TaskHeader* task, int worker,
 
 void Scheduler::RegisterTimer(TimerEntry* e) {
   if (!timers_.Register(e)) return;
+  // seq_cst: after Register()'s seq_cst store of the deadline (store
+  // buffering); pairs with the watcher CAS and deadline load in PlanSleep().
   const int watcher = timer_watcher_.load(std::memory_order_seq_cst);
   if (watcher >= 0) workers_[watcher]->parker.Interrupt();
 }
@@ -496,6 +508,7 @@ RuntimeMetrics Scheduler::Metrics() const {
   m.global_queue_depth = inject_.Size();
   for (const auto& w : workers_) {
     WorkerMetrics wm;
+    // relaxed: statistics (see Worker::Count).
     wm.polls = w->polls.load(std::memory_order_relaxed);
     wm.steals = w->steals.load(std::memory_order_relaxed);
     wm.parks = w->parks.load(std::memory_order_relaxed);
@@ -506,6 +519,7 @@ RuntimeMetrics Scheduler::Metrics() const {
   m.blocking = blocking_->Metrics();
   m.io_driver = std::string(IoDriverName(io_->kind()));
   m.io_in_flight = io_->in_flight();
+  // relaxed: a statistic (UnhandledSink::count).
   m.unhandled_exceptions = sink_->count.load(std::memory_order_relaxed);
   return m;
 }

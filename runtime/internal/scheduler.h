@@ -149,12 +149,15 @@ class Scheduler : public std::enable_shared_from_this<Scheduler> {
   // pending I/O operations are cancelled through it.
   std::unique_ptr<IoDriver> io_;
   // Index of the parked worker sleeping until the next timer, or -1.
+  // seq_cst: the store-buffering handshake of PlanSleep() and
+  // RegisterTimer() with TimerDriver's next deadline.
   std::atomic<int> timer_watcher_{-1};
   Idle idle_;
   OwnedTasks owned_;
   const bool may_spin_;
   std::shared_ptr<BlockingPool> blocking_;
-  // seq_cst: read by parking workers inside the store-buffering handshake.
+  // seq_cst: read by parking workers inside the store-buffering handshake
+  // (Park()); WorkerMain's loop reads it with acquire.
   std::atomic<bool> shutdown_{false};
   bool shut_down_ = false;  // only the Runtime owner calls Shutdown()
 };

@@ -45,8 +45,9 @@ void TaskHeader::CancelHere() {
 
 bool TaskHeader::InstallJoinWaiter(uintptr_t tagged) {
   uintptr_t expected = 0;
-  // acq_rel: release publishes the waiter to the completing thread; acquire
-  // (on failure, kJoinDone) makes the stored result visible to us.
+  // acq_rel: release publishes the waiter and its reference (pairs with the
+  // acquire exchange in Complete()); acquire on failure, on kJoinDone: the
+  // stored result (pairs with that exchange's release).
   if (join_waiter_.compare_exchange_strong(expected, tagged,
                                            std::memory_order_acq_rel,
                                            std::memory_order_acquire)) {
@@ -79,6 +80,9 @@ bool TaskHeader::SetJoinWaiter(ThreadWaiter* waiter) {
 void TaskHeader::ClearJoinWaiter(TaskHeader* waiter) {
   uintptr_t expected = reinterpret_cast<uintptr_t>(waiter);
   // On failure completion already took the waiter and owns its reference.
+  // acq_rel, more than needed: Complete()'s exchange, the only other
+  // writer, then finds 0 and reads nothing through it. relaxed on failure:
+  // we read nothing of kJoinDone.
   if (join_waiter_.compare_exchange_strong(
           expected, 0, std::memory_order_acq_rel, std::memory_order_relaxed)) {
     waiter->Unref();
@@ -114,8 +118,9 @@ void TaskHeader::Complete(uint32_t caller_refs) {
   // relaxed: as above; a task nobody can join skips the exchange.
   uintptr_t waiter = join_waiter_.load(std::memory_order_relaxed);
   if (waiter != kDetached) {
-    // acq_rel: release for the waiter that reads the result after seeing
-    // kJoinDone; acquire to see the waiter's registration in full.
+    // acq_rel: release the result to a waiter that sees kJoinDone (pairs
+    // with the acquire in InstallJoinWaiter()); acquire the registration
+    // (pairs with the release of its successful CAS).
     waiter = join_waiter_.exchange(kJoinDone, std::memory_order_acq_rel);
   }
   if (waiter == kDetached) {

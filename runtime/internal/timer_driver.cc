@@ -24,12 +24,15 @@ uint64_t TimerDriver::DeadlineMs(
 }
 
 void TimerDriver::UpdateNext() {
+  // seq_cst: the registering side of the store-buffering handshake; pairs
+  // with the seq_cst load of the watcher in Scheduler::RegisterTimer().
   next_.store(wheel_.NextExpiration().value_or(kNever),
               std::memory_order_seq_cst);
 }
 
 bool TimerDriver::Register(TimerEntry* e) {
   MutexLock lock(&mu_);
+  // relaxed (both): next_ is only written under mu_, which we hold.
   const uint64_t before = next_.load(std::memory_order_relaxed);
   wheel_.Insert(e);
   UpdateNext();
@@ -48,7 +51,8 @@ bool TimerDriver::CancelOrWait(TimerEntry* e) {
   if (Cancel(e)) return true;
   // The firing thread set the flag under mu_ before Cancel took it, so a
   // false here means the action is over. An action is a few instructions
-  // and a submission, so yielding beats sleeping.
+  // and a submission, so yielding beats sleeping. acquire: pairs with the
+  // release store in FireDue(): the action's effects are done.
   while (e->action_running.load(std::memory_order_acquire)) {
     std::this_thread::yield();
   }
@@ -57,7 +61,8 @@ bool TimerDriver::CancelOrWait(TimerEntry* e) {
 
 size_t TimerDriver::FireDue() {
   // Called whenever a worker runs dry: with no timers pending, skip the
-  // clock read too.
+  // clock read too. (seq_cst only because NextDeadline() serves the
+  // handshake; this skip needs no ordering, the wheel is read under mu_.)
   const uint64_t next = NextDeadline();
   if (next == kNever) return 0;
   const uint64_t now = NowMs();
@@ -83,7 +88,8 @@ size_t TimerDriver::FireDue() {
   const size_t n = fired.size() + actions.size();
   for (TimerEntry* e : actions) {
     e->action(e->context);
-    // release: the action's effects before the owner may free the entry.
+    // release: the action's effects before the owner may free the entry;
+    // pairs with the acquire load in CancelOrWait().
     e->action_running.store(false, std::memory_order_release);
   }
   actions.clear();

@@ -46,7 +46,8 @@ class TimerDriver {
   size_t FireDue();
 
   // The earliest deadline, or kNever. seq_cst: part of the store-buffering
-  // handshake between Register and a parking watcher.
+  // handshake between Register and a parking watcher: pairs with the store
+  // in UpdateNext() and the watcher CAS in Scheduler::PlanSleep().
   uint64_t NextDeadline() const {
     return next_.load(std::memory_order_seq_cst);
   }
@@ -57,6 +58,7 @@ class TimerDriver {
   const std::chrono::steady_clock::time_point start_;
   Mutex mu_;
   TimerWheel wheel_ ABSL_GUARDED_BY(mu_);
+  // Written under mu_ only (UpdateNext), read without it.
   std::atomic<uint64_t> next_{kNever};
 };
 

@@ -83,6 +83,7 @@ void ReportUnhandled(uint32_t runtime_id, std::exception_ptr error,
     ReportUnhandledException(e);
     return;
   }
+  // relaxed: a statistic (UnhandledSink::count).
   sink->count.fetch_add(1, std::memory_order_relaxed);
   // Outside the registry's lock: the handler may spawn, or drop handles of
   // other failed tasks.

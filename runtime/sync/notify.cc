@@ -29,7 +29,8 @@ Notify::Notified::~Notified() {
 bool Notify::Notified::await_suspend(std::coroutine_handle<> awaiting) {
   internal::TaskHeader* const self = internal::SuspendCurrentTask(awaiting);
   internal::MutexLock lock(&notify_->mu_);
-  // relaxed: generation_ only changes under mu_, which we hold.
+  // relaxed: generation_ only changes under mu_ (notify_waiters), which we
+  // hold.
   if (notify_->generation_.load(std::memory_order_relaxed) != generation_) {
     return false;
   }
@@ -64,7 +65,7 @@ void Notify::NotifyOneLocked(internal::WakeList& wake) {
 void Notify::notify_waiters() {
   internal::WakeList wake;
   internal::MutexLock lock(&mu_);
-  // release: see the Notified constructor.
+  // release: pairs with the acquire load in the Notified constructor.
   generation_.fetch_add(1, std::memory_order_release);
   while (internal::Waiter* w = waiters_.PopFront()) {
     auto* waiter = static_cast<Notified*>(w);

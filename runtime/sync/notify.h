@@ -80,7 +80,8 @@ class Notify {
   internal::WaitList waiters_ ABSL_GUARDED_BY(mu_);
   bool permit_ ABSL_GUARDED_BY(mu_) = false;
   // Counts notify_waiters() calls; written under mu_, read without it when
-  // a Notified is created.
+  // a Notified is created: release in notify_waiters(), acquire in the
+  // Notified constructor.
   std::atomic<uint64_t> generation_{0};
 };
 

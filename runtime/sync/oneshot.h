@@ -65,8 +65,8 @@ struct OneshotState {
 
   // The two ends own the state; the last to let go frees it.
   void Release() {
-    // acq_rel: the last owner's delete comes after every access the other
-    // end made.
+    // acq_rel: each end releases its accesses, the last acquires them before
+    // the delete; pairs with the other end's Release().
     if (refs.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
   }
 
@@ -83,7 +83,7 @@ struct OneshotState {
   // The receiver side: the value if it is there, else an error.
   absl::StatusOr<T> Take() {
     if (taken) throw std::logic_error("tidepool: oneshot value received twice");
-    // acquire: pairs with the sender's release, making `value` visible.
+    // acquire: pairs with the release CAS in Sender::send(): `value`.
     if (state.load(std::memory_order_acquire) & kValueSet) {
       taken = true;
       return std::move(*value);
@@ -155,7 +155,8 @@ class Sender {
   bool send(T value) {
     if (!state_) throw std::logic_error("tidepool: oneshot Sender used twice");
     state_->value.emplace(std::move(value));
-    // relaxed: the CAS below carries the ordering.
+    // relaxed: the CAS below carries the ordering; on kRxClosed, Drop()'s
+    // acquire orders the receiver's side for us.
     uint32_t s = state_->state.load(std::memory_order_relaxed);
     do {
       if (s & State::kRxClosed) {
@@ -165,8 +166,8 @@ class Sender {
         Drop();
         return false;
       }
-      // acq_rel: release publishes `value`; acquire makes rx_task visible
-      // when kRxWaiting is set.
+      // acq_rel: release publishes `value` (pairs with the acquire in
+      // Take()); acquire reads rx_task (pairs with Recv::await_suspend()).
     } while (!state_->state.compare_exchange_weak(s, s | State::kValueSet,
                                                   std::memory_order_acq_rel,
                                                   std::memory_order_relaxed));
@@ -177,9 +178,11 @@ class Sender {
 
   // True once the receiver is dropped or closed: a send would fail.
   bool is_closed() const {
-    // relaxed: a snapshot that orders nothing.
+    // acquire: a sender that sees the receiver gone also sees what it did
+    // before (as with tokio); pairs with the release that sets kRxClosed
+    // (Receiver::close() and the receiver's drop).
     return !state_ ||
-           (state_->state.load(std::memory_order_relaxed) & State::kRxClosed);
+           (state_->state.load(std::memory_order_acquire) & State::kRxClosed);
   }
 
  private:
@@ -194,8 +197,10 @@ class Sender {
 
   void Drop() {
     if (!state_) return;
-    // acq_rel: release orders our last accesses before the receiver's
-    // reaction; acquire makes rx_task visible when kRxWaiting is set.
+    // acq_rel: release orders our accesses before the receiver sees
+    // kTxDropped (pairs with the acquire in Take() and await_ready());
+    // acquire reads rx_task (pairs with Recv::await_suspend()) and, after a
+    // failed send, the receiver's close (pairs with close() and Drop()).
     const uint32_t s =
         state_->state.fetch_or(State::kTxDropped, std::memory_order_acq_rel);
     if (s & State::kRxWaiting) WakeReceiver(state_->rx_task);
@@ -230,7 +235,8 @@ class Receiver {
     }
 
     bool await_ready() const {
-      // acquire: see Take(), which re-reads with the ordering that counts.
+      // acquire: pairs with the release in send() or Sender::Drop(); Take()
+      // re-reads with acquire anyway.
       return state_->state.load(std::memory_order_acquire) & State::kFinal;
     }
 
@@ -238,15 +244,17 @@ class Receiver {
       internal::TaskHeader* const self = internal::SuspendCurrentTask(awaiting);
       self->Ref();
       state_->rx_task = self;
-      // relaxed: the CAS below carries the ordering.
+      // relaxed: the CAS below carries the ordering; an early return goes
+      // through Take()'s acquire.
       uint32_t s = state_->state.load(std::memory_order_relaxed);
       do {
         if (s & State::kFinal) {
           self->Unref();
           return false;
         }
-        // release: publishes rx_task to the sender. acquire on failure:
-        // a value seen here is read by Take().
+        // release: publishes rx_task and its reference; pairs with the
+        // acquire in send(), Sender::Drop() or close(). acquire on failure:
+        // pairs with send()'s release, though Take() re-reads anyway.
       } while (!state_->state.compare_exchange_weak(s, s | State::kRxWaiting,
                                                     std::memory_order_release,
                                                     std::memory_order_acquire));
@@ -267,14 +275,14 @@ class Receiver {
     // the sender or close() already took the registration, in which case
     // that side owns the reference and drops it after its wake-up.
     void Withdraw() {
-      // relaxed: the CAS below carries the ordering.
+      // relaxed (load and CAS): we take back our own registration and read
+      // nothing another thread wrote; the Unref orders the task's end.
       uint32_t s = state_->state.load(std::memory_order_relaxed);
       do {
         if (!(s & State::kRxWaiting) ||
             (s & (State::kValueSet | State::kTxDropped))) {
           return;
         }
-        // relaxed: withdrawing our own registration publishes nothing.
       } while (!state_->state.compare_exchange_weak(s, s & ~State::kRxWaiting,
                                                     std::memory_order_relaxed,
                                                     std::memory_order_relaxed));
@@ -294,7 +302,7 @@ class Receiver {
   // was closed first).
   TryResult<T, TryRecvError> try_recv() {
     State* state = Checked();
-    // relaxed: Take() re-reads with acquire.
+    // relaxed: Take() re-reads with acquire, which pairs with send().
     if (!(state->state.load(std::memory_order_relaxed) & State::kFinal)) {
       return TryRecvError::kEmpty;
     }
@@ -317,8 +325,9 @@ class Receiver {
       if (!(s & (State::kValueSet | State::kTxDropped))) {
         next &= ~State::kRxWaiting;
       }
-      // acq_rel: release orders our earlier accesses before the sender's
-      // failure; acquire makes rx_task visible when we take it over.
+      // acq_rel: release orders our accesses before the sender's failure
+      // (pairs with the acquire in Sender::Drop(), which a failing send()
+      // runs); acquire reads rx_task (pairs with Recv::await_suspend()).
     } while (!state->state.compare_exchange_weak(
         s, next, std::memory_order_acq_rel, std::memory_order_relaxed));
     if ((s & State::kRxWaiting) && !(next & State::kRxWaiting)) {
@@ -340,7 +349,8 @@ class Receiver {
 
   void Drop() {
     if (!state_) return;
-    // release: as in close(). A value already sent is freed with the state.
+    // release: as in close(); pairs with the acquire in Sender::Drop(). A
+    // value already sent is freed with the state.
     state_->state.fetch_or(State::kRxClosed, std::memory_order_release);
     state_.reset();
   }

@@ -74,7 +74,8 @@ class SelectReporter {
   ~SelectReporter() {
     if (!state_) return;
     branch_ = Task<T>();
-    // relaxed: see SelectState::won.
+    // relaxed: see SelectState::won; `decided` (Notify's mutex and wake-up)
+    // orders the result for the selector.
     if (state_->won.exchange(true, std::memory_order_relaxed)) return;
     if (result_) {
       state_->result = std::move(result_);

@@ -55,7 +55,8 @@ TryResult<SemaphorePermit, TryAcquireError> Semaphore::try_acquire(
 void Semaphore::add_permits(size_t permits) {
   internal::WakeList wake;
   internal::MutexLock lock(&mu_);
-  // relaxed: an upper bound is enough, as only holders of mu_ add permits.
+  // relaxed: an upper bound is enough: only holders of mu_ add permits, so
+  // we see every addition; lock-free takers only lower the count.
   const size_t free = state_.load(std::memory_order_relaxed) / kOne;
   if (permits > kMaxPermits - free) {
     throw std::overflow_error("tidepool::Semaphore: too many permits");
@@ -71,9 +72,10 @@ size_t Semaphore::available_permits() const {
 void Semaphore::close() {
   internal::WakeList wake;
   internal::MutexLock lock(&mu_);
-  // relaxed: the bit guards no data; waiters learn of it under mu_, and
-  // lock-free callers only need to stop taking permits eventually.
-  state_.fetch_or(kClosed, std::memory_order_relaxed);
+  // release: a caller that sees the bit (is_closed(), try_acquire()'s
+  // kClosed) also sees what the closer did before close(), as with tokio;
+  // pairs with the acquire loads there. Waiters learn of it under mu_.
+  state_.fetch_or(kClosed, std::memory_order_release);
   size_t returned = 0;
   while (internal::Waiter* w = waiters_.PopFront()) {
     auto* waiter = static_cast<Acquire*>(w);
@@ -81,24 +83,28 @@ void Semaphore::close() {
     waiter->outcome_ = Acquire::Outcome::kClosed;
     wake.Add(waiter->task);
   }
-  // release: like any release of permits (see ReleaseLocked).
+  // release: like any release of permits; pairs with the acquire CAS in
+  // TryAcquireAll() or TakeUpTo().
   if (returned > 0)
     state_.fetch_add(returned * kOne, std::memory_order_release);
 }
 
 bool Semaphore::is_closed() const {
-  // relaxed: a snapshot that orders nothing.
-  return state_.load(std::memory_order_relaxed) & kClosed;
+  // acquire: pairs with the release in close().
+  return state_.load(std::memory_order_acquire) & kClosed;
 }
 
 Semaphore::Taken Semaphore::TryAcquireAll(size_t permits) {
-  // relaxed: the CAS below carries the ordering.
-  size_t s = state_.load(std::memory_order_relaxed);
+  // acquire: a kClosed answer pairs with the release in close(); a permit
+  // taken is ordered by the CAS below.
+  size_t s = state_.load(std::memory_order_acquire);
   while (true) {
     if (s & kClosed) return Taken::kClosed;
     if (s / kOne < permits) return Taken::kNoPermits;
-    // acquire: pairs with the release that gave the permits back, so what
-    // the previous holder did under them (say, a Mutex's data) is visible.
+    // acquire: pairs with the release fetch_add in ReleaseLocked() (or
+    // close()) that gave the permits back, so what the previous holder did
+    // under them (say, a Mutex's data) is visible. relaxed on failure: the
+    // loop only retries.
     if (state_.compare_exchange_weak(s, s - permits * kOne,
                                      std::memory_order_acquire,
                                      std::memory_order_relaxed)) {
@@ -113,7 +119,7 @@ size_t Semaphore::TakeUpTo(size_t permits) {
   while (true) {
     const size_t take = std::min(s / kOne, permits);
     if (take == 0) return 0;
-    // acquire: as in TryAcquireAll.
+    // acquire: as in TryAcquireAll(); pairs with ReleaseLocked().
     if (state_.compare_exchange_weak(s, s - take * kOne,
                                      std::memory_order_acquire,
                                      std::memory_order_relaxed)) {
@@ -179,7 +185,9 @@ void Semaphore::ReleaseLocked(size_t permits, internal::WakeList& wake) {
       wake.Add(waiter->task);
     }
   }
-  // release: pairs with the acquire CAS of whoever takes these permits.
+  // release: pairs with the acquire CAS of whoever takes these permits
+  // (TryAcquireAll(), TakeUpTo()); a waiter given them directly is ordered
+  // by mu_ and its wake-up.
   if (permits > 0) state_.fetch_add(permits * kOne, std::memory_order_release);
 }
 

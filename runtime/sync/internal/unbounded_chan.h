@@ -81,8 +81,8 @@ class UnboundedChan {
     }
     Block* b = head_block_;
     while (b != nullptr) {
-      // relaxed (here and below): the last owner's release of the channel
-      // (shared_ptr's count) ordered every other thread's writes before us.
+      // relaxed (here and below): ordered by the shared_ptr count's acq_rel
+      // drop that made us the last owner, after every other thread's use.
       Block* next = b->next.load(std::memory_order_relaxed);
       delete b;
       b = next;
@@ -90,16 +90,18 @@ class UnboundedChan {
     delete spare_.load(std::memory_order_relaxed);
   }
 
-  // relaxed: copying a sender needs no ordering; the count only has to
-  // reach zero after the last drop.
+  // relaxed: a count; the Sender copied from holds it above zero, and
+  // DropSender()'s acq_rel orders the drops.
   void AddSender() { senders_.fetch_add(1, std::memory_order_relaxed); }
 
-  // acq_rel: the last dropper sees every other sender's sends as done.
+  // acq_rel: each drop releases its sender's sends, the last acquires them
+  // all before Finish(); pairs with the other senders' DropSender().
   void DropSender() {
     if (senders_.fetch_sub(1, std::memory_order_acq_rel) == 1) Finish();
   }
 
-  // acquire: pairs with Finish's read-modify-write on tail_.
+  // acquire: pairs with the release fetch_or in Finish(): what the closing
+  // side did before is visible.
   bool IsClosed() const {
     return (tail_.load(std::memory_order_acquire) & kClosed) != 0;
   }
@@ -108,8 +110,8 @@ class UnboundedChan {
   // untouched, once the receiver is closed or gone. Any thread.
   bool Send(T& value) {
     Block* fresh = nullptr;
-    // acquire (both): the block installed for the position we read is the
-    // one tail_block_ shows; see Install.
+    // acquire (both): pairs with the release fetch_add on tail_ in Install(),
+    // so tail_block_, read after tail_, holds the position's block, set up.
     uint64_t t = tail_.load(std::memory_order_acquire);
     Block* b = tail_block_.load(std::memory_order_acquire);
     int waits = 0;
@@ -123,15 +125,16 @@ class UnboundedChan {
       if (offset == kBlockCap) {
         // Another sender is linking the next block.
         Backoff(waits++);
+        // acquire (both): as above.
         t = tail_.load(std::memory_order_acquire);
         b = tail_block_.load(std::memory_order_acquire);
         continue;
       }
       // Allocate before claiming: after the claim everybody else waits.
       if (offset + 1 == kBlockCap && fresh == nullptr) fresh = NewBlock();
-      // acq_rel on success: a later installer's stores cannot be what we
-      // read from tail_block_ before this claim. acquire on failure, to
-      // reread tail_block_ for the new position.
+      // acq_rel on success: the release pairs with the acquire of the claim
+      // of this block's last slot, so our tail_block_ read above cannot see
+      // that sender's Install(). acquire on failure: as the loads above.
       if (tail_.compare_exchange_weak(t, t + kOne, std::memory_order_acq_rel,
                                       std::memory_order_acquire)) {
         if (offset + 1 == kBlockCap) Install(b, std::exchange(fresh, nullptr));
@@ -140,6 +143,7 @@ class UnboundedChan {
         return true;
       }
       BackoffAfterLostClaim(lost++);
+      // acquire: as above, for the t the failed CAS reloaded.
       b = tail_block_.load(std::memory_order_acquire);
     }
   }
@@ -149,7 +153,8 @@ class UnboundedChan {
   // is moved once, straight into the caller's optional.
   bool RecvReady() {
     RejectSecondReceiver();
-    // acquire: the value the sender published.
+    // acquire: the value or the end mark; pairs with the release exchange in
+    // Publish() or Finish().
     const uintptr_t state = HeadSlot().state.load(std::memory_order_acquire);
     return state == kWritten || state == kEnd || Ended();
   }
@@ -161,14 +166,15 @@ class UnboundedChan {
     Slot& slot = HeadSlot();
     TaskHeader* const self = PrepareToWait(awaiting);
     uintptr_t expected = kEmpty;
-    // release: our frame and the resume point, to the sender that wakes
-    // us; acquire on failure: the value written meanwhile.
+    // release: our task, its reference and resume point; pairs with the
+    // acquire exchange in Publish() or Finish(). acquire on failure: the
+    // value or end mark they wrote meanwhile (same pair).
     if (slot.state.compare_exchange_strong(
             expected, reinterpret_cast<uintptr_t>(self),
             std::memory_order_acq_rel, std::memory_order_acquire)) {
       waiter->parked = self;
-      // relaxed: only a check against misuse; the wake-up orders it for
-      // the receiver itself.
+      // relaxed: only a misuse check (RejectSecondReceiver); the wake-up
+      // orders it for the receiving task itself.
       receiver_parked_.store(true, std::memory_order_relaxed);
       return true;
     }
@@ -199,7 +205,8 @@ class UnboundedChan {
     // relaxed: as in RecvResume.
     receiver_parked_.store(false, std::memory_order_relaxed);
     uintptr_t expected = reinterpret_cast<uintptr_t>(self);
-    // relaxed: the slot goes back to empty; nothing is published.
+    // relaxed: the slot goes back to empty, publishing nothing; on failure
+    // a sender wrote it and owns the wake-up, and we read nothing of it.
     if (HeadSlot().state.compare_exchange_strong(expected, kEmpty,
                                                  std::memory_order_relaxed)) {
       self->Unref();
@@ -269,7 +276,8 @@ class UnboundedChan {
   }
 
   Block* NewBlock() {
-    // acquire: the receiver's reset of the block happened before.
+    // acquire: the block as Reset() or `new` left it; pairs with the release
+    // exchange in Recycle().
     if (Block* b = spare_.exchange(nullptr, std::memory_order_acquire)) {
       return b;
     }
@@ -280,28 +288,29 @@ class UnboundedChan {
   // the spare, or freed if there is one already.
   void Recycle(Block* b) {
     if (b == nullptr) return;
-    // acq_rel: release the reset block to the sender that takes it; acquire
-    // the one we displace, which another thread reset or allocated.
+    // acq_rel: release the block to the sender that takes it (pairs with
+    // NewBlock()); acquire the one we displace (pairs with its Recycle()).
     delete spare_.exchange(b, std::memory_order_acq_rel);
   }
 
   // We hold the last slot of `b`, so tail_ sits on the position after it,
   // where every other sender waits. Links `fresh` and lets them on.
   void Install(Block* b, Block* fresh) {
-    // release (both): a sender that acquires the new position from tail_
-    // then reads the new block from tail_block_, initialised.
+    // release (both): pairs with the acquire loads of tail_, then
+    // tail_block_, in Send() and Finish(): the new position's block, set up.
     tail_block_.store(fresh, std::memory_order_release);
     tail_.fetch_add(kOne, std::memory_order_release);
-    // release: the receiver follows `next` after it read our slot, which we
-    // publish below, so the link is visible to it by then.
+    // release: pairs with the acquire load of `next` in TakeWritten(), which
+    // runs only after it acquired our last slot (Publish() below).
     b->next.store(fresh, std::memory_order_release);
   }
 
   // Writes the value into a claimed slot; wakes the receiver parked on it.
   static void Publish(Slot& slot, T& value) {
     new (slot.storage) T(std::move(value));
-    // acq_rel: release the value to the receiver; acquire the parked
-    // receiver's registration.
+    // acq_rel: release the value (pairs with the acquire loads in
+    // RecvReady() and TakeWritten()); acquire a parked receiver's
+    // registration (pairs with the release CAS in RecvOrWait()).
     const uintptr_t prev =
         slot.state.exchange(kWritten, std::memory_order_acq_rel);
     if (prev > kEnd) WakeParked(prev);
@@ -316,7 +325,8 @@ class UnboundedChan {
   // Closes tail_ once. The slot at the closing position can never be
   // claimed: it gets the end mark, which wakes a receiver parked on it.
   void Finish() {
-    // acq_rel: orders the close against the senders' claims on tail_.
+    // acq_rel: release the close (pairs with the acquire loads of tail_ in
+    // IsClosed(), Ended(), Send()); acquire the last Install(), for below.
     const uint64_t old = tail_.fetch_or(kClosed, std::memory_order_acq_rel);
     if (old & kClosed) return;
     const uint64_t position = old >> kShift;
@@ -324,10 +334,11 @@ class UnboundedChan {
     // waits on an earlier slot, whose writer wakes it, and then sees the
     // closed tail_ at the first slot of the next block.
     if (Offset(position) == kBlockCap) return;
-    // acquire: tail_block_ is the block of `position` (see Install).
+    // acquire: pairs with the release store in Install(); being closed, the
+    // tail gets no later Install(), so this is `position`'s block.
     Block* const b = tail_block_.load(std::memory_order_acquire);
-    // acq_rel: as in Publish, release the end mark to the receiver and
-    // acquire a parked receiver's registration.
+    // acq_rel: as in Publish(): release the end mark (pairs with RecvReady()
+    // and Ended()); acquire a registration (pairs with RecvOrWait()).
     const uintptr_t prev = b->slots[Offset(position)].state.exchange(
         kEnd, std::memory_order_acq_rel);
     if (prev > kEnd) WakeParked(prev);
@@ -338,7 +349,8 @@ class UnboundedChan {
   // The receiver's side: no value can come any more. Only when the head
   // slot is not written.
   bool Ended() {
-    // acquire: pairs with Finish.
+    // acquire (both): pairs with the release fetch_or and exchange in
+    // Finish(): what the closing side did before is visible at the end.
     const uint64_t t = tail_.load(std::memory_order_acquire);
     return HeadSlot().state.load(std::memory_order_acquire) == kEnd ||
            ((t & kClosed) && (t >> kShift) == head_);
@@ -360,8 +372,9 @@ class UnboundedChan {
   std::optional<T> TakeClaimed() {
     for (int waits = 0;; ++waits) {
       if (std::optional<T> v = TakeWritten()) return v;
-      // acquire: pairs with the claim; positions below tail_'s are claimed
-      // (the head is never a block's unused last position).
+      // acquire: pairs with the claim CAS in Send(); positions below tail_'s
+      // are claimed (the head is never a block's unused last position), so
+      // the head slot's write is coming. The slot's own acquire reads it.
       const uint64_t t = tail_.load(std::memory_order_acquire);
       if ((t >> kShift) == head_ || Ended()) return std::nullopt;
       Backoff(waits);
@@ -371,7 +384,7 @@ class UnboundedChan {
   // The value at the head, if written.
   std::optional<T> TakeWritten() {
     Slot& slot = HeadSlot();
-    // acquire: the value the sender published.
+    // acquire: pairs with the release exchange in Publish(): the value.
     if (slot.state.load(std::memory_order_acquire) != kWritten) {
       return std::nullopt;
     }
@@ -381,6 +394,7 @@ class UnboundedChan {
       // Every slot of the block was written and read: no sender touches it
       // again. The last slot's sender linked `next` before writing it.
       Block* const done = head_block_;
+      // acquire: pairs with the release store of `next` in Install().
       head_block_ = done->next.load(std::memory_order_acquire);
       ++head_;
       Reset(done);
@@ -390,7 +404,8 @@ class UnboundedChan {
   }
 
   static void Reset(Block* b) {
-    // relaxed: published by Recycle's release.
+    // relaxed: published by Recycle()'s release exchange, which NewBlock()'s
+    // acquire pairs with.
     for (Slot& s : b->slots) s.state.store(kEmpty, std::memory_order_relaxed);
     b->next.store(nullptr, std::memory_order_relaxed);
   }
