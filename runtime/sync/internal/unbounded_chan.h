@@ -267,10 +267,10 @@ class UnboundedChan {
   }
 
   // Another sender's claim won, and tail_'s cache line went to its core.
-  // Retrying at once, two cores bounce the line (and the slots beside it)
-  // on every send: with 8 producers on 2 workers mpsc_unbounded_p8 then
-  // took 5.6 ms in half the runs instead of 2. A pause that doubles with
-  // each loss, up to 64, lets the winner's run of sends go through.
+  // Retrying at once, the cores bounce the line (and the slots beside it)
+  // on every send, which can make many producers several times slower
+  // (docs/results.md). A pause that doubles with each loss, up to 64, lets
+  // the winner's run of sends go through.
   static void BackoffAfterLostClaim(int lost) {
     for (int i = 0; i < (1 << std::min(lost, 6)); ++i) CpuRelax();
   }
