@@ -20,6 +20,8 @@ struct WorkerMetrics {
   // worker awake spins briefly before sleeping; docs/architecture.md).
   uint64_t spin_wakeups = 0;
   size_t local_queue_depth = 0;
+  // Parked (spinning before sleep, or asleep) when the snapshot was taken.
+  bool parked = false;
 };
 
 // The blocking pool. "alive" counts threads able to take work.

@@ -62,6 +62,8 @@ struct Scheduler::Worker {
   std::atomic<uint64_t> steals{0};
   std::atomic<uint64_t> parks{0};
   std::atomic<uint64_t> spin_wakeups{0};
+  // Set around the sleep in Park(). relaxed: a snapshot for Metrics().
+  std::atomic<bool> parked{false};
 
   uint64_t NextRandom() {
     rng ^= rng << 13;
@@ -391,6 +393,7 @@ void Scheduler::Park(Worker* w) {
   // caller's next task) and soon. A worker that parks while a peer runs does
   // not: a quick wake-up there only makes the two fight over the peer's
   // queue.
+  w->parked.store(true, std::memory_order_relaxed);
   const Parker::Woken woken =
       w->parker.ParkUntil(plan.until, plan.watching ? io_.get() : nullptr,
                           /*spin=*/may_spin_ && last_awake);
@@ -400,6 +403,7 @@ void Scheduler::Park(Worker* w) {
   if (plan.watching) timer_watcher_.store(-1, std::memory_order_seq_cst);
   AfterSleep(w, plan, woken);
   RejoinAfterSleep(w, woken);
+  w->parked.store(false, std::memory_order_relaxed);
 }
 
 Scheduler::SleepPlan Scheduler::PlanSleep(Worker* w, bool last_awake) {
@@ -514,6 +518,7 @@ RuntimeMetrics Scheduler::Metrics() const {
     wm.parks = w->parks.load(std::memory_order_relaxed);
     wm.spin_wakeups = w->spin_wakeups.load(std::memory_order_relaxed);
     wm.local_queue_depth = w->queue.Size();
+    wm.parked = w->parked.load(std::memory_order_relaxed);
     m.per_worker.push_back(wm);
   }
   m.blocking = blocking_->Metrics();

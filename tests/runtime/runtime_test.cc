@@ -205,6 +205,30 @@ TEST(RuntimeTest, MetricsCountTasksAndPolls) {
   EXPECT_GE(polls, 2u);
 }
 
+// Waits until worker `index` is parked, as its metrics report; false if it
+// does not park within 10 s.
+bool WaitUntilParked(const Runtime& rt, size_t index) {
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (!rt.metrics().per_worker[index].parked) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::yield();
+  }
+  return true;
+}
+
+// Waits until some worker is parked (with two workers, called from a task:
+// the other one).
+bool WaitUntilAnyParked(const Runtime& rt) {
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (true) {
+    for (const WorkerMetrics& w : rt.metrics().per_worker) {
+      if (w.parked) return true;
+    }
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::yield();
+  }
+}
+
 // Parks of all the runtime's workers so far.
 uint64_t TotalParks(Runtime& rt) {
   uint64_t n = 0;
@@ -216,11 +240,13 @@ TEST(RuntimeTest, IdleRuntimeParksItsWorkers) {
   auto rt = Builder().worker_threads(2).build();
   ASSERT_TRUE(rt.ok());
   rt->block_on(Leaf(1));
-  // Let both workers go to sleep (a worker that parked beside a busy peer
-  // wakes once more for its timed look, then parks for good), then check
-  // they stay asleep: the counts must not move while nothing is spawned.
+  // Both workers asleep, and the last timed look of one that parked beside
+  // a busy peer over (it ends as a park of its own): from then on the
+  // counts must not move while nothing is spawned.
   uint64_t settled = TotalParks(*rt);
   for (int i = 0; i < 20; ++i) {
+    ASSERT_TRUE(WaitUntilParked(*rt, 0));
+    ASSERT_TRUE(WaitUntilParked(*rt, 1));
     std::this_thread::sleep_for(50ms);
     const uint64_t now = TotalParks(*rt);
     if (now == settled) break;
@@ -291,10 +317,10 @@ TEST(RuntimeTest, YieldingTasksSpreadToASleepingWorker) {
       co_await yield_now();
     }
   };
-  auto parent = [](Seen* s, decltype(spin) child) -> Task<void> {
-    // Holding this worker long enough for the other to park; the child then
-    // goes to the LIFO slot, which spawning wakes nobody for.
-    std::this_thread::sleep_for(20ms);
+  auto parent = [&rt](Seen* s, decltype(spin) child) -> Task<void> {
+    // Holding this worker until the other parks; the child then goes to the
+    // LIFO slot, which spawning wakes nobody for.
+    EXPECT_TRUE(WaitUntilAnyParked(*rt));
     JoinHandle<void> h = spawn(child(s));
     co_await child(s);
     co_await h;
@@ -337,7 +363,7 @@ TEST(RuntimeTest, DisplacedTaskWakesAParkedPeer) {
       if (s.ran[k].load(std::memory_order_acquire)) {
         waits.push_back(s.started[k] - t0);
       }
-      std::this_thread::sleep_for(30ms);  // the peer parks again
+      EXPECT_TRUE(WaitUntilAnyParked(*rt));  // the peer parks again
     }
     co_return;
   };
@@ -362,7 +388,7 @@ TEST(RuntimeTest, WorkerParkedBesideABusyPeerLooksAgain) {
     co_return;
   };
   JoinHandle<void> h = rt->spawn(busy(&release));
-  std::this_thread::sleep_for(50ms);  // the other worker is asleep by now
+  ASSERT_TRUE(WaitUntilAnyParked(*rt));  // the other worker
   const uint64_t before = TotalParks(*rt);
   std::this_thread::sleep_for(500ms);
   const uint64_t after = TotalParks(*rt);
