@@ -3,9 +3,9 @@
 
 // Everything a program on tidepool needs, in one include: Runtime and
 // Builder, Task, JoinHandle, spawn, spawn_blocking, yield_now, the timers
-// (sleep, timeout, interval), TCP, and the synchronization primitives and
-// channels (runtime/sync/). Each header it includes documents what it
-// declares; a file that needs one part may include just that header.
+// (sleep, timeout, interval), TCP, signals, and the synchronization
+// primitives and channels (runtime/sync/). Each header it includes documents
+// what it declares; a file that needs one part may include just that header.
 //
 //   tidepool::Task<int> Answer() { co_return 42; }
 //   int main() {
@@ -21,6 +21,7 @@
 #include "runtime/net/tcp_listener.h"
 #include "runtime/net/tcp_stream.h"
 #include "runtime/runtime_class.h"
+#include "runtime/signal/signal.h"
 #include "runtime/spawn.h"
 #include "runtime/sync/cancellation_token.h"
 #include "runtime/sync/join_set.h"
