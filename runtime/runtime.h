@@ -31,6 +31,7 @@
 #include "runtime/sync/oneshot.h"
 #include "runtime/sync/select.h"
 #include "runtime/sync/semaphore.h"
+#include "runtime/sync/task_tracker.h"
 #include "runtime/task.h"
 #include "runtime/task_cancelled.h"
 #include "runtime/time/interval.h"
