@@ -3,9 +3,10 @@
 
 // Everything a program on tidepool needs, in one include: Runtime and
 // Builder, Task, JoinHandle, spawn, spawn_blocking, yield_now, the timers
-// (sleep, timeout, interval), TCP, signals, and the synchronization
-// primitives and channels (runtime/sync/). Each header it includes documents
-// what it declares; a file that needs one part may include just that header.
+// (sleep, timeout, interval), TCP, buffered stream I/O (runtime/io_util/),
+// signals, and the synchronization primitives and channels (runtime/sync/).
+// Each header it includes documents what it declares; a file that needs one
+// part may include just that header.
 //
 //   tidepool::Task<int> Answer() { co_return 42; }
 //   int main() {
@@ -15,6 +16,11 @@
 //   }
 
 #include "runtime/builder.h"
+#include "runtime/io_util/buf_reader.h"
+#include "runtime/io_util/buf_writer.h"
+#include "runtime/io_util/copy.h"
+#include "runtime/io_util/split.h"
+#include "runtime/io_util/stream.h"
 #include "runtime/join_handle.h"
 #include "runtime/metrics.h"
 #include "runtime/net/socket_address.h"
