@@ -4,9 +4,9 @@
 // Everything a program on tidepool needs, in one include: Runtime and
 // Builder, Task, JoinHandle, spawn, spawn_blocking, yield_now, the timers
 // (sleep, timeout, interval), TCP, buffered stream I/O (runtime/io_util/),
-// signals, and the synchronization primitives and channels (runtime/sync/).
-// Each header it includes documents what it declares; a file that needs one
-// part may include just that header.
+// files (runtime/fs/), signals, and the synchronization primitives and channels
+// (runtime/sync/). Each header it includes documents what it declares; a file
+// that needs one part may include just that header.
 //
 //   tidepool::Task<int> Answer() { co_return 42; }
 //   int main() {
@@ -16,6 +16,9 @@
 //   }
 
 #include "runtime/builder.h"
+#include "runtime/fs/file.h"
+#include "runtime/fs/fs.h"
+#include "runtime/fs/metadata.h"
 #include "runtime/io_util/buf_reader.h"
 #include "runtime/io_util/buf_writer.h"
 #include "runtime/io_util/copy.h"
