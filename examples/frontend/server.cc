@@ -112,11 +112,11 @@ void Metric(std::string* out, const char* name, const char* type,
 class Server::ConnRegistration {
  public:
   ConnRegistration(Server& server, Conn& conn) : server_(server), conn_(conn) {
-    absl::MutexLock lock(&server_.mu_);
+    const std::lock_guard<std::mutex> lock(server_.mu_);
     server_.conns_.insert(&conn_);
   }
   ~ConnRegistration() {
-    absl::MutexLock lock(&server_.mu_);
+    const std::lock_guard<std::mutex> lock(server_.mu_);
     server_.conns_.erase(&conn_);
   }
   ConnRegistration(const ConnRegistration&) = delete;
@@ -128,7 +128,7 @@ class Server::ConnRegistration {
 };
 
 void Server::Drain() {
-  absl::MutexLock lock(&mu_);
+  const std::lock_guard<std::mutex> lock(mu_);
   draining_.store(true, std::memory_order_seq_cst);
   // Shutting the read side of a listening socket stops it listening: new
   // connections are refused, and the accept in progress fails, which ends
@@ -146,7 +146,7 @@ void Server::Drain() {
 
 Task<absl::Status> Server::Run(TcpListener listener) {
   {
-    absl::MutexLock lock(&mu_);
+    const std::lock_guard<std::mutex> lock(mu_);
     listen_fd_ = listener.native_handle();
     if (draining_.load(std::memory_order_seq_cst)) {
       ::shutdown(listen_fd_, SHUT_RD);
@@ -175,7 +175,7 @@ Task<absl::Status> Server::Run(TcpListener listener) {
     connections_.spawn(ServeConnection(*std::move(conn))).detach();
   }
   {
-    absl::MutexLock lock(&mu_);
+    const std::lock_guard<std::mutex> lock(mu_);
     listen_fd_ = -1;
     listener.close();
   }
