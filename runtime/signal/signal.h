@@ -50,8 +50,10 @@
 //   handlers, this hand-over can repeat without end: in sanitized builds,
 //   listen before starting threads.
 // Once listened for, a signal keeps this disposition for the life of the
-// process: dropping every listener does not restore the default action
-// (its deliveries are then read and dropped).
+// process: dropping every listener does not restore the default action.
+// A delivery that finds no listener is dropped if a reader task is still
+// waiting on the signalfd, and otherwise stays pending for the next
+// listener of that signal.
 //
 // Who may call: listen() from any thread, inside a runtime or not; recv()
 // awaited inside a task, one recv() per listener at a time. Dropping a
