@@ -12,6 +12,7 @@
 #include "alloc/alloc.h"
 #include "alloc/config_file.h"
 #include "runtime/internal/scheduler.h"
+#include "runtime/internal/signal_mask.h"
 #include "runtime/runtime_class.h"
 
 namespace tidepool {
@@ -180,7 +181,11 @@ absl::StatusOr<Runtime> Builder::build() const {
   if (auto s = alloc::Configure(config_.allocator); !s.ok()) return s;
   auto scheduler =
       std::make_shared<internal::Scheduler>(config_, *std::move(io));
-  if (auto s = scheduler->Start(); !s.ok()) return s;
+  {
+    // Workers inherit this mask: see signal_mask.h.
+    internal::ScopedBlockListenableSignals block;
+    if (auto s = scheduler->Start(); !s.ok()) return s;
+  }
   return Runtime(std::move(scheduler));
 }
 

@@ -3,9 +3,10 @@
 
 // Everything a program on tidepool needs, in one include: Runtime and
 // Builder, Task, JoinHandle, spawn, spawn_blocking, yield_now, the timers
-// (sleep, timeout, interval), TCP, and the synchronization primitives and
-// channels (runtime/sync/). Each header it includes documents what it
-// declares; a file that needs one part may include just that header.
+// (sleep, timeout, interval), TCP, buffered stream I/O (runtime/io_util/),
+// files (runtime/fs/), signals, and the synchronization primitives and channels
+// (runtime/sync/). Each header it includes documents what it declares; a file
+// that needs one part may include just that header.
 //
 //   tidepool::Task<int> Answer() { co_return 42; }
 //   int main() {
@@ -15,6 +16,14 @@
 //   }
 
 #include "runtime/builder.h"
+#include "runtime/fs/file.h"
+#include "runtime/fs/fs.h"
+#include "runtime/fs/metadata.h"
+#include "runtime/io_util/buf_reader.h"
+#include "runtime/io_util/buf_writer.h"
+#include "runtime/io_util/copy.h"
+#include "runtime/io_util/split.h"
+#include "runtime/io_util/stream.h"
 #include "runtime/io_driver_kind.h"
 #include "runtime/join_handle.h"
 #include "runtime/metrics.h"
@@ -22,6 +31,7 @@
 #include "runtime/net/tcp_listener.h"
 #include "runtime/net/tcp_stream.h"
 #include "runtime/runtime_class.h"
+#include "runtime/signal/signal.h"
 #include "runtime/spawn.h"
 #include "runtime/sync/cancellation_token.h"
 #include "runtime/sync/join_set.h"
@@ -32,6 +42,7 @@
 #include "runtime/sync/select.h"
 #include "runtime/sync/try_result.h"
 #include "runtime/sync/semaphore.h"
+#include "runtime/sync/task_tracker.h"
 #include "runtime/task.h"
 #include "runtime/task_cancelled.h"
 #include "runtime/time/interval.h"

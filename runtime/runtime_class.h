@@ -18,6 +18,11 @@
 // destroyed (its JoinHandle reports TaskCancelled), blocking calls that never
 // started are cancelled, and running ones get shutdown_timeout to finish.
 //
+// Every thread a Runtime starts blocks SIGHUP, SIGINT, SIGTERM, SIGUSR1 and
+// SIGUSR2, so that they stay pending for Signal (runtime/signal/signal.h);
+// with nothing listening, the thread that did not block them (main())
+// still takes their default action.
+//
 // A blocking call still running when shutdown_timeout expires (a straggler)
 // is left to finish on its own thread, and the runtime's internals stay
 // allocated until it has: whatever it does meanwhile is defined. spawn() and

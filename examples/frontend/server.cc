@@ -1,5 +1,8 @@
 #include "examples/frontend/server.h"
 
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <fstream>
@@ -106,11 +109,54 @@ void Metric(std::string* out, const char* name, const char* type,
 
 }  // namespace
 
+class Server::ConnRegistration {
+ public:
+  ConnRegistration(Server& server, Conn& conn) : server_(server), conn_(conn) {
+    const std::lock_guard<std::mutex> lock(server_.mu_);
+    server_.conns_.insert(&conn_);
+  }
+  ~ConnRegistration() {
+    const std::lock_guard<std::mutex> lock(server_.mu_);
+    server_.conns_.erase(&conn_);
+  }
+  ConnRegistration(const ConnRegistration&) = delete;
+  ConnRegistration& operator=(const ConnRegistration&) = delete;
+
+ private:
+  Server& server_;
+  Conn& conn_;
+};
+
+void Server::Drain() {
+  const std::lock_guard<std::mutex> lock(mu_);
+  draining_.store(true, std::memory_order_seq_cst);
+  // Shutting the read side of a listening socket stops it listening: new
+  // connections are refused, and the accept in progress fails, which ends
+  // Run()'s loop.
+  if (listen_fd_ >= 0) ::shutdown(listen_fd_, SHUT_RD);
+  for (Conn* c : conns_) {
+    if (!c->idle.load(std::memory_order_seq_cst)) continue;
+    // First bytes of a request already here: it is served, then closed.
+    int queued = 0;
+    if (ioctl(c->fd, FIONREAD, &queued) == 0 && queued > 0) continue;
+    // Its wait for the next request sees the end of the stream.
+    ::shutdown(c->fd, SHUT_RD);
+  }
+}
+
 Task<absl::Status> Server::Run(TcpListener listener) {
+  {
+    const std::lock_guard<std::mutex> lock(mu_);
+    listen_fd_ = listener.native_handle();
+    if (draining_.load(std::memory_order_seq_cst)) {
+      ::shutdown(listen_fd_, SHUT_RD);
+    }
+  }
   Clock::time_point last_log{};
-  while (!stopping_.load(std::memory_order_relaxed)) {
+  while (true) {
     absl::StatusOr<TcpStream> conn = co_await listener.accept();
     if (!conn.ok()) {
+      if (draining_.load(std::memory_order_seq_cst)) break;
       counters_.accept_errors.fetch_add(1, std::memory_order_relaxed);
       // Out of descriptors (EMFILE/ENFILE): the connections being served
       // will free some; waiting a little keeps accept() from spinning.
@@ -124,9 +170,17 @@ Task<absl::Status> Server::Run(TcpListener listener) {
       }
       continue;
     }
-    // The JoinHandle is dropped: the connection task runs detached.
-    spawn(ServeConnection(*std::move(conn))).detach();
+    // The JoinHandle is dropped: the connection task runs detached, and
+    // connections_ counts it until it ends.
+    connections_.spawn(ServeConnection(*std::move(conn))).detach();
   }
+  {
+    const std::lock_guard<std::mutex> lock(mu_);
+    listen_fd_ = -1;
+    listener.close();
+  }
+  connections_.close();
+  co_await connections_.wait();
   co_return absl::OkStatus();
 }
 
@@ -139,6 +193,8 @@ Task<void> Server::ServeConnection(TcpStream s) {
     }
     ~Open() { c.connections_open.fetch_sub(1, std::memory_order_relaxed); }
   } open(counters_);
+  Conn conn{s.native_handle()};
+  const ConnRegistration registration(*this, conn);
   (void)s.set_nodelay(true);  // the head and the first chunk go out at once
   http::RequestParser parser(options_.limits);
   size_t want = kHeadReadBytes;
@@ -150,8 +206,13 @@ Task<void> Server::ServeConnection(TcpStream s) {
           // Between requests: wait for the next one holding no buffer, so
           // an idle keep-alive connection costs its task and socket only.
           parser.ReleaseIdleBuffer();
+          if (!mid_request) {
+            conn.idle.store(true, std::memory_order_seq_cst);
+            if (draining_.load(std::memory_order_seq_cst)) co_return;
+          }
           const absl::Status ready =
               co_await timeout(options_.read_timeout, s.readable());
+          conn.idle.store(false, std::memory_order_relaxed);
           if (absl::IsDeadlineExceeded(ready)) {
             counters_.timeouts.fetch_add(1, std::memory_order_relaxed);
           }
@@ -189,7 +250,7 @@ Task<void> Server::ServeConnection(TcpStream s) {
         want = kHeadReadBytes;
         const bool keep_alive = parser.head().keep_alive();
         if (!(co_await Respond(s, parser))) co_return;
-        if (!keep_alive) {
+        if (!keep_alive || draining_.load(std::memory_order_relaxed)) {
           co_await LingerClose(s, options_.linger);
           co_return;
         }
@@ -212,7 +273,9 @@ Task<void> Server::ServeConnection(TcpStream s) {
                                                http::RequestParser& parser) {
   const http::RequestHead& head = parser.head();
   http::ResponseOptions options;
-  options.keep_alive = head.keep_alive();
+  // Draining: this is the connection's last response.
+  options.keep_alive =
+      head.keep_alive() && !draining_.load(std::memory_order_relaxed);
   options.request_version = head.version();
   absl::string_view path = head.target();
   path = path.substr(0, path.find('?'));

@@ -19,17 +19,28 @@
 // (EMFILE/ENFILE) the server waits `accept_backoff` and goes on serving
 // the connections it has.
 //
+// Graceful drain (Drain(), which main.cc calls on SIGTERM or SIGINT): the
+// listening socket is shut at once, so new connections are refused;
+// connections idle between requests are closed; a request already received,
+// or partly received (its first bytes arrived before the drain), is
+// answered with "Connection: close" and its connection then closed; Run()
+// returns once every connection has ended. A request that a client sends on
+// an idle keep-alive connection just as the drain closes it is lost, as with
+// any server that closes idle connections (clients retry such requests).
+//
 //   tidepool::frontend::Server server(options);
 //   auto listener = tidepool::TcpListener::bind(addr);   // in a task
-//   co_await server.Run(*std::move(listener));            // until Stop()
+//   co_await server.Run(*std::move(listener));            // until Drain()
 
 #include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <mutex>
 #include <string>
 #include <utility>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "examples/frontend/http/request_parser.h"
 #include "runtime/runtime.h"
@@ -64,18 +75,32 @@ class Server {
  public:
   explicit Server(ServerOptions options = {}) : options_(std::move(options)) {}
 
-  // Accepts and serves connections until Stop(); each connection is a task
-  // of its own. Inside a task of the runtime that serves.
+  // Accepts and serves connections until Drain(); each connection is a
+  // task of its own. Returns once drained and every connection has ended.
+  // Inside a task of the runtime that serves; once per Server.
   Task<absl::Status> Run(TcpListener listener);
-  // Any thread. Run() returns after its next accept (connections already
-  // being served finish on their own).
-  void Stop() { stopping_.store(true, std::memory_order_relaxed); }
+  // Any thread, any number of times. Starts the graceful drain described
+  // above and returns at once; Run() tells when it is over.
+  void Drain();
+
+  // Connections open (being served), for tests and logs.
+  size_t connections() const { return connections_.len(); }
 
   const ServerCounters& counters() const { return counters_; }
   // The /metrics page.
   std::string MetricsText() const;
 
  private:
+  // A connection as Drain() sees it.
+  struct Conn {
+    int fd;
+    // seq_cst, with draining_: a connection that goes idle either sees the
+    // drain, or is seen idle by it (Drain() and the kNeedMore wait).
+    std::atomic<bool> idle{false};
+  };
+  // Registers `conn` in conns_ for its lifetime.
+  class ConnRegistration;
+
   Task<void> ServeConnection(TcpStream stream);
   // Answers the complete request `parser` holds (after kRequest; a
   // generate request's body is taken from it); false when the connection
@@ -84,8 +109,14 @@ class Server {
 
   const ServerOptions options_;
   ServerCounters counters_;
-  // relaxed: a request to stop, checked between accepts.
-  std::atomic<bool> stopping_{false};
+  std::atomic<bool> draining_{false};
+  TaskTracker connections_;
+  // Guards listen_fd_ and conns_, the descriptors Drain() shuts: one is
+  // closed only after it has left them. A std::mutex, which ThreadSanitizer
+  // sees (Debian's absl::Mutex is not instrumented).
+  std::mutex mu_;
+  int listen_fd_ = -1;
+  absl::flat_hash_set<Conn*> conns_;
 };
 
 }  // namespace tidepool::frontend

@@ -7,6 +7,7 @@
 #include "alloc/alloc.h"
 #include "runtime/internal/context.h"
 #include "runtime/internal/scheduler.h"
+#include "runtime/internal/signal_mask.h"
 #include "runtime/internal/spin.h"
 
 namespace tidepool::internal {
@@ -143,6 +144,8 @@ void BlockingPool::QueueOrStart(TaskHeader* task) {
 bool BlockingPool::StartThread(TaskHeader* task) {
   const size_t index = next_index_++;
   auto self = threads_.emplace(threads_.end());
+  // The thread inherits this mask: see signal_mask.h.
+  ScopedBlockListenableSignals block;
   try {
     *self = std::thread([pool = shared_from_this(),
                          runtime = scheduler_->shared_from_this(), self, index,

@@ -50,6 +50,7 @@ class TcpListener {
     return internal::SocketName(socket_.fd(), /*peer=*/false);
   }
   bool is_open() const { return socket_.is_open(); }
+  int native_handle() const { return socket_.fd(); }
   void close() { socket_.Close(); }
 
  private:

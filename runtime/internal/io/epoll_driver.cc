@@ -58,6 +58,13 @@ int64_t Attempt(IoOp* op, bool first) {
       case IoOp::Code::kSend:
         r = send(fd, op->buf, op->len, MSG_NOSIGNAL);
         break;
+      case IoOp::Code::kPollIn: {
+        pollfd p{fd, POLLIN, 0};
+        r = poll(&p, 1, 0);
+        if (r == 0) return -EAGAIN;
+        if (r > 0) return p.revents;
+        break;
+      }
       case IoOp::Code::kConnect:
         if (first) {
           r = connect(fd, op->addr, op->addr_len);

@@ -68,8 +68,9 @@ struct IoSource {
 };
 
 struct IoOp;
-// Whether `op` waits on the read side of its socket (accept, recv) rather
-// than the write side (connect, send). One op per side may be in flight.
+// Whether `op` waits on the read side of its socket (accept, recv, poll for
+// input) rather than the write side (connect, send). One op per side may be
+// in flight.
 bool ReadsSide(const IoOp& op);
 
 // One socket operation, owned by the awaitable that started it (it lives in
@@ -77,7 +78,10 @@ bool ReadsSide(const IoOp& op);
 // the completion is published through `done`; an awaitable destroyed before
 // that calls IoDriver::Cancel, which returns only once the driver lets go.
 struct IoOp {
-  enum class Code : uint8_t { kAccept, kConnect, kRecv, kSend };
+  // kPollIn waits until the descriptor is readable and reads nothing
+  // (result > 0); it works on any pollable descriptor, not only sockets (the
+  // signalfd of runtime/signal/signal.h).
+  enum class Code : uint8_t { kAccept, kConnect, kRecv, kSend, kPollIn };
 
   Code code = Code::kRecv;
   IoSource* source = nullptr;
@@ -181,7 +185,8 @@ class IoDriver {
 };
 
 inline bool ReadsSide(const IoOp& op) {
-  return op.code == IoOp::Code::kAccept || op.code == IoOp::Code::kRecv;
+  return op.code == IoOp::Code::kAccept || op.code == IoOp::Code::kRecv ||
+         op.code == IoOp::Code::kPollIn;
 }
 
 }  // namespace tidepool::internal

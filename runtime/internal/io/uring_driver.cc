@@ -1,6 +1,7 @@
 #include "runtime/internal/io/uring_driver.h"
 
 #include <liburing.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -136,6 +137,9 @@ class UringDriver final : public IoDriver {
         break;
       case IoOp::Code::kSend:
         io_uring_prep_send(sqe, fd, op->buf, op->len, MSG_NOSIGNAL);
+        break;
+      case IoOp::Code::kPollIn:
+        io_uring_prep_poll_add(sqe, fd, POLLIN);
         break;
     }
     io_uring_sqe_set_data64(sqe, reinterpret_cast<uintptr_t>(op));

@@ -1,0 +1,43 @@
+#ifndef TIDEPOOL_RUNTIME_FS_FS_H_
+#define TIDEPOOL_RUNTIME_FS_FS_H_
+
+// Whole-file and directory operations, awaited from tasks without blocking
+// a worker.
+//
+//   if (auto s = co_await tidepool::fs::write("/tmp/x", "abc"); !s.ok()) {
+//     co_return s;
+//   }
+//   absl::StatusOr<std::string> text =
+//       co_await tidepool::fs::read_to_string("/tmp/x");  // "abc"
+//
+// Each runs its system calls on the runtime's blocking pool
+// (spawn_blocking), like File (runtime/fs/file.h), which says what that
+// costs; io_uring is not used for files yet. Inside tidepool tasks; the
+// arguments are copied into the call, so temporaries are fine. Errors are
+// absl::ErrnoToStatus of errno with the call and the path in the message.
+
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "runtime/fs/metadata.h"
+#include "runtime/task.h"
+
+namespace tidepool::fs {
+
+// The whole file. Any bytes, not only text.
+Task<absl::StatusOr<std::string>> read_to_string(std::string path);
+// Creates or empties `path` and writes `data` to it.
+Task<absl::Status> write(std::string path, std::string data);
+// unlink(2) a file, or rmdir(2) an empty directory.
+Task<absl::Status> remove(std::string path);
+// rename(2): replaces `to` if it exists.
+Task<absl::Status> rename(std::string from, std::string to);
+// mkdir(2) with mode 0777 (less the umask); AlreadyExists if it does.
+Task<absl::Status> create_dir(std::string path);
+// stat(2), following symbolic links.
+Task<absl::StatusOr<Metadata>> stat(std::string path);
+
+}  // namespace tidepool::fs
+
+#endif  // TIDEPOOL_RUNTIME_FS_FS_H_
