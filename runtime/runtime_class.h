@@ -90,6 +90,24 @@ class Runtime {
         Checked()->SpawnBlocking(std::forward<F>(f)));
   }
 
+  // Drains the runtime before it goes: from now on spawn() and
+  // spawn_blocking() called from outside the runtime's threads return a
+  // JoinHandle already finished with TaskCancelled, while tasks and blocking
+  // calls keep spawning as they please; then waits until no task is alive
+  // and no blocking call runs or waits. Returns OK then, or
+  // DeadlineExceeded (counting what is left) once `timeout` has passed;
+  // the work left keeps running either way, until the Runtime is destroyed
+  // (shutdown_timeout's hard stop). A server stops its accept loops first
+  // (say through a CancellationToken), so that the tasks can end.
+  // Not from a thread of this runtime (throws std::logic_error). Costs the
+  // caller a sleep of up to 10 ms between looks; the tasks pay nothing.
+  //
+  //   cancel_accepting.cancel();
+  //   absl::Status s = rt.drain(std::chrono::seconds(30));
+  absl::Status drain(std::chrono::nanoseconds timeout) {
+    return Checked()->Drain(timeout);
+  }
+
   // Shuts down now, waiting at most `timeout` for running blocking calls
   // (threads still running then are detached and reported on stderr).
   void shutdown_timeout(std::chrono::nanoseconds timeout) {

@@ -341,6 +341,11 @@ bool BlockingPool::Shutdown(std::chrono::nanoseconds timeout) {
   return false;
 }
 
+size_t BlockingPool::Busy() const {
+  MutexLock lock(&mu_);
+  return (active_ - idle_.size()) + queue_.size() + waiting_.size();
+}
+
 BlockingMetrics BlockingPool::Metrics() const {
   MutexLock lock(&mu_);
   BlockingMetrics m;

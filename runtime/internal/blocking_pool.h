@@ -68,6 +68,8 @@ class BlockingPool : public std::enable_shared_from_this<BlockingPool> {
   bool Shutdown(std::chrono::nanoseconds timeout);
 
   BlockingMetrics Metrics() const;
+  // Calls running or waiting for a thread. Any thread.
+  size_t Busy() const;
 
  private:
   // One idle thread's slot. A giver unlinks it from idle_ and stores the

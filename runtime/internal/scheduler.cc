@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <optional>
+#include <stdexcept>
 #include <system_error>
 #include <thread>
 
@@ -140,6 +141,36 @@ void Scheduler::Shutdown(std::chrono::nanoseconds blocking_timeout) {
   }
   owned_.CloseAndCancelAll();
   blocking_->Shutdown(blocking_timeout);
+}
+
+bool Scheduler::RefusesOutsideWork() const {
+  return draining_.load(std::memory_order_relaxed) &&
+         CurrentScheduler() != this;
+}
+
+absl::Status Scheduler::Drain(std::chrono::nanoseconds timeout) {
+  if (CurrentScheduler() == this) {
+    throw std::logic_error(
+        "tidepool: Runtime::drain called from one of the runtime's threads");
+  }
+  draining_.store(true, std::memory_order_relaxed);
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  // Polls with a growing pause: a drain waits for requests to finish, so
+  // a few milliseconds of lag cost nothing and the running work pays no
+  // bookkeeping for a waiter.
+  auto pause = std::chrono::microseconds(100);
+  while (true) {
+    const size_t tasks = owned_.Alive();
+    const size_t calls = blocking_->Busy();
+    if (tasks == 0 && calls == 0) return absl::OkStatus();
+    if (std::chrono::steady_clock::now() >= deadline) {
+      return absl::DeadlineExceededError(absl::StrCat(
+          "tidepool: drain timed out with ", tasks, " tasks alive and ", calls,
+          " blocking calls running or queued"));
+    }
+    std::this_thread::sleep_for(pause);
+    pause = std::min(2 * pause, std::chrono::microseconds(10'000));
+  }
 }
 
 bool Scheduler::OnWorkerThread() const {

@@ -52,9 +52,16 @@ class Scheduler : public std::enable_shared_from_this<Scheduler> {
   void Shutdown() { Shutdown(config_.shutdown_timeout); }
 
   // Any thread. The returned cell carries the JoinHandle's reference.
+  // Once Drain() has begun, work from outside the runtime's threads is
+  // refused: the cell comes back cancelled.
   template <typename T>
   JoinState<T>* Spawn(Task<T> task) {
     auto* cell = CoroTask<T>::Create(this, sink_id_, std::move(task));
+    if (RefusesOutsideWork()) {
+      cell->CancelNow();
+      cell->Unref();  // the queue's, which it never joins
+      return cell;
+    }
     Submit(cell);
     return cell;
   }
@@ -63,9 +70,20 @@ class Scheduler : public std::enable_shared_from_this<Scheduler> {
   JoinState<std::invoke_result_t<std::decay_t<F>&>>* SpawnBlocking(F&& f) {
     auto* cell =
         new BlockingTask<std::decay_t<F>>(sink_id_, std::forward<F>(f));
+    if (RefusesOutsideWork()) {
+      cell->CancelNow();
+      cell->Unref();  // the queue's, which it never joins
+      return cell;
+    }
     blocking_->Spawn(cell);
     return cell;
   }
+
+  // Not from a thread of this runtime. Refuses new work from outside the
+  // runtime's threads from now on, then waits until no task is alive and
+  // no blocking call runs or waits, or until `timeout`. Tasks and blocking
+  // calls may still spawn more meanwhile; that work is waited for too.
+  absl::Status Drain(std::chrono::nanoseconds timeout);
 
   // Queues a task that a Wake() or Abort() moved to kScheduled; takes over
   // its queue reference. From a worker of this scheduler the task goes to
@@ -106,6 +124,8 @@ class Scheduler : public std::enable_shared_from_this<Scheduler> {
 
  private:
   void Submit(TaskHeader* task);
+  // Drain() has begun and the caller is not one of this runtime's threads.
+  bool RefusesOutsideWork() const;
   void WorkerMain(Worker* w);
   TaskHeader* NextTask(Worker* w);
   TaskHeader* PullFromInject(Worker* w);
@@ -159,6 +179,9 @@ class Scheduler : public std::enable_shared_from_this<Scheduler> {
   // seq_cst: read by parking workers inside the store-buffering handshake
   // (Park()); WorkerMain's loop reads it with acquire.
   std::atomic<bool> shutdown_{false};
+  // Set by Drain(). relaxed: Drain() reads the work left after setting it
+  // with its own orderings; a spawn that misses the flag is waited for.
+  std::atomic<bool> draining_{false};
   bool shut_down_ = false;  // only the Runtime owner calls Shutdown()
 };
 
