@@ -57,78 +57,51 @@ struct Queued {
   Queued() { state.SetScheduledUnshared(); }
 };
 
-// A worker polls the task once; a waker wakes it once. Every wake-up is
-// followed by a poll (it came before the poll started, or the waker
-// schedules the task, or the worker requeues it), and never by two queue
-// entries.
-TEST(TaskStateTest, AWakeUpIsNeverLostNorDoubled) {
+// A worker polls the task, or (`with_yield`) polls it, yields, pops it and
+// polls it again; a waker wakes it once. Every wake-up is followed by a
+// poll (it came before the last poll started, or the waker schedules the
+// task, or the worker requeues it), and never by two queue entries. A
+// yield requeues the task still running, so a wake-up during it is
+// absorbed by the next poll. Returns how many interleavings it checked.
+int CheckWakeUpsAgainstPolls(bool with_yield) {
   int orders = 0;
-  ForEachInterleaving(2, 1, [&](const std::vector<int>& order) {
-    Queued t;
-    int step = 0, time = 0, claimed_at = -1, woken_at = -1;
-    bool waker_schedules = false;
-    AfterPoll after = AfterPoll::kIdle;
-    for (int actor : order) {
-      ++time;
-      if (actor == 0 && step++ == 0) {
-        ASSERT_EQ(t.state.TransitionToRunning(), Claim::kPoll);
-        claimed_at = time;
-      } else if (actor == 0) {
-        after = t.state.TransitionToIdle(/*yielded=*/false);
-        ASSERT_NE(after, AfterPoll::kCancel);
-      } else {
-        waker_schedules = t.state.TransitionToNotified();
-        woken_at = time;
-      }
-    }
-    const bool requeued = after == AfterPoll::kRequeue;
-    EXPECT_FALSE(waker_schedules && requeued) << "queued twice";
-    EXPECT_TRUE(woken_at < claimed_at || waker_schedules || requeued)
-        << "wake-up lost";
-    ++orders;
-  });
-  EXPECT_EQ(orders, 3);
+  ForEachInterleaving(
+      with_yield ? 4 : 2, 1, [&](const std::vector<int>& order) {
+        Queued t;
+        int step = 0, time = 0, last_claim_at = -1, woken_at = -1;
+        bool waker_schedules = false;
+        AfterPoll after = AfterPoll::kIdle;
+        for (int actor : order) {
+          ++time;
+          if (actor == 1) {
+            waker_schedules = t.state.TransitionToNotified();
+            woken_at = time;
+          } else if (step % 2 == 0) {
+            ASSERT_EQ(t.state.TransitionToRunning(), Claim::kPoll);
+            last_claim_at = time;
+            ++step;
+          } else {
+            const bool yielded = with_yield && step == 1;
+            after = t.state.TransitionToIdle(yielded);
+            if (yielded) ASSERT_EQ(after, AfterPoll::kRequeue);
+            ++step;
+          }
+        }
+        const bool requeued = after == AfterPoll::kRequeue;
+        EXPECT_FALSE(waker_schedules && requeued) << "queued twice";
+        EXPECT_TRUE(woken_at < last_claim_at || waker_schedules || requeued)
+            << "wake-up lost";
+        ++orders;
+      });
+  return orders;
 }
 
-// The same with a yield in between: the task is requeued still running,
-// and the worker's next pop takes the yield claim; a wake-up meanwhile is
-// absorbed by that poll.
+TEST(TaskStateTest, AWakeUpIsNeverLostNorDoubled) {
+  EXPECT_EQ(CheckWakeUpsAgainstPolls(/*with_yield=*/false), 3);
+}
+
 TEST(TaskStateTest, AWakeUpDuringAYieldIsAbsorbedByTheNextPoll) {
-  int orders = 0;
-  ForEachInterleaving(4, 1, [&](const std::vector<int>& order) {
-    Queued t;
-    int step = 0, time = 0, last_claim_at = -1, woken_at = -1;
-    bool waker_schedules = false;
-    AfterPoll after = AfterPoll::kIdle;
-    for (int actor : order) {
-      ++time;
-      if (actor == 1) {
-        waker_schedules = t.state.TransitionToNotified();
-        woken_at = time;
-        continue;
-      }
-      switch (step++) {
-        case 0:
-        case 2:
-          ASSERT_EQ(t.state.TransitionToRunning(), Claim::kPoll);
-          last_claim_at = time;
-          break;
-        case 1:
-          ASSERT_EQ(t.state.TransitionToIdle(/*yielded=*/true),
-                    AfterPoll::kRequeue);
-          break;
-        case 3:
-          after = t.state.TransitionToIdle(/*yielded=*/false);
-          break;
-      }
-    }
-    const bool requeued = after == AfterPoll::kRequeue;
-    EXPECT_FALSE(waker_schedules && requeued) << "queued twice";
-    EXPECT_TRUE(woken_at < last_claim_at || waker_schedules || requeued)
-        << "wake-up lost";
-    ++orders;
-  });
-  EXPECT_EQ(orders, 5);
+  EXPECT_EQ(CheckWakeUpsAgainstPolls(/*with_yield=*/true), 5);
 }
 
 // An abort meets a poll: the task is cancelled exactly once, by the worker

@@ -19,40 +19,19 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
+#include "tests/examples/frontend/blocking_client.h"
 
 namespace {
 
 // A blocking loopback client.
-class Client {
+class Client : public tidepool::testing::BlockingClient {
  public:
-  explicit Client(uint16_t port) {
-    fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    timeval tv{10, 0};
-    setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    connect_errno_ =
-        connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0 ? 0
-                                                                      : errno;
-  }
-  ~Client() { close(fd_); }
-  int connect_errno() const { return connect_errno_; }
+  using BlockingClient::BlockingClient;
 
-  bool Send(std::string_view data) {
-    while (!data.empty()) {
-      const ssize_t n = send(fd_, data.data(), data.size(), MSG_NOSIGNAL);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) return false;
-      data.remove_prefix(n);
-    }
-    return true;
-  }
   // Reads until `text` has arrived; false on end of stream, error or
   // timeout. What was read stays in received().
   bool ReadUntil(std::string_view text) {
-    while (received_.find(text) == std::string::npos) {
+    while (received().find(text) == std::string::npos) {
       if (Fill() <= 0) return false;
     }
     return true;
@@ -65,22 +44,6 @@ class Client {
       if (n < 0) return errno == ECONNRESET;
     }
   }
-  const std::string& received() const { return received_; }
-
- private:
-  ssize_t Fill() {
-    char buf[4096];
-    ssize_t n;
-    do {
-      n = recv(fd_, buf, sizeof(buf), 0);
-    } while (n < 0 && errno == EINTR);
-    if (n > 0) received_.append(buf, n);
-    return n;
-  }
-
-  int fd_;
-  int connect_errno_;
-  std::string received_;
 };
 
 // The frontend binary, started with `flags` and TIDEPOOL_IO=`driver`.

@@ -20,6 +20,7 @@
 #include "examples/frontend/generate.h"
 #include "gtest/gtest.h"
 #include "runtime/runtime.h"
+#include "tests/examples/frontend/blocking_client.h"
 #include "tests/util/test_util.h"
 
 namespace tidepool::frontend {
@@ -39,64 +40,26 @@ struct Response {
 
 // A blocking client connection with a 10 s receive timeout, so that a
 // server that never answers fails the test instead of hanging it.
-class Client {
+class Client : public tidepool::testing::BlockingClient {
  public:
-  explicit Client(uint16_t port, bool connect_now = true) : port_(port) {
-    fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    timeval tv{10, 0};
-    setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-    if (connect_now) Connect();
-  }
-  // Needs no new descriptor: the socket exists already.
-  void Connect() {
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(port_);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    connected_ = connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0;
-  }
-  ~Client() {
-    if (fd_ >= 0) close(fd_);
-  }
-  bool connected() const { return connected_; }
-
-  bool Send(std::string_view data) {
-    while (!data.empty()) {
-      const ssize_t n = send(fd_, data.data(), data.size(), MSG_NOSIGNAL);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) return false;
-      data.remove_prefix(n);
-    }
-    return true;
-  }
-
-  // Closes with a reset instead of a FIN, like a client that crashed.
-  void Abort() {
-    linger l{1, 0};
-    setsockopt(fd_, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
-    close(fd_);
-    fd_ = -1;
-  }
+  using BlockingClient::BlockingClient;
 
   // Waits for the first bytes of a response.
-  bool ReceivedSome() { return Fill(); }
+  bool ReceivedSome() { return Fill() > 0; }
 
   // True when the server closed the connection (end of stream or reset).
   bool ServerClosed() {
-    char c;
-    ssize_t n;
-    do {
-      n = recv(fd_, &c, 1, 0);
-    } while (n < 0 && errno == EINTR);
+    const ssize_t n = Fill();
     if (n == 0) return true;
     return n < 0 && errno == ECONNRESET;
   }
 
   std::optional<Response> Read() {
     Response r;
+    std::string& buf_ = received();
     size_t end;
     while ((end = buf_.find("\r\n\r\n")) == std::string::npos) {
-      if (!Fill()) return std::nullopt;
+      if (Fill() <= 0) return std::nullopt;
     }
     r.headers = buf_.substr(0, end + 2);
     buf_.erase(0, end + 4);
@@ -116,7 +79,7 @@ class Client {
         }
       }
       while (buf_.size() < len) {
-        if (!Fill()) return std::nullopt;
+        if (Fill() <= 0) return std::nullopt;
       }
       r.body = buf_.substr(0, len);
       buf_.erase(0, len);
@@ -125,38 +88,18 @@ class Client {
     while (true) {
       size_t eol;
       while ((eol = buf_.find("\r\n")) == std::string::npos) {
-        if (!Fill()) return std::nullopt;
+        if (Fill() <= 0) return std::nullopt;
       }
       size_t size = 0;
       if (!absl::SimpleHexAtoi(buf_.substr(0, eol), &size)) return std::nullopt;
       while (buf_.size() < eol + 2 + size + 2) {
-        if (!Fill()) return std::nullopt;
+        if (Fill() <= 0) return std::nullopt;
       }
       r.body.append(buf_, eol + 2, size);
       buf_.erase(0, eol + 2 + size + 2);
       if (size == 0) return r;
     }
   }
-
- private:
-  bool Fill() {
-    char tmp[65536];
-    ssize_t n;
-    // EINTR happens: a thread that cancelled io_uring requests (this one,
-    // when a runtime shut down) gets the kernel's task-work notifications,
-    // and a socket with a receive timeout reports them as EINTR.
-    do {
-      n = recv(fd_, tmp, sizeof(tmp), 0);
-    } while (n < 0 && errno == EINTR);
-    if (n <= 0) return false;
-    buf_.append(tmp, n);
-    return true;
-  }
-
-  const uint16_t port_;
-  int fd_ = -1;
-  bool connected_ = false;
-  std::string buf_;
 };
 
 std::string GenerateRequest(absl::string_view prompt,
@@ -176,7 +119,10 @@ std::string Words(size_t bytes) {
 class ServerTest : public ::testing::TestWithParam<std::string> {
  protected:
   void Start(ServerOptions options = {}) {
-    auto rt = Builder().worker_threads(2).io_driver(*ParseIoDriverKind(GetParam())).build();
+    auto rt = Builder()
+                  .worker_threads(2)
+                  .io_driver(*ParseIoDriverKind(GetParam()))
+                  .build();
     ASSERT_TRUE(rt.ok()) << rt.status();
     rt_.emplace(*std::move(rt));
     options.runtime_metrics = [this] { return rt_->metrics(); };

@@ -14,15 +14,6 @@
 namespace tidepool {
 namespace {
 
-// ASSERT_TRUE for coroutines: fails the test and leaves the coroutine.
-#define CO_ASSERT_TRUE(cond)               \
-  do {                                     \
-    if (!(cond)) {                         \
-      ADD_FAILURE() << "false: " << #cond; \
-      co_return;                           \
-    }                                      \
-  } while (0)
-
 // Hands out `chunks` one per read (a chunk longer than the buffer is cut),
 // then end of stream, or `error` once the chunks are gone if set.
 struct ScriptedReader {
