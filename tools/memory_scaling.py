@@ -468,8 +468,8 @@ def main():
                               + [p for p in pairs6 if "default" in p[0]]):
         emit("- " + line)
 
-    # docs/results.md shows the --full figures; a quick run must not
-    # replace them.
+    # The --full figures and a quick run's go to separate files, so that a
+    # quick run never replaces the full tables.
     prefix = "memory_scaling" if args.full else "memory_scaling_quick"
     write_csv(os.path.join(args.out, f"{prefix}_concurrency.csv"),
               t1 + t1_tokio)

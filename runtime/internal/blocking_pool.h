@@ -48,7 +48,7 @@ class Scheduler;
 // calls wake threads directly and may overtake waiting ones.) Long calls
 // never wait this way: each would hold its arguments (a request's payload)
 // in flight longer, which raised the main job's peak memory by 5 to 11 MB
-// when every call waited (docs/results.md).
+// when every call waited (docs/results/history.md).
 //
 // Threads hold a shared_ptr to the pool and to the scheduler: if
 // shutdown_timeout expires with calls still running, those threads are

@@ -269,8 +269,8 @@ class UnboundedChan {
   // Another sender's claim won, and tail_'s cache line went to its core.
   // Retrying at once, the cores bounce the line (and the slots beside it)
   // on every send, which can make many producers several times slower
-  // (docs/results.md). A pause that doubles with each loss, up to 64, lets
-  // the winner's run of sends go through.
+  // (docs/results/history.md). A pause that doubles with each loss, up to 64,
+  // lets the winner's run of sends go through.
   static void BackoffAfterLostClaim(int lost) {
     for (int i = 0; i < (1 << std::min(lost, 6)); ++i) CpuRelax();
   }
