@@ -20,6 +20,7 @@
 #include "runtime/net/socket_address.h"
 #include "runtime/net/tcp_listener.h"
 #include "runtime/net/tcp_stream.h"
+#include "runtime/net/udp_socket.h"
 #include "runtime/runtime_class.h"
 #include "runtime/spawn.h"
 #include "runtime/sync/cancellation_token.h"
