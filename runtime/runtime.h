@@ -17,6 +17,7 @@
 #include "runtime/builder.h"
 #include "runtime/join_handle.h"
 #include "runtime/metrics.h"
+#include "runtime/net/async_fd.h"
 #include "runtime/net/socket_address.h"
 #include "runtime/net/tcp_listener.h"
 #include "runtime/net/tcp_stream.h"
