@@ -18,6 +18,7 @@
 #include "runtime/join_handle.h"
 #include "runtime/metrics.h"
 #include "runtime/net/async_fd.h"
+#include "runtime/net/lookup_host.h"
 #include "runtime/net/socket_address.h"
 #include "runtime/net/tcp_listener.h"
 #include "runtime/net/tcp_stream.h"

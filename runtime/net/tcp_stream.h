@@ -12,6 +12,8 @@
 //   char buf[4096];
 //   absl::StatusOr<size_t> n = co_await s->read(buf);  // 0: peer closed
 //
+//   auto web = co_await tidepool::TcpStream::connect("localhost:8080");
+//
 // Who may call: operations are awaited inside tidepool tasks. One read and
 // one write may be in flight at a time (from different tasks if you like);
 // a second concurrent read (or write) fails with FailedPrecondition ("busy"),
@@ -30,6 +32,8 @@
 // Errors are absl::Status from errno mapped by absl::ErrnoToStatus
 // (ECONNRESET, EPIPE, ECONNREFUSED...).
 
+#include <string>
+
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "runtime/net/internal/socket.h"
@@ -43,6 +47,11 @@ class TcpStream : public internal::Stream {
  public:
   // Connects to `peer`. Inside a task.
   static Task<absl::StatusOr<TcpStream>> connect(SocketAddress peer);
+  // Resolves "host:port" (lookup_host, on the blocking pool) and connects
+  // to each address in turn until one accepts. The error of a name that
+  // does not resolve is lookup_host's; when every address fails, the last
+  // address's error, with how many were tried. Inside a task.
+  static Task<absl::StatusOr<TcpStream>> connect(std::string host_port);
 
   TcpStream() = default;
   TcpStream(TcpStream&&) noexcept = default;
