@@ -3,9 +3,10 @@
 
 // Everything a program on tidepool needs, in one include: Runtime and
 // Builder, Task, JoinHandle, spawn, spawn_blocking, yield_now, the timers
-// (sleep, timeout, interval), TCP, and the synchronization primitives and
-// channels (runtime/sync/). Each header it includes documents what it
-// declares; a file that needs one part may include just that header.
+// (sleep, timeout, interval), TCP, UDP and Unix sockets, AsyncFd (readiness
+// of a caller's descriptor), lookup_host, and the synchronization
+// primitives and channels (runtime/sync/). Each header it includes documents
+// what it declares; a file that needs one part may include just that header.
 //
 //   tidepool::Task<int> Answer() { co_return 42; }
 //   int main() {

@@ -10,7 +10,7 @@
 //   if (!afd.ok()) co_return afd.status();
 //   while (true) {
 //     const ssize_t n = ::read(fd, buf, sizeof(buf));
-//     if (n >= 0) break;                        // data, or 0 at the end
+//     if (n >= 0) break;  // data, or 0 at the end
 //     if (errno != EAGAIN) co_return absl::ErrnoToStatus(errno, "read");
 //     // EAGAIN: wait for the next readiness; nothing to clear first.
 //     if (auto st = co_await afd->readable(); !st.ok()) co_return st;

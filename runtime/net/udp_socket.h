@@ -5,11 +5,11 @@
 // fallback; both behave the same).
 //
 //   auto sock = tidepool::UdpSocket::bind(
-//       *tidepool::SocketAddress::Parse("0.0.0.0:5353"));  // inside a task
+//       *tidepool::SocketAddress::Parse("127.0.0.1:0"));  // inside a task
 //   if (!sock.ok()) co_return sock.status();
 //   char buf[1500];
 //   absl::StatusOr<tidepool::UdpSocket::Received> got =
-//       co_await sock->recv_from(buf);
+//       co_await sock->recv_from(buf);  // one datagram, and who sent it
 //   if (!got.ok()) co_return got.status();
 //   (void)co_await sock->send_to(std::string_view(buf, got->size), got->from);
 //
@@ -17,7 +17,7 @@
 // recv_from(), which reports the sender. After connect(), send() and recv()
 // talk to that one peer (datagrams from others are dropped by the kernel);
 // they cost less than send_to/recv_from, which carry an address and a
-// msghdr (168 bytes more in the awaitable, in the task's frame).
+// msghdr (208 bytes more in the awaitable, in the task's frame).
 //
 // Who may call: bind() on a runtime thread (inside a task or a blocking
 // call); the transfers awaited inside tasks. One receive (recv or recv_from)

@@ -19,7 +19,7 @@ namespace tidepool::internal {
 // recvmsg that fills the sender's address in. The msghdr, the iovec and the
 // address live in this object, so the op allocates nothing; their pointers
 // are set in await_ready, after the last move (it may be moved into
-// timeout() or select()). 168 bytes more than a plain send or recv, which
+// timeout() or select()). 208 bytes more than a plain send or recv, which
 // is why connected sockets use those.
 class MsgAwaitable : public IoAwaitable {
  public:
