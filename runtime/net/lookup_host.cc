@@ -5,8 +5,11 @@
 
 #include <cerrno>
 #include <cstdint>
+#include <string_view>
 #include <utility>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "runtime/spawn.h"
@@ -52,6 +55,16 @@ absl::StatusOr<std::vector<SocketAddress>> Resolve(const std::string& host,
   return out;
 }
 
+// RFC 6761 section 6.4: "invalid" and the names under it never resolve,
+// and an application may say so without asking a resolver (which could
+// otherwise keep the lookup waiting on an unreachable DNS server).
+bool IsReservedInvalid(std::string_view host) {
+  std::string name =
+      absl::AsciiStrToLower(absl::string_view(host.data(), host.size()));
+  if (!name.empty() && name.back() == '.') name.pop_back();
+  return name == "invalid" || absl::EndsWith(name, ".invalid");
+}
+
 }  // namespace
 
 Task<absl::StatusOr<std::vector<SocketAddress>>> lookup_host(
@@ -72,6 +85,11 @@ Task<absl::StatusOr<std::vector<SocketAddress>>> lookup_host(
   std::string host = host_port.substr(0, colon);
   if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
     host = host.substr(1, host.size() - 2);
+  }
+  if (IsReservedInvalid(host)) {
+    co_return absl::NotFoundError(absl::StrCat(
+        "lookup_host: \"", host,
+        "\" does not resolve (a name under .invalid never does, RFC 6761)"));
   }
   // The closure owns its strings: an aborted caller leaves it running.
   co_return co_await spawn_blocking(

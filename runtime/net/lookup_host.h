@@ -18,7 +18,10 @@
 // Errors: a text without a valid port is InvalidArgument; a name that does
 // not resolve (EAI_NONAME, EAI_NODATA) is NotFound and names the host; a
 // resolver that cannot answer now (EAI_AGAIN: DNS unreachable) is
-// Unavailable; anything else Unknown with getaddrinfo's message.
+// Unavailable; anything else Unknown with getaddrinfo's message. Names
+// under the reserved .invalid TLD are NotFound at once, without asking the
+// resolver (RFC 6761 allows it; an unreachable DNS server would otherwise
+// make them Unavailable, after its timeout).
 //
 // Who may call: awaited inside a task of a runtime. Cost: for a name, one
 // spawn_blocking call (a pool thread, woken or started) and what the

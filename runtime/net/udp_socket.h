@@ -54,15 +54,10 @@ namespace tidepool {
 
 class UdpSocket : public internal::Datagram {
  public:
-  // One datagram received by recv_from().
-  struct Received {
-    // Bytes stored in the buffer.
-    size_t size;
-    // The sender.
-    SocketAddress from;
-    // The datagram was longer than the buffer; the rest of it is lost.
-    bool truncated;
-  };
+  // One datagram received by recv_from(): `size` bytes stored in the
+  // buffer, `from` the sender, `truncated` if the datagram was longer than
+  // the buffer (the rest of it is lost).
+  using Received = internal::ReceivedFrom<SocketAddress>;
   // Awaitable of recv_from().
   class RecvFromAwaitable : public internal::MsgAwaitable {
    public:

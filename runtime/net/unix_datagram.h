@@ -42,15 +42,11 @@ namespace tidepool {
 
 class UnixDatagram : public internal::Datagram {
  public:
-  // One datagram received by recv_from().
-  struct Received {
-    // Bytes stored in the buffer.
-    size_t size;
-    // The sender's path or "@name"; "" for an unnamed sender.
-    std::string from;
-    // The datagram was longer than the buffer; the rest of it is lost.
-    bool truncated;
-  };
+  // One datagram received by recv_from(): `size` bytes stored in the
+  // buffer, `from` the sender's path or "@name" ("" for an unnamed
+  // sender), `truncated` if the datagram was longer than the buffer (the
+  // rest of it is lost).
+  using Received = internal::ReceivedFrom<std::string>;
   // Awaitable of recv_from().
   class RecvFromAwaitable : public internal::MsgAwaitable {
    public:

@@ -53,6 +53,18 @@ class MsgAwaitable : public IoAwaitable {
   int fail_errno_ = 0;
 };
 
+// One datagram received by recv_from(), with the sender's address as
+// `Address` (SocketAddress for UDP, the path for Unix sockets).
+template <typename Address>
+struct ReceivedFrom {
+  // Bytes stored in the buffer.
+  size_t size;
+  // The sender.
+  Address from;
+  // The datagram was longer than the buffer; the rest of it is lost.
+  bool truncated;
+};
+
 // Awaitable of send_to(): the byte count (the whole datagram, or an error
 // such as EMSGSIZE: datagrams are never sent in part).
 class SendToAwaitable : public MsgAwaitable {

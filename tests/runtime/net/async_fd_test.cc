@@ -60,16 +60,21 @@ struct Pipe {
   int write_fd = -1;
 };
 
+// A task's whole body: one await, so that the test can watch it wait.
+Task<absl::Status> WaitReadable(AsyncFd* a) {
+  co_return co_await a->readable();
+}
+Task<absl::Status> WaitWritable(AsyncFd* a) {
+  co_return co_await a->writable();
+}
+
 TEST_P(AsyncFdTest, ReadableAfterAWrite) {
   Runtime rt = MakeRuntime();
   Pipe p;
   auto root = [&]() -> Task<std::string> {
     absl::StatusOr<AsyncFd> afd = AsyncFd::create(p.read_fd);
     if (!afd.ok()) co_return afd.status().ToString();
-    auto waiter = [](AsyncFd* a) -> Task<absl::Status> {
-      co_return co_await a->readable();
-    };
-    JoinHandle<absl::Status> w = spawn(waiter(&*afd));
+    JoinHandle<absl::Status> w = spawn(WaitReadable(&*afd));
     co_await sleep(10ms);
     // Nothing to read yet: the waiter cannot have finished.
     if (w.is_finished()) co_return "readable before the write";
@@ -120,10 +125,7 @@ TEST_P(AsyncFdTest, WritableUntilFullThenAfterARead) {
     if (!absl::IsDeadlineExceeded(full)) {
       co_return "writable when full: " + full.ToString();
     }
-    auto waiter = [](AsyncFd* a) -> Task<absl::Status> {
-      co_return co_await a->writable();
-    };
-    JoinHandle<absl::Status> w = spawn(waiter(&*afd));
+    JoinHandle<absl::Status> w = spawn(WaitWritable(&*afd));
     co_await sleep(10ms);
     if (w.is_finished()) co_return "writable before the read";
     p.Drain();
@@ -138,10 +140,7 @@ TEST_P(AsyncFdTest, HangupCountsAsReadable) {
   Pipe p;
   auto root = [&]() -> Task<std::string> {
     auto afd = AsyncFd::create(p.read_fd);
-    auto waiter = [](AsyncFd* a) -> Task<absl::Status> {
-      co_return co_await a->readable();
-    };
-    JoinHandle<absl::Status> w = spawn(waiter(&*afd));
+    JoinHandle<absl::Status> w = spawn(WaitReadable(&*afd));
     co_await sleep(10ms);
     close(std::exchange(p.write_fd, -1));
     absl::Status st = co_await w;
@@ -160,10 +159,7 @@ TEST_P(AsyncFdTest, ReadableAndWritableAtOnceButNotTwoReadables) {
       co_return "socketpair";
     }
     auto afd = AsyncFd::create(sv[0]);
-    auto wait_readable = [](AsyncFd* a) -> Task<absl::Status> {
-      co_return co_await a->readable();
-    };
-    JoinHandle<absl::Status> r = spawn(wait_readable(&*afd));
+    JoinHandle<absl::Status> r = spawn(WaitReadable(&*afd));
     co_await sleep(10ms);
     absl::Status writable = co_await afd->writable();  // the other side
     absl::Status second = co_await afd->readable();
@@ -183,10 +179,7 @@ TEST_P(AsyncFdTest, DeregisterEndsAPendingWaitAndLeavesTheFdOpen) {
   Pipe p;
   auto root = [&]() -> Task<std::string> {
     auto afd = AsyncFd::create(p.read_fd);
-    auto waiter = [](AsyncFd* a) -> Task<absl::Status> {
-      co_return co_await a->readable();
-    };
-    JoinHandle<absl::Status> w = spawn(waiter(&*afd));
+    JoinHandle<absl::Status> w = spawn(WaitReadable(&*afd));
     co_await sleep(10ms);
     afd->deregister();
     absl::Status ended = co_await w;
