@@ -3,10 +3,11 @@
 
 // Everything a program on tidepool needs, in one include: Runtime and
 // Builder, Task, JoinHandle, spawn, spawn_blocking, yield_now, the timers
-// (sleep, timeout, interval), TCP, buffered stream I/O (runtime/io_util/),
-// files (runtime/fs/), signals, and the synchronization primitives and channels
-// (runtime/sync/). Each header it includes documents what it declares; a file
-// that needs one part may include just that header.
+// (sleep, timeout, interval), TCP, UDP and Unix sockets, AsyncFd (readiness
+// of a caller's descriptor), lookup_host, buffered stream I/O
+// (runtime/io_util/), files (runtime/fs/), signals, and the synchronization
+// primitives and channels (runtime/sync/). Each header it includes documents
+// what it declares; a file that needs one part may include just that header.
 //
 //   tidepool::Task<int> Answer() { co_return 42; }
 //   int main() {
@@ -27,9 +28,15 @@
 #include "runtime/io_driver_kind.h"
 #include "runtime/join_handle.h"
 #include "runtime/metrics.h"
+#include "runtime/net/async_fd.h"
+#include "runtime/net/lookup_host.h"
 #include "runtime/net/socket_address.h"
 #include "runtime/net/tcp_listener.h"
 #include "runtime/net/tcp_stream.h"
+#include "runtime/net/udp_socket.h"
+#include "runtime/net/unix_datagram.h"
+#include "runtime/net/unix_listener.h"
+#include "runtime/net/unix_stream.h"
 #include "runtime/runtime_class.h"
 #include "runtime/signal/signal.h"
 #include "runtime/spawn.h"

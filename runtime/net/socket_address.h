@@ -6,8 +6,8 @@
 //   auto addr = tidepool::SocketAddress::Parse("127.0.0.1:8080");
 //   auto v6 = tidepool::SocketAddress::Parse("[::1]:0");  // any free port
 //
-// Numeric addresses only: name resolution blocks, so resolve names in
-// spawn_blocking (getaddrinfo) and build the address from the result. A
+// Numeric addresses only: name resolution blocks, so names go through
+// lookup_host (net/lookup_host.h), which resolves on the blocking pool. A
 // plain value, usable from any thread.
 
 #include <netinet/in.h>

@@ -1,6 +1,7 @@
 #include "runtime/signal/signal.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/signalfd.h>
@@ -142,7 +143,8 @@ Task<void> ReadLoop(IoDriver* driver) {
       DrainLocked(hub);
       if (hub.listeners.empty()) break;
     }
-    IoAwaitable ready(driver, source->source(), IoOp::Code::kPollIn);
+    IoAwaitable ready(driver, source->source(), IoOp::Code::kPoll);
+    ready.op().poll_events = POLLIN;
     const int64_t r = co_await ready;
     if (r < 0) {
       MutexLock lock(&hub.mu);

@@ -3,7 +3,11 @@
 // their comment marker; clang-format is kept off where it would reflow
 // them), around the stubs they assume. They must compile
 // under -Werror and do what the header says.
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <optional>
 #include <string>
@@ -174,6 +178,125 @@ TEST(HeaderExamplesTest, Net) {
   EXPECT_TRUE(rt.block_on(net_h::RoundTrip()).ok());
   // The listener example's own loop, with no connections to take.
   EXPECT_TRUE(rt.block_on(net_h::Listen(0)).ok());
+}
+
+// The examples of the UDP, Unix socket, AsyncFd and lookup_host headers.
+// Those that name fixed addresses ("/run/app.sock", "@app-events") are
+// compiled only; tests/runtime/net/ runs the same calls.
+namespace io_breadth_h {
+tidepool::Task<absl::Status> Udp() {
+  // example: runtime/net/udp_socket.h
+  auto sock = tidepool::UdpSocket::bind(
+      *tidepool::SocketAddress::Parse("127.0.0.1:0"));  // inside a task
+  if (!sock.ok()) co_return sock.status();
+  char buf[1500];
+  absl::StatusOr<tidepool::UdpSocket::Received> got =
+      co_await sock->recv_from(buf);  // one datagram, and who sent it
+  if (!got.ok()) co_return got.status();
+  (void)co_await sock->send_to(std::string_view(buf, got->size), got->from);
+  // end
+  co_return absl::OkStatus();
+}
+tidepool::Task<void> Serve(tidepool::UnixStream s) {
+  (void)co_await s.write_all("ping");
+}
+tidepool::Task<absl::Status> UnixListen() {
+  // example: runtime/net/unix_listener.h
+  auto listener = tidepool::UnixListener::bind("/run/app.sock");
+  if (!listener.ok()) co_return listener.status();  // EADDRINUSE...
+  while (true) {
+    absl::StatusOr<tidepool::UnixStream> conn = co_await listener->accept();
+    // end
+    if (!conn.ok()) co_return conn.status();
+    tidepool::spawn(Serve(*std::move(conn))).detach();
+  }
+}
+tidepool::Task<absl::Status> UnixConnect() {
+  // example: runtime/net/unix_stream.h
+  absl::StatusOr<tidepool::UnixStream> s =
+      co_await tidepool::UnixStream::connect("/run/app.sock");
+  if (!s.ok()) co_return s.status();  // ENOENT, ECONNREFUSED...
+  if (auto st = co_await s->write_all("ping\n"); !st.ok()) co_return st;
+  char buf[4096];
+  absl::StatusOr<size_t> n = co_await s->read(buf);  // 0: peer closed
+  // end
+  co_return n.status();
+}
+tidepool::Task<absl::Status> UnixDatagram() {
+  // example: runtime/net/unix_datagram.h
+  auto server = tidepool::UnixDatagram::bind("@app-events");
+  auto client = tidepool::UnixDatagram::unbound();
+  (void)co_await client->send_to("started", "@app-events");
+  char buf[512];
+  absl::StatusOr<tidepool::UnixDatagram::Received> got =
+      co_await server->recv_from(buf);  // got->from: "" (unbound sender)
+  // end
+  co_return got.status();
+}
+tidepool::Task<absl::Status> TcpByName() {
+  // example: runtime/net/tcp_stream.h
+  auto web = co_await tidepool::TcpStream::connect("localhost:8080");
+  // end
+  co_return web.status();
+}
+tidepool::Task<absl::Status> ReadWithAsyncFd(int fd, std::string* out) {
+  char buf[64];
+  // example: runtime/net/async_fd.h
+  // `fd` is non-blocking and stays open while `afd` exists.
+  absl::StatusOr<tidepool::AsyncFd> afd = tidepool::AsyncFd::create(fd);
+  if (!afd.ok()) co_return afd.status();
+  while (true) {
+    const ssize_t n = ::read(fd, buf, sizeof(buf));
+    if (n >= 0) break;  // data, or 0 at the end
+    if (errno != EAGAIN) co_return absl::ErrnoToStatus(errno, "read");
+    // EAGAIN: wait for the next readiness; nothing to clear first.
+    if (auto st = co_await afd->readable(); !st.ok()) co_return st;
+  }
+  // end
+  out->assign(buf, 1);
+  co_return absl::OkStatus();
+}
+tidepool::Task<std::string> AsyncFdExample() {
+  int fds[2];
+  if (pipe2(fds, O_NONBLOCK) != 0) co_return "pipe";
+  auto writer = [](int fd) -> tidepool::Task<void> {
+    co_await tidepool::sleep(5ms);
+    (void)write(fd, "r", 1);
+  };
+  tidepool::JoinHandle<void> w = tidepool::spawn(writer(fds[1]));
+  std::string got;
+  absl::Status st = co_await ReadWithAsyncFd(fds[0], &got);
+  co_await w;
+  close(fds[0]);
+  close(fds[1]);
+  co_return st.ok() ? got : st.ToString();
+}
+tidepool::Task<absl::StatusOr<size_t>> LookupHost() {
+  size_t n = 0;
+  // example: runtime/net/lookup_host.h
+  absl::StatusOr<std::vector<tidepool::SocketAddress>> addrs =
+      co_await tidepool::lookup_host("localhost:8080");
+  if (!addrs.ok()) co_return addrs.status();  // NotFound for no such host
+  for (const tidepool::SocketAddress& a : *addrs) {
+    // end
+    n += a.port() == 8080;
+  }
+  co_return n;
+}
+}  // namespace io_breadth_h
+
+TEST(HeaderExamplesTest, IoBreadth) {
+  tidepool::Runtime rt = MakeRuntime();
+  EXPECT_EQ(rt.block_on(io_breadth_h::AsyncFdExample()), "r");
+  absl::StatusOr<size_t> on_port = rt.block_on(io_breadth_h::LookupHost());
+  ASSERT_TRUE(on_port.ok()) << on_port.status();
+  EXPECT_GE(*on_port, 1u);
+  // Compiled only (fixed addresses): referenced so that they are built.
+  EXPECT_NE(&io_breadth_h::Udp, nullptr);
+  EXPECT_NE(&io_breadth_h::UnixListen, nullptr);
+  EXPECT_NE(&io_breadth_h::UnixConnect, nullptr);
+  EXPECT_NE(&io_breadth_h::UnixDatagram, nullptr);
+  EXPECT_NE(&io_breadth_h::TcpByName, nullptr);
 }
 
 namespace sync_h {

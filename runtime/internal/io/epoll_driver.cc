@@ -26,7 +26,8 @@ constexpr uint32_t kWriteEvents = EPOLLOUT | EPOLLHUP | EPOLLERR;
 class EpollDriver;
 
 struct EpollSource : IoSource {
-  EpollSource(int fd, EpollDriver* driver) : IoSource(fd), driver(driver) {}
+  EpollSource(int fd, EpollDriver* driver, bool owns_fd)
+      : IoSource(fd, owns_fd), driver(driver) {}
   void Release() override;
 
   EpollDriver* const driver;
@@ -58,11 +59,22 @@ int64_t Attempt(IoOp* op, bool first) {
       case IoOp::Code::kSend:
         r = send(fd, op->buf, op->len, MSG_NOSIGNAL);
         break;
-      case IoOp::Code::kPollIn: {
-        pollfd p{fd, POLLIN, 0};
+      case IoOp::Code::kSendMsg:
+        r = sendmsg(fd, static_cast<const msghdr*>(op->buf), MSG_NOSIGNAL);
+        break;
+      case IoOp::Code::kRecvMsg:
+        r = recvmsg(fd, static_cast<msghdr*>(op->buf), op->recv_flags);
+        break;
+      case IoOp::Code::kPoll: {
+        // The state now, not a remembered edge: an op started after the
+        // caller drained the descriptor waits for the next readiness.
+        pollfd p{fd, static_cast<short>(op->poll_events), 0};
         r = poll(&p, 1, 0);
         if (r == 0) return -EAGAIN;
-        if (r > 0) return p.revents;
+        if (r > 0) {
+          if (p.revents & POLLNVAL) return -EBADF;
+          return p.revents;
+        }
         break;
       }
       case IoOp::Code::kConnect:
@@ -106,19 +118,10 @@ class EpollDriver final : public IoDriver {
   int socket_flags() const override { return SOCK_NONBLOCK; }
 
   absl::StatusOr<IoSource*> Register(int fd) override {
-    auto* source = new EpollSource(fd, this);
-    source->registered.store(true, std::memory_order_release);
-    epoll_event ev{};
-    // Edge-triggered: one event per readiness change, so a descriptor with
-    // nobody waiting on it costs nothing after its first event.
-    ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
-    ev.data.ptr = source;
-    if (epoll_ctl(epfd_, EPOLL_CTL_ADD, fd, &ev) < 0) {
-      const int err = errno;
-      source->Unref();
-      return absl::ErrnoToStatus(err, "tidepool: epoll_ctl(EPOLL_CTL_ADD)");
-    }
-    return source;
+    return Add(new EpollSource(fd, this, /*owns_fd=*/true));
+  }
+  absl::StatusOr<IoSource*> RegisterUnowned(int fd) override {
+    return Add(new EpollSource(fd, this, /*owns_fd=*/false));
   }
 
   void Deregister(IoSource* source) override {
@@ -250,6 +253,24 @@ class EpollDriver final : public IoDriver {
   }
 
  private:
+  // Adds the source's descriptor to the epoll set; on failure releases the
+  // source (which closes the descriptor if it owns it).
+  absl::StatusOr<IoSource*> Add(EpollSource* source) {
+    const int fd = source->fd;
+    source->registered.store(true, std::memory_order_release);
+    epoll_event ev{};
+    // Edge-triggered: one event per readiness change, so a descriptor with
+    // nobody waiting on it costs nothing after its first event.
+    ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+    ev.data.ptr = source;
+    if (epoll_ctl(epfd_, EPOLL_CTL_ADD, fd, &ev) < 0) {
+      const int err = errno;
+      source->Unref();
+      return absl::ErrnoToStatus(err, "tidepool: epoll_ctl(EPOLL_CTL_ADD)");
+    }
+    return source;
+  }
+
   // timeout_ns < 0: no timeout.
   size_t PollLocked(int64_t timeout_ns)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(poll_mu_) {
@@ -338,7 +359,7 @@ class EpollDriver final : public IoDriver {
 
 void EpollSource::Release() {
   // Deregister already took it out of the epoll set.
-  close(fd);
+  if (owns_fd) close(fd);
   driver->Retire(this);
 }
 

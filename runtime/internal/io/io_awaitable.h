@@ -10,9 +10,9 @@
 #include <utility>
 
 #include "runtime/internal/context.h"
+#include "runtime/internal/io/io_driver.h"
 #include "runtime/internal/timer_driver.h"
 #include "runtime/internal/timer_wheel.h"
-#include "runtime/internal/io/io_driver.h"
 
 namespace tidepool::internal {
 
@@ -44,6 +44,7 @@ class IoAwaitable {
     op_.recv_flags = other.op_.recv_flags;
     op_.addr = other.op_.addr;
     op_.addr_len = other.op_.addr_len;
+    op_.poll_events = other.op_.poll_events;
   }
   IoAwaitable& operator=(IoAwaitable&&) = delete;
   ~IoAwaitable() {

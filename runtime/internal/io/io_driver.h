@@ -11,6 +11,7 @@
 // it. epoll emulates this: it tries the syscall at once, and when that would
 // block, the thread that polls the driver retries it on readiness.
 
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -42,7 +43,7 @@ class TaskHeader;
 // last reference, so its number is never reused while an operation might
 // still name it.
 struct IoSource {
-  explicit IoSource(int fd) : fd(fd) {}
+  explicit IoSource(int fd, bool owns_fd = true) : fd(fd), owns_fd(owns_fd) {}
   virtual ~IoSource() = default;
   // relaxed: the caller already holds a reference.
   void Ref() { refs_.fetch_add(1, std::memory_order_relaxed); }
@@ -51,6 +52,9 @@ struct IoSource {
     if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) Release();
   }
   const int fd;
+  // False for a descriptor the caller keeps (AsyncFd): releasing the source
+  // leaves it open.
+  const bool owns_fd;
   // Set by Deregister; operations started afterwards fail with EBADF.
   // release/acquire: a closed socket is seen closed by any later start.
   std::atomic<bool> closed{false};
@@ -59,7 +63,7 @@ struct IoSource {
   // The last reference is gone: close the descriptor and free the memory
   // (epoll frees it later, as a poll in progress may still hold it).
   virtual void Release() {
-    close(fd);
+    if (owns_fd) close(fd);
     delete this;
   }
 
@@ -68,9 +72,9 @@ struct IoSource {
 };
 
 struct IoOp;
-// Whether `op` waits on the read side of its socket (accept, recv, poll for
-// input) rather than the write side (connect, send). One op per side may be
-// in flight.
+// Whether `op` waits on the read side of its socket (accept, recv, recvmsg,
+// a poll for POLLIN) rather than the write side (connect, send, sendmsg, a
+// poll for POLLOUT). One op per side may be in flight.
 bool ReadsSide(const IoOp& op);
 
 // One socket operation, owned by the awaitable that started it (it lives in
@@ -78,21 +82,33 @@ bool ReadsSide(const IoOp& op);
 // the completion is published through `done`; an awaitable destroyed before
 // that calls IoDriver::Cancel, which returns only once the driver lets go.
 struct IoOp {
-  // kPollIn waits until the descriptor is readable and reads nothing
-  // (result > 0); it works on any pollable descriptor, not only sockets (the
-  // signalfd of runtime/signal/signal.h).
-  enum class Code : uint8_t { kAccept, kConnect, kRecv, kSend, kPollIn };
+  // kSendMsg and kRecvMsg move one datagram with its peer address
+  // (sendmsg(2), recvmsg(2)); kPoll waits until the descriptor is ready for
+  // `poll_events` (POLLIN or POLLOUT) and yields the ready events.
+  enum class Code : uint8_t {
+    kAccept,
+    kConnect,
+    kRecv,
+    kSend,
+    kSendMsg,
+    kRecvMsg,
+    kPoll
+  };
 
   Code code = Code::kRecv;
   IoSource* source = nullptr;
-  void* buf = nullptr;  // kRecv, kSend
+  // kRecv, kSend: the bytes; kSendMsg, kRecvMsg: the msghdr, which the
+  // awaitable holds with its iovec and address.
+  void* buf = nullptr;
   size_t len = 0;
-  int recv_flags = 0;  // kRecv: recv(2)'s flags (MSG_PEEK for readable())
+  int recv_flags = 0;  // kRecv, kRecvMsg: recv(2)'s flags (MSG_PEEK...)
   // kConnect: the peer, owned by the caller (the connecting frame) until
   // the op is done. A pointer, not storage: every op in every frame would
   // carry 128 bytes that only connect needs. kAccept asks for no address.
   const sockaddr* addr = nullptr;
   socklen_t addr_len = 0;
+  // kPoll: POLLIN or POLLOUT. Fits in the padding after addr_len.
+  uint32_t poll_events = 0;
 
   // >= 0: the syscall's result (bytes, or the accepted fd); < 0: -errno.
   int64_t result = 0;
@@ -119,6 +135,10 @@ class IoDriver {
   // Any thread. Makes `fd` known to the driver, which takes it over (on
   // failure too: it is closed).
   virtual absl::StatusOr<IoSource*> Register(int fd) = 0;
+  // Any thread. Like Register, for a descriptor the caller keeps: it is
+  // never closed by the driver, on failure neither. For kPoll ops only
+  // (AsyncFd). The caller must keep it open until the source is released.
+  virtual absl::StatusOr<IoSource*> RegisterUnowned(int fd) = 0;
   // Any thread. The socket is being closed: operations in flight on it end
   // with -ECANCELED, later ones fail with -EBADF, and the caller's reference
   // is dropped (the descriptor closes when the last one goes).
@@ -185,8 +205,19 @@ class IoDriver {
 };
 
 inline bool ReadsSide(const IoOp& op) {
-  return op.code == IoOp::Code::kAccept || op.code == IoOp::Code::kRecv ||
-         op.code == IoOp::Code::kPollIn;
+  switch (op.code) {
+    case IoOp::Code::kAccept:
+    case IoOp::Code::kRecv:
+    case IoOp::Code::kRecvMsg:
+      return true;
+    case IoOp::Code::kPoll:
+      return (op.poll_events & POLLIN) != 0;
+    case IoOp::Code::kConnect:
+    case IoOp::Code::kSend:
+    case IoOp::Code::kSendMsg:
+      return false;
+  }
+  return false;
 }
 
 }  // namespace tidepool::internal

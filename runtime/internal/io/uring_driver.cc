@@ -88,6 +88,9 @@ class UringDriver final : public IoDriver {
   absl::StatusOr<IoSource*> Register(int fd) override {
     return new UringSource(fd);
   }
+  absl::StatusOr<IoSource*> RegisterUnowned(int fd) override {
+    return new UringSource(fd, /*owns_fd=*/false);
+  }
   void Deregister(IoSource* source) override {
     source->closed.store(true, std::memory_order_release);
     {
@@ -138,8 +141,18 @@ class UringDriver final : public IoDriver {
       case IoOp::Code::kSend:
         io_uring_prep_send(sqe, fd, op->buf, op->len, MSG_NOSIGNAL);
         break;
-      case IoOp::Code::kPollIn:
-        io_uring_prep_poll_add(sqe, fd, POLLIN);
+      case IoOp::Code::kSendMsg:
+        io_uring_prep_sendmsg(sqe, fd, static_cast<const msghdr*>(op->buf),
+                              MSG_NOSIGNAL);
+        break;
+      case IoOp::Code::kRecvMsg:
+        io_uring_prep_recvmsg(sqe, fd, static_cast<msghdr*>(op->buf),
+                              static_cast<unsigned>(op->recv_flags));
+        break;
+      case IoOp::Code::kPoll:
+        // One-shot and level-triggered: completes at once if the
+        // descriptor is ready now, so no readiness is carried between ops.
+        io_uring_prep_poll_add(sqe, fd, op->poll_events);
         break;
     }
     io_uring_sqe_set_data64(sqe, reinterpret_cast<uintptr_t>(op));

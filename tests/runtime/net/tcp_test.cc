@@ -14,26 +14,18 @@
 
 #include "gtest/gtest.h"
 #include "runtime/runtime.h"
+#include "tests/runtime/net/net_test_util.h"
 #include "tests/util/test_util.h"
 
 namespace tidepool {
 namespace {
 
+using ::tidepool::testing::AbortAndWait;
 using ::tidepool::testing::OpenFds;
 
 using namespace std::chrono_literals;
 
-class TcpTest : public ::testing::TestWithParam<std::string> {
- protected:
-  Runtime MakeRuntime(size_t workers = 2) {
-    auto rt = Builder()
-                  .worker_threads(workers)
-                  .io_driver(*ParseIoDriverKind(GetParam()))
-                  .build();
-    EXPECT_TRUE(rt.ok()) << rt.status();
-    return *std::move(rt);
-  }
-};
+class TcpTest : public ::tidepool::testing::DriverTest {};
 
 SocketAddress Loopback() { return *SocketAddress::Parse("127.0.0.1:0"); }
 
@@ -51,15 +43,6 @@ Task<absl::StatusOr<Connected>> ConnectedPair() {
   absl::StatusOr<TcpStream> s = co_await listener->accept();
   if (!s.ok()) co_return s.status();
   co_return Connected{*std::move(c), *std::move(s)};
-}
-
-// Aborts the task behind `h` and waits until it is gone.
-Task<void> AbortAndWait(JoinHandle<void>& h) {
-  h.abort();
-  try {
-    co_await h;
-  } catch (const TaskCancelled&) {
-  }
 }
 
 // Serves one connection: echoes until end of stream, then closes.
@@ -540,8 +523,7 @@ TEST_P(TcpTest, OperationsOnAClosedStreamFail) {
   EXPECT_FALSE(rt.block_on(root()).ok());
 }
 
-INSTANTIATE_TEST_SUITE_P(Drivers, TcpTest, ::testing::Values("uring", "epoll"),
-                         [](const auto& info) { return info.param; });
+TIDEPOOL_INSTANTIATE_FOR_DRIVERS(TcpTest);
 
 TEST(IoDriverConfig, BadNamesAreRejectedWithTheAcceptedValues) {
   absl::StatusOr<IoDriverKind> kind = ParseIoDriverKind("kqueue");
