@@ -59,6 +59,9 @@ class Barrier {
   // The awaitable returned by wait().
   class [[nodiscard]] Wait : private internal::Waiter {
    public:
+    // Only before it is awaited (timeout() moves its awaitable into a
+    // task): it has not arrived yet.
+    Wait(Wait&& other) noexcept : Waiter(), barrier_(other.barrier_) {}
     Wait(const Wait&) = delete;
     Wait& operator=(const Wait&) = delete;
     ~Wait();

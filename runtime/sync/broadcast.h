@@ -127,6 +127,9 @@ class Receiver {
   // The awaitable returned by recv().
   class [[nodiscard]] Recv : private tidepool::internal::Waiter {
    public:
+    // Only before it is awaited (timeout() moves its awaitable into a
+    // task): nothing is queued or taken yet.
+    Recv(Recv&& other) noexcept : Waiter(), rx_(other.rx_) {}
     Recv(const Recv&) = delete;
     Recv& operator=(const Recv&) = delete;
     ~Recv() {

@@ -99,6 +99,7 @@ class Ref {
 
  private:
   friend class Receiver<T>;
+  friend class Sender<T>;
   explicit Ref(std::shared_ptr<const T> value) : value_(std::move(value)) {}
 
   std::shared_ptr<const T> value_;
@@ -132,6 +133,9 @@ class Receiver {
   // The awaitable returned by changed().
   class [[nodiscard]] Changed : private tidepool::internal::Waiter {
    public:
+    // Only before it is awaited (timeout() moves its awaitable into a
+    // task): nothing is queued yet.
+    Changed(Changed&& other) noexcept : Waiter(), rx_(other.rx_) {}
     Changed(const Changed&) = delete;
     Changed& operator=(const Changed&) = delete;
     ~Changed() {

@@ -35,6 +35,10 @@ class RwLockCore {
   class [[nodiscard]] Acquire : private Waiter {
    public:
     Acquire(RwLockCore* core, Mode mode) : core_(core), mode_(mode) {}
+    // Only before it is awaited (timeout() and select() move their
+    // awaitable into a task): nothing is queued yet.
+    Acquire(Acquire&& other) noexcept
+        : Waiter(), core_(other.core_), mode_(other.mode_) {}
     Acquire(const Acquire&) = delete;
     Acquire& operator=(const Acquire&) = delete;
     ~Acquire();
