@@ -51,7 +51,7 @@ class Live {
 template <typename T>
 Task<bool> WasCancelled(JoinHandle<T>& h) {
   try {
-    co_await h;
+    (void)co_await h;
   } catch (const TaskCancelled&) {
     co_return true;
   }
