@@ -126,6 +126,8 @@ class EpollDriver final : public IoDriver {
 
   void Deregister(IoSource* source) override {
     auto* s = static_cast<EpollSource*>(source);
+    // release: pairs with the acquire loads in TryNow() and Start(); an op
+    // started after the close sees it and fails with EBADF.
     s->closed.store(true, std::memory_order_release);
     std::vector<TaskHeader*> wake;
     {
@@ -150,6 +152,7 @@ class EpollDriver final : public IoDriver {
   }
 
   bool TryNow(IoOp* op) override {
+    // acquire: pairs with the release in Deregister().
     const int64_t r = op->source->closed.load(std::memory_order_acquire)
                           ? -EBADF
                           : Attempt(op, /*first=*/true);
@@ -166,17 +169,20 @@ class EpollDriver final : public IoDriver {
     IoOp*& slot = ReadsSide(*op) ? source->reader : source->writer;
     if (slot != nullptr) {
       op->result = -EBUSY;  // two tasks reading (or writing) one socket
+      // relaxed: as in TryNow(); the op was never handed over.
       op->done.store(true, std::memory_order_relaxed);
       return false;
     }
     // Readiness may have arrived between TryNow and taking the lock; its
     // event found no waiter. Retry under the lock, which events also take.
-    // Deregister takes it too, so a closed source is seen here.
+    // Deregister takes it too, so a closed source is seen here. acquire:
+    // pairs with the release in Deregister().
     const int64_t r = source->closed.load(std::memory_order_acquire)
                           ? -EBADF
                           : Attempt(op, /*first=*/false);
     if (r != -EAGAIN) {
       op->result = r;
+      // relaxed: as in TryNow(); the op was never handed over.
       op->done.store(true, std::memory_order_relaxed);
       return false;
     }
@@ -184,6 +190,7 @@ class EpollDriver final : public IoDriver {
     op->waker = task;
     op->started = true;
     slot = op;
+    // relaxed: a count for in_flight(), a statistic and a polling hint.
     in_flight_.fetch_add(1, std::memory_order_relaxed);
     return true;
   }
@@ -199,6 +206,7 @@ class EpollDriver final : public IoDriver {
       if (slot != op) return;
       slot = nullptr;
       waker = std::exchange(op->waker, nullptr);
+      // relaxed: as in Start().
       in_flight_.fetch_sub(1, std::memory_order_relaxed);
     }
     waker->Unref();
@@ -257,6 +265,9 @@ class EpollDriver final : public IoDriver {
   // source (which closes the descriptor if it owns it).
   absl::StatusOr<IoSource*> Add(EpollSource* source) {
     const int fd = source->fd;
+    // release: the source, built on this thread, is complete before the
+    // kernel can return it as an event; pairs with the acquire load in
+    // PollLocked(), since the epoll set itself is no C++ synchronization.
     source->registered.store(true, std::memory_order_release);
     epoll_event ev{};
     // Edge-triggered: one event per readiness change, so a descriptor with
@@ -300,6 +311,7 @@ class EpollDriver final : public IoDriver {
             read(wake_fd_, &count, sizeof(count));
         continue;
       }
+      // acquire: pairs with the release in Add().
       (void)source->registered.load(std::memory_order_acquire);
       MutexLock lock(&source->mu);
       if ((events[i].events & kReadEvents) && source->reader != nullptr) {
@@ -327,9 +339,12 @@ class EpollDriver final : public IoDriver {
     op->result = result;
     wake.push_back(std::exchange(op->waker, nullptr));
     slot = nullptr;
+    // relaxed: as in Start().
     in_flight_.fetch_sub(1, std::memory_order_relaxed);
     // release: the result is visible to whoever sees done (the owner may
-    // free the op right after, so it is not touched again here).
+    // free the op right after, so it is not touched again here); pairs
+    // with the acquire in IoAwaitable's destructor. The woken task reads
+    // the result after the wake-up, which orders it too.
     op->done.store(true, std::memory_order_release);
   }
 

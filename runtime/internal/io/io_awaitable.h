@@ -49,8 +49,9 @@ class IoAwaitable {
   IoAwaitable& operator=(IoAwaitable&&) = delete;
   ~IoAwaitable() {
     DisarmDeadline();
-    // acquire: pairs with the completer's release, after which the driver
-    // never touches the op again.
+    // acquire: pairs with the driver's release of done (EpollDriver's
+    // Publish, UringDriver's Complete), after which the driver never
+    // touches the op again.
     if (op_.started && !op_.done.load(std::memory_order_acquire)) {
       driver_->Cancel(&op_);
     }
@@ -86,7 +87,8 @@ class IoAwaitable {
   // cancelled it, rather than the op completing first).
   bool deadline_expired() const {
     // relaxed: set by the timer's action, which await_resume's
-    // CancelOrWait waited out.
+    // CancelOrWait waited out; its acquire pairs with the release that
+    // ends the action (TimerDriver), ordering this read after the store.
     return timed_out_.load(std::memory_order_relaxed) &&
            op_.result == -ECANCELED;
   }

@@ -45,9 +45,11 @@ class TaskHeader;
 struct IoSource {
   explicit IoSource(int fd, bool owns_fd = true) : fd(fd), owns_fd(owns_fd) {}
   virtual ~IoSource() = default;
-  // relaxed: the caller already holds a reference.
+  // relaxed: the caller already holds a reference, so there is nothing to
+  // order.
   void Ref() { refs_.fetch_add(1, std::memory_order_relaxed); }
-  // acq_rel: every use by any holder happens before the release.
+  // acq_rel: every use by any holder happens before the release; the
+  // release half of each drop pairs with the acquire half of the last.
   void Unref() {
     if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) Release();
   }
@@ -186,6 +188,7 @@ class IoDriver {
     unparks_.fetch_add(1, std::memory_order_seq_cst);
     WakeWaiter();
   }
+  // seq_cst: pairs with the increment in Unpark() (see there).
   uint64_t unparks() const { return unparks_.load(std::memory_order_seq_cst); }
 
   // Operations currently handed to the driver (started, not yet reaped).

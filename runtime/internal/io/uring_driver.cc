@@ -92,6 +92,8 @@ class UringDriver final : public IoDriver {
     return new UringSource(fd, /*owns_fd=*/false);
   }
   void Deregister(IoSource* source) override {
+    // release: pairs with the acquire load in Start(); an op started after
+    // the close sees it and fails with EBADF.
     source->closed.store(true, std::memory_order_release);
     {
       // Ends whatever is still in flight on it (a task awaiting a read of a
@@ -101,6 +103,8 @@ class UringDriver final : public IoDriver {
       io_uring_prep_cancel_fd(sqe, source->fd, IORING_ASYNC_CANCEL_ALL);
       io_uring_sqe_set_data64(sqe, kCancelTag);
       // Submitted with the next Flush (after this poll, on a worker).
+      // relaxed, as every access to pending_: a hint read by Flush(); the
+      // submission itself happens under sq_mu_.
       pending_.store(true, std::memory_order_relaxed);
     }
     source->Unref();
@@ -109,21 +113,27 @@ class UringDriver final : public IoDriver {
   bool TryNow(IoOp*) override { return false; }
 
   bool Start(IoOp* op, TaskHeader* task) override {
+    // acquire: pairs with the release in Deregister().
     if (op->source->closed.load(std::memory_order_acquire)) {
       op->result = -EBADF;
+      // relaxed: the op was never handed over; its owner reads it.
       op->done.store(true, std::memory_order_relaxed);
       return false;
     }
+    // acquire: claims the side; pairs with the release in ReapLocked()
+    // that frees it after the previous op on this side completed.
     if (static_cast<UringSource*>(op->source)
             ->side(*op)
             .exchange(true, std::memory_order_acquire)) {
       op->result = -EBUSY;
+      // relaxed: as above.
       op->done.store(true, std::memory_order_relaxed);
       return false;
     }
     task->Ref();
     op->waker = task;
     op->started = true;
+    // relaxed: a count for in_flight(), a statistic and a polling hint.
     in_flight_.fetch_add(1, std::memory_order_relaxed);
     MutexLock lock(&sq_mu_);
     io_uring_sqe* sqe = GetSqe();
@@ -156,7 +166,7 @@ class UringDriver final : public IoDriver {
         break;
     }
     io_uring_sqe_set_data64(sqe, reinterpret_cast<uintptr_t>(op));
-    // release, paired with the acquire in ReapLocked: the kernel orders
+    // release, paired with the acquire in ReapLocked(): the kernel orders
     // submission before completion, but sanitizers cannot see that, so the
     // hand-over of the op to the reaping thread is also stated here.
     op->done.store(false, std::memory_order_release);
@@ -176,7 +186,8 @@ class UringDriver final : public IoDriver {
     }
     // The op's buffer lives in a frame being destroyed: wait for the
     // completion (-ECANCELED, or the result if it won the race) before
-    // letting the caller free it. Whoever reaps publishes it.
+    // letting the caller free it. Whoever reaps publishes it. acquire, here
+    // and below: pairs with the release of done in ReapLocked().
     while (!op->done.load(std::memory_order_acquire)) {
       if (reap_mu_.TryLock()) {
         if (ReapLocked() == 0 && !op->done.load(std::memory_order_acquire)) {
@@ -193,7 +204,7 @@ class UringDriver final : public IoDriver {
 
   void RequestCancel(IoOp* op) override {
     MutexLock lock(&sq_mu_);
-    // acquire: pairs with the reaper's release; a done op has no request
+    // acquire: pairs with ReapLocked()'s release; a done op has no request
     // left to cancel. One that completes after this look makes the cancel
     // find nothing, which is harmless: it names the op only as a key.
     if (op->done.load(std::memory_order_acquire)) return;
@@ -204,6 +215,8 @@ class UringDriver final : public IoDriver {
   }
 
   void Flush() override {
+    // relaxed: see Deregister(); a missed flag only defers the submission
+    // to the next Flush.
     if (!pending_.load(std::memory_order_relaxed)) return;
     MutexLock lock(&sq_mu_);
     SubmitLocked();
@@ -266,6 +279,8 @@ class UringDriver final : public IoDriver {
   }
 
   void SubmitLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(sq_mu_) {
+    // relaxed: see Deregister(); cleared under sq_mu_ before the submit, so
+    // a flag set after it is not lost.
     pending_.store(false, std::memory_order_relaxed);
     while (true) {
       const int r = io_uring_submit(&ring_);
@@ -282,6 +297,7 @@ class UringDriver final : public IoDriver {
     io_uring_sqe* sqe = GetSqe();
     io_uring_prep_read(sqe, wake_fd_, &wake_buf_, sizeof(wake_buf_), 0);
     io_uring_sqe_set_data64(sqe, kWakeTag);
+    // relaxed: see Deregister().
     pending_.store(true, std::memory_order_relaxed);
   }
 
@@ -318,14 +334,20 @@ class UringDriver final : public IoDriver {
         }
         if (data == kCancelTag) continue;
         auto* op = reinterpret_cast<IoOp*>(static_cast<uintptr_t>(data));
+        // acquire: pairs with the release in Start(), the op's hand-over.
         (void)op->done.load(std::memory_order_acquire);
         op->result = cqes[i]->res;
         auto* source = static_cast<UringSource*>(op->source);
+        // release: frees the side for the next op; pairs with the acquire
+        // exchange in Start().
         source->side(*op).store(false, std::memory_order_release);
         wake.push_back(std::exchange(op->waker, nullptr));
+        // relaxed: as in Start().
         in_flight_.fetch_sub(1, std::memory_order_relaxed);
         // release: the result before done; the owner may free the op as
         // soon as it sees done, so it is not touched after this store.
+        // Pairs with the acquire in Cancel(), RequestCancel() and
+        // IoAwaitable's destructor.
         op->done.store(true, std::memory_order_release);
       }
       io_uring_cq_advance(&ring_, n);
