@@ -58,6 +58,7 @@
 #include "runtime/sync/when_all.h"
 #include "runtime/task.h"
 #include "runtime/task_cancelled.h"
+#include "runtime/task_local.h"
 #include "runtime/time/interval.h"
 #include "runtime/time/sleep.h"
 #include "runtime/time/timeout.h"
