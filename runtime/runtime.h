@@ -20,6 +20,7 @@
 #include "runtime/fs/file.h"
 #include "runtime/fs/fs.h"
 #include "runtime/fs/metadata.h"
+#include "runtime/handle.h"
 #include "runtime/io_driver_kind.h"
 #include "runtime/io_util/buf_reader.h"
 #include "runtime/io_util/buf_writer.h"

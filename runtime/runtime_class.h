@@ -37,9 +37,10 @@
 #include <utility>
 
 #include "alloc/alloc.h"
+#include "runtime/handle.h"
+#include "runtime/internal/block_on.h"
 #include "runtime/internal/context.h"
 #include "runtime/internal/scheduler.h"
-#include "runtime/internal/thread_waiter.h"
 #include "runtime/join_handle.h"
 #include "runtime/metrics.h"
 #include "runtime/task.h"
@@ -63,16 +64,11 @@ class Runtime {
   // tidepool task (that would block a worker): throws std::logic_error.
   template <typename T>
   T block_on(Task<T> task) {
-    if (internal::CurrentTask() != nullptr) {
-      throw std::logic_error(
-          "tidepool: Runtime::block_on called from inside a task");
-    }
-    JoinHandle<T> handle = spawn(std::move(task));
-    internal::JoinState<T>* cell = internal::JoinHandleAccess<T>::Cell(handle);
-    internal::ThreadWaiter waiter;
-    if (cell->SetJoinWaiter(&waiter)) waiter.Wait(Checked()->may_spin());
-    return cell->TakeResult();
+    return internal::BlockOn(Checked(), std::move(task), "Runtime::block_on");
   }
+
+  // A copyable reference to this runtime for other threads (handle.h).
+  Handle handle() const { return Handle(std::weak_ptr(scheduler_)); }
 
   // Any thread. Starts `task` on the workers; see JoinHandle.
   template <typename T>

@@ -79,6 +79,10 @@ class Scheduler : public std::enable_shared_from_this<Scheduler> {
     return cell;
   }
 
+  // Whether Shutdown() has begun. Any thread. relaxed: a Handle's check for
+  // a clear error; spawning into a runtime shutting down is refused anyway.
+  bool IsShutDown() const { return shutdown_.load(std::memory_order_relaxed); }
+
   // Not from a thread of this runtime. Refuses new work from outside the
   // runtime's threads from now on, then waits until no task is alive and
   // no blocking call runs or waits, or until `timeout`. Tasks and blocking
