@@ -184,11 +184,12 @@ Task<void> ServeOne(const Runtime& runtime, TcpStream s,
     head.append(buf.data(), *n);
     end = head.find("\r\n\r\n", from);
   }
+  // The last read may have carried the head past the cap before its end.
+  const bool too_large = end == std::string::npos || end + 4 > kMaxHeadBytes;
   const std::string reply =
-      end == std::string::npos
-          ? Response(400, "text/plain", "request head too large\n",
-                     /*close=*/true)
-          : Answer(runtime, absl::string_view(head).substr(0, end));
+      too_large ? Response(400, "text/plain", "request head too large\n",
+                           /*close=*/true)
+                : Answer(runtime, absl::string_view(head).substr(0, end));
   if (!(co_await s.write_all(reply, deadline)).ok()) co_return;
   // Closing with input unread would make the kernel reset the connection,
   // which can destroy the response before the client reads it: send FIN,
