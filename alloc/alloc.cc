@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdio>
 #include <cstring>
 #include <memory>
@@ -46,6 +47,10 @@ struct State {
   // built for ThreadSanitizer (see docs/architecture.md, "Locks").
   std::mutex mu;
   Policy policy = DefaultPolicy();
+  // For Stats::trims and Stats::trim_released. relaxed: statistics, read
+  // without ordering against anything else.
+  std::atomic<uint64_t> trims{0};
+  std::atomic<int64_t> trim_released{0};
 
   static std::unique_ptr<internal::BackendImpl> Make(Backend kind) {
     switch (kind) {
@@ -127,6 +132,8 @@ TrimResult trim() {
   if (auto& impl = GetState().impl) impl->Trim();
   r.resident_after = ResidentBytes();
   r.released = std::max<int64_t>(0, r.resident_before - r.resident_after);
+  GetState().trims.fetch_add(1, std::memory_order_relaxed);
+  GetState().trim_released.fetch_add(r.released, std::memory_order_relaxed);
   return r;
 }
 
@@ -149,6 +156,8 @@ Stats stats() {
   s.backend = GetState().spec.kind;
   if (auto& impl = GetState().impl) impl->FillStats(&s);
   s.resident = ResidentBytes();
+  s.trims = GetState().trims.load(std::memory_order_relaxed);
+  s.trim_released = GetState().trim_released.load(std::memory_order_relaxed);
   if (s.allocated >= 0 && s.arena > 0) {
     s.utilization = static_cast<double>(s.allocated) / s.arena;
   }

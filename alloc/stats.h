@@ -36,6 +36,11 @@ struct Stats {
   int64_t resident = -1;
   // allocated / arena, in [0, 1]; -1 when unknown.
   double utilization = -1;
+  // trim() calls in this process so far (TrimCoalesced's included), and the
+  // resident bytes they gave back (the sum of their TrimResult::released).
+  // Counted by tidepool for every backend, kUnknown included.
+  uint64_t trims = 0;
+  int64_t trim_released = 0;
   // Backend-specific figures, in the backend's own names.
   std::vector<std::pair<std::string, int64_t>> detail;
 };

@@ -5,9 +5,10 @@
 // Builder, Task, JoinHandle, spawn, spawn_blocking, yield_now, the timers
 // (sleep, timeout, interval), TCP, UDP and Unix sockets, AsyncFd (readiness
 // of a caller's descriptor), lookup_host, buffered stream I/O
-// (runtime/io_util/), files (runtime/fs/), signals, and the synchronization
-// primitives and channels (runtime/sync/). Each header it includes documents
-// what it declares; a file that needs one part may include just that header.
+// (runtime/io_util/), files (runtime/fs/), signals, the synchronization
+// primitives and channels (runtime/sync/), and the Prometheus exporter
+// (runtime/prometheus.h). Each header it includes documents what it
+// declares; a file that needs one part may include just that header.
 //
 //   tidepool::Task<int> Answer() { co_return 42; }
 //   int main() {
@@ -38,6 +39,7 @@
 #include "runtime/net/unix_datagram.h"
 #include "runtime/net/unix_listener.h"
 #include "runtime/net/unix_stream.h"
+#include "runtime/prometheus.h"
 #include "runtime/runtime_class.h"
 #include "runtime/signal/signal.h"
 #include "runtime/spawn.h"

@@ -29,6 +29,9 @@ packages=(
   pkgconf
   python3
   python3-matplotlib
+  # promtool, which tests/runtime:prometheus_test runs on the metrics text
+  # (it skips without it, so CI must have it).
+  prometheus
   # examples/frontend parses JSON with simdjson.
   libsimdjson-dev
   # Peers of bench/compare.

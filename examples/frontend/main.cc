@@ -120,7 +120,7 @@ int main(int argc, char** argv) {
   options.write_timeout =
       std::chrono::milliseconds(absl::GetFlag(FLAGS_write_timeout_ms));
   options.limits.max_body_bytes = absl::GetFlag(FLAGS_max_body_bytes);
-  options.runtime_metrics = [&rt] { return rt->metrics(); };
+  options.runtime = &*rt;
   tidepool::frontend::Server server(options);
 
   auto serve = [&]() -> tidepool::Task<absl::Status> {

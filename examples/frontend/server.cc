@@ -14,8 +14,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "alloc/alloc.h"
-#include "alloc/backend.h"
-#include "alloc/stats.h"
 #include "examples/frontend/generate.h"
 #include "examples/frontend/http/response.h"
 
@@ -338,57 +336,9 @@ std::string Server::MetricsText() const {
          "Resident set size (VmRSS).", alloc::ResidentBytes());
   Metric(&out, "process_resident_memory_peak_bytes", "gauge",
          "Peak resident set size (VmHWM).", ProcStatusKb("VmHWM") * 1024);
-  if (options_.runtime_metrics) {
-    const RuntimeMetrics m = options_.runtime_metrics();
-    Metric(&out, "tidepool_workers", "gauge", "Worker threads.",
-           static_cast<int64_t>(m.workers));
-    Metric(&out, "tidepool_alive_tasks", "gauge",
-           "Tasks spawned and not finished.",
-           static_cast<int64_t>(m.alive_tasks));
-    Metric(&out, "tidepool_global_queue_depth", "gauge",
-           "Tasks in the inject queue.",
-           static_cast<int64_t>(m.global_queue_depth));
-    uint64_t polls = 0, steals = 0, parks = 0;
-    for (const WorkerMetrics& w : m.per_worker) {
-      polls += w.polls;
-      steals += w.steals;
-      parks += w.parks;
-    }
-    Metric(&out, "tidepool_polls_total", "counter", "Task polls.", polls);
-    Metric(&out, "tidepool_steals_total", "counter", "Tasks stolen.", steals);
-    Metric(&out, "tidepool_parks_total", "counter", "Worker sleeps.", parks);
-    Metric(&out, "tidepool_blocking_threads", "gauge",
-           "Blocking-pool threads alive.",
-           static_cast<int64_t>(m.blocking.threads_alive));
-    Metric(&out, "tidepool_blocking_threads_idle", "gauge",
-           "Blocking-pool threads waiting for work.",
-           static_cast<int64_t>(m.blocking.threads_idle));
-    Metric(&out, "tidepool_blocking_queue_depth", "gauge",
-           "Blocking calls waiting for a thread.",
-           static_cast<int64_t>(m.blocking.queue_depth));
-    Metric(&out, "tidepool_blocking_threads_spawned_total", "counter",
-           "Blocking-pool threads started.", m.blocking.threads_spawned);
-    Metric(&out, "tidepool_blocking_threads_exited_total", "counter",
-           "Blocking-pool threads that exited after keep-alive.",
-           m.blocking.threads_exited);
-    Metric(&out, "tidepool_io_in_flight", "gauge",
-           "Socket operations waiting in the I/O driver.",
-           static_cast<int64_t>(m.io_in_flight));
-    Metric(&out, "tidepool_io_driver_info", "gauge", "The I/O driver.", 1,
-           absl::StrCat("{driver=\"", m.io_driver, "\"}"));
+  if (options_.runtime != nullptr) {
+    absl::StrAppend(&out, PrometheusText(*options_.runtime));
   }
-  const alloc::Stats a = alloc::stats();
-  Metric(&out, "tidepool_allocator_info", "gauge", "The malloc backend.", 1,
-         absl::StrCat("{backend=\"", alloc::BackendName(a.backend), "\"}"));
-  Metric(&out, "tidepool_allocator_allocated_bytes", "gauge",
-         "Bytes in live blocks (-1: not counted by this backend).",
-         a.allocated);
-  Metric(&out, "tidepool_allocator_arena_bytes", "gauge",
-         "Bytes the allocator holds from the system.", a.arena);
-  Metric(&out, "tidepool_allocator_free_held_bytes", "gauge",
-         "Free bytes kept inside the allocator.", a.free_held);
-  Metric(&out, "tidepool_allocator_releasable_bytes", "gauge",
-         "Free bytes a trim could return.", a.releasable);
   const auto count = [](const std::atomic<int64_t>& v) {
     return v.load(std::memory_order_relaxed);
   };

@@ -6,11 +6,12 @@
 //
 // Routes: POST /v1/generate (generate.h: the body is parsed and tokenized
 // in spawn_blocking, the output streamed back as a chunked response),
-// GET /healthz, GET /metrics (Prometheus text: runtime, allocator and
-// frontend figures). Keep-alive and pipelining per RFC 9112; bad requests
-// get 400/413/431/501/505 and the connection is closed gracefully (FIN,
-// then the client's remaining input is drained for up to `linger`, so that
-// the error response is not lost to a reset).
+// GET /healthz, GET /metrics (Prometheus text: the process's resident set,
+// the library's runtime and allocator families of runtime/prometheus.h,
+// and the frontend's own counters). Keep-alive and pipelining per RFC
+// 9112; bad requests get 400/413/431/501/505 and the connection is closed
+// gracefully (FIN, then the client's remaining input is drained for up to
+// `linger`, so that the error response is not lost to a reset).
 //
 // Robustness: an idle or slow client is dropped after `read_timeout` (408
 // if it was in the middle of a request); a response not taken by the
@@ -35,7 +36,6 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
-#include <functional>
 #include <mutex>
 #include <string>
 #include <utility>
@@ -53,9 +53,10 @@ struct ServerOptions {
   std::chrono::milliseconds write_timeout{30'000};
   std::chrono::milliseconds linger{1'000};
   std::chrono::milliseconds accept_backoff{10};
-  // Where /metrics gets the runtime's figures (e.g. [&rt] { return
-  // rt.metrics(); }); unset leaves them out.
-  std::function<RuntimeMetrics()> runtime_metrics;
+  // The runtime whose figures /metrics reports (PrometheusText, from
+  // runtime/prometheus.h), which must outlive the Server; null leaves them
+  // out.
+  const Runtime* runtime = nullptr;
 };
 
 // Counters for /metrics. relaxed everywhere: independent statistics.

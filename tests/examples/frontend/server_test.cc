@@ -12,11 +12,14 @@
 #include <chrono>
 #include <cstring>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "examples/frontend/generate.h"
 #include "gtest/gtest.h"
 #include "runtime/runtime.h"
@@ -125,7 +128,7 @@ class ServerTest : public ::testing::TestWithParam<std::string> {
                   .build();
     ASSERT_TRUE(rt.ok()) << rt.status();
     rt_.emplace(*std::move(rt));
-    options.runtime_metrics = [this] { return rt_->metrics(); };
+    options.runtime = &*rt_;
     server_.emplace(options);
     auto bind = []() -> Task<absl::StatusOr<TcpListener>> {
       co_return TcpListener::bind(*SocketAddress::Parse("127.0.0.1:0"));
@@ -352,15 +355,26 @@ TEST_P(ServerTest, MetricsReportRuntimeAllocatorAndFrontend) {
   auto r = c.Read();
   ASSERT_TRUE(r.has_value());
   EXPECT_EQ(r->status, 200);
+  // The library's families (runtime/prometheus.h) between the process's
+  // and the frontend's own.
   for (const char* key :
-       {"process_resident_memory_bytes ", "tidepool_workers 2",
-        "tidepool_blocking_threads ",
-        "tidepool_allocator_info{backend=", "frontend_connections_open 1"}) {
+       {"process_resident_memory_bytes ", "process_resident_memory_peak_bytes ",
+        "tidepool_workers 2\n", "tidepool_polls_total{worker=\"1\"} ",
+        "tidepool_blocking_threads ", "tidepool_allocator_info{backend=",
+        "tidepool_allocator_trims_total ", "frontend_connections_open 1\n",
+        "frontend_responses_total{class=\"2xx\"} "}) {
     EXPECT_NE(r->body.find(key), std::string::npos) << key;
   }
   EXPECT_NE(r->body.find(absl::StrCat("tidepool_io_driver_info{driver=\"",
                                       GetParam(), "\"} 1")),
             std::string::npos);
+  // Each family once, whoever wrote it.
+  std::set<std::string> families;
+  for (absl::string_view line : absl::StrSplit(r->body, '\n')) {
+    if (!absl::StartsWith(line, "# TYPE ")) continue;
+    const std::string name(line.substr(7, line.find(' ', 7) - 7));
+    EXPECT_TRUE(families.insert(name).second) << "twice: " << name;
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Drivers, ServerTest,
