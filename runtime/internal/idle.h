@@ -51,13 +51,6 @@ class Idle {
     return num_unparked_.load(std::memory_order_relaxed) < num_workers_;
   }
 
-  // AnyParked() as part of a store-buffering handshake (Scheduler's LIFO
-  // watcher). seq_cst: pairs with the seq_cst decrement in
-  // TransitionWorkerToParked().
-  bool AnyParkedSeqCst() const {
-    return num_unparked_.load(std::memory_order_seq_cst) < num_workers_;
-  }
-
   size_t NumSearching() const {
     // seq_cst: as every access to the counters (below); a snapshot here.
     return num_searching_.load(std::memory_order_seq_cst);

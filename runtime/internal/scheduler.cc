@@ -33,10 +33,6 @@ constexpr uint32_t kGlobalQueueInterval = 61;
 // each.
 constexpr std::chrono::milliseconds kLookAgainMin{10};
 constexpr std::chrono::milliseconds kLookAgainMax{160};
-// How often the LIFO watcher (Park) looks for a task stuck in a busy
-// worker's LIFO slot: a child spawned by a task that then computes without
-// yielding starts within about this long on an idle worker.
-constexpr std::chrono::microseconds kLifoWatchTick{500};
 
 }  // namespace
 
@@ -50,12 +46,8 @@ struct Scheduler::Worker {
   Parker parker;
   std::thread thread;
 
-  // The LIFO slot: the task to run next. The owner fills and empties it;
-  // the LIFO watcher of a peer takes it when the owner's poll stalls
-  // (StealStuckLifo). Every access is an exchange, so exactly one of them
-  // gets a task the slot held.
-  std::atomic<TaskHeader*> lifo{nullptr};
   // Owner thread only.
+  TaskHeader* lifo = nullptr;
   bool searching = false;
   uint32_t tick = 0;
   uint32_t lifo_streak = 0;
@@ -64,11 +56,6 @@ struct Scheduler::Worker {
   bool trim_armed = true;
   // Park's timed look beside an awake peer.
   std::chrono::milliseconds look_again = kLookAgainMin;
-  // The peers' poll counts when this worker last went to sleep as the
-  // LIFO watcher (lifo_snapshot_valid); a count unchanged after the tick
-  // means that peer is still inside the same poll.
-  std::vector<uint64_t> lifo_snapshot;
-  bool lifo_snapshot_valid = false;
 
   // Written by the owner, read by Metrics(); relaxed: plain statistics,
   // with one writer (Count), so a load and a store need no RMW.
@@ -149,9 +136,7 @@ void Scheduler::Shutdown(std::chrono::nanoseconds blocking_timeout) {
   // No task runs any more: drop queue references, then destroy the tasks.
   inject_.CloseAndDrain();
   for (auto& w : workers_) {
-    if (TaskHeader* t = w->lifo.exchange(nullptr, std::memory_order_relaxed)) {
-      t->Unref();
-    }
+    if (w->lifo) std::exchange(w->lifo, nullptr)->Unref();
     while (TaskHeader* t = w->queue.Pop()) t->Unref();
   }
   owned_.CloseAndCancelAll();
@@ -216,29 +201,14 @@ void Scheduler::Schedule(TaskHeader* task) {
     NotifyParked();
     return;
   }
-  // seq_cst: publishes the task to a LIFO watcher's exchange (release, as
-  // a queue push would) and orders the fill before the watcher check
-  // below; pairs with the seq_cst claim of lifo_watcher_ in PlanSleep()
-  // (store buffering: either the sleeper sees a busy peer and ticks, or
-  // this worker sees it asleep and wakes it).
-  TaskHeader* displaced = w->lifo.exchange(task, std::memory_order_seq_cst);
-  // The displaced task (spawned or woken earlier) was this worker's to run
-  // already: pushing it is a requeue, which checks for sleepers only when
-  // it makes the queue stealable. This worker may be inside Park (reaping
-  // I/O completions, taking back returned tasks) and counted as parked; it
-  // runs what it queued as soon as Park returns.
-  if (displaced != nullptr) {
-    Requeue(w, displaced);
-    return;
-  }
-  // A task in the LIFO slot runs when the current poll ends, which may be
-  // never if the poll waits for it without yielding. A parked peer is
-  // woken to watch the slot unless one already does: one wake-up per busy
-  // stretch, not one per fill (PlanSleep).
-  if (lifo_watcher_.load(std::memory_order_seq_cst) < 0 &&
-      idle_.AnyParkedSeqCst()) {
-    NotifyParked();
-  }
+  TaskHeader* displaced = std::exchange(w->lifo, task);
+  // Work in the LIFO slot cannot be stolen, so waking a peer for it is
+  // useless. The displaced task (spawned or woken earlier) was this
+  // worker's to run already: pushing it is a requeue, which checks for
+  // sleepers only when it makes the queue stealable. This worker may be
+  // inside Park (reaping I/O completions, taking back returned tasks) and
+  // counted as parked; it runs what it queued as soon as Park returns.
+  if (displaced != nullptr) Requeue(w, displaced);
 }
 
 void Scheduler::Requeue(Worker* w, TaskHeader* task) {
@@ -295,8 +265,7 @@ void Scheduler::WorkerMain(Worker* w) {
     if (task == nullptr) {
       // Timers that fired put their tasks in this worker's queues.
       if (timers_.FireDue() > 0 || PollIo() > 0) continue;
-      task = StealStuckLifo(w);
-      if (task == nullptr) task = Search(w);
+      task = Search(w);
     }
     if (task != nullptr) {
       RunTask(w, task);
@@ -326,16 +295,14 @@ TaskHeader* Scheduler::NextTask(Worker* w) {
     // how long queued work a peer could take waits for it.
     if (w->queue.Size() > 1) NotifyParked();
   }
-  // relaxed: the owner reads back its own fill; a watcher only ever takes
-  // the task out, and the exchange decides who gets it.
-  if (TaskHeader* lifo = w->lifo.exchange(nullptr, std::memory_order_relaxed)) {
+  if (w->lifo) {
     if (w->lifo_streak < kMaxLifoStreak) {
       ++w->lifo_streak;
-      return lifo;
+      return std::exchange(w->lifo, nullptr);
     }
     // Popped back at once below, unless the queue was full and half of it
     // went to the inject queue, which peers should know about.
-    if (PushLocal(w, lifo)) NotifyParked();
+    if (PushLocal(w, std::exchange(w->lifo, nullptr))) NotifyParked();
   }
   w->lifo_streak = 0;
   if (fair_tick) {
@@ -420,27 +387,6 @@ void Scheduler::RunTask(Worker* w, TaskHeader* task) {
   }
 }
 
-TaskHeader* Scheduler::StealStuckLifo(Worker* w) {
-  if (!w->lifo_snapshot_valid) return nullptr;
-  w->lifo_snapshot_valid = false;
-  for (const auto& victim : workers_) {
-    if (victim.get() == w ||
-        victim->polls.load(std::memory_order_relaxed) !=
-            w->lifo_snapshot[victim->index] ||
-        victim->lifo.load(std::memory_order_relaxed) == nullptr) {
-      continue;
-    }
-    // acquire: pairs with the owner's fill in Schedule(), making the task
-    // (a fresh spawn's cell) visible as a queue pop would.
-    if (TaskHeader* t =
-            victim->lifo.exchange(nullptr, std::memory_order_acquire)) {
-      w->Count(w->steals);
-      return t;
-    }
-  }
-  return nullptr;
-}
-
 void Scheduler::StopSearching(Worker* w) {
   if (!w->searching) return;
   w->searching = false;
@@ -456,11 +402,7 @@ void Scheduler::Park(Worker* w) {
   // Sender dropped): run it rather than sleep on it, as no peer can steal
   // from the LIFO slot.
   owned_.DrainReturned(static_cast<int>(w->index));
-  // relaxed: the owner's own slot.
-  if (w->lifo.load(std::memory_order_relaxed) != nullptr ||
-      w->queue.Size() > 0) {
-    return;
-  }
+  if (w->lifo != nullptr || w->queue.Size() > 0) return;
   const bool last_awake =
       idle_.TransitionWorkerToParked(w->index, w->searching);
   w->searching = false;
@@ -490,8 +432,6 @@ void Scheduler::Park(Worker* w) {
   // seq_cst: as the watcher CAS in PlanSleep(); from here RegisterTimer()
   // interrupts nobody, and this worker fires due timers as it runs.
   if (plan.watching) timer_watcher_.store(-1, std::memory_order_seq_cst);
-  // seq_cst: as the claim in PlanSleep().
-  if (plan.lifo_watching) lifo_watcher_.store(-1, std::memory_order_seq_cst);
   AfterSleep(w, plan, woken);
   RejoinAfterSleep(w, woken);
   w->parked.store(false, std::memory_order_relaxed);
@@ -525,24 +465,6 @@ Scheduler::SleepPlan Scheduler::PlanSleep(Worker* w, bool last_awake) {
       plan.until = look_at;
       plan.looking_again = true;
     }
-  }
-  // While a peer is awake, one sleeper watches the peers' LIFO slots: it
-  // wakes every kLifoWatchTick and takes a task from a slot whose owner is
-  // still inside the poll it was in when the watcher went to sleep
-  // (StealStuckLifo). seq_cst: pairs with Schedule()'s fill and check.
-  int no_lifo_watcher = -1;
-  if (!last_awake && lifo_watcher_.compare_exchange_strong(
-                         no_lifo_watcher, static_cast<int>(w->index),
-                         std::memory_order_seq_cst)) {
-    plan.lifo_watching = true;
-    w->lifo_snapshot.resize(workers_.size());
-    for (size_t i = 0; i < workers_.size(); ++i) {
-      // relaxed: a progress counter; a stale read only delays a steal.
-      w->lifo_snapshot[i] = workers_[i]->polls.load(std::memory_order_relaxed);
-    }
-    w->lifo_snapshot_valid = true;
-    const auto tick_at = Clock::now() + kLifoWatchTick;
-    if (!plan.until || tick_at < *plan.until) plan.until = tick_at;
   }
   // The last worker to fall asleep after some work also watches for the
   // runtime staying idle, then hands free memory back once.

@@ -135,9 +135,6 @@ class Scheduler : public std::enable_shared_from_this<Scheduler> {
   TaskHeader* PullFromInject(Worker* w);
   TaskHeader* Search(Worker* w);
   void RunTask(Worker* w, TaskHeader* task);
-  // After a sleep as the LIFO watcher: takes the task from a peer's LIFO
-  // slot whose owner has not started another poll since, if any.
-  TaskHeader* StealStuckLifo(Worker* w);
   // A searching worker that found a task stops searching.
   void StopSearching(Worker* w);
   // Sleeps until work arrives, in small steps: plan the sleep's deadline
@@ -149,7 +146,6 @@ class Scheduler : public std::enable_shared_from_this<Scheduler> {
     bool watching = false;       // this worker watches timers and I/O
     bool looking_again = false;  // `until` is the timed look beside a peer
     bool trim_due = false;       // `until` is the idle trim's moment
-    bool lifo_watching = false;  // this worker watches the LIFO slots
   };
   SleepPlan PlanSleep(Worker* w, bool last_awake);
   void AfterSleep(Worker* w, const SleepPlan& plan, Parker::Woken woken);
@@ -180,9 +176,6 @@ class Scheduler : public std::enable_shared_from_this<Scheduler> {
   // seq_cst: the store-buffering handshake of PlanSleep() and
   // RegisterTimer() with TimerDriver's next deadline.
   std::atomic<int> timer_watcher_{-1};
-  // The parked worker that watches the peers' LIFO slots (PlanSleep), or
-  // -1. seq_cst: the store-buffering handshake with Schedule()'s fill.
-  std::atomic<int> lifo_watcher_{-1};
   Idle idle_;
   OwnedTasks owned_;
   const bool may_spin_;

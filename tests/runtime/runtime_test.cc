@@ -400,30 +400,6 @@ TEST(RuntimeTest, WorkerParkedBesideABusyPeerLooksAgain) {
   EXPECT_GE(after - before, 2u);
 }
 
-// A task spawns a child, which goes to its worker's LIFO slot, then waits
-// for it without yielding. Run only by that worker, the child would wait
-// for the end of a poll that waits for the child: the other worker, idle,
-// must take it from the slot. Gives up after 10 s instead of hanging.
-TEST(RuntimeTest, ChildInTheLifoSlotOfABusyWorkerRunsElsewhere) {
-  auto rt = Builder().worker_threads(2).build();
-  ASSERT_TRUE(rt.ok());
-  for (int round = 0; round < 5; ++round) {
-    auto parent = []() -> Task<bool> {
-      auto ran = std::make_shared<std::atomic<bool>>(false);
-      spawn([](std::shared_ptr<std::atomic<bool>> ran) -> Task<void> {
-        ran->store(true);
-        co_return;
-      }(ran))
-          .detach();
-      const auto give_up = std::chrono::steady_clock::now() + 10s;
-      while (!ran->load() && std::chrono::steady_clock::now() < give_up) {
-      }
-      co_return ran->load();
-    };
-    EXPECT_TRUE(rt->block_on(parent())) << "round " << round;
-  }
-}
-
 TEST(RuntimeTest, BlockOnCatchesAShortTaskWithoutSleeping) {
   if (!internal::MayUseTwoCpus())
     GTEST_SKIP() << "block_on spins only with 2+ CPUs";
