@@ -15,15 +15,15 @@
 // usually a global; it must outlive every scope it opens.
 //
 // Cost: scope() is one coroutine frame around the task and links one entry
-// into the running task's list (no allocation beyond the frame); get()
-// walks the task's scopes, innermost first, so nesting many scopes makes it
-// linear in their number.
+// into the running task's list, kept in a process-wide table keyed by task
+// (a lock and a hash lookup; tasks without scopes pay nothing); get() takes
+// the same lock and walks the task's scopes, innermost first.
 
 #include <stdexcept>
 #include <utility>
 
 #include "runtime/internal/context.h"
-#include "runtime/internal/task_header.h"
+#include "runtime/internal/task_locals.h"
 #include "runtime/task.h"
 
 namespace tidepool {
@@ -56,7 +56,7 @@ class TaskLocal {
   const T* try_get() const {
     internal::TaskHeader* task = internal::CurrentTask();
     if (task == nullptr) return nullptr;
-    for (auto* e = task->locals(); e != nullptr; e = e->next) {
+    for (auto* e = internal::TaskLocalsHead(task); e != nullptr; e = e->next) {
       if (e->key == this) return static_cast<const T*>(e->value);
     }
     return nullptr;
@@ -74,16 +74,16 @@ class TaskLocal {
       if (task_ == nullptr) {
         throw std::logic_error("tidepool: TaskLocal::scope() outside a task");
       }
-      entry_ = {key, value, task_->locals()};
-      task_->set_locals(&entry_);
+      entry_ = {key, value, nullptr};
+      internal::PushTaskLocal(task_, &entry_);
     }
-    ~Scope() { task_->set_locals(entry_.next); }
+    ~Scope() { internal::PopTaskLocal(task_, &entry_); }
     Scope(const Scope&) = delete;
     Scope& operator=(const Scope&) = delete;
 
    private:
     internal::TaskHeader* const task_;
-    internal::TaskHeader::LocalEntry entry_;
+    internal::LocalEntry entry_;
   };
 };
 

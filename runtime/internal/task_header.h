@@ -103,16 +103,6 @@ class TaskHeader {
   TaskHeader* queue_next() const { return queue_next_; }
   void set_queue_next(TaskHeader* next) { queue_next_ = next; }
 
-  // The TaskLocal values in scope in this task, innermost first
-  // (task_local.h). Only the thread polling the task touches the list.
-  struct LocalEntry {
-    const void* key;
-    const void* value;
-    LocalEntry* next;
-  };
-  LocalEntry* locals() const { return locals_; }
-  void set_locals(LocalEntry* head) { locals_ = head; }
-
   // The innermost suspended coroutine of this task: set by an awaitable in
   // await_suspend before it publishes a wake-up, resumed by the next Poll().
   void set_resume_point(std::coroutine_handle<> h) { resume_point_ = h; }
@@ -152,7 +142,6 @@ class TaskHeader {
   std::atomic<uintptr_t> join_waiter_{0};
 
   TaskHeader* queue_next_ = nullptr;
-  LocalEntry* locals_ = nullptr;
   // The list the task joined (kNotOwned if refused); its slot in a worker's
   // table; its links in a shard; the link of a worker table's stack of
   // tasks completed on other threads.
