@@ -133,16 +133,8 @@ class Receiver {
     Recv(const Recv&) = delete;
     Recv& operator=(const Recv&) = delete;
     ~Recv() {
-      if (!suspended_) return;
-      tidepool::internal::TaskHeader* drop = nullptr;
-      {
-        tidepool::internal::MutexLock lock(&rx_->state_->mu);
-        if (linked) {
-          rx_->state_->waiters.Remove(this);
-          drop = task;
-        }
-      }
-      if (drop) drop->Unref();
+      if (suspended_)
+        tidepool::internal::WithdrawWaiter(rx_->state_.get(), this);
     }
 
     bool await_ready() {

@@ -139,16 +139,8 @@ class Receiver {
     Changed(const Changed&) = delete;
     Changed& operator=(const Changed&) = delete;
     ~Changed() {
-      if (!suspended_) return;
-      tidepool::internal::TaskHeader* drop = nullptr;
-      {
-        tidepool::internal::MutexLock lock(&rx_->state_->mu);
-        if (linked) {
-          rx_->state_->waiters.Remove(this);
-          drop = task;
-        }
-      }
-      if (drop) drop->Unref();
+      if (suspended_)
+        tidepool::internal::WithdrawWaiter(rx_->state_.get(), this);
     }
 
     bool await_ready() { return false; }

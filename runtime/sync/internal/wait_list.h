@@ -6,6 +6,7 @@
 #include <cstddef>
 
 #include "runtime/internal/context.h"
+#include "runtime/internal/mutex.h"
 #include "runtime/internal/task_header.h"
 
 namespace tidepool::internal {
@@ -65,6 +66,23 @@ class WaitList {
   Waiter* head_ = nullptr;
   Waiter* tail_ = nullptr;
 };
+
+// For the destructor of an awaiter that suspended: takes `w` off
+// `state->waiters` if nobody unlinked it yet (its task is being destroyed
+// mid-wait) and drops the task reference it held. `State` has the
+// primitive's `mu` and the WaitList `waiters` it guards.
+template <typename State>
+void WithdrawWaiter(State* state, Waiter* w) {
+  TaskHeader* drop = nullptr;
+  {
+    MutexLock lock(&state->mu);
+    if (w->linked) {
+      state->waiters.Remove(w);
+      drop = w->task;
+    }
+  }
+  if (drop) drop->Unref();
+}
 
 // For await_suspend: records the resume point (before anything can wake the
 // task) and takes the reference a Waiter carries into a list.
