@@ -6,9 +6,9 @@
 #include <chrono>
 #include <optional>
 
+#include "runtime/internal/io/io_driver.h"
 #include "runtime/internal/mutex.h"
 #include "runtime/internal/spin.h"
-#include "runtime/internal/io/io_driver.h"
 
 namespace tidepool::internal {
 

@@ -272,7 +272,10 @@ Task<absl::Status> LineEcho(TcpStream s) {
 }
 
 TEST_P(BufTcpTest, LinesThroughSplitHalvesInTwoTasks) {
-  auto rt = Builder().worker_threads(2).io_driver(*ParseIoDriverKind(GetParam())).build();
+  auto rt = Builder()
+                .worker_threads(2)
+                .io_driver(*ParseIoDriverKind(GetParam()))
+                .build();
   ASSERT_TRUE(rt.ok()) << rt.status();
   rt->block_on([]() -> Task<void> {
     absl::StatusOr<Pair> p = co_await Connected();

@@ -19,7 +19,10 @@ namespace tidepool::testing {
 class DriverTest : public ::testing::TestWithParam<std::string> {
  protected:
   Runtime MakeRuntime(size_t workers = 2) {
-    auto rt = Builder().worker_threads(workers).io_driver(*ParseIoDriverKind(GetParam())).build();
+    auto rt = Builder()
+                  .worker_threads(workers)
+                  .io_driver(*ParseIoDriverKind(GetParam()))
+                  .build();
     EXPECT_TRUE(rt.ok()) << rt.status();
     return *std::move(rt);
   }

@@ -27,7 +27,10 @@ TEST_P(SignalForwardTest, MainThreadThatDoesNotBlockPassesTheSignalOn) {
   sigemptyset(&one);
   sigaddset(&one, SIGUSR1);
   pthread_sigmask(SIG_UNBLOCK, &one, nullptr);
-  auto rt = Builder().worker_threads(2).io_driver(*ParseIoDriverKind(GetParam())).build();
+  auto rt = Builder()
+                .worker_threads(2)
+                .io_driver(*ParseIoDriverKind(GetParam()))
+                .build();
   ASSERT_TRUE(rt.ok()) << rt.status();
   absl::Status got = rt->block_on([]() -> Task<absl::Status> {
     absl::StatusOr<Signal> usr1 = Signal::listen(SIGUSR1);
