@@ -1,9 +1,9 @@
 // The contract of issue 20 (UDP, Unix sockets, BufReader, fs, lookup_host,
 // signals, CancellationToken, TaskTracker, AsyncFd), written with only
-// runtime/runtime.h as a user would, on each I/O driver. main() blocks the
-// signals before any thread exists, as runtime/signal/signal.h asks.
+// runtime/runtime.h as a user would, on each I/O driver. main()
+// (tests/util/signal_blocking_main.cc) blocks the signals before any thread
+// exists, as runtime/signal/signal.h asks.
 #include <fcntl.h>
-#include <pthread.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -129,12 +129,3 @@ INSTANTIATE_TEST_SUITE_P(Drivers, IoContractTest,
                          [](const auto& info) { return info.param; });
 
 }  // namespace
-
-int main(int argc, char** argv) {
-  sigset_t set;
-  sigemptyset(&set);
-  for (int s : {SIGHUP, SIGINT, SIGTERM, SIGUSR1, SIGUSR2}) sigaddset(&set, s);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
-  ::testing::InitGoogleTest(&argc, argv);
-  return RUN_ALL_TESTS();
-}

@@ -1,4 +1,5 @@
-// Signal and signal::ctrl_c on both I/O drivers. main() blocks the signals
+// Signal and signal::ctrl_c on both I/O drivers. main()
+// (tests/util/signal_blocking_main.cc) blocks the signals
 // before any thread exists, as signal.h tells programs to, so a signal sent
 // here never runs a default action and stays pending for the signalfd.
 // Every test sends with kill() to the process and receives what it sent,
@@ -26,7 +27,10 @@ Task<T> Join(JoinHandle<T> h) {
 class SignalTest : public ::testing::TestWithParam<std::string> {
  protected:
   Runtime MakeRuntime() {
-    auto rt = Builder().worker_threads(2).io_driver(*ParseIoDriverKind(GetParam())).build();
+    auto rt = Builder()
+                  .worker_threads(2)
+                  .io_driver(*ParseIoDriverKind(GetParam()))
+                  .build();
     EXPECT_TRUE(rt.ok()) << rt.status();
     return *std::move(rt);
   }
@@ -165,12 +169,3 @@ INSTANTIATE_TEST_SUITE_P(Drivers, SignalTest,
 
 }  // namespace
 }  // namespace tidepool
-
-int main(int argc, char** argv) {
-  sigset_t set;
-  sigemptyset(&set);
-  for (int s : {SIGHUP, SIGINT, SIGTERM, SIGUSR1, SIGUSR2}) sigaddset(&set, s);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
-  ::testing::InitGoogleTest(&argc, argv);
-  return RUN_ALL_TESTS();
-}
