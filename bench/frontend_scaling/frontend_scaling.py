@@ -23,6 +23,13 @@ SERVERS = [
     ("tidepool-mimalloc", "tidepool", {"TIDEPOOL_ALLOCATOR": "mimalloc"}),
     ("tokio", "tokio", {}),
 ]
+# Selectable with --servers, not run by default.
+EXTRA_SERVERS = [
+    ("tidepool-glibc-epoll", "tidepool",
+     {"TIDEPOOL_ALLOCATOR": "glibc", "TIDEPOOL_IO": "epoll"}),
+    ("tidepool-jemalloc-epoll", "tidepool",
+     {"TIDEPOOL_ALLOCATOR": "jemalloc", "TIDEPOOL_IO": "epoll"}),
+]
 
 
 def rss_kb(pid, key="VmRSS"):
@@ -73,7 +80,32 @@ def run_one(args, name, kind, env_extra, concurrency, payload, requests):
 
 
 def mb(kb):
-    return f"{int(kb) / 1024:.0f}"
+    return f"{float(kb) / 1024:.0f}"
+
+
+NUMERIC = ("rps", "p50_ms", "p99_ms", "errors", "idle_kb", "rss_peak_kb",
+           "hwm_kb", "rss_end_kb", "after_idle_kb")
+
+
+def median_rows(raw):
+    """One row per (table, server, configuration), each number the median
+    over the rounds (errors: the sum)."""
+    groups = {}
+    for r in raw:
+        key = (r["table"], r["server"], r["concurrency"], r["payload_bytes"],
+               r["requests"])
+        groups.setdefault(key, []).append(r)
+    rows = []
+    for group in groups.values():
+        row = dict(group[0])
+        for k in NUMERIC:
+            if k not in row:
+                continue
+            values = [float(r[k]) for r in group]
+            row[k] = (sum(values) if k == "errors"
+                      else statistics.median(values))
+        rows.append(row)
+    return rows
 
 
 def main():
@@ -83,7 +115,24 @@ def main():
     p.add_argument("--tokio", required=True)
     p.add_argument("--out", required=True)
     p.add_argument("--full", action="store_true")
+    p.add_argument("--servers", default="",
+                   help="comma-separated server names (default: the four "
+                   "main ones; tokio is always run, as the reference)")
+    p.add_argument("--configs", default="",
+                   help="comma-separated C:P:N triples to run instead of "
+                   "the grid, for example 16:1024:4000,96:204800:2000")
+    p.add_argument("--rounds", type=int, default=1,
+                   help="repetitions of the grid; tables show medians")
     args = p.parse_args()
+
+    servers = SERVERS
+    if args.servers:
+        by_name = {s[0]: s for s in SERVERS + EXTRA_SERVERS}
+        wanted = [n for n in args.servers.split(",") if n != "tokio"]
+        unknown = [n for n in wanted if n not in by_name]
+        if unknown:
+            p.error(f"unknown server(s) {unknown}; known: {sorted(by_name)}")
+        servers = [by_name[n] for n in wanted] + [by_name["tokio"]]
 
     if args.full:
         table1 = [(c, pl, 10000) for pl in (1024, 204800)
@@ -94,17 +143,24 @@ def main():
         table1 = [(c, pl, 2000) for pl in (1024, 204800) for c in (2, 16, 64, 96)]
         table2 = [(48, 204800, n) for n in (1000, 4000)]
 
-    rows = []
+    if args.configs:
+        table1 = [tuple(int(x) for x in cfg.split(":"))
+                  for cfg in args.configs.split(",")]
+        table2 = []
+
+    raw = []
     grid = [("concurrency", cfg) for cfg in table1] + [("requests", cfg) for cfg in table2]
-    for i, (table, (c, pl, n)) in enumerate(grid):
-        # Servers alternate within each configuration, so slow drift of the
-        # machine hits all of them alike.
-        for name, kind, env in SERVERS:
-            print(f"[{i + 1}/{len(grid)}] {name} C={c} P={pl} N={n}",
-                  file=sys.stderr, flush=True)
-            row = run_one(args, name, kind, env, c, pl, n)
-            row["table"] = table
-            rows.append(row)
+    for rnd in range(args.rounds):
+        for i, (table, (c, pl, n)) in enumerate(grid):
+            # Servers alternate within each configuration, so slow drift of
+            # the machine hits all of them alike.
+            for name, kind, env in servers:
+                print(f"[round {rnd + 1}/{args.rounds}, {i + 1}/{len(grid)}] "
+                      f"{name} C={c} P={pl} N={n}", file=sys.stderr, flush=True)
+                row = run_one(args, name, kind, env, c, pl, n)
+                row["table"] = table
+                raw.append(row)
+    rows = median_rows(raw)
 
     os.makedirs(args.out, exist_ok=True)
     path = os.path.join(args.out, "frontend_scaling.csv" if args.full
@@ -117,7 +173,7 @@ def main():
         w.writeheader()
         w.writerows(rows)
 
-    names = [s[0] for s in SERVERS]
+    names = [s[0] for s in servers]
     for table, title in (("concurrency", "Table 1: concurrency scaling"),
                          ("requests", "Table 2: request-count scaling (C=48)")):
         print(f"\n{title}: peak RSS (VmHWM) MB / after 2 s idle MB / req/s\n")
@@ -149,9 +205,9 @@ def main():
                      and x["concurrency"] == r["concurrency"]
                      and x["payload_bytes"] == r["payload_bytes"]
                      and x["requests"] == r["requests"])
-            mem.append(int(r["hwm_kb"]) / int(t["hwm_kb"]))
+            mem.append(float(r["hwm_kb"]) / float(t["hwm_kb"]))
             thr.append(float(r["rps"]) / float(t["rps"]))
-            errs += int(r["errors"])
+            errs += int(float(r["errors"]))
         print(f"| {name} | {statistics.median(mem):.2f} | {statistics.median(thr):.2f} | {errs} |")
     print(f"\nCSV: {path}")
 

@@ -7,6 +7,10 @@
 #   bench/frontend_scaling/run.sh          quick: C=2,16,64,96, N=2,000
 #   bench/frontend_scaling/run.sh --full   the seed's grid: C=2..96 at
 #                                          N=10,000, and N=1k..64k at C=48
+#   bench/frontend_scaling/run.sh --configs 16:1024:4000,96:204800:2000 \
+#       --servers tidepool-glibc,tidepool-glibc-epoll --rounds 3
+#                                          chosen configurations and servers
+#                                          (tokio always), medians of rounds
 #
 # Environment: BAZEL (default bazel), CARGO_TARGET_DIR, OUT_DIR (default
 # docs/results).
