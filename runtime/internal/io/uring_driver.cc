@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <array>
@@ -29,6 +30,45 @@ constexpr unsigned kEntries = 1024;
 // How long Cancel() sleeps in the ring at a time while it waits for the
 // cancelled op's completion.
 constexpr int64_t kCancelPollNs = 1'000'000;
+
+// The operation done now without blocking, or -EAGAIN: either it would
+// block, or it is one that cannot be tried without blocking on a blocking
+// socket (accept, connect), which only the ring runs.
+int64_t AttemptNow(const IoOp& op) {
+  const int fd = op.source->fd;
+  while (true) {
+    ssize_t r = 0;
+    switch (op.code) {
+      case IoOp::Code::kRecv:
+        r = recv(fd, op.buf, op.len, op.recv_flags | MSG_DONTWAIT);
+        break;
+      case IoOp::Code::kSend:
+        r = send(fd, op.buf, op.len, MSG_NOSIGNAL | MSG_DONTWAIT);
+        break;
+      case IoOp::Code::kSendMsg:
+        r = sendmsg(fd, static_cast<const msghdr*>(op.buf),
+                    MSG_NOSIGNAL | MSG_DONTWAIT);
+        break;
+      case IoOp::Code::kRecvMsg:
+        r = recvmsg(fd, static_cast<msghdr*>(op.buf),
+                    op.recv_flags | MSG_DONTWAIT);
+        break;
+      case IoOp::Code::kPoll: {
+        pollfd p{fd, static_cast<short>(op.poll_events), 0};
+        r = poll(&p, 1, 0);
+        if (r == 0) return -EAGAIN;
+        if (r > 0) return (p.revents & POLLNVAL) ? -EBADF : p.revents;
+        break;
+      }
+      case IoOp::Code::kAccept:
+      case IoOp::Code::kConnect:
+        return -EAGAIN;
+    }
+    if (r >= 0) return r;
+    if (errno == EINTR) continue;
+    return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+  }
+}
 
 // io_uring itself would run two reads of one socket side by side; the
 // epoll driver cannot, and both drivers must behave alike, so each side of
@@ -110,7 +150,22 @@ class UringDriver final : public IoDriver {
     source->Unref();
   }
 
-  bool TryNow(IoOp*) override { return false; }
+  // A socket operation that can finish at once (a send with room in the
+  // socket buffer, a receive with data waiting) is done with one syscall
+  // and MSG_DONTWAIT, which makes that one call non-blocking on a blocking
+  // socket. Through the ring it would cost a suspension, a submission, a
+  // reap and a wake-up. Only what would block goes to the ring.
+  bool TryNow(IoOp* op) override {
+    // acquire: pairs with the release in Deregister().
+    const int64_t r = op->source->closed.load(std::memory_order_acquire)
+                          ? -EBADF
+                          : AttemptNow(*op);
+    if (r == -EAGAIN) return false;
+    op->result = r;
+    // relaxed: the owner reads its own result; nobody else saw the op.
+    op->done.store(true, std::memory_order_relaxed);
+    return true;
+  }
 
   bool Start(IoOp* op, TaskHeader* task) override {
     // acquire: pairs with the release in Deregister().

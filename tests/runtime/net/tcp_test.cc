@@ -108,6 +108,35 @@ TEST_P(TcpTest, EchoRoundTripAndMetricsNameTheDriver) {
   EXPECT_EQ(rt.metrics().io_in_flight, 0u);
 }
 
+// A send with room in the socket buffer and a receive with data waiting
+// finish inside the awaiting task, without suspending it: on one worker, a
+// task spawned just before does not get to run in between. Both drivers
+// try the syscall first and hand the driver only what would block.
+TEST_P(TcpTest, OperationsThatCanFinishAtOnceDoNotSuspend) {
+  Runtime rt = MakeRuntime(/*workers=*/1);
+  auto root = []() -> Task<std::string> {
+    absl::StatusOr<Connected> pair = co_await ConnectedPair();
+    if (!pair.ok()) co_return pair.status().ToString();
+    bool ran = false;
+    JoinHandle<void> other = spawn([](bool& ran) -> Task<void> {
+      ran = true;
+      co_return;
+    }(ran));
+    if (auto s = co_await pair->client.write_all("ping"); !s.ok()) {
+      co_return s.ToString();
+    }
+    if (ran) co_return "the write suspended";
+    char buf[16];
+    absl::StatusOr<size_t> n = co_await pair->server.read(buf);
+    if (!n.ok()) co_return n.status().ToString();
+    if (ran) co_return "the read suspended";
+    co_await other;
+    if (!ran) co_return "the spawned task never ran";
+    co_return std::string(buf, *n);
+  };
+  EXPECT_EQ(rt.block_on(root()), "ping");
+}
+
 TEST_P(TcpTest, LargeTransferBothDirectionsAtOnce) {
   Runtime rt = MakeRuntime();
   constexpr size_t kBytes = 8 << 20;
