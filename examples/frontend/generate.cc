@@ -80,14 +80,22 @@ class IdWriter {
   size_t on_line_ = 0;
 };
 
-// Rule 1. The view points into `parser`'s memory.
+static_assert(kJsonPadding == simdjson::SIMDJSON_PADDING);
+
+// Rule 1. The view points into `parser`'s memory. With kJsonPadding
+// readable bytes after `body` it is parsed in place, else in a padded copy.
 absl::StatusOr<std::string_view> FindPrompt(absl::string_view body,
+                                            size_t readable_padding,
                                             simdjson::dom::parser& parser) {
   // The DOM parser validates the whole document, not only the part up to
   // "prompt", so a broken tail is an error here as it is for the peer.
-  simdjson::padded_string padded(body.data(), body.size());
+  const bool in_place = readable_padding >= kJsonPadding;
   simdjson::dom::element doc;
-  if (auto error = parser.parse(padded).get(doc); error) {
+  if (auto error =
+          parser
+              .parse(body.data(), body.size(), /*realloc_if_needed=*/!in_place)
+              .get(doc);
+      error) {
     return absl::InvalidArgumentError(
         absl::StrCat("invalid JSON: ", simdjson::error_message(error)));
   }
@@ -131,14 +139,17 @@ std::string FormatIds(const std::vector<uint32_t>& ids) {
 
 absl::StatusOr<std::string> ExtractPrompt(absl::string_view body) {
   simdjson::dom::parser parser;
-  absl::StatusOr<std::string_view> prompt = FindPrompt(body, parser);
+  absl::StatusOr<std::string_view> prompt =
+      FindPrompt(body, /*readable_padding=*/0, parser);
   if (!prompt.ok()) return prompt.status();
   return std::string(*prompt);
 }
 
-absl::StatusOr<std::string> Generate(absl::string_view body) {
+absl::StatusOr<std::string> Generate(absl::string_view body,
+                                     size_t readable_padding) {
   simdjson::dom::parser parser;
-  absl::StatusOr<std::string_view> prompt = FindPrompt(body, parser);
+  absl::StatusOr<std::string_view> prompt =
+      FindPrompt(body, readable_padding, parser);
   if (!prompt.ok()) return prompt.status();
   std::string out;
   // A token takes at least one byte of prompt and at most 6 bytes of output

@@ -284,8 +284,11 @@ Task<void> Server::ServeConnection(TcpStream s) {
   if (path == "/v1/generate" && method == "POST") {
     // The blocking call takes the buffer the body arrived in: a running
     // blocking call cannot be cancelled, and this connection may go away
-    // before it ends. No copy, and the buffer is freed when it returns.
-    auto work = [body = parser.TakeBody()] { return Generate(body.view()); };
+    // before it ends. No copy, and the buffer is freed when it returns; the
+    // buffer's room after the body lets Generate parse it in place.
+    auto work = [body = parser.TakeBody()] {
+      return Generate(body.view(), body.padding);
+    };
     absl::StatusOr<std::string> text;
     try {
       text = co_await spawn_blocking(std::move(work));

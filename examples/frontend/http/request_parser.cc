@@ -161,7 +161,9 @@ RequestParser::OwnedBody RequestParser::TakeBody() {
   if (state_ != State::kDone || body_taken_) return OwnedBody();
   const size_t end = start_ + request_bytes();
   const size_t rest = size_ - end;
-  OwnedBody out{std::move(data_), start_ + head_size_, head_.content_length_};
+  const size_t body_begin = start_ + head_size_;
+  OwnedBody out{std::move(data_), body_begin, head_.content_length_,
+                capacity_ - body_begin - head_.content_length_};
   DropBuffer();
   if (rest > 0) {
     Reserve(rest);

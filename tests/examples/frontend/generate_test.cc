@@ -171,6 +171,34 @@ INSTANTIATE_TEST_SUITE_P(
         JsonErrorCase{R"({"prompt": null})", "\"prompt\" is not a string"},
         JsonErrorCase{R"({"prompt": ["a"]})", "\"prompt\" is not a string"}));
 
+// With room after the body, Generate parses it where it lies; what the room
+// holds must not change the outcome, for good bodies and bad ones (a
+// truncated document followed by bytes that would complete it stays
+// invalid).
+TEST(GenerateTest, InPlaceParseIgnoresWhatFollowsTheBody) {
+  const std::vector<std::string> bodies = {
+      R"({"prompt": "Hi, you"})",
+      R"({"x": [1, {"y": "z"}], "prompt": "a\"b\u00e9c\n"})",
+      R"({"prompt": "abc)",
+      R"({"prompt": "abc")",
+      R"({"prompt": 5})",
+      "",
+      std::string(R"({"prompt": ")") + std::string(5000, 'w') + R"("})",
+  };
+  for (const std::string& body : bodies) {
+    for (char fill : {'\0', '"', '}', ' '}) {
+      std::string buffer = body + std::string(kJsonPadding, fill);
+      absl::StatusOr<std::string> in_place =
+          Generate(absl::string_view(buffer.data(), body.size()), kJsonPadding);
+      absl::StatusOr<std::string> copied = Generate(body);
+      EXPECT_EQ(in_place.status(), copied.status()) << body << " + " << fill;
+      if (copied.ok()) {
+        EXPECT_EQ(*in_place, *copied) << body << " + " << fill;
+      }
+    }
+  }
+}
+
 TEST(HttpStatusForTest, Codes) {
   EXPECT_EQ(HttpStatusFor(absl::OkStatus()), 200);
   EXPECT_EQ(HttpStatusFor(absl::InvalidArgumentError("x")), 400);
