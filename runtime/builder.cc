@@ -50,6 +50,13 @@ Builder::Builder() {
   config_.worker_threads = hw == 0 ? 1 : hw;
 }
 
+Builder Builder::current_thread() {
+  Builder b;
+  b.config_.worker_threads = 1;
+  b.config_.current_thread = true;
+  return b;
+}
+
 Builder& Builder::worker_threads(size_t n) {
   config_.worker_threads = n;
   return *this;
@@ -140,6 +147,12 @@ absl::StatusOr<Builder> Builder::from_env() {
 }
 
 absl::StatusOr<Runtime> Builder::build() const {
+  if (config_.current_thread && config_.worker_threads != 1) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "worker_threads=", config_.worker_threads,
+        " does not apply to a current_thread runtime: accepted value is 1 "
+        "(its tasks run on the thread calling block_on)"));
+  }
   if (auto s = CheckRange("worker_threads", config_.worker_threads, 1,
                           kMaxWorkerThreads);
       !s.ok()) {

@@ -38,6 +38,18 @@ class Builder {
   // keep-alive, 10 s shutdown timeout, thread names "tidepool-w0"...
   Builder();
 
+  // A Builder for a runtime without worker threads (tokio's current_thread
+  // flavor): its tasks run on the thread inside Runtime::block_on or
+  // Handle::block_on, and only while one runs (Runtime::drain drives them
+  // too). Timers, I/O and the blocking pool work as usual. For tests, and
+  // for thread-per-core servers that run one such runtime per thread. One
+  // thread drives at a time: a second block_on waits until the first
+  // returns. worker_threads() other than 1 is an error at build().
+  //
+  //   auto rt = tidepool::Builder::current_thread().build();
+  //   int v = rt->block_on(Compute());  // Compute() runs on this thread
+  static Builder current_thread();
+
   // Number of worker threads running tasks: 1 to 4096.
   Builder& worker_threads(size_t n);
   // Cap on blocking-pool threads: 1 to 100000. Calls beyond it queue.

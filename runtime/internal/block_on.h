@@ -15,7 +15,8 @@ namespace tidepool::internal {
 
 // Runtime::block_on and Handle::block_on: spawns `task` on `scheduler` and
 // blocks the calling thread, which must not be inside a task, until it
-// finishes; returns its value or rethrows its exception.
+// finishes; returns its value or rethrows its exception. On a
+// current_thread runtime the calling thread runs the tasks meanwhile.
 template <typename T>
 T BlockOn(Scheduler* scheduler, Task<T> task, const char* who) {
   if (CurrentTask() != nullptr) {
@@ -26,7 +27,14 @@ T BlockOn(Scheduler* scheduler, Task<T> task, const char* who) {
       JoinHandleAccess<T>::Make(scheduler->Spawn(std::move(task)));
   JoinState<T>* cell = JoinHandleAccess<T>::Cell(handle);
   ThreadWaiter waiter;
-  if (cell->SetJoinWaiter(&waiter)) waiter.Wait(scheduler->may_spin());
+  if (cell->SetJoinWaiter(&waiter)) {
+    if (scheduler->current_thread()) {
+      scheduler->DriveUntil([&waiter] { return waiter.Notified(); });
+    }
+    // Consumes the notification (at once when driving saw it); also waits
+    // for it when driving ended with the runtime shutting down.
+    waiter.Wait(scheduler->may_spin());
+  }
   return cell->TakeResult();
 }
 

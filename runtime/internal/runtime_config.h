@@ -14,6 +14,9 @@ namespace tidepool::internal {
 // The validated settings a Builder hands to the runtime's internals.
 struct RuntimeConfig {
   size_t worker_threads = 1;
+  // No worker threads: tasks run on the thread inside block_on (or drain),
+  // which drives the single worker's loop (Scheduler::DriveUntil).
+  bool current_thread = false;
   size_t max_blocking_threads = 512;
   std::chrono::nanoseconds thread_keep_alive = std::chrono::seconds(10);
   std::chrono::nanoseconds shutdown_timeout = std::chrono::seconds(10);

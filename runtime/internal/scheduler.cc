@@ -15,6 +15,7 @@
 #include "runtime/internal/local_queue.h"
 #include "runtime/internal/parker.h"
 #include "runtime/internal/spin.h"
+#include "runtime/time/sleep.h"
 
 namespace tidepool::internal {
 namespace {
@@ -104,6 +105,7 @@ Scheduler::~Scheduler() {
 }
 
 absl::Status Scheduler::Start() {
+  if (config_.current_thread) return absl::OkStatus();
   for (auto& w : workers_) {
     try {
       w->thread = std::thread([this, w = w.get()] { WorkerMain(w); });
@@ -133,6 +135,9 @@ void Scheduler::Shutdown(std::chrono::nanoseconds blocking_timeout) {
   for (auto& w : workers_) {
     if (w->thread.joinable()) w->thread.join();
   }
+  // A thread still driving a current_thread runtime sees shutdown_ and
+  // stops; the sweep below must not start before it has.
+  { MutexLock driver(&drive_mu_); }
   // No task runs any more: drop queue references, then destroy the tasks.
   inject_.CloseAndDrain();
   for (auto& w : workers_) {
@@ -153,8 +158,17 @@ absl::Status Scheduler::Drain(std::chrono::nanoseconds timeout) {
     throw std::logic_error(
         "tidepool: Runtime::drain called from one of the runtime's threads");
   }
-  draining_.store(true, std::memory_order_relaxed);
   const auto deadline = std::chrono::steady_clock::now() + timeout;
+  if (config_.current_thread) {
+    // Nothing runs a current_thread runtime's tasks unless a thread drives
+    // it: the caller does, with a task that ends when the work is done or
+    // the time is up (spawned before draining_ refuses outside work).
+    JoinState<void>* watch = Spawn(WatchDrain(this, deadline));
+    draining_.store(true, std::memory_order_relaxed);
+    DriveUntil([watch] { return watch->IsComplete(); });
+    watch->DropHandle();
+  }
+  draining_.store(true, std::memory_order_relaxed);
   // Polls with a growing pause: a drain waits for requests to finish, so
   // a few milliseconds of lag cost nothing and the running work pays no
   // bookkeeping for a waiter.
@@ -260,26 +274,51 @@ void Scheduler::WorkerMain(Worker* w) {
   if (config_.on_thread_start) config_.on_thread_start();
   // acquire: pairs with the store in Shutdown(), though nothing read after
   // depends on it; the Unpark() token that follows that store wakes us.
-  while (!shutdown_.load(std::memory_order_acquire)) {
-    TaskHeader* task = NextTask(w);
-    if (task == nullptr) {
-      // Timers that fired put their tasks in this worker's queues.
-      if (timers_.FireDue() > 0 || PollIo() > 0) continue;
-      task = Search(w);
-    }
-    if (task != nullptr) {
-      RunTask(w, task);
-      // Operations the task started go to the kernel now, one batch per
-      // poll.
-      io_->Flush();
-      continue;
-    }
-    Park(w);
-  }
+  while (!shutdown_.load(std::memory_order_acquire)) Turn(w);
   if (config_.on_thread_stop) config_.on_thread_stop();
   SetCurrentScheduler(nullptr);
   tls_worker = nullptr;
   alloc::ThreadExit(alloc::ThreadRole::kWorker);
+}
+
+void Scheduler::Turn(Worker* w) {
+  TaskHeader* task = NextTask(w);
+  if (task == nullptr) {
+    // Timers that fired put their tasks in this worker's queues.
+    if (timers_.FireDue() > 0 || PollIo() > 0) return;
+    task = Search(w);
+  }
+  if (task != nullptr) {
+    RunTask(w, task);
+    // Operations the task started go to the kernel now, one batch per
+    // poll.
+    io_->Flush();
+    return;
+  }
+  Park(w);
+}
+
+void Scheduler::DriveUntil(absl::FunctionRef<bool()> done) {
+  MutexLock driver(&drive_mu_);
+  Worker* const w = workers_.front().get();
+  Scheduler* const outer = CurrentScheduler();
+  tls_worker = w;
+  SetCurrentScheduler(this);
+  // acquire: as in WorkerMain(); Shutdown() unparks us after its store.
+  while (!done() && !shutdown_.load(std::memory_order_acquire)) Turn(w);
+  SetCurrentScheduler(outer);
+  tls_worker = nullptr;
+}
+
+Task<void> Scheduler::WatchDrain(Scheduler* s, Clock::time_point deadline) {
+  auto pause = std::chrono::microseconds(100);
+  // This task is one of the alive ones.
+  while ((s->owned_.Alive() > 1 || s->blocking_->Busy() > 0) &&
+         Clock::now() < deadline) {
+    co_await tidepool::sleep(
+        std::min<Clock::duration>(pause, deadline - Clock::now()));
+    pause = std::min(2 * pause, std::chrono::microseconds(10'000));
+  }
 }
 
 TaskHeader* Scheduler::NextTask(Worker* w) {

@@ -10,11 +10,13 @@
 #include <utility>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "runtime/internal/blocking_pool.h"
 #include "runtime/internal/idle.h"
 #include "runtime/internal/inject_queue.h"
 #include "runtime/internal/io/io_driver.h"
+#include "runtime/internal/mutex.h"
 #include "runtime/internal/owned_tasks.h"
 #include "runtime/internal/parker.h"
 #include "runtime/internal/runtime_config.h"
@@ -41,8 +43,18 @@ class Scheduler : public std::enable_shared_from_this<Scheduler> {
   Scheduler(const Scheduler&) = delete;
   Scheduler& operator=(const Scheduler&) = delete;
 
-  // Starts the worker threads.
+  // Starts the worker threads (none for a current_thread runtime).
   absl::Status Start();
+
+  // A current_thread runtime: its one worker runs only inside DriveUntil.
+  bool current_thread() const { return config_.current_thread; }
+  // current_thread runtimes only; not from a thread of this runtime. Runs
+  // the worker's loop on the calling thread until `done()` is true (checked
+  // after every task poll and wake-up; a task of this runtime must make it
+  // true and wake the loop, as a completing root task does) or the runtime
+  // shuts down. One thread drives at a time; another caller waits for it
+  // to stop driving, then drives itself if its `done()` is still false.
+  void DriveUntil(absl::FunctionRef<bool()> done);
 
   // Stops the workers, destroys every task that has not finished (their
   // JoinHandles report TaskCancelled), then shuts the blocking pool down
@@ -131,6 +143,13 @@ class Scheduler : public std::enable_shared_from_this<Scheduler> {
   // Drain() has begun and the caller is not one of this runtime's threads.
   bool RefusesOutsideWork() const;
   void WorkerMain(Worker* w);
+  // One step of a worker's loop: runs a task, or parks until work may have
+  // arrived.
+  void Turn(Worker* w);
+  // Drain() of a current_thread runtime: ends when no other task is alive
+  // and no blocking call runs or waits, or at `deadline`, whichever first.
+  static Task<void> WatchDrain(Scheduler* s,
+                               std::chrono::steady_clock::time_point deadline);
   TaskHeader* NextTask(Worker* w);
   TaskHeader* PullFromInject(Worker* w);
   TaskHeader* Search(Worker* w);
@@ -187,6 +206,8 @@ class Scheduler : public std::enable_shared_from_this<Scheduler> {
   // with its own orderings; a spawn that misses the flag is waited for.
   std::atomic<bool> draining_{false};
   bool shut_down_ = false;  // only the Runtime owner calls Shutdown()
+  // Held by the thread driving a current_thread runtime (DriveUntil).
+  Mutex drive_mu_;
 };
 
 }  // namespace tidepool::internal

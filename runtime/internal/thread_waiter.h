@@ -22,6 +22,8 @@ class ThreadWaiter {
   // for up to kBlockOnSpin before it sleeps, unless this thread's recent
   // spins missed (SpinBackoff).
   void Wait(bool spin);
+  // The owning thread, polling instead of waiting: whether Notify() came.
+  bool Notified() const { return done_.Notified(); }
 
  private:
   WakeWord done_;
