@@ -189,7 +189,9 @@ absl::StatusOr<Runtime> Builder::build() const {
                      "' is not valid: accepted values are non-empty printable "
                      "text without '/'"));
   }
-  auto io = internal::IoDriver::Create(io_driver_);
+  auto io =
+      internal::IoDriver::Create(io_driver_, config_.worker_threads,
+                                 /*per_worker_rings=*/!config_.current_thread);
   if (!io.ok()) return io.status();
   if (auto s = alloc::Configure(config_.allocator); !s.ok()) return s;
   auto scheduler =

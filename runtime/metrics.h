@@ -50,7 +50,10 @@ struct RuntimeMetrics {
   size_t global_queue_depth = 0;
   std::vector<WorkerMetrics> per_worker;
   BlockingMetrics blocking;
-  std::string io_driver;    // "uring" or "epoll"
+  std::string io_driver;  // "uring" or "epoll"
+  // How it is set up: "ring per worker (DEFER_TASKRUN)", "ring per worker
+  // (COOP_TASKRUN)", "shared ring" or "epoll".
+  std::string io_driver_mode;
   size_t io_in_flight = 0;  // socket operations waiting in the driver
   // Exceptions of detached tasks and blocking calls, handed to the
   // unhandled-exception handler (runtime/unhandled_exception.h).

@@ -267,6 +267,10 @@ std::string PrometheusText(const RuntimeMetrics& m, const alloc::Stats& a) {
 
   w.Info("tidepool_io_driver_info", "The I/O driver in use.", "driver",
          m.io_driver);
+  w.Info("tidepool_io_driver_mode_info",
+         "How the I/O driver is set up (a ring per worker, a shared ring, "
+         "epoll).",
+         "mode", m.io_driver_mode);
   w.Gauge("tidepool_io_in_flight",
           "Socket operations waiting in the I/O driver.", m.io_in_flight);
 

@@ -36,6 +36,8 @@
 //              tidepool_blocking_spinning_handoffs_total,
 //              tidepool_blocking_chained_handoffs_total
 //   I/O        tidepool_io_driver_info{driver="uring"} 1 (or "epoll"),
+//              tidepool_io_driver_mode_info{mode="ring per worker
+//              (DEFER_TASKRUN)"} 1 (or "shared ring", "epoll"...),
 //              tidepool_io_in_flight
 //   allocator  tidepool_allocator_info{backend="glibc"} 1 (or "jemalloc",
 //              "mimalloc", "unknown"), tidepool_allocator_trims_total,

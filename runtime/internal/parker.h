@@ -37,14 +37,17 @@ class Parker {
   // Waits for a token, an interrupt, or `deadline` (none: no timeout). With
   // a `driver`, sleeps inside it instead, so I/O completions also end the
   // wait (kIo: completions were reaped, or the deadline passed); only one
-  // thread at a time may pass the driver. With `spin` and no driver, first
-  // polls for a signal for up to 50 us (SpinBackoff makes that rarer after
-  // misses): a signal that comes meanwhile costs neither side a syscall.
+  // thread at a time may pass the driver. With `spin`, and no driver or one
+  // that allows it (a worker's own ring, whose completions show without a
+  // syscall), first polls for a signal (or the driver's Ready()) for up to
+  // 50 us (SpinBackoff makes that rarer after misses): a signal that comes
+  // meanwhile costs neither side a syscall.
   Woken ParkUntil(std::optional<std::chrono::steady_clock::time_point> deadline,
-                  IoDriver* driver = nullptr, bool spin = false) {
+                  IoWaiter* driver = nullptr, bool spin = false) {
     MutexLock lock(&mu_);
     spun_to_signal_ = false;
-    if (spin && driver == nullptr && !token_ && !interrupted_) {
+    if (spin && (driver == nullptr || driver->SpinsBeforeWait()) && !token_ &&
+        !interrupted_) {
       const std::chrono::nanoseconds limit =
           deadline ? std::min<std::chrono::nanoseconds>(
                          kSpinBeforeSleep,
@@ -54,8 +57,9 @@ class Parker {
         mu_.Unlock();
         // acquire: pairs with the release store in Signal(); more than
         // needed, as the owner retakes mu_ before it reads token_.
-        spun_to_signal_ = SpinUntil(limit, [this] {
-          return signalled_.load(std::memory_order_acquire);
+        spun_to_signal_ = SpinUntil(limit, [this, driver] {
+          return signalled_.load(std::memory_order_acquire) ||
+                 (driver != nullptr && driver->Ready());
         });
         spin_backoff_.Record(spun_to_signal_);
         mu_.Lock();
@@ -111,7 +115,7 @@ class Parker {
   bool token_ ABSL_GUARDED_BY(mu_) = false;
   bool interrupted_ ABSL_GUARDED_BY(mu_) = false;
   // The driver the owner sleeps in, or null when it sleeps on cv_.
-  IoDriver* driver_ ABSL_GUARDED_BY(mu_) = nullptr;
+  IoWaiter* driver_ ABSL_GUARDED_BY(mu_) = nullptr;
 
   // Consumes a pending token (first) or interrupt.
   std::optional<Woken> TakeSignal() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {

@@ -271,11 +271,13 @@ void Scheduler::WorkerMain(Worker* w) {
   alloc::BindThread(alloc::ThreadRole::kWorker);
   tls_worker = w;
   SetCurrentScheduler(this);
+  io_->AttachWorker(w->index);
   if (config_.on_thread_start) config_.on_thread_start();
   // acquire: pairs with the store in Shutdown(), though nothing read after
   // depends on it; the Unpark() token that follows that store wakes us.
   while (!shutdown_.load(std::memory_order_acquire)) Turn(w);
   if (config_.on_thread_stop) config_.on_thread_stop();
+  io_->DetachWorker();
   SetCurrentScheduler(nullptr);
   tls_worker = nullptr;
   alloc::ThreadExit(alloc::ThreadRole::kWorker);
@@ -352,8 +354,8 @@ TaskHeader* Scheduler::NextTask(Worker* w) {
 }
 
 size_t Scheduler::PollIo() {
-  // A runtime without sockets in use pays nothing here.
-  if (io_->in_flight() == 0) return 0;
+  // A runtime without sockets in use pays next to nothing here (each
+  // driver's Poll looks at its in-flight count first).
   return io_->Poll();
 }
 
@@ -465,7 +467,7 @@ void Scheduler::Park(Worker* w) {
   // queue.
   w->parked.store(true, std::memory_order_relaxed);
   const Parker::Woken woken =
-      w->parker.ParkUntil(plan.until, plan.watching ? io_.get() : nullptr,
+      w->parker.ParkUntil(plan.until, io_->ParkTarget(w->index, plan.watching),
                           /*spin=*/may_spin_ && last_awake);
   if (w->parker.spun_to_signal()) w->Count(w->spin_wakeups);
   // seq_cst: as the watcher CAS in PlanSleep(); from here RegisterTimer()
@@ -593,6 +595,7 @@ RuntimeMetrics Scheduler::Metrics() const {
   }
   m.blocking = blocking_->Metrics();
   m.io_driver = std::string(IoDriverName(io_->kind()));
+  m.io_driver_mode = std::string(io_->mode());
   m.io_in_flight = io_->in_flight();
   // relaxed: a statistic (UnhandledSink::count).
   m.unhandled_exceptions = sink_->count.load(std::memory_order_relaxed);

@@ -145,6 +145,9 @@ TEST(CurrentThreadTest, SocketsWork) {
       co_return std::string(buf, *n);
     };
     EXPECT_EQ(rt->block_on(root()), "hello") << IoDriverName(kind);
+    // Any thread may drive it, so its io_uring cannot be one thread's.
+    EXPECT_EQ(rt->metrics().io_driver_mode,
+              kind == IoDriverKind::kUring ? "shared ring" : "epoll");
   }
 }
 

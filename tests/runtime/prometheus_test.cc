@@ -111,6 +111,7 @@ constexpr const char* kAlwaysThere[] = {
     "tidepool_blocking_spinning_handoffs_total",
     "tidepool_blocking_chained_handoffs_total",
     "tidepool_io_driver_info",
+    "tidepool_io_driver_mode_info",
     "tidepool_io_in_flight",
     "tidepool_allocator_info",
     "tidepool_allocator_trims_total",

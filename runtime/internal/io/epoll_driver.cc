@@ -115,6 +115,7 @@ class EpollDriver final : public IoDriver {
   }
 
   IoDriverKind kind() const override { return IoDriverKind::kEpoll; }
+  std::string_view mode() const override { return "epoll"; }
   int socket_flags() const override { return SOCK_NONBLOCK; }
 
   absl::StatusOr<IoSource*> Register(int fd) override {
@@ -229,7 +230,7 @@ class EpollDriver final : public IoDriver {
   void Flush() override {}
 
   size_t Poll() override {
-    if (!poll_mu_.TryLock()) return 0;
+    if (in_flight() == 0 || !poll_mu_.TryLock()) return 0;
     const size_t woken = PollLocked(0);
     poll_mu_.Unlock();
     return woken;

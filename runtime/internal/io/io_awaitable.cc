@@ -16,6 +16,10 @@ void IoAwaitable::ArmDeadline() {
 
 void IoAwaitable::DisarmDeadlineSlow() noexcept {
   std::exchange(timers_, nullptr)->CancelOrWait(&deadline_entry_);
+  // The action has ended; if it ran, its cancellation may still wait with
+  // another thread's ring, naming this op, which must outlive it. relaxed:
+  // CancelOrWait's acquire ordered the action's store before this load.
+  if (timed_out_.load(std::memory_order_relaxed)) driver_->Forget(&op_);
 }
 
 void IoAwaitable::OnDeadline(void* self) {

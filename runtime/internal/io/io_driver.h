@@ -120,15 +120,85 @@ struct IoOp {
   // release by the completer after `result` is written, acquire by the
   // owner before reading it or freeing the op.
   std::atomic<bool> done{false};
+  // With a ring per worker, a cancellation of this op that another thread
+  // handed to the op's ring (kCancelPosted) until that ring's thread has
+  // submitted it (kCancelHandled); the op must outlive the request, as the
+  // ring names the op by its address (IoDriver::Forget). In the padding
+  // after `done`.
+  enum : uint8_t { kNoCancel, kCancelPosted, kCancelHandled };
+  std::atomic<uint8_t> forwarded_cancel{kNoCancel};
 };
 
-class IoDriver {
+// Where a parked worker sleeps so that I/O completions also wake it: the
+// runtime's driver, or with per-worker io_uring rings the worker's ring.
+// Wait() is for the one thread allowed to sleep there at a time; Unpark()
+// for any thread.
+class IoWaiter {
  public:
-  // Opens the requested driver; kAuto tries io_uring first.
-  static absl::StatusOr<std::unique_ptr<IoDriver>> Create(IoDriverKind kind);
+  virtual ~IoWaiter() = default;
 
-  virtual ~IoDriver() = default;
+  // A parked worker: blocks until an I/O completion, an Unpark() made after
+  // unparks() returned `unparks_seen`, or `deadline`; then reaps like
+  // IoDriver::Poll(). The count closes a gap: a Poll() on another thread may
+  // consume the eventfd wake-up of an Unpark() made before this Wait() took
+  // the reaping lock, and the count still shows it.
+  virtual void Wait(
+      std::optional<std::chrono::steady_clock::time_point> deadline,
+      uint64_t unparks_seen) = 0;
+  // Any thread. Ends the current Wait(), or the next one if none is in
+  // progress (sticky, like a token).
+  void Unpark() {
+    // seq_cst: counted before the eventfd write, and Wait() reads the count
+    // under the reaping lock before it sleeps; whichever comes second sees
+    // the other (the count, or the write waking the kernel wait).
+    unparks_.fetch_add(1, std::memory_order_seq_cst);
+    WakeWaiter();
+  }
+  // seq_cst: pairs with the increment in Unpark() (see there).
+  uint64_t unparks() const { return unparks_.load(std::memory_order_seq_cst); }
+
+  // Whether a sleeper may spin before Wait(), watching Ready() besides its
+  // own signal: only a waiter whose completions show without a syscall.
+  virtual bool SpinsBeforeWait() const { return false; }
+  // Any thread, cheap: completion work is waiting for Wait() to reap.
+  virtual bool Ready() const { return false; }
+
+ protected:
+  // Makes the kernel wait of Wait() return (an eventfd write).
+  virtual void WakeWaiter() = 0;
+  // For Wait(), under the reaping lock: an Unpark() came since `seen`.
+  bool UnparkedSince(uint64_t seen) const { return unparks() != seen; }
+
+ private:
+  std::atomic<uint64_t> unparks_{0};
+};
+
+class IoDriver : public IoWaiter {
+ public:
+  // Opens the requested driver for a runtime of `workers` worker threads;
+  // kAuto tries io_uring first. `per_worker_rings`: io_uring may give each
+  // worker thread a ring of its own (not for a current_thread runtime,
+  // whose one worker is driven by whichever thread calls block_on).
+  static absl::StatusOr<std::unique_ptr<IoDriver>> Create(
+      IoDriverKind kind, size_t workers = 1, bool per_worker_rings = false);
+
   virtual IoDriverKind kind() const = 0;
+  // How the driver is set up, for metrics and the log: "epoll", "shared
+  // ring", "ring per worker (DEFER_TASKRUN)"...
+  virtual std::string_view mode() const = 0;
+
+  // Worker `index`'s thread, at its start and before it exits: a driver
+  // with per-worker state binds it to the thread (and at exit ends what is
+  // still in flight there, so nothing is left for a thread that is gone).
+  virtual void AttachWorker(size_t /*index*/) {}
+  virtual void DetachWorker() {}
+  // Where worker `index` sleeps when it parks: the driver itself if it is
+  // the `watching` worker (timers and I/O), else nowhere (nullptr: a plain
+  // futex sleep). A driver with per-worker rings returns the worker's ring
+  // for every worker.
+  virtual IoWaiter* ParkTarget(size_t /*index*/, bool watching) {
+    return watching ? this : nullptr;
+  }
 
   // Flags for socket()/accept4() that this driver needs on new descriptors
   // (epoll: SOCK_NONBLOCK), besides SOCK_CLOEXEC which both use.
@@ -162,49 +232,31 @@ class IoDriver {
   // its completion wakes its task as usual. Nothing happens to an op that
   // is already done. For deadlines (IoAwaitable::set_deadline).
   virtual void RequestCancel(IoOp* op) = 0;
+  // The op's owner, before the op's memory may be reused (after its
+  // completion): returns once no cancellation request naming it is left
+  // with the driver. Only a RequestCancel() handed to another thread's ring
+  // leaves one (op->forwarded_cancel says so); that ring's thread submits
+  // it soon, since handing it over woke that thread.
+  virtual void Forget(IoOp* /*op*/) {}
 
   // Called by a worker after each task poll; submits the operations that
   // poll queued (io_uring batches them into one io_uring_enter).
   virtual void Flush() = 0;
 
-  // Any thread, never blocks: reaps ready completions and wakes their
-  // tasks, unless another thread is already doing so. Returns how many
-  // tasks were woken.
+  // A worker, never blocks: reaps ready completions and wakes their tasks,
+  // unless another thread is already doing so (per-worker rings: the
+  // calling worker's own ring). Cheap when nothing is in flight. Returns
+  // how many tasks were woken.
   virtual size_t Poll() = 0;
-  // A parked worker: blocks until an I/O completion, an Unpark() made after
-  // unparks() returned `unparks_seen`, or `deadline`; then reaps like Poll().
-  // The count closes a gap: a Poll() on another thread may consume the
-  // eventfd wake-up of an Unpark() made before this Wait() took the reaping
-  // lock, and the count still shows it.
-  virtual void Wait(
-      std::optional<std::chrono::steady_clock::time_point> deadline,
-      uint64_t unparks_seen) = 0;
-  // Any thread. Ends the current Wait(), or the next one if none is in
-  // progress (sticky, like a token).
-  void Unpark() {
-    // seq_cst: counted before the eventfd write, and Wait() reads the count
-    // under the reaping lock before it sleeps; whichever comes second sees
-    // the other (the count, or the write waking the kernel wait).
-    unparks_.fetch_add(1, std::memory_order_seq_cst);
-    WakeWaiter();
-  }
-  // seq_cst: pairs with the increment in Unpark() (see there).
-  uint64_t unparks() const { return unparks_.load(std::memory_order_seq_cst); }
 
   // Operations currently handed to the driver (started, not yet reaped).
   // relaxed: a statistic, and a hint for whether polling is worth it.
-  size_t in_flight() const {
+  virtual size_t in_flight() const {
     return in_flight_.load(std::memory_order_relaxed);
   }
 
  protected:
-  // Makes the kernel wait of Wait() return (an eventfd write).
-  virtual void WakeWaiter() = 0;
-  // For Wait(), under the reaping lock: an Unpark() came since `seen`.
-  bool UnparkedSince(uint64_t seen) const { return unparks() != seen; }
-
   std::atomic<size_t> in_flight_{0};
-  std::atomic<uint64_t> unparks_{0};
 };
 
 inline bool ReadsSide(const IoOp& op) {

@@ -16,73 +16,17 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "runtime/internal/io/uring_ops.h"
 #include "runtime/internal/mutex.h"
 #include "runtime/internal/task_header.h"
 
 namespace tidepool::internal {
 namespace {
 
-// user_data of the driver's own requests; an IoOp* is never this small.
-constexpr uint64_t kWakeTag = 1;
-constexpr uint64_t kCancelTag = 2;
-
 constexpr unsigned kEntries = 1024;
 // How long Cancel() sleeps in the ring at a time while it waits for the
 // cancelled op's completion.
 constexpr int64_t kCancelPollNs = 1'000'000;
-
-// The operation done now without blocking, or -EAGAIN: either it would
-// block, or it is one that cannot be tried without blocking on a blocking
-// socket (accept, connect), which only the ring runs.
-int64_t AttemptNow(const IoOp& op) {
-  const int fd = op.source->fd;
-  while (true) {
-    ssize_t r = 0;
-    switch (op.code) {
-      case IoOp::Code::kRecv:
-        r = recv(fd, op.buf, op.len, op.recv_flags | MSG_DONTWAIT);
-        break;
-      case IoOp::Code::kSend:
-        r = send(fd, op.buf, op.len, MSG_NOSIGNAL | MSG_DONTWAIT);
-        break;
-      case IoOp::Code::kSendMsg:
-        r = sendmsg(fd, static_cast<const msghdr*>(op.buf),
-                    MSG_NOSIGNAL | MSG_DONTWAIT);
-        break;
-      case IoOp::Code::kRecvMsg:
-        r = recvmsg(fd, static_cast<msghdr*>(op.buf),
-                    op.recv_flags | MSG_DONTWAIT);
-        break;
-      case IoOp::Code::kPoll: {
-        pollfd p{fd, static_cast<short>(op.poll_events), 0};
-        r = poll(&p, 1, 0);
-        if (r == 0) return -EAGAIN;
-        if (r > 0) return (p.revents & POLLNVAL) ? -EBADF : p.revents;
-        break;
-      }
-      case IoOp::Code::kAccept:
-      case IoOp::Code::kConnect:
-        return -EAGAIN;
-    }
-    if (r >= 0) return r;
-    if (errno == EINTR) continue;
-    return errno == EWOULDBLOCK ? -EAGAIN : -errno;
-  }
-}
-
-// io_uring itself would run two reads of one socket side by side; the
-// epoll driver cannot, and both drivers must behave alike, so each side of
-// a socket takes one op at a time here too.
-struct UringSource : IoSource {
-  using IoSource::IoSource;
-  // acquire on claim, release on completion: one op's use of the socket
-  // happens before the next op's.
-  std::atomic<bool> reading{false};
-  std::atomic<bool> writing{false};
-  std::atomic<bool>& side(const IoOp& op) {
-    return ReadsSide(op) ? reading : writing;
-  }
-};
 
 class UringDriver final : public IoDriver {
  public:
@@ -121,6 +65,7 @@ class UringDriver final : public IoDriver {
   }
 
   IoDriverKind kind() const override { return IoDriverKind::kUring; }
+  std::string_view mode() const override { return "shared ring"; }
   // Blocking sockets: io_uring waits for readiness itself (FAST_POLL), and
   // on a non-blocking socket it would hand back -EAGAIN instead.
   int socket_flags() const override { return 0; }
@@ -141,7 +86,7 @@ class UringDriver final : public IoDriver {
       MutexLock lock(&sq_mu_);
       io_uring_sqe* sqe = GetSqe();
       io_uring_prep_cancel_fd(sqe, source->fd, IORING_ASYNC_CANCEL_ALL);
-      io_uring_sqe_set_data64(sqe, kCancelTag);
+      io_uring_sqe_set_data64(sqe, kUringCancelTag);
       // Submitted with the next Flush (after this poll, on a worker).
       // relaxed, as every access to pending_: a hint read by Flush(); the
       // submission itself happens under sq_mu_.
@@ -159,7 +104,7 @@ class UringDriver final : public IoDriver {
     // acquire: pairs with the release in Deregister().
     const int64_t r = op->source->closed.load(std::memory_order_acquire)
                           ? -EBADF
-                          : AttemptNow(*op);
+                          : UringAttemptNow(*op);
     if (r == -EAGAIN) return false;
     op->result = r;
     // relaxed: the owner reads its own result; nobody else saw the op.
@@ -191,36 +136,7 @@ class UringDriver final : public IoDriver {
     // relaxed: a count for in_flight(), a statistic and a polling hint.
     in_flight_.fetch_add(1, std::memory_order_relaxed);
     MutexLock lock(&sq_mu_);
-    io_uring_sqe* sqe = GetSqe();
-    const int fd = op->source->fd;
-    switch (op->code) {
-      case IoOp::Code::kAccept:
-        io_uring_prep_accept(sqe, fd, nullptr, nullptr, SOCK_CLOEXEC);
-        break;
-      case IoOp::Code::kConnect:
-        io_uring_prep_connect(sqe, fd, op->addr, op->addr_len);
-        break;
-      case IoOp::Code::kRecv:
-        io_uring_prep_recv(sqe, fd, op->buf, op->len, op->recv_flags);
-        break;
-      case IoOp::Code::kSend:
-        io_uring_prep_send(sqe, fd, op->buf, op->len, MSG_NOSIGNAL);
-        break;
-      case IoOp::Code::kSendMsg:
-        io_uring_prep_sendmsg(sqe, fd, static_cast<const msghdr*>(op->buf),
-                              MSG_NOSIGNAL);
-        break;
-      case IoOp::Code::kRecvMsg:
-        io_uring_prep_recvmsg(sqe, fd, static_cast<msghdr*>(op->buf),
-                              static_cast<unsigned>(op->recv_flags));
-        break;
-      case IoOp::Code::kPoll:
-        // One-shot and level-triggered: completes at once if the
-        // descriptor is ready now, so no readiness is carried between ops.
-        io_uring_prep_poll_add(sqe, fd, op->poll_events);
-        break;
-    }
-    io_uring_sqe_set_data64(sqe, reinterpret_cast<uintptr_t>(op));
+    UringPrepare(GetSqe(), op);
     // release, paired with the acquire in ReapLocked(): the kernel orders
     // submission before completion, but sanitizers cannot see that, so the
     // hand-over of the op to the reaping thread is also stated here.
@@ -236,7 +152,7 @@ class UringDriver final : public IoDriver {
       MutexLock lock(&sq_mu_);
       io_uring_sqe* sqe = GetSqe();
       io_uring_prep_cancel64(sqe, reinterpret_cast<uintptr_t>(op), 0);
-      io_uring_sqe_set_data64(sqe, kCancelTag);
+      io_uring_sqe_set_data64(sqe, kUringCancelTag);
       SubmitLocked();
     }
     // The op's buffer lives in a frame being destroyed: wait for the
@@ -265,7 +181,7 @@ class UringDriver final : public IoDriver {
     if (op->done.load(std::memory_order_acquire)) return;
     io_uring_sqe* sqe = GetSqe();
     io_uring_prep_cancel64(sqe, reinterpret_cast<uintptr_t>(op), 0);
-    io_uring_sqe_set_data64(sqe, kCancelTag);
+    io_uring_sqe_set_data64(sqe, kUringCancelTag);
     SubmitLocked();
   }
 
@@ -279,8 +195,10 @@ class UringDriver final : public IoDriver {
 
   size_t Poll() override {
     // Busy workers call this often: look at the ring before taking any
-    // lock.
-    if (!CompletionsReady() || !reap_mu_.TryLock()) return 0;
+    // lock, and not even that while nothing is in flight.
+    if (in_flight() == 0 || !CompletionsReady() || !reap_mu_.TryLock()) {
+      return 0;
+    }
     const size_t woken = ReapLocked();
     reap_mu_.Unlock();
     return woken;
@@ -351,7 +269,7 @@ class UringDriver final : public IoDriver {
   void ArmWakeRead() ABSL_EXCLUSIVE_LOCKS_REQUIRED(sq_mu_) {
     io_uring_sqe* sqe = GetSqe();
     io_uring_prep_read(sqe, wake_fd_, &wake_buf_, sizeof(wake_buf_), 0);
-    io_uring_sqe_set_data64(sqe, kWakeTag);
+    io_uring_sqe_set_data64(sqe, kUringWakeTag);
     // relaxed: see Deregister().
     pending_.store(true, std::memory_order_relaxed);
   }
@@ -383,27 +301,16 @@ class UringDriver final : public IoDriver {
       if (n == 0) break;
       for (unsigned i = 0; i < n; ++i) {
         const uint64_t data = io_uring_cqe_get_data64(cqes[i]);
-        if (data == kWakeTag) {
+        if (data == kUringWakeTag) {
           rearm = true;
           continue;
         }
-        if (data == kCancelTag) continue;
-        auto* op = reinterpret_cast<IoOp*>(static_cast<uintptr_t>(data));
-        // acquire: pairs with the release in Start(), the op's hand-over.
-        (void)op->done.load(std::memory_order_acquire);
-        op->result = cqes[i]->res;
-        auto* source = static_cast<UringSource*>(op->source);
-        // release: frees the side for the next op; pairs with the acquire
-        // exchange in Start().
-        source->side(*op).store(false, std::memory_order_release);
-        wake.push_back(std::exchange(op->waker, nullptr));
+        if (data == kUringCancelTag) continue;
         // relaxed: as in Start().
         in_flight_.fetch_sub(1, std::memory_order_relaxed);
-        // release: the result before done; the owner may free the op as
-        // soon as it sees done, so it is not touched after this store.
-        // Pairs with the acquire in Cancel(), RequestCancel() and
-        // IoAwaitable's destructor.
-        op->done.store(true, std::memory_order_release);
+        wake.push_back(
+            UringComplete(reinterpret_cast<IoOp*>(static_cast<uintptr_t>(data)),
+                          cqes[i]->res));
       }
       io_uring_cq_advance(&ring_, n);
     }

@@ -86,6 +86,11 @@ Task<absl::StatusOr<std::string>> ReadToEnd(TcpStream& s) {
 TEST_P(TcpTest, EchoRoundTripAndMetricsNameTheDriver) {
   Runtime rt = MakeRuntime();
   EXPECT_EQ(rt.metrics().io_driver, GetParam());
+  // A multi-thread runtime gives each worker its own ring (kernels from
+  // 5.19 on; this one falling back to the shared ring would be a bug).
+  EXPECT_EQ(rt.metrics().io_driver_mode, GetParam() == "uring"
+                                             ? "ring per worker (DEFER_TASKRUN)"
+                                             : "epoll");
   auto root = []() -> Task<std::string> {
     auto listener = TcpListener::bind(Loopback());
     if (!listener.ok()) co_return listener.status().ToString();

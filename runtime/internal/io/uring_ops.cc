@@ -1,0 +1,98 @@
+#include "runtime/internal/io/uring_ops.h"
+
+#include <poll.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <utility>
+
+namespace tidepool::internal {
+
+int64_t UringAttemptNow(const IoOp& op) {
+  const int fd = op.source->fd;
+  while (true) {
+    ssize_t r = 0;
+    switch (op.code) {
+      case IoOp::Code::kRecv:
+        r = recv(fd, op.buf, op.len, op.recv_flags | MSG_DONTWAIT);
+        break;
+      case IoOp::Code::kSend:
+        r = send(fd, op.buf, op.len, MSG_NOSIGNAL | MSG_DONTWAIT);
+        break;
+      case IoOp::Code::kSendMsg:
+        r = sendmsg(fd, static_cast<const msghdr*>(op.buf),
+                    MSG_NOSIGNAL | MSG_DONTWAIT);
+        break;
+      case IoOp::Code::kRecvMsg:
+        r = recvmsg(fd, static_cast<msghdr*>(op.buf),
+                    op.recv_flags | MSG_DONTWAIT);
+        break;
+      case IoOp::Code::kPoll: {
+        pollfd p{fd, static_cast<short>(op.poll_events), 0};
+        r = poll(&p, 1, 0);
+        if (r == 0) return -EAGAIN;
+        if (r > 0) return (p.revents & POLLNVAL) ? -EBADF : p.revents;
+        break;
+      }
+      case IoOp::Code::kAccept:
+      case IoOp::Code::kConnect:
+        return -EAGAIN;
+    }
+    if (r >= 0) return r;
+    if (errno == EINTR) continue;
+    return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+  }
+}
+
+void UringPrepare(io_uring_sqe* sqe, IoOp* op) {
+  const int fd = op->source->fd;
+  switch (op->code) {
+    case IoOp::Code::kAccept:
+      io_uring_prep_accept(sqe, fd, nullptr, nullptr, SOCK_CLOEXEC);
+      break;
+    case IoOp::Code::kConnect:
+      io_uring_prep_connect(sqe, fd, op->addr, op->addr_len);
+      break;
+    case IoOp::Code::kRecv:
+      io_uring_prep_recv(sqe, fd, op->buf, op->len, op->recv_flags);
+      break;
+    case IoOp::Code::kSend:
+      io_uring_prep_send(sqe, fd, op->buf, op->len, MSG_NOSIGNAL);
+      break;
+    case IoOp::Code::kSendMsg:
+      io_uring_prep_sendmsg(sqe, fd, static_cast<const msghdr*>(op->buf),
+                            MSG_NOSIGNAL);
+      break;
+    case IoOp::Code::kRecvMsg:
+      io_uring_prep_recvmsg(sqe, fd, static_cast<msghdr*>(op->buf),
+                            static_cast<unsigned>(op->recv_flags));
+      break;
+    case IoOp::Code::kPoll:
+      // One-shot and level-triggered: completes at once if the descriptor
+      // is ready now, so no readiness is carried between ops.
+      io_uring_prep_poll_add(sqe, fd, op->poll_events);
+      break;
+  }
+  io_uring_sqe_set_data64(sqe, reinterpret_cast<uintptr_t>(op));
+}
+
+TaskHeader* UringComplete(IoOp* op, int32_t res) {
+  // acquire: pairs with the release of done when the op was started, its
+  // hand-over to the driver.
+  (void)op->done.load(std::memory_order_acquire);
+  op->result = res;
+  // release: frees the side for the next op; pairs with the acquire
+  // exchange that claims it when an op starts.
+  static_cast<UringSource*>(op->source)
+      ->side(*op)
+      .store(false, std::memory_order_release);
+  TaskHeader* waker = std::exchange(op->waker, nullptr);
+  // release: the result before done; the owner may free the op as soon as
+  // it sees done, so it is not touched after this store. Pairs with the
+  // acquire in the drivers' Cancel() and RequestCancel() and in
+  // IoAwaitable's destructor.
+  op->done.store(true, std::memory_order_release);
+  return waker;
+}
+
+}  // namespace tidepool::internal

@@ -1,0 +1,56 @@
+#ifndef TIDEPOOL_RUNTIME_INTERNAL_IO_URING_OPS_H_
+#define TIDEPOOL_RUNTIME_INTERNAL_IO_URING_OPS_H_
+
+// What the two io_uring drivers share (uring_driver.cc, one ring for the
+// runtime; uring_worker_rings.cc, a ring per worker): the per-descriptor
+// state, the try-at-once path, and the translation of an IoOp into an SQE.
+
+#include <liburing.h>
+
+#include <atomic>
+#include <cstdint>
+
+#include "runtime/internal/io/io_driver.h"
+
+namespace tidepool::internal {
+
+// user_data of a driver's own requests; an IoOp* is never this small.
+inline constexpr uint64_t kUringWakeTag = 1;
+inline constexpr uint64_t kUringCancelTag = 2;
+
+// io_uring itself would run two reads of one socket side by side; the
+// epoll driver cannot, and both drivers must behave alike, so each side of
+// a socket takes one op at a time here too.
+struct UringSource : IoSource {
+  using IoSource::IoSource;
+  // acquire on claim, release on completion: one op's use of the socket
+  // happens before the next op's.
+  std::atomic<bool> reading{false};
+  std::atomic<bool> writing{false};
+  // With a ring per worker: the ring of the op in flight on each side.
+  // Written by the starting worker before its SQE goes out, read by a
+  // thread closing the socket; relaxed, as a stale value only sends a
+  // cancellation (which names the descriptor) to a ring with nothing of it.
+  std::atomic<uint16_t> read_ring{0};
+  std::atomic<uint16_t> write_ring{0};
+  std::atomic<bool>& side(const IoOp& op) {
+    return ReadsSide(op) ? reading : writing;
+  }
+};
+
+// The operation done now without blocking, with MSG_DONTWAIT on the
+// driver's blocking socket, or -EAGAIN: either it would block, or it is one
+// that cannot be tried that way (accept, connect), which only a ring runs.
+int64_t UringAttemptNow(const IoOp& op);
+
+// Fills `sqe` for `op` (user_data: the op itself).
+void UringPrepare(io_uring_sqe* sqe, IoOp* op);
+
+// Publishes a completion of `op` with `res`: frees the op's side of its
+// socket, and returns the task to wake (holding the op's reference to it).
+// The op must not be touched afterwards: its owner may free it at once.
+TaskHeader* UringComplete(IoOp* op, int32_t res);
+
+}  // namespace tidepool::internal
+
+#endif  // TIDEPOOL_RUNTIME_INTERNAL_IO_URING_OPS_H_
