@@ -7,7 +7,9 @@
 #include <chrono>
 #include <cstdlib>
 #include <memory>
+#include <span>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -137,6 +139,96 @@ TEST_P(TcpStressTest, TimeoutsAndAbortsMidOperation) {
   }  // echo tasks still reading are destroyed with the runtime
   EXPECT_EQ(tally->corrupted.load(), 0);
   EXPECT_GT(tally->verified.load(), 0);
+  EXPECT_EQ(OpenFds(), fds_before);
+}
+
+// Operations ended from everywhere at once: reads on silent connections
+// end by deadlines (whose timers fire on either worker), by aborts sent
+// from a thread outside the runtime, and by another task shutting the
+// socket down under them; with a ring per worker many of these cancellations
+// land on a ring other than the canceller's. Every operation must end, every
+// descriptor close, nothing stay in flight.
+TEST_P(TcpStressTest, CancellationsFromAnyThreadEndEveryOperation) {
+  const size_t fds_before = OpenFds();
+  std::atomic<int> ended{0};
+  {
+    auto built = Builder()
+                     .worker_threads(2)
+                     .io_driver(*ParseIoDriverKind(GetParam()))
+                     .build();
+    ASSERT_TRUE(built.ok()) << built.status();
+    Runtime rt = *std::move(built);
+    auto listener = rt.block_on([]() -> Task<absl::StatusOr<TcpListener>> {
+      co_return TcpListener::bind(*SocketAddress::Parse("127.0.0.1:0"));
+    }());
+    ASSERT_TRUE(listener.ok()) << listener.status();
+    const SocketAddress addr = *listener->local_address();
+    // Holds the accepted ends open and silent until the round ends.
+    auto hold = [](TcpListener* l, int n) -> Task<std::vector<TcpStream>> {
+      std::vector<TcpStream> held;
+      for (int i = 0; i < n; ++i) {
+        absl::StatusOr<TcpStream> s = co_await l->accept();
+        if (s.ok()) held.push_back(*std::move(s));
+      }
+      co_return held;
+    };
+    // Reads until the read fails; each read has a short deadline, so the
+    // loop keeps starting and cancelling operations.
+    auto reader = [](std::shared_ptr<TcpStream> s,
+                     std::atomic<int>& ended) -> Task<void> {
+      char buf[64];
+      while (true) {
+        auto r = co_await timeout(std::chrono::microseconds(300),
+                                  s->read(std::span<char>(buf)));
+        // The end of the stream, shut down under it, or an error.
+        if (r.ok() && (!r->ok() || **r == 0)) break;
+      }
+      ended.fetch_add(1);
+    };
+    auto closer = [](std::shared_ptr<TcpStream> s) -> Task<void> {
+      co_await sleep(2ms);
+      // shutdown, not close: a stream is closed only by the task that
+      // uses it (its fields are not shared), but shutting it down from
+      // another task is what a server's drain does.
+      (void)s->shutdown(TcpStream::Shutdown::kBoth);
+    };
+    constexpr int kConns = 24;
+    for (int round = 0; round < 6 * StressScale(); ++round) {
+      JoinHandle<std::vector<TcpStream>> held =
+          rt.spawn(hold(&*listener, kConns));
+      std::vector<JoinHandle<void>> readers;
+      std::vector<std::shared_ptr<TcpStream>> clients;
+      for (int i = 0; i < kConns; ++i) {
+        auto c = rt.block_on(TcpStream::connect(addr));
+        ASSERT_TRUE(c.ok()) << c.status();
+        clients.push_back(std::make_shared<TcpStream>(*std::move(c)));
+        readers.push_back(rt.spawn(reader(clients.back(), ended)));
+      }
+      std::this_thread::sleep_for(1ms);
+      for (int i = 0; i < kConns; ++i) {
+        if (i % 2 == 0) {
+          readers[i].abort();  // from this thread, outside the runtime
+        } else {
+          rt.spawn(closer(clients[i])).detach();
+        }
+      }
+      for (auto& h : readers) {
+        try {
+          rt.block_on([](JoinHandle<void>& h) -> Task<void> { co_await h; }(h));
+        } catch (const TaskCancelled&) {
+          ended.fetch_add(1);
+        }
+      }
+      clients.clear();
+      auto server_ends = rt.block_on([](JoinHandle<std::vector<TcpStream>> h)
+                                         -> Task<std::vector<TcpStream>> {
+        co_return co_await h;
+      }(std::move(held)));
+      EXPECT_EQ(server_ends.size(), static_cast<size_t>(kConns));
+    }
+    EXPECT_EQ(ended.load(), 6 * StressScale() * kConns);
+    EXPECT_EQ(rt.metrics().io_in_flight, 0u);
+  }
   EXPECT_EQ(OpenFds(), fds_before);
 }
 
