@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <openssl/x509_vfy.h>
 #include <sys/socket.h>
 
@@ -200,18 +201,20 @@ void TlsStream::close() { session_.reset(); }
 
 Task<absl::StatusOr<size_t>> TlsStream::Drive(Session* s, Op op, char* buf,
                                               size_t len) {
-  static constexpr const char* kVerb[] = {"handshake with", "read from",
-                                          "write to", "shutdown with"};
   // Nothing to move: done, as a socket read or write of 0 bytes is.
   if ((op == Op::kRead || op == Op::kWrite) && len == 0) co_return 0;
   if (s == nullptr) {
     co_return absl::FailedPreconditionError("TlsStream: closed");
   }
-  const std::string what =
-      absl::StrCat("TLS ", kVerb[static_cast<int>(op)], " ", s->peer);
+  // Built only for an error: reads and writes allocate nothing for it.
+  auto what = [s, op] {
+    static constexpr const char* kVerb[] = {"handshake with", "read from",
+                                            "write to", "shutdown with"};
+    return absl::StrCat("TLS ", kVerb[static_cast<int>(op)], " ", s->peer);
+  };
   if (s->busy.exchange(true, std::memory_order_acquire)) {
     co_return absl::FailedPreconditionError(absl::StrCat(
-        what, ": busy: a TlsStream takes one operation at a time"));
+        what(), ": busy: a TlsStream takes one operation at a time"));
   }
   struct Done {
     Session* s;
@@ -220,7 +223,7 @@ Task<absl::StatusOr<size_t>> TlsStream::Drive(Session* s, Op op, char* buf,
   } done{s};
   if (!s->failed.ok()) {
     co_return absl::FailedPreconditionError(absl::StrCat(
-        what, ": the session failed earlier: ", s->failed.message()));
+        what(), ": the session failed earlier: ", s->failed.message()));
   }
   SSL* ssl = s->ssl.get();
   while (true) {
@@ -260,27 +263,31 @@ Task<absl::StatusOr<size_t>> TlsStream::Drive(Session* s, Op op, char* buf,
         // The peer's close_notify: the end of the stream for a read.
         if (op == Op::kRead) co_return 0;
         error = absl::UnavailableError(
-            absl::StrCat(what, ": the peer closed the session"));
+            absl::StrCat(what(), ": the peer closed the session"));
         break;
       case SSL_ERROR_SYSCALL:
-        error = s->transport.last_errno() != 0
-                    ? absl::ErrnoToStatus(s->transport.last_errno(), what)
-                    : OpenSslError(absl::StatusCode::kUnavailable,
-                                   absl::StrCat(what, ": connection lost"));
+        if (s->transport.last_errno() != 0) {
+          error = absl::ErrnoToStatus(s->transport.last_errno(), what());
+        } else if (ERR_peek_error() != 0) {
+          error = OpenSslError(absl::StatusCode::kUnavailable, what());
+        } else {
+          error = absl::UnavailableError(absl::StrCat(
+              what(), ": the connection ended without close_notify"));
+        }
         break;
       case SSL_ERROR_SSL:
         if (const long v = SSL_get_verify_result(ssl);
             op == Op::kHandshake && v != X509_V_OK) {
           ERR_clear_error();
           error = absl::UnauthenticatedError(
-              absl::StrCat(what, ": certificate verify failed: ",
+              absl::StrCat(what(), ": certificate verify failed: ",
                            X509_verify_cert_error_string(v)));
         } else {
-          error = OpenSslError(absl::StatusCode::kUnavailable, what);
+          error = OpenSslError(absl::StatusCode::kUnavailable, what());
         }
         break;
       default:
-        error = OpenSslError(absl::StatusCode::kInternal, what);
+        error = OpenSslError(absl::StatusCode::kInternal, what());
         break;
     }
     s->failed = error;

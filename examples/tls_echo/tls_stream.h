@@ -47,8 +47,6 @@
 // readiness wait is one AsyncFd await (io_uring: one POLL_ADD; epoll: one
 // poll(2) and the parked op).
 
-#include <openssl/ssl.h>
-
 #include <cstddef>
 #include <memory>
 #include <span>
