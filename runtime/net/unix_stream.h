@@ -25,8 +25,8 @@
 // ECONNREFUSED; to a listener whose backlog is full it waits until an
 // accept makes room, as a blocking connect(2) does (io_uring: in the
 // kernel; epoll: no readiness reports room, so it retries after pauses
-// growing from 1 ms to 64 ms). The queries below are plain syscalls, any thread. Must not
-// outlive its Runtime.
+// growing from 1 ms to 64 ms). The queries below are plain syscalls, any
+// thread. Must not outlive its Runtime.
 
 #include <sys/types.h>
 
