@@ -34,6 +34,8 @@ packages=(
   prometheus
   # examples/frontend parses JSON with simdjson.
   libsimdjson-dev
+  # examples/tls_echo: OpenSSL driven through AsyncFd.
+  libssl-dev
   # Peers of bench/compare.
   libboost-dev
   libtbb-dev

@@ -3,7 +3,8 @@
 
 // Readiness of a descriptor the caller owns: how a task drives a library
 // that does its own non-blocking I/O (OpenSSL, libpq, libcurl, c-ares) on
-// the runtime's I/O driver, without blocking a worker.
+// the runtime's I/O driver, without blocking a worker. examples/tls_echo
+// drives OpenSSL with it.
 //
 //   // `fd` is non-blocking and stays open while `afd` exists.
 //   absl::StatusOr<tidepool::AsyncFd> afd = tidepool::AsyncFd::create(fd);

@@ -22,8 +22,11 @@
 // task's frame with no allocation (io_uring: one SQE; epoll: the syscall at
 // once, parked on readiness when it would block). connect() to a path with
 // no socket is NotFound (ENOENT), to a socket nobody listens on
-// ECONNREFUSED. The queries below are plain syscalls, any thread. Must not
-// outlive its Runtime.
+// ECONNREFUSED; to a listener whose backlog is full it waits until an
+// accept makes room, as a blocking connect(2) does (io_uring: in the
+// kernel; epoll: no readiness reports room, so it retries after pauses
+// growing from 1 ms to 64 ms). The queries below are plain syscalls, any
+// thread. Must not outlive its Runtime.
 
 #include <sys/types.h>
 

@@ -42,9 +42,14 @@ struct EpollSource : IoSource {
   std::atomic<bool> registered{false};
 };
 
-// The syscall behind `op`, or -EAGAIN when it would block. `first` is the
-// op's first attempt: connect() starts the handshake then, and later
-// attempts only look at its outcome.
+// Attempt()'s "not yet: park the op until readiness". Not an errno, so
+// that an EAGAIN which is an op's outcome can be reported as one.
+constexpr int64_t kWouldBlock = INT64_MIN;
+
+// The result of the syscall behind `op` (a count or -errno), or
+// kWouldBlock when it would block. `first` is the op's first attempt:
+// connect() starts the handshake then, and later attempts only look at its
+// outcome.
 int64_t Attempt(IoOp* op, bool first) {
   const int fd = op->source->fd;
   while (true) {
@@ -70,7 +75,7 @@ int64_t Attempt(IoOp* op, bool first) {
         // caller drained the descriptor waits for the next readiness.
         pollfd p{fd, static_cast<short>(op->poll_events), 0};
         r = poll(&p, 1, 0);
-        if (r == 0) return -EAGAIN;
+        if (r == 0) return kWouldBlock;
         if (r > 0) {
           if (p.revents & POLLNVAL) return -EBADF;
           return p.revents;
@@ -80,7 +85,12 @@ int64_t Attempt(IoOp* op, bool first) {
       case IoOp::Code::kConnect:
         if (first) {
           r = connect(fd, op->addr, op->addr_len);
-          if (r < 0 && errno == EINPROGRESS) return -EAGAIN;
+          if (r < 0 && errno == EINPROGRESS) return kWouldBlock;
+          // EAGAIN here started nothing (a Unix listener's backlog is
+          // full, or TCP ran out of local ports): it is the outcome, not
+          // a handshake to wait for. Parking would mistake the unconnected
+          // socket's writability for success.
+          if (r < 0 && errno == EAGAIN) return -EAGAIN;
           break;
         }
         // Writability ends the handshake; SO_ERROR then tells how. A
@@ -88,7 +98,7 @@ int64_t Attempt(IoOp* op, bool first) {
         // poll().
         {
           pollfd p{fd, POLLOUT, 0};
-          if (poll(&p, 1, 0) == 0) return -EAGAIN;
+          if (poll(&p, 1, 0) == 0) return kWouldBlock;
           int err = 0;
           socklen_t len = sizeof(err);
           if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0) {
@@ -99,7 +109,7 @@ int64_t Attempt(IoOp* op, bool first) {
     }
     if (r >= 0) return r;
     if (errno == EINTR) continue;
-    if (errno == EWOULDBLOCK) return -EAGAIN;
+    if (errno == EWOULDBLOCK) return kWouldBlock;
     return -errno;
   }
 }
@@ -157,7 +167,7 @@ class EpollDriver final : public IoDriver {
     const int64_t r = op->source->closed.load(std::memory_order_acquire)
                           ? -EBADF
                           : Attempt(op, /*first=*/true);
-    if (r == -EAGAIN) return false;
+    if (r == kWouldBlock) return false;
     op->result = r;
     // relaxed: the owner reads its own result; nobody else saw the op.
     op->done.store(true, std::memory_order_relaxed);
@@ -181,7 +191,7 @@ class EpollDriver final : public IoDriver {
     const int64_t r = source->closed.load(std::memory_order_acquire)
                           ? -EBADF
                           : Attempt(op, /*first=*/false);
-    if (r != -EAGAIN) {
+    if (r != kWouldBlock) {
       op->result = r;
       // relaxed: as in TryNow(); the op was never handed over.
       op->done.store(true, std::memory_order_relaxed);
@@ -353,7 +363,7 @@ class EpollDriver final : public IoDriver {
   // its result unless it would still block.
   void Retry(IoOp*& slot, std::vector<TaskHeader*>& wake) {
     const int64_t r = Attempt(slot, /*first=*/false);
-    if (r != -EAGAIN) Publish(slot, r, wake);
+    if (r != kWouldBlock) Publish(slot, r, wake);
   }
 
   void FreeRetired() {

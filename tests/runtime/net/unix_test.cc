@@ -109,6 +109,52 @@ TEST_P(UnixTest, ConnectWithNoListenerIsRefused) {
   EXPECT_NE(got.find("| NOT_FOUND"), std::string::npos) << got;
 }
 
+// With the listener's backlog full, a non-blocking connect(2) on a Unix
+// socket fails with EAGAIN (not EINPROGRESS): no connection was started.
+// connect() must then wait for room, as a blocking connect(2) does, and
+// not report a connection that does not exist (epoll took the unconnected
+// socket's writability for success).
+TEST_P(UnixTest, ConnectToAFullBacklogWaitsForAnAccept) {
+  const size_t fds_before = OpenFds();
+  {
+    Runtime rt = MakeRuntime();
+    const std::string path = TempSocketPath("unix-backlog");
+    auto root = [&]() -> Task<std::string> {
+      // Backlog 0: the kernel queues one connection; the next one waits.
+      auto listener = UnixListener::bind(path, /*backlog=*/0);
+      if (!listener.ok()) co_return listener.status().ToString();
+      auto first = co_await UnixStream::connect(path);
+      if (!first.ok()) co_return "first: " + first.status().ToString();
+      // Waiting for room can be given up like any other wait.
+      auto timed = co_await timeout(30ms, UnixStream::connect(path));
+      const absl::Status given_up =
+          timed.ok() ? timed->status() : timed.status();
+      if (!absl::IsDeadlineExceeded(given_up)) {
+        co_return "given up: " + given_up.ToString();
+      }
+      JoinHandle<absl::Status> second = spawn(Client(path, "second"));
+      co_await sleep(50ms);
+      if (second.is_finished()) {
+        co_return "second client done with the backlog full: " +
+            (co_await second).ToString();
+      }
+      // Accepting the first makes room for the second.
+      auto a = co_await listener->accept();
+      if (!a.ok()) co_return "accept: " + a.status().ToString();
+      auto b = co_await listener->accept();
+      if (!b.ok()) co_return "accept: " + b.status().ToString();
+      absl::Status sent = co_await second;
+      absl::StatusOr<std::string> got = co_await ReadToEnd(*b);
+      co_return sent.ToString() + " | " +
+          (got.ok() ? *got : got.status().ToString());
+    };
+    EXPECT_EQ(rt.block_on(root()), "OK | second");
+    unlink(path.c_str());
+    EXPECT_EQ(rt.metrics().io_in_flight, 0u);
+  }
+  EXPECT_EQ(OpenFds(), fds_before);
+}
+
 TEST_P(UnixTest, PeerCredentialsAreThisProcess) {
   Runtime rt = MakeRuntime();
   const std::string name = "@" + UniqueName("tidepool-cred");
