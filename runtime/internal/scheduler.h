@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <memory>
 #include <optional>
+#include <string>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -56,14 +57,15 @@ class Scheduler : public std::enable_shared_from_this<Scheduler> {
   // refused: the cell comes back cancelled.
   template <typename T>
   JoinState<T>* Spawn(Task<T> task) {
+    return Launch(CoroTask<T>::Create(this, sink_id_, std::move(task)));
+  }
+  // Spawn, giving the task `name` (task_names.h) before it can run; an
+  // empty name leaves it unnamed.
+  template <typename T>
+  JoinState<T>* SpawnNamed(Task<T> task, std::string name) {
     auto* cell = CoroTask<T>::Create(this, sink_id_, std::move(task));
-    if (RefusesOutsideWork()) {
-      cell->CancelNow();
-      cell->Unref();  // the queue's, which it never joins
-      return cell;
-    }
-    Submit(cell);
-    return cell;
+    if (!name.empty()) NameTask(cell, std::move(name));
+    return Launch(cell);
   }
 
   template <typename F>
@@ -127,6 +129,17 @@ class Scheduler : public std::enable_shared_from_this<Scheduler> {
   struct Worker;
 
  private:
+  // Spawn's common part: queue the task, unless it is refused.
+  template <typename T>
+  JoinState<T>* Launch(JoinState<T>* cell) {
+    if (RefusesOutsideWork()) {
+      cell->CancelNow();
+      cell->Unref();  // the queue's, which it never joins
+      return cell;
+    }
+    Submit(cell);
+    return cell;
+  }
   void Submit(TaskHeader* task);
   // Drain() has begun and the caller is not one of this runtime's threads.
   bool RefusesOutsideWork() const;

@@ -118,6 +118,24 @@ TEST(HeaderExamplesTest, BuilderAndPolicy) {
   }
 }
 
+namespace task_builder_h {
+tidepool::Task<void> AcceptLoop(int) { co_return; }
+tidepool::Task<std::string> Example() {
+  int l = 0;
+  // example: runtime/task_builder.h
+  tidepool::JoinHandle<void> h =
+      tidepool::TaskBuilder().name("accept-loop").spawn(AcceptLoop(l));
+  std::string name = h.name();  // "accept-loop"
+  // end
+  co_await h;
+  co_return name;
+}
+}  // namespace task_builder_h
+
+TEST(HeaderExamplesTest, TaskBuilder) {
+  EXPECT_EQ(MakeRuntime().block_on(task_builder_h::Example()), "accept-loop");
+}
+
 namespace net_h {
 tidepool::Task<void> Serve(tidepool::TcpStream s) {
   (void)co_await s.write_all("ping");
