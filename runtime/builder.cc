@@ -91,6 +91,26 @@ Builder& Builder::on_unhandled_exception(
   return *this;
 }
 
+Builder& Builder::on_task_spawn(TaskHook f) {
+  config_.on_task_spawn = std::move(f);
+  return *this;
+}
+
+Builder& Builder::on_task_terminate(TaskHook f) {
+  config_.on_task_terminate = std::move(f);
+  return *this;
+}
+
+Builder& Builder::on_before_task_poll(TaskHook f) {
+  config_.on_before_task_poll = std::move(f);
+  return *this;
+}
+
+Builder& Builder::on_after_task_poll(TaskHook f) {
+  config_.on_after_task_poll = std::move(f);
+  return *this;
+}
+
 Builder& Builder::process_allocator(alloc::Policy policy) {
   config_.allocator = std::move(policy);
   return *this;

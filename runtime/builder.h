@@ -23,6 +23,7 @@
 #include "alloc/policy.h"
 #include "runtime/internal/runtime_config.h"
 #include "runtime/io_driver_kind.h"
+#include "runtime/task_hooks.h"
 #include "runtime/unhandled_exception.h"
 
 namespace tidepool {
@@ -35,7 +36,8 @@ class Builder {
   static constexpr size_t kMaxBlockingThreadsLimit = 100000;
 
   // Defaults: one worker per hardware thread, 512 blocking threads, 10 s
-  // keep-alive, 10 s shutdown timeout, thread names "tidepool-w0"...
+  // keep-alive, 10 s shutdown timeout, thread names "tidepool-w0"..., no
+  // task hooks.
   Builder();
 
   // Number of worker threads running tasks: 1 to 4096.
@@ -61,6 +63,13 @@ class Builder {
   // stops the process instead. build() rejects an empty function.
   Builder& on_unhandled_exception(
       std::function<void(const UnhandledException&)> f);
+  // Task hooks (task_hooks.h): called when a task is spawned, when it
+  // terminates, and before and after each of its polls. Unset by default;
+  // an empty function unsets one.
+  Builder& on_task_spawn(TaskHook f);
+  Builder& on_task_terminate(TaskHook f);
+  Builder& on_before_task_poll(TaskHook f);
+  Builder& on_after_task_poll(TaskHook f);
   // The allocator policy (alloc/policy.h); default alloc::DefaultPolicy().
   // Process-wide, as malloc is: build() applies its knobs (arena caps,
   // thresholds, decay) to the allocator serving the whole process, before

@@ -3,7 +3,7 @@
 
 // Everything a program on tidepool needs, in one include: Runtime and
 // Builder, Task, JoinHandle, spawn, spawn_blocking, TaskBuilder (named
-// tasks), yield_now, the timers
+// tasks), task hooks, yield_now, the timers
 // (sleep, timeout, interval), TCP, UDP and Unix sockets, AsyncFd (readiness
 // of a caller's descriptor), lookup_host, buffered stream I/O
 // (runtime/io_util/), files (runtime/fs/), signals, the synchronization
@@ -63,6 +63,7 @@
 #include "runtime/task.h"
 #include "runtime/task_builder.h"
 #include "runtime/task_cancelled.h"
+#include "runtime/task_hooks.h"
 #include "runtime/task_local.h"
 #include "runtime/time/interval.h"
 #include "runtime/time/sleep.h"

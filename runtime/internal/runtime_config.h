@@ -7,6 +7,7 @@
 #include <string>
 
 #include "alloc/policy.h"
+#include "runtime/task_hooks.h"
 #include "runtime/unhandled_exception.h"
 
 namespace tidepool::internal {
@@ -23,6 +24,11 @@ struct RuntimeConfig {
   alloc::Policy allocator = alloc::DefaultPolicy();
   std::function<void(const UnhandledException&)> on_unhandled_exception =
       ReportUnhandledException;
+  // Empty when not set.
+  TaskHook on_task_spawn;
+  TaskHook on_task_terminate;
+  TaskHook on_before_task_poll;
+  TaskHook on_after_task_poll;
 };
 
 // Names the calling thread "<prefix>-<kind><index>" (kind 'w' for workers,

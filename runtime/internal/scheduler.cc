@@ -4,6 +4,7 @@
 #include <array>
 #include <cstdio>
 #include <cstdlib>
+#include <exception>
 #include <optional>
 #include <stdexcept>
 #include <system_error>
@@ -15,6 +16,7 @@
 #include "runtime/internal/local_queue.h"
 #include "runtime/internal/parker.h"
 #include "runtime/internal/spin.h"
+#include "runtime/internal/task_names.h"
 
 namespace tidepool::internal {
 namespace {
@@ -34,14 +36,38 @@ constexpr uint32_t kGlobalQueueInterval = 61;
 constexpr std::chrono::milliseconds kLookAgainMin{10};
 constexpr std::chrono::milliseconds kLookAgainMax{160};
 
+TaskMeta MetaOf(const TaskHeader& task) {
+  return TaskMeta{task.id(), TaskName(task)};
+}
+
+// Calls a hook or handler of the Builder's; one that throws is reported
+// and survived, as the worker must go on.
+template <typename F, typename Arg>
+void CallHandler(const F& f, const Arg& arg, const char* setting) noexcept {
+  try {
+    f(arg);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "tidepool: %s threw: %s\n", setting, e.what());
+  } catch (...) {
+    std::fprintf(stderr, "tidepool: %s threw\n", setting);
+  }
+}
+
 }  // namespace
 
 struct Scheduler::Worker {
-  Worker(Scheduler* owner, size_t index)
-      : owner(owner), index(index), rng(0x9E3779B97F4A7C15ull * (index + 1)) {}
+  Worker(Scheduler* owner, size_t index, const RuntimeConfig& config)
+      : owner(owner),
+        index(index),
+        observe_polls(config.on_before_task_poll || config.on_after_task_poll),
+        rng(0x9E3779B97F4A7C15ull * (index + 1)) {}
 
   Scheduler* const owner;
   const size_t index;
+  // Whether polls go through ObservedPoll: a poll hook is set. Here rather
+  // than in the Scheduler, so that RunTask's branch reads a line this
+  // worker owns.
+  const bool observe_polls;
   LocalQueue queue;
   Parker parker;
   std::thread thread;
@@ -94,7 +120,7 @@ Scheduler::Scheduler(RuntimeConfig config, std::unique_ptr<IoDriver> io)
       blocking_(std::make_shared<BlockingPool>(config_, this)) {
   workers_.reserve(config_.worker_threads);
   for (size_t i = 0; i < config_.worker_threads; ++i) {
-    workers_.push_back(std::make_unique<Worker>(this, i));
+    workers_.push_back(std::make_unique<Worker>(this, i, config_));
   }
 }
 
@@ -367,7 +393,7 @@ void Scheduler::RunTask(Worker* w, TaskHeader* task) {
       break;
   }
   SetCurrentTask(task);
-  const bool done = task->Poll();
+  const bool done = w->observe_polls ? ObservedPoll(w, task) : task->Poll();
   SetCurrentTask(nullptr);
   if (done) {
     task->Complete(/*caller_refs=*/1);
@@ -385,6 +411,27 @@ void Scheduler::RunTask(Worker* w, TaskHeader* task) {
       task->Unref();
       return;
   }
+}
+
+bool Scheduler::ObservedPoll(Worker*, TaskHeader* task) {
+  if (config_.on_before_task_poll) {
+    CallHandler(config_.on_before_task_poll, MetaOf(*task),
+                "on_before_task_poll");
+  }
+  const bool done = task->Poll();
+  if (config_.on_after_task_poll) {
+    CallHandler(config_.on_after_task_poll, MetaOf(*task),
+                "on_after_task_poll");
+  }
+  return done;
+}
+
+void Scheduler::SpawnHook(const TaskHeader& task) const {
+  CallHandler(config_.on_task_spawn, MetaOf(task), "on_task_spawn");
+}
+
+void Scheduler::TerminateHook(const TaskHeader& task) const {
+  CallHandler(config_.on_task_terminate, MetaOf(task), "on_task_terminate");
 }
 
 void Scheduler::StopSearching(Worker* w) {

@@ -125,13 +125,21 @@ class Scheduler : public std::enable_shared_from_this<Scheduler> {
   IoDriver& io() { return *io_; }
   RuntimeMetrics Metrics() const;
 
+  // TaskHeader::Complete(), first: calls on_task_terminate (task_hooks.h)
+  // if it is set. Inline, so that without the hook a completion pays one
+  // branch.
+  void TaskTerminating(const TaskHeader& task) const {
+    if (config_.on_task_terminate) TerminateHook(task);
+  }
+
   // One worker thread's state; defined in scheduler.cc.
   struct Worker;
 
  private:
-  // Spawn's common part: queue the task, unless it is refused.
+  // Spawn's common part: the spawn hook, then the queue.
   template <typename T>
   JoinState<T>* Launch(JoinState<T>* cell) {
+    if (config_.on_task_spawn) SpawnHook(*cell);
     if (RefusesOutsideWork()) {
       cell->CancelNow();
       cell->Unref();  // the queue's, which it never joins
@@ -140,6 +148,8 @@ class Scheduler : public std::enable_shared_from_this<Scheduler> {
     Submit(cell);
     return cell;
   }
+  void SpawnHook(const TaskHeader& task) const;
+  void TerminateHook(const TaskHeader& task) const;
   void Submit(TaskHeader* task);
   // Drain() has begun and the caller is not one of this runtime's threads.
   bool RefusesOutsideWork() const;
@@ -148,6 +158,9 @@ class Scheduler : public std::enable_shared_from_this<Scheduler> {
   TaskHeader* PullFromInject(Worker* w);
   TaskHeader* Search(Worker* w);
   void RunTask(Worker* w, TaskHeader* task);
+  // Polls `task` between the poll hooks; RunTask calls it instead of
+  // Poll() when one of them is set.
+  bool ObservedPoll(Worker* w, TaskHeader* task);
   // A searching worker that found a task stops searching.
   void StopSearching(Worker* w);
   // Sleeps until work arrives, in small steps: plan the sleep's deadline

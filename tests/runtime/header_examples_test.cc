@@ -136,6 +136,25 @@ TEST(HeaderExamplesTest, TaskBuilder) {
   EXPECT_EQ(MakeRuntime().block_on(task_builder_h::Example()), "accept-loop");
 }
 
+TEST(HeaderExamplesTest, TaskHooks) {
+  {
+    // clang-format off
+    // example: runtime/task_hooks.h
+    std::atomic<int> live{0};
+    auto rt = tidepool::Builder()
+        .on_task_spawn([&](const tidepool::TaskMeta&) { ++live; })
+        .on_task_terminate([&](const tidepool::TaskMeta&) { --live; })
+        .build();
+    // end
+    // clang-format on
+    ASSERT_TRUE(rt.ok()) << rt.status();
+    rt->block_on([]() -> tidepool::Task<void> {
+      co_await tidepool::spawn([]() -> tidepool::Task<void> { co_return; }());
+    }());
+    EXPECT_EQ(live.load(), 0);
+  }
+}
+
 namespace net_h {
 tidepool::Task<void> Serve(tidepool::TcpStream s) {
   (void)co_await s.write_all("ping");
