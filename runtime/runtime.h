@@ -3,7 +3,7 @@
 
 // Everything a program on tidepool needs, in one include: Runtime and
 // Builder, Task, JoinHandle, spawn, spawn_blocking, TaskBuilder (named
-// tasks), task hooks, yield_now, the timers
+// tasks), task hooks and slow-poll reports, yield_now, the timers
 // (sleep, timeout, interval), TCP, UDP and Unix sockets, AsyncFd (readiness
 // of a caller's descriptor), lookup_host, buffered stream I/O
 // (runtime/io_util/), files (runtime/fs/), signals, the synchronization
@@ -43,6 +43,7 @@
 #include "runtime/prometheus.h"
 #include "runtime/runtime_class.h"
 #include "runtime/signal/signal.h"
+#include "runtime/slow_poll.h"
 #include "runtime/spawn.h"
 #include "runtime/sync/barrier.h"
 #include "runtime/sync/broadcast.h"

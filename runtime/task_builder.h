@@ -7,10 +7,11 @@
 //       tidepool::TaskBuilder().name("accept-loop").spawn(AcceptLoop(l));
 //   std::string name = h.name();  // "accept-loop"
 //
-// The name is for reports about the task; JoinHandle::name() reads it
-// back. Names need not be unique; "" means no name. A name lives as long
-// as the task's cell: until the task has finished and its JoinHandle is
-// gone.
+// The name goes with every report the runtime makes about the task: the
+// task hooks (task_hooks.h) and slow-poll reports (slow_poll.h); and
+// JoinHandle::name() reads it back. Names need not be unique; "" means no
+// name. A name lives as long as the task's cell: until the task has
+// finished and its JoinHandle is gone.
 //
 // spawn(task) works where tidepool::spawn does (on a worker or blocking
 // thread of a runtime; elsewhere it throws std::logic_error); spawn_on(task,

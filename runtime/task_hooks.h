@@ -46,7 +46,7 @@
 
 namespace tidepool {
 
-// What a hook is told about a task.
+// What a hook or a slow-poll report is told about a task.
 struct TaskMeta {
   // JoinHandle::id(): unique in the process.
   uint64_t id = 0;

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "alloc/policy.h"
+#include "runtime/slow_poll.h"
 #include "runtime/task_hooks.h"
 #include "runtime/unhandled_exception.h"
 
@@ -24,6 +25,9 @@ struct RuntimeConfig {
   alloc::Policy allocator = alloc::DefaultPolicy();
   std::function<void(const UnhandledException&)> on_unhandled_exception =
       ReportUnhandledException;
+  // Zero turns poll timing off.
+  std::chrono::nanoseconds slow_poll_threshold = std::chrono::milliseconds(100);
+  std::function<void(const SlowPoll&)> on_slow_poll = ReportSlowPoll;
   // Empty when not set.
   TaskHook on_task_spawn;
   TaskHook on_task_terminate;

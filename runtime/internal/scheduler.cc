@@ -15,6 +15,7 @@
 #include "runtime/internal/context.h"
 #include "runtime/internal/local_queue.h"
 #include "runtime/internal/parker.h"
+#include "runtime/internal/poll_timer.h"
 #include "runtime/internal/spin.h"
 #include "runtime/internal/task_names.h"
 
@@ -59,18 +60,22 @@ struct Scheduler::Worker {
   Worker(Scheduler* owner, size_t index, const RuntimeConfig& config)
       : owner(owner),
         index(index),
-        observe_polls(config.on_before_task_poll || config.on_after_task_poll),
+        observe_polls(config.slow_poll_threshold.count() > 0 ||
+                      config.on_before_task_poll || config.on_after_task_poll),
+        poll_timer(config.slow_poll_threshold),
         rng(0x9E3779B97F4A7C15ull * (index + 1)) {}
 
   Scheduler* const owner;
   const size_t index;
-  // Whether polls go through ObservedPoll: a poll hook is set. Here rather
-  // than in the Scheduler, so that RunTask's branch reads a line this
-  // worker owns.
+  // Whether polls go through ObservedPoll: poll timing or a poll hook is
+  // on. Here rather than in the Scheduler, so that RunTask's branch reads a
+  // line this worker owns.
   const bool observe_polls;
   LocalQueue queue;
   Parker parker;
   std::thread thread;
+  // Owner thread times; any thread reads its counters.
+  PollTimer poll_timer;
 
   // Owner thread only.
   TaskHeader* lifo = nullptr;
@@ -413,12 +418,20 @@ void Scheduler::RunTask(Worker* w, TaskHeader* task) {
   }
 }
 
-bool Scheduler::ObservedPoll(Worker*, TaskHeader* task) {
+bool Scheduler::ObservedPoll(Worker* w, TaskHeader* task) {
   if (config_.on_before_task_poll) {
     CallHandler(config_.on_before_task_poll, MetaOf(*task),
                 "on_before_task_poll");
   }
+  const PollTimer::Start start = w->poll_timer.Begin();
   const bool done = task->Poll();
+  const std::chrono::nanoseconds ran = w->poll_timer.End(start);
+  if (ran > std::chrono::nanoseconds::zero()) {
+    CallHandler(
+        config_.on_slow_poll,
+        SlowPoll{MetaOf(*task), ran, config_.slow_poll_threshold, w->index},
+        "on_slow_poll");
+  }
   if (config_.on_after_task_poll) {
     CallHandler(config_.on_after_task_poll, MetaOf(*task),
                 "on_after_task_poll");
@@ -595,6 +608,8 @@ RuntimeMetrics Scheduler::Metrics() const {
     wm.steals = w->steals.load(std::memory_order_relaxed);
     wm.parks = w->parks.load(std::memory_order_relaxed);
     wm.spin_wakeups = w->spin_wakeups.load(std::memory_order_relaxed);
+    wm.slow_polls = w->poll_timer.slow_polls();
+    wm.poll_times = w->poll_timer.Histogram();
     wm.local_queue_depth = w->queue.Size();
     wm.parked = w->parked.load(std::memory_order_relaxed);
     m.per_worker.push_back(wm);

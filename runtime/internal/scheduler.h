@@ -158,8 +158,8 @@ class Scheduler : public std::enable_shared_from_this<Scheduler> {
   TaskHeader* PullFromInject(Worker* w);
   TaskHeader* Search(Worker* w);
   void RunTask(Worker* w, TaskHeader* task);
-  // Polls `task` between the poll hooks; RunTask calls it instead of
-  // Poll() when one of them is set.
+  // Polls `task` with the poll hooks and timing (slow polls, the poll-time
+  // histogram); RunTask calls it instead of Poll() when any of them is on.
   bool ObservedPoll(Worker* w, TaskHeader* task);
   // A searching worker that found a task stops searching.
   void StopSearching(Worker* w);

@@ -9,6 +9,7 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <cstdio>
 #include <optional>
 #include <string>
 #include <variant>
@@ -136,7 +137,7 @@ TEST(HeaderExamplesTest, TaskBuilder) {
   EXPECT_EQ(MakeRuntime().block_on(task_builder_h::Example()), "accept-loop");
 }
 
-TEST(HeaderExamplesTest, TaskHooks) {
+TEST(HeaderExamplesTest, TaskHooksAndSlowPoll) {
   {
     // clang-format off
     // example: runtime/task_hooks.h
@@ -152,6 +153,21 @@ TEST(HeaderExamplesTest, TaskHooks) {
       co_await tidepool::spawn([]() -> tidepool::Task<void> { co_return; }());
     }());
     EXPECT_EQ(live.load(), 0);
+  }
+  {
+    // clang-format off
+    // example: runtime/slow_poll.h
+    auto rt = tidepool::Builder()
+        .slow_poll_threshold(std::chrono::milliseconds(20))
+        .on_slow_poll([](const tidepool::SlowPoll& p) {
+          std::fprintf(stderr, "slow: task %.*s\n",
+                       static_cast<int>(p.task.name.size()),
+                       p.task.name.data());
+        })
+        .build();
+    // end
+    // clang-format on
+    EXPECT_TRUE(rt.ok()) << rt.status();
   }
 }
 
