@@ -18,6 +18,9 @@
 namespace tidepool {
 namespace {
 
+// Durations in milliseconds go up to a day: longer is a typo, not a policy.
+constexpr uint64_t kOneDayMs = 86'400'000;
+
 absl::Status CheckRange(const char* setting, uint64_t value, uint64_t lo,
                         uint64_t hi) {
   if (value >= lo && value <= hi) return absl::OkStatus();
@@ -98,6 +101,36 @@ Builder& Builder::on_unhandled_exception(
   return *this;
 }
 
+Builder& Builder::slow_poll_threshold(std::chrono::nanoseconds threshold) {
+  config_.slow_poll_threshold = threshold;
+  return *this;
+}
+
+Builder& Builder::on_slow_poll(std::function<void(const SlowPoll&)> f) {
+  config_.on_slow_poll = std::move(f);
+  return *this;
+}
+
+Builder& Builder::on_task_spawn(TaskHook f) {
+  config_.on_task_spawn = std::move(f);
+  return *this;
+}
+
+Builder& Builder::on_task_terminate(TaskHook f) {
+  config_.on_task_terminate = std::move(f);
+  return *this;
+}
+
+Builder& Builder::on_before_task_poll(TaskHook f) {
+  config_.on_before_task_poll = std::move(f);
+  return *this;
+}
+
+Builder& Builder::on_after_task_poll(TaskHook f) {
+  config_.on_after_task_poll = std::move(f);
+  return *this;
+}
+
 Builder& Builder::process_allocator(alloc::Policy policy) {
   config_.allocator = std::move(policy);
   return *this;
@@ -120,6 +153,9 @@ absl::StatusOr<Builder> Builder::from_env() {
       std::chrono::duration_cast<std::chrono::milliseconds>(
           b.config_.thread_keep_alive)
           .count();
+  uint64_t slow_poll_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                              b.config_.slow_poll_threshold)
+                              .count();
   if (auto s =
           ReadEnv("TIDEPOOL_WORKER_THREADS", 1, kMaxWorkerThreads, workers);
       !s.ok()) {
@@ -130,14 +166,20 @@ absl::StatusOr<Builder> Builder::from_env() {
       !s.ok()) {
     return s;
   }
-  // Up to a day: longer is a typo, not a policy.
-  if (auto s = ReadEnv("TIDEPOOL_THREAD_KEEP_ALIVE_MS", 1, 86'400'000,
-                       keep_alive_ms);
+  if (auto s =
+          ReadEnv("TIDEPOOL_THREAD_KEEP_ALIVE_MS", 1, kOneDayMs, keep_alive_ms);
       !s.ok()) {
     return s;
   }
-  b.worker_threads(workers).max_blocking_threads(blocking).thread_keep_alive(
-      std::chrono::milliseconds(keep_alive_ms));
+  if (auto s = ReadEnv("TIDEPOOL_SLOW_POLL_THRESHOLD_MS", 0, kOneDayMs,
+                       slow_poll_ms);
+      !s.ok()) {
+    return s;
+  }
+  b.worker_threads(workers)
+      .max_blocking_threads(blocking)
+      .thread_keep_alive(std::chrono::milliseconds(keep_alive_ms))
+      .slow_poll_threshold(std::chrono::milliseconds(slow_poll_ms));
   if (const char* io = alloc::LookupSetting("TIDEPOOL_IO")) {
     absl::StatusOr<IoDriverKind> kind = ParseIoDriverKind(io, "TIDEPOOL_IO");
     if (!kind.ok()) return kind.status();
@@ -172,6 +214,18 @@ absl::StatusOr<Runtime> Builder::build() const {
     return absl::InvalidArgumentError(
         absl::StrCat("shutdown_timeout=", config_.shutdown_timeout.count(),
                      "ns is out of range: accepted values are zero or more"));
+  }
+  if (config_.slow_poll_threshold < std::chrono::nanoseconds::zero() ||
+      config_.slow_poll_threshold > std::chrono::milliseconds(kOneDayMs)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "slow_poll_threshold=", config_.slow_poll_threshold.count(),
+        "ns is out of range: accepted values are zero (poll timing off) to ",
+        "24 hours"));
+  }
+  if (!config_.on_slow_poll) {
+    return absl::InvalidArgumentError(
+        "on_slow_poll is empty: accepted values are a callable, such as "
+        "tidepool::ReportSlowPoll (the default)");
   }
   if (!config_.on_unhandled_exception) {
     return absl::InvalidArgumentError(

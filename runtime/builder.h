@@ -23,6 +23,8 @@
 #include "alloc/policy.h"
 #include "runtime/internal/runtime_config.h"
 #include "runtime/io_driver_kind.h"
+#include "runtime/slow_poll.h"
+#include "runtime/task_hooks.h"
 #include "runtime/unhandled_exception.h"
 
 namespace tidepool {
@@ -35,7 +37,8 @@ class Builder {
   static constexpr size_t kMaxBlockingThreadsLimit = 100000;
 
   // Defaults: one worker per hardware thread, 512 blocking threads, 10 s
-  // keep-alive, 10 s shutdown timeout, thread names "tidepool-w0"...
+  // keep-alive, 10 s shutdown timeout, thread names "tidepool-w0"..., slow
+  // polls from 100 ms reported on stderr, no task hooks.
   Builder();
 
   // A Builder for a runtime without worker threads (tokio's current_thread
@@ -73,6 +76,24 @@ class Builder {
   // stops the process instead. build() rejects an empty function.
   Builder& on_unhandled_exception(
       std::function<void(const UnhandledException&)> f);
+  // A poll that runs longer than this is a slow poll (slow_poll.h): counted
+  // in WorkerMetrics::slow_polls and handed to on_slow_poll. Zero turns
+  // poll timing off, the poll-time histogram with it (then a worker pays
+  // one branch per poll for it). Zero to 24 hours; default 100 ms. Timing
+  // costs each poll two reads of the kernel's coarse clock, and one poll
+  // in 64 two reads of the steady clock.
+  Builder& slow_poll_threshold(std::chrono::nanoseconds threshold);
+  // Receives each slow poll, on the worker that ran it, right after it;
+  // default ReportSlowPoll (one line on stderr). build() rejects an empty
+  // function.
+  Builder& on_slow_poll(std::function<void(const SlowPoll&)> f);
+  // Task hooks (task_hooks.h): called when a task is spawned, when it
+  // terminates, and before and after each of its polls. Unset by default;
+  // an empty function unsets one.
+  Builder& on_task_spawn(TaskHook f);
+  Builder& on_task_terminate(TaskHook f);
+  Builder& on_before_task_poll(TaskHook f);
+  Builder& on_after_task_poll(TaskHook f);
   // The allocator policy (alloc/policy.h); default alloc::DefaultPolicy().
   // Process-wide, as malloc is: build() applies its knobs (arena caps,
   // thresholds, decay) to the allocator serving the whole process, before
@@ -87,12 +108,11 @@ class Builder {
   Builder& io_driver(IoDriverKind kind);
 
   // A Builder with defaults overridden by TIDEPOOL_WORKER_THREADS,
-  // TIDEPOOL_MAX_BLOCKING_THREADS, TIDEPOOL_THREAD_KEEP_ALIVE_MS and
-  // TIDEPOOL_IO, or by
-  // the same keys in the TIDEPOOL_CONFIG file (alloc/config_file.h; the
-  // environment wins). Unset keeps the default. A malformed or out-of-range
-  // value, or a malformed file, returns InvalidArgument naming the variable
-  // (or the file and line).
+  // TIDEPOOL_MAX_BLOCKING_THREADS, TIDEPOOL_THREAD_KEEP_ALIVE_MS,
+  // TIDEPOOL_SLOW_POLL_THRESHOLD_MS and TIDEPOOL_IO, or by the same keys in
+  // the TIDEPOOL_CONFIG file (alloc/config_file.h; the environment wins). Unset
+  // keeps the default. A malformed or out-of-range value, or a malformed file,
+  // returns InvalidArgument naming the variable (or the file and line).
   static absl::StatusOr<Builder> from_env();
 
   // Validates the settings and starts the runtime's worker threads.

@@ -64,6 +64,7 @@ class Handle {
 
  private:
   friend class Runtime;
+  friend class TaskBuilder;
   explicit Handle(std::weak_ptr<internal::Scheduler> scheduler)
       : scheduler_(std::move(scheduler)) {}
 

@@ -12,8 +12,8 @@
 // await it: its result is freed when it finishes, and an exception it ends
 // with goes to the runtime's unhandled-exception handler
 // (unhandled_exception.h) instead of vanishing. A detached task costs one
-// atomic less to complete. abort(), is_finished() and id() may be called
-// from any thread. Cost: awaiting is one CAS to register and one to
+// atomic less to complete. abort(), is_finished(), id() and name() may be
+// called from any thread. Cost: awaiting is one CAS to register and one to
 // withdraw; nothing is allocated.
 //
 //   tidepool::JoinHandle<int> h = tidepool::spawn(Compute());
@@ -22,6 +22,7 @@
 
 #include <coroutine>
 #include <cstdint>
+#include <string>
 #include <utility>
 
 #include "runtime/internal/context.h"
@@ -74,6 +75,13 @@ class [[nodiscard]] JoinHandle {
   // The task's id, unique in the process (0 for an empty handle); the one
   // an unhandled exception is reported with.
   uint64_t id() const { return cell_ ? cell_->id() : 0; }
+
+  // The name the task was spawned with (TaskBuilder::name, task_builder.h),
+  // or "" (also for an empty handle). A copy: a named task's is read under
+  // a process-wide lock; an unnamed one costs a load.
+  std::string name() const {
+    return cell_ ? std::string(internal::TaskName(*cell_)) : std::string();
+  }
 
   class Awaiter {
    public:

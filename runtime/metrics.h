@@ -1,12 +1,33 @@
 #ifndef TIDEPOOL_RUNTIME_METRICS_H_
 #define TIDEPOOL_RUNTIME_METRICS_H_
 
+#include <array>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
 
 namespace tidepool {
+
+// How long one worker's polls ran, in buckets whose bounds are powers of 4
+// microseconds: counts[0] holds polls under 1 us, counts[i] those from
+// upper_bound(i - 1) up to (not including) upper_bound(i), and the last
+// bucket those of 65.536 ms and more.
+//
+// Sampled: about one poll in 64, chosen at random, is timed on the steady
+// clock, because a precise clock read costs as much as a short poll. Each
+// count is of sampled polls, so the shape is that of all polls and the
+// total about WorkerMetrics::polls / 64. Empty when slow_poll_threshold is
+// zero (poll timing off).
+struct PollTimeHistogram {
+  static constexpr size_t kBuckets = 10;
+  // For i < kBuckets - 1: 1 us, 4 us, 16 us, ... 65536 us.
+  static constexpr std::chrono::microseconds upper_bound(size_t i) {
+    return std::chrono::microseconds(int64_t{1} << (2 * i));
+  }
+  std::array<uint64_t, kBuckets> counts{};
+};
 
 // Counters of one worker thread since the runtime started.
 struct WorkerMetrics {
@@ -19,6 +40,10 @@ struct WorkerMetrics {
   // Of those, how many a wake-up ended while the worker still spun (the last
   // worker awake spins briefly before sleeping; docs/architecture.md).
   uint64_t spin_wakeups = 0;
+  // Polls that ran longer than slow_poll_threshold (slow_poll.h).
+  uint64_t slow_polls = 0;
+  // Sampled poll times (above).
+  PollTimeHistogram poll_times;
   size_t local_queue_depth = 0;
   // Parked (spinning before sleep, or asleep) when the snapshot was taken.
   bool parked = false;

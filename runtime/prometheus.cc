@@ -235,6 +235,9 @@ std::string PrometheusText(const RuntimeMetrics& m, const alloc::Stats& a) {
   w.PerWorker("tidepool_spin_wakeups_total", "counter",
               "Parks ended by a wake-up while the worker still spun.", workers,
               [](const WorkerMetrics& x) { return x.spin_wakeups; });
+  w.PerWorker("tidepool_slow_polls_total", "counter",
+              "Polls that ran longer than slow_poll_threshold.", workers,
+              [](const WorkerMetrics& x) { return x.slow_polls; });
   w.PerWorker("tidepool_local_queue_depth", "gauge",
               "Tasks in a worker's local queue.", workers,
               [](const WorkerMetrics& x) { return x.local_queue_depth; });

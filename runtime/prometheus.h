@@ -26,6 +26,7 @@
 //              per worker, labelled {worker="0"} and so on:
 //              tidepool_polls_total, tidepool_steals_total,
 //              tidepool_parks_total, tidepool_spin_wakeups_total,
+//              tidepool_slow_polls_total (slow_poll.h),
 //              tidepool_local_queue_depth, tidepool_worker_parked (1 or 0)
 //   blocking   tidepool_blocking_threads (alive),
 //   tidepool_blocking_threads_idle,

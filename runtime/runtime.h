@@ -2,7 +2,8 @@
 #define TIDEPOOL_RUNTIME_RUNTIME_H_
 
 // Everything a program on tidepool needs, in one include: Runtime and
-// Builder, Task, JoinHandle, spawn, spawn_blocking, yield_now, the timers
+// Builder, Task, JoinHandle, spawn, spawn_blocking, TaskBuilder (named
+// tasks), task hooks and slow-poll reports, yield_now, the timers
 // (sleep, timeout, interval), TCP, UDP and Unix sockets, AsyncFd (readiness
 // of a caller's descriptor), lookup_host, buffered stream I/O
 // (runtime/io_util/), files (runtime/fs/), signals, the synchronization
@@ -42,6 +43,7 @@
 #include "runtime/prometheus.h"
 #include "runtime/runtime_class.h"
 #include "runtime/signal/signal.h"
+#include "runtime/slow_poll.h"
 #include "runtime/spawn.h"
 #include "runtime/sync/barrier.h"
 #include "runtime/sync/broadcast.h"
@@ -60,7 +62,9 @@
 #include "runtime/sync/watch.h"
 #include "runtime/sync/when_all.h"
 #include "runtime/task.h"
+#include "runtime/task_builder.h"
 #include "runtime/task_cancelled.h"
+#include "runtime/task_hooks.h"
 #include "runtime/task_local.h"
 #include "runtime/time/interval.h"
 #include "runtime/time/sleep.h"

@@ -7,6 +7,8 @@
 #include <string>
 
 #include "alloc/policy.h"
+#include "runtime/slow_poll.h"
+#include "runtime/task_hooks.h"
 #include "runtime/unhandled_exception.h"
 
 namespace tidepool::internal {
@@ -26,6 +28,14 @@ struct RuntimeConfig {
   alloc::Policy allocator = alloc::DefaultPolicy();
   std::function<void(const UnhandledException&)> on_unhandled_exception =
       ReportUnhandledException;
+  // Zero turns poll timing off.
+  std::chrono::nanoseconds slow_poll_threshold = std::chrono::milliseconds(100);
+  std::function<void(const SlowPoll&)> on_slow_poll = ReportSlowPoll;
+  // Empty when not set.
+  TaskHook on_task_spawn;
+  TaskHook on_task_terminate;
+  TaskHook on_before_task_poll;
+  TaskHook on_after_task_poll;
 };
 
 // Names the calling thread "<prefix>-<kind><index>" (kind 'w' for workers,

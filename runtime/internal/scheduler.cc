@@ -4,6 +4,7 @@
 #include <array>
 #include <cstdio>
 #include <cstdlib>
+#include <exception>
 #include <optional>
 #include <stdexcept>
 #include <system_error>
@@ -14,7 +15,9 @@
 #include "runtime/internal/context.h"
 #include "runtime/internal/local_queue.h"
 #include "runtime/internal/parker.h"
+#include "runtime/internal/poll_timer.h"
 #include "runtime/internal/spin.h"
+#include "runtime/internal/task_names.h"
 #include "runtime/time/sleep.h"
 
 namespace tidepool::internal {
@@ -35,17 +38,45 @@ constexpr uint32_t kGlobalQueueInterval = 61;
 constexpr std::chrono::milliseconds kLookAgainMin{10};
 constexpr std::chrono::milliseconds kLookAgainMax{160};
 
+TaskMeta MetaOf(const TaskHeader& task) {
+  return TaskMeta{task.id(), TaskName(task)};
+}
+
+// Calls a hook or handler of the Builder's; one that throws is reported
+// and survived, as the worker must go on.
+template <typename F, typename Arg>
+void CallHandler(const F& f, const Arg& arg, const char* setting) noexcept {
+  try {
+    f(arg);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "tidepool: %s threw: %s\n", setting, e.what());
+  } catch (...) {
+    std::fprintf(stderr, "tidepool: %s threw\n", setting);
+  }
+}
+
 }  // namespace
 
 struct Scheduler::Worker {
-  Worker(Scheduler* owner, size_t index)
-      : owner(owner), index(index), rng(0x9E3779B97F4A7C15ull * (index + 1)) {}
+  Worker(Scheduler* owner, size_t index, const RuntimeConfig& config)
+      : owner(owner),
+        index(index),
+        observe_polls(config.slow_poll_threshold.count() > 0 ||
+                      config.on_before_task_poll || config.on_after_task_poll),
+        poll_timer(config.slow_poll_threshold),
+        rng(0x9E3779B97F4A7C15ull * (index + 1)) {}
 
   Scheduler* const owner;
   const size_t index;
+  // Whether polls go through ObservedPoll: poll timing or a poll hook is
+  // on. Here rather than in the Scheduler, so that RunTask's branch reads a
+  // line this worker owns.
+  const bool observe_polls;
   LocalQueue queue;
   Parker parker;
   std::thread thread;
+  // Owner thread times; any thread reads its counters.
+  PollTimer poll_timer;
 
   // Owner thread only.
   TaskHeader* lifo = nullptr;
@@ -95,7 +126,7 @@ Scheduler::Scheduler(RuntimeConfig config, std::unique_ptr<IoDriver> io)
       blocking_(std::make_shared<BlockingPool>(config_, this)) {
   workers_.reserve(config_.worker_threads);
   for (size_t i = 0; i < config_.worker_threads; ++i) {
-    workers_.push_back(std::make_unique<Worker>(this, i));
+    workers_.push_back(std::make_unique<Worker>(this, i, config_));
   }
 }
 
@@ -408,7 +439,7 @@ void Scheduler::RunTask(Worker* w, TaskHeader* task) {
       break;
   }
   SetCurrentTask(task);
-  const bool done = task->Poll();
+  const bool done = w->observe_polls ? ObservedPoll(w, task) : task->Poll();
   SetCurrentTask(nullptr);
   if (done) {
     task->Complete(/*caller_refs=*/1);
@@ -426,6 +457,35 @@ void Scheduler::RunTask(Worker* w, TaskHeader* task) {
       task->Unref();
       return;
   }
+}
+
+bool Scheduler::ObservedPoll(Worker* w, TaskHeader* task) {
+  if (config_.on_before_task_poll) {
+    CallHandler(config_.on_before_task_poll, MetaOf(*task),
+                "on_before_task_poll");
+  }
+  const PollTimer::Start start = w->poll_timer.Begin();
+  const bool done = task->Poll();
+  const std::chrono::nanoseconds ran = w->poll_timer.End(start);
+  if (ran > std::chrono::nanoseconds::zero()) {
+    CallHandler(
+        config_.on_slow_poll,
+        SlowPoll{MetaOf(*task), ran, config_.slow_poll_threshold, w->index},
+        "on_slow_poll");
+  }
+  if (config_.on_after_task_poll) {
+    CallHandler(config_.on_after_task_poll, MetaOf(*task),
+                "on_after_task_poll");
+  }
+  return done;
+}
+
+void Scheduler::SpawnHook(const TaskHeader& task) const {
+  CallHandler(config_.on_task_spawn, MetaOf(task), "on_task_spawn");
+}
+
+void Scheduler::TerminateHook(const TaskHeader& task) const {
+  CallHandler(config_.on_task_terminate, MetaOf(task), "on_task_terminate");
 }
 
 void Scheduler::StopSearching(Worker* w) {
@@ -590,6 +650,8 @@ RuntimeMetrics Scheduler::Metrics() const {
     wm.steals = w->steals.load(std::memory_order_relaxed);
     wm.parks = w->parks.load(std::memory_order_relaxed);
     wm.spin_wakeups = w->spin_wakeups.load(std::memory_order_relaxed);
+    wm.slow_polls = w->poll_timer.slow_polls();
+    wm.poll_times = w->poll_timer.Histogram();
     wm.local_queue_depth = w->queue.Size();
     wm.parked = w->parked.load(std::memory_order_relaxed);
     m.per_worker.push_back(wm);

@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <memory>
 #include <optional>
+#include <string>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -68,14 +69,15 @@ class Scheduler : public std::enable_shared_from_this<Scheduler> {
   // refused: the cell comes back cancelled.
   template <typename T>
   JoinState<T>* Spawn(Task<T> task) {
+    return Launch(CoroTask<T>::Create(this, sink_id_, std::move(task)));
+  }
+  // Spawn, giving the task `name` (task_names.h) before it can run; an
+  // empty name leaves it unnamed.
+  template <typename T>
+  JoinState<T>* SpawnNamed(Task<T> task, std::string name) {
     auto* cell = CoroTask<T>::Create(this, sink_id_, std::move(task));
-    if (RefusesOutsideWork()) {
-      cell->CancelNow();
-      cell->Unref();  // the queue's, which it never joins
-      return cell;
-    }
-    Submit(cell);
-    return cell;
+    if (!name.empty()) NameTask(cell, std::move(name));
+    return Launch(cell);
   }
 
   template <typename F>
@@ -135,10 +137,31 @@ class Scheduler : public std::enable_shared_from_this<Scheduler> {
   IoDriver& io() { return *io_; }
   RuntimeMetrics Metrics() const;
 
+  // TaskHeader::Complete(), first: calls on_task_terminate (task_hooks.h)
+  // if it is set. Inline, so that without the hook a completion pays one
+  // branch.
+  void TaskTerminating(const TaskHeader& task) const {
+    if (config_.on_task_terminate) TerminateHook(task);
+  }
+
   // One worker thread's state; defined in scheduler.cc.
   struct Worker;
 
  private:
+  // Spawn's common part: the spawn hook, then the queue.
+  template <typename T>
+  JoinState<T>* Launch(JoinState<T>* cell) {
+    if (config_.on_task_spawn) SpawnHook(*cell);
+    if (RefusesOutsideWork()) {
+      cell->CancelNow();
+      cell->Unref();  // the queue's, which it never joins
+      return cell;
+    }
+    Submit(cell);
+    return cell;
+  }
+  void SpawnHook(const TaskHeader& task) const;
+  void TerminateHook(const TaskHeader& task) const;
   void Submit(TaskHeader* task);
   // Drain() has begun and the caller is not one of this runtime's threads.
   bool RefusesOutsideWork() const;
@@ -154,6 +177,9 @@ class Scheduler : public std::enable_shared_from_this<Scheduler> {
   TaskHeader* PullFromInject(Worker* w);
   TaskHeader* Search(Worker* w);
   void RunTask(Worker* w, TaskHeader* task);
+  // Polls `task` with the poll hooks and timing (slow polls, the poll-time
+  // histogram); RunTask calls it instead of Poll() when any of them is on.
+  bool ObservedPoll(Worker* w, TaskHeader* task);
   // A searching worker that found a task stops searching.
   void StopSearching(Worker* w);
   // Sleeps until work arrives, in small steps: plan the sleep's deadline

@@ -100,6 +100,9 @@ void TaskHeader::CancelNow() {
 }
 
 void TaskHeader::Complete(uint32_t caller_refs) {
+  // Before the completion is visible, so that whoever sees it also sees the
+  // hook done.
+  if (scheduler_) scheduler_->TaskTerminating(*this);
   const int worker =
       scheduler_ ? scheduler_->CurrentWorker() : OwnedTasks::kNotAWorker;
   // Before the completion is visible, so that whoever sees it also sees the

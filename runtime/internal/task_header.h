@@ -6,6 +6,7 @@
 #include <cstdint>
 
 #include "runtime/internal/block_cache.h"
+#include "runtime/internal/task_names.h"
 #include "runtime/internal/task_state.h"
 
 namespace tidepool::internal {
@@ -95,6 +96,10 @@ class TaskHeader {
   uint64_t id() const { return id_; }
   // The scheduler's side of the lifecycle (TransitionToRunning/Idle).
   TaskState& state() { return state_; }
+  // Whether the task has a name (task_names.h). Any holder of a reference.
+  bool IsNamed() const { return state_.IsNamed(); }
+  // NameTask(), before the task is shared.
+  void MarkNamedUnshared() { state_.SetNamedUnshared(); }
 
   // The inject queue's link: the thread pushing the task writes it before
   // the push publishes the task (a release CAS on the queue's pushed stack,
@@ -108,7 +113,9 @@ class TaskHeader {
   void set_resume_point(std::coroutine_handle<> h) { resume_point_ = h; }
 
  protected:
-  virtual ~TaskHeader() = default;
+  virtual ~TaskHeader() {
+    if (IsNamed()) ForgetTaskName(id_);
+  }
   // Ends the cell's life and frees its memory; the last Unref calls it.
   virtual void Destroy() { delete this; }
   virtual void DestroyFrame() = 0;

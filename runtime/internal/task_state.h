@@ -18,6 +18,10 @@ namespace tidepool::internal {
 //   kNotified   woken while running: poll again after this poll
 //   kComplete   the result is stored; set once, never cleared
 //   kCancelled  cancellation requested; whoever runs the task next cancels
+//   kNamed      the task has an entry in the name table (task_names.h); not
+//               part of the lifecycle: set before the task is shared, never
+//               cleared. A bit of this word rather than a field of the task,
+//               so that unnamed tasks pay nothing for names
 //
 // Invariants:
 // - at most one of kScheduled / kRunning is set, except in the one CAS that
@@ -39,9 +43,10 @@ class TaskState {
   static constexpr uint32_t kNotified = 4;
   static constexpr uint32_t kComplete = 8;
   static constexpr uint32_t kCancelled = 16;
+  static constexpr uint32_t kNamed = 32;
   static constexpr int kRefShift = 6;
   static constexpr uint32_t kRefOne = uint32_t{1} << kRefShift;
-  static_assert(kCancelled < kRefOne, "the flags must stay below the count");
+  static_assert(kNamed < kRefOne, "the flags must stay below the count");
 
   explicit TaskState(uint32_t initial_refs) : word_(initial_refs * kRefOne) {}
   TaskState(const TaskState&) = delete;
@@ -140,6 +145,21 @@ class TaskState {
   // join. True when the caller must destroy the task. acq_rel: as both.
   [[nodiscard]] bool TransitionToCompleteAndUnref(uint32_t n) {
     return UnrefSetting(n, kComplete);
+  }
+
+  // --- The name flag -----------------------------------------------------
+
+  // Spawner, before the task is shared. Relaxed: the queue push that
+  // follows publishes the task, as for SetScheduledUnshared().
+  void SetNamedUnshared() {
+    word_.store(word_.load(std::memory_order_relaxed) | kNamed,
+                std::memory_order_relaxed);
+  }
+  // Any holder of a reference. Relaxed: the flag was set before the task
+  // was shared, and every holder got the task through an operation that
+  // ordered that sharing (a queue pop, a join waiter's CAS, the last Unref).
+  bool IsNamed() const {
+    return word_.load(std::memory_order_relaxed) & kNamed;
   }
 
   // --- Queries (any thread) -----------------------------------------------

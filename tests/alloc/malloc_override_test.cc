@@ -453,6 +453,12 @@ TEST(MallocOverrideTest, BadRuntimeKnobInConfigFileIsRejected) {
   EXPECT_THAT(
       r.output,
       HasSubstr("TIDEPOOL_MAX_BLOCKING_THREADS='0' (from TIDEPOOL_CONFIG)"));
+  const std::string slow =
+      WriteConfig("slow.conf", "slow_poll_threshold_ms=soon\n");
+  r = RunChild("report", {{"TIDEPOOL_CONFIG", slow}});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("TIDEPOOL_SLOW_POLL_THRESHOLD_MS='soon' "
+                                  "(from TIDEPOOL_CONFIG)"));
 }
 
 TEST(MallocOverrideTest, MalformedConfigFileNamesTheLine) {

@@ -1,7 +1,9 @@
 // Builder validation and Builder::from_env.
 #include "runtime/builder.h"
 
+#include <chrono>
 #include <cstdlib>
+#include <thread>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -30,6 +32,18 @@ TEST(BuilderTest, RejectsBadSettingsNamingThem) {
   ExpectInvalid(Builder().shutdown_timeout(-1ms).build(), "shutdown_timeout");
   ExpectInvalid(Builder().thread_name("").build(), "thread_name");
   ExpectInvalid(Builder().thread_name("a/b").build(), "thread_name");
+  ExpectInvalid(Builder().slow_poll_threshold(-1ms).build(),
+                "slow_poll_threshold=-1000000ns");
+  ExpectInvalid(Builder().slow_poll_threshold(25h).build(),
+                "slow_poll_threshold");
+  ExpectInvalid(Builder().on_slow_poll(nullptr).build(), "on_slow_poll");
+}
+
+TEST(BuilderTest, SlowPollThresholdAcceptsZeroToADay) {
+  EXPECT_TRUE(
+      Builder().worker_threads(1).slow_poll_threshold(0ns).build().ok());
+  EXPECT_TRUE(
+      Builder().worker_threads(1).slow_poll_threshold(24h).build().ok());
 }
 
 TEST(BuilderTest, DefaultsBuild) {
@@ -44,6 +58,7 @@ class EnvTest : public ::testing::Test {
     unsetenv("TIDEPOOL_WORKER_THREADS");
     unsetenv("TIDEPOOL_MAX_BLOCKING_THREADS");
     unsetenv("TIDEPOOL_THREAD_KEEP_ALIVE_MS");
+    unsetenv("TIDEPOOL_SLOW_POLL_THRESHOLD_MS");
   }
 };
 
@@ -68,6 +83,33 @@ TEST_F(EnvTest, ReadsKnobs) {
   EXPECT_EQ(rt->metrics().blocking.threads_spawned, 2u);
 }
 
+TEST_F(EnvTest, ReadsTheSlowPollThreshold) {
+  setenv("TIDEPOOL_SLOW_POLL_THRESHOLD_MS", "10", 1);
+  auto b = Builder::from_env();
+  ASSERT_TRUE(b.ok()) << b.status();
+  std::chrono::nanoseconds seen{0};
+  auto rt = b->worker_threads(1)
+                .on_slow_poll([&](const SlowPoll& p) { seen = p.threshold; })
+                .build();
+  ASSERT_TRUE(rt.ok()) << rt.status();
+  rt->block_on([]() -> Task<void> {
+    std::this_thread::sleep_for(40ms);
+    co_return;
+  }());
+  EXPECT_EQ(seen, 10ms);
+  // Zero turns timing off.
+  setenv("TIDEPOOL_SLOW_POLL_THRESHOLD_MS", "0", 1);
+  b = Builder::from_env();
+  ASSERT_TRUE(b.ok()) << b.status();
+  rt = b->worker_threads(1).build();
+  ASSERT_TRUE(rt.ok()) << rt.status();
+  rt->block_on([]() -> Task<void> {
+    std::this_thread::sleep_for(40ms);
+    co_return;
+  }());
+  EXPECT_EQ(rt->metrics().per_worker[0].slow_polls, 0u);
+}
+
 TEST_F(EnvTest, RejectsMalformedValuesNamingTheVariable) {
   for (const char* bad :
        {"", "abc", "-1", "0", "12x", "99999999999999999999"}) {
@@ -89,6 +131,15 @@ TEST_F(EnvTest, RejectsMalformedValuesNamingTheVariable) {
   ASSERT_FALSE(b.ok());
   EXPECT_THAT(std::string(b.status().message()),
               HasSubstr("TIDEPOOL_MAX_BLOCKING_THREADS"));
+  unsetenv("TIDEPOOL_MAX_BLOCKING_THREADS");
+  for (const char* bad : {"", "soon", "-1", "86400001"}) {
+    setenv("TIDEPOOL_SLOW_POLL_THRESHOLD_MS", bad, 1);
+    b = Builder::from_env();
+    ASSERT_FALSE(b.ok()) << "accepted '" << bad << "'";
+    EXPECT_THAT(std::string(b.status().message()),
+                HasSubstr("TIDEPOOL_SLOW_POLL_THRESHOLD_MS='" +
+                          std::string(bad) + "' is not valid"));
+  }
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <cstdio>
 #include <optional>
 #include <string>
 #include <variant>
@@ -114,6 +115,58 @@ TEST(HeaderExamplesTest, BuilderAndPolicy) {
                   .on_unhandled_exception(tidepool::AbortOnUnhandledException)
                   .build();
     // end
+    EXPECT_TRUE(rt.ok()) << rt.status();
+  }
+}
+
+namespace task_builder_h {
+tidepool::Task<void> AcceptLoop(int) { co_return; }
+tidepool::Task<std::string> Example() {
+  int l = 0;
+  // example: runtime/task_builder.h
+  tidepool::JoinHandle<void> h =
+      tidepool::TaskBuilder().name("accept-loop").spawn(AcceptLoop(l));
+  std::string name = h.name();  // "accept-loop"
+  // end
+  co_await h;
+  co_return name;
+}
+}  // namespace task_builder_h
+
+TEST(HeaderExamplesTest, TaskBuilder) {
+  EXPECT_EQ(MakeRuntime().block_on(task_builder_h::Example()), "accept-loop");
+}
+
+TEST(HeaderExamplesTest, TaskHooksAndSlowPoll) {
+  {
+    // clang-format off
+    // example: runtime/task_hooks.h
+    std::atomic<int> live{0};
+    auto rt = tidepool::Builder()
+        .on_task_spawn([&](const tidepool::TaskMeta&) { ++live; })
+        .on_task_terminate([&](const tidepool::TaskMeta&) { --live; })
+        .build();
+    // end
+    // clang-format on
+    ASSERT_TRUE(rt.ok()) << rt.status();
+    rt->block_on([]() -> tidepool::Task<void> {
+      co_await tidepool::spawn([]() -> tidepool::Task<void> { co_return; }());
+    }());
+    EXPECT_EQ(live.load(), 0);
+  }
+  {
+    // clang-format off
+    // example: runtime/slow_poll.h
+    auto rt = tidepool::Builder()
+        .slow_poll_threshold(std::chrono::milliseconds(20))
+        .on_slow_poll([](const tidepool::SlowPoll& p) {
+          std::fprintf(stderr, "slow: task %.*s\n",
+                       static_cast<int>(p.task.name.size()),
+                       p.task.name.data());
+        })
+        .build();
+    // end
+    // clang-format on
     EXPECT_TRUE(rt.ok()) << rt.status();
   }
 }

@@ -55,6 +55,7 @@ RuntimeMetrics TwoWorkers() {
   m.alive_tasks = 1;
   m.per_worker.resize(2);
   m.per_worker[1].polls = 7;
+  m.per_worker[1].slow_polls = 2;
   m.per_worker[1].parked = true;
   m.io_driver = "uring";
   return m;
@@ -100,6 +101,7 @@ constexpr const char* kAlwaysThere[] = {
     "tidepool_steals_total",
     "tidepool_parks_total",
     "tidepool_spin_wakeups_total",
+    "tidepool_slow_polls_total",
     "tidepool_local_queue_depth",
     "tidepool_worker_parked",
     "tidepool_blocking_threads",
@@ -193,6 +195,7 @@ TEST(PrometheusTextTest, SnapshotTextHasEveryFamily) {
   for (const char* sample : {
            "tidepool_polls_total{worker=\"0\"} 0\n",
            "tidepool_polls_total{worker=\"1\"} 7\n",
+           "tidepool_slow_polls_total{worker=\"1\"} 2\n",
            "tidepool_worker_parked{worker=\"0\"} 0\n",
            "tidepool_worker_parked{worker=\"1\"} 1\n",
            "tidepool_allocator_info{backend=\"jemalloc\"} 1\n",

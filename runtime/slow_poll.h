@@ -1,0 +1,61 @@
+#ifndef TIDEPOOL_RUNTIME_SLOW_POLL_H_
+#define TIDEPOOL_RUNTIME_SLOW_POLL_H_
+
+// Slow polls. A task that computes or blocks for long without reaching a
+// co_await that suspends holds its worker, and every task queued behind it
+// waits. A Runtime times every poll and reports each one that ran longer
+// than Builder::slow_poll_threshold (default 100 ms): once per such poll,
+// right after it ends, on the worker that ran it. It also counts them in
+// WorkerMetrics::slow_polls (metrics.h).
+//
+// The default handler, ReportSlowPoll, prints one line on stderr:
+//   tidepool: slow poll: task 17 "fetch" ran 152 ms without suspending on
+//   worker 0 (slow_poll_threshold 100 ms)
+// (one line; the name part is left out for an unnamed task).
+// Builder::on_slow_poll(f) replaces it:
+//
+//   auto rt = tidepool::Builder()
+//       .slow_poll_threshold(std::chrono::milliseconds(20))
+//       .on_slow_poll([](const tidepool::SlowPoll& p) {
+//         std::fprintf(stderr, "slow: task %.*s\n",
+//                      static_cast<int>(p.task.name.size()),
+//                      p.task.name.data());
+//       })
+//       .build();
+//
+// Precision: polls are timed on the kernel's coarse monotonic clock
+// (CLOCK_MONOTONIC_COARSE), which a worker reads for the cost of a memory
+// load where a precise clock read would cost as much as a short poll. It
+// advances in ticks (4 ms with Debian's kernels; clock_getres() tells), so
+// a poll is reported only when it surely ran longer than the threshold, and
+// surely reported once it runs the threshold plus two ticks; the duration
+// reported is right to within a tick.
+//
+// The handler runs on the worker, between the slow poll and the next one:
+// it must be quick and must not block, and may run on several workers at
+// once. An exception escaping it is reported on stderr and dropped.
+
+#include <chrono>
+#include <cstddef>
+
+#include "runtime/task_hooks.h"
+
+namespace tidepool {
+
+struct SlowPoll {
+  // The task that ran; its name is valid during the call only.
+  TaskMeta task;
+  // How long the poll ran, to within a tick of the coarse clock.
+  std::chrono::nanoseconds duration{0};
+  // The runtime's slow_poll_threshold.
+  std::chrono::nanoseconds threshold{0};
+  // Index of the worker that ran it (WorkerMetrics order).
+  size_t worker = 0;
+};
+
+// The default handler: the one line on stderr shown above.
+void ReportSlowPoll(const SlowPoll& poll);
+
+}  // namespace tidepool
+
+#endif  // TIDEPOOL_RUNTIME_SLOW_POLL_H_
