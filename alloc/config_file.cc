@@ -12,9 +12,12 @@
 namespace tidepool::alloc {
 namespace {
 
-constexpr const char* kKeys[] = {"allocator", "worker_threads",
-                                 "max_blocking_threads", "thread_keep_alive_ms",
-                                 "io"};
+constexpr const char* kKeys[] = {"allocator",
+                                 "worker_threads",
+                                 "max_blocking_threads",
+                                 "thread_keep_alive_ms",
+                                 "io",
+                                 "memory_budget"};
 constexpr size_t kMaxFileBytes = 64 * 1024;
 constexpr size_t kMaxEntries = 64;
 
@@ -110,7 +113,8 @@ void ReadFile() {
       if (!KnownKey(key)) {
         Fail(path, line_no,
              "unknown key; accepted keys are allocator, worker_threads, "
-             "max_blocking_threads, thread_keep_alive_ms, io");
+             "max_blocking_threads, thread_keep_alive_ms, io, "
+             "memory_budget");
         return;
       }
       if (g_file.count == kMaxEntries) {

@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <string>
 
@@ -23,6 +24,10 @@ struct RuntimeConfig {
   alloc::Policy allocator = alloc::DefaultPolicy();
   std::function<void(const UnhandledException&)> on_unhandled_exception =
       ReportUnhandledException;
+  // Bytes; 0: no budget. With one, memory_in_use is what the blocking pool
+  // samples (BudgetInUseSource(), set by Builder::build()).
+  size_t memory_budget = 0;
+  std::function<int64_t()> memory_in_use;
 };
 
 // Names the calling thread "<prefix>-<kind><index>" (kind 'w' for workers,
