@@ -66,6 +66,8 @@ void BudgetAdmission::OnSample(int64_t in_use) {
   const uint64_t bytes = static_cast<uint64_t>(in_use);
   if (bytes >= budget_) {
     limit_ = 0;
+  } else if (bytes >= budget_ / 8 * 7) {
+    limit_ = unfinished_;
   } else if (bytes >= budget_ / 2) {
     limit_ = unfinished_ + 1;
   } else {

@@ -347,7 +347,7 @@ TEST(MemoryBudgetTest, StressChurnCompletesEveryCall) {
   // call that is not aborted completes, and nothing waits at the end.
   FakeMemory memory;
   Runtime rt = Build(kBudget, 2, 6);
-  const int rounds = 60 * testing::StressScale();
+  const int rounds = 200 * testing::StressScale();
   std::atomic<int> ran{0};
   auto loop = [&](int seed) -> Task<int> {
     std::mt19937 rng(seed);
