@@ -131,13 +131,17 @@ void BlockingPool::AfterBudgetedCall() {
 
 void BlockingPool::SampleBudget() {
   int64_t in_use;
+  std::chrono::nanoseconds took;
   {
-    // The source takes microseconds (it locks the allocator's arenas) and
-    // a trim milliseconds: spawns and finishing threads go on meanwhile.
+    // The source takes microseconds or more (it locks the allocator's
+    // arenas) and a trim milliseconds: spawns and finishing threads go on
+    // meanwhile.
     MutexUnlock unlock(&mu_);
+    const auto start = BudgetAdmission::Clock::now();
     in_use = in_use_source_();
+    took = BudgetAdmission::Clock::now() - start;
   }
-  budget_->OnSample(in_use);
+  budget_->OnSample(in_use, took);
   if (budget_->UnderPressure()) {
     bool trimmed;
     {
@@ -194,7 +198,7 @@ TaskHeader* BlockingPool::Watch(Idler*& to_wake) {
     DispatchAdmitted();
     task = TakeQueued();
     if (task == nullptr && !shutdown_ && budget_->HasWaiting()) {
-      watch_cv_.WaitFor(&mu_, BudgetAdmission::kWatchPeriod);
+      watch_cv_.WaitFor(&mu_, budget_->WatchPeriod());
     }
   }
   watching_ = false;

@@ -1,5 +1,6 @@
 #include "runtime/internal/budget_admission.h"
 
+#include <algorithm>
 #include <mutex>
 #include <utility>
 
@@ -54,13 +55,18 @@ TaskHeader* BudgetAdmission::AdmitOldest() {
 }
 
 bool BudgetAdmission::SampleDue(Clock::time_point now) const {
-  return now - last_sample_ >= kBusySamplePeriod;
+  return now - last_sample_ >= std::max(kBusySamplePeriod, spacing_);
+}
+
+std::chrono::nanoseconds BudgetAdmission::WatchPeriod() const {
+  return std::max(kWatchPeriod, spacing_);
 }
 
 void BudgetAdmission::BeginSample(Clock::time_point now) { last_sample_ = now; }
 
-void BudgetAdmission::OnSample(int64_t in_use) {
+void BudgetAdmission::OnSample(int64_t in_use, std::chrono::nanoseconds took) {
   ++samples_;
+  spacing_ = took * kSampleSpacingFactor;
   if (in_use < 0) return;
   in_use_ = in_use;
   const uint64_t bytes = static_cast<uint64_t>(in_use);

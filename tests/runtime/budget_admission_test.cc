@@ -112,6 +112,20 @@ TEST(BudgetAdmissionTest, SamplesFromFinishingCallsAreSpacedOut) {
   EXPECT_FALSE(a.SampleDue(later));
 }
 
+TEST(BudgetAdmissionTest, ASlowSampleSpacesTheNextOnesOut) {
+  BudgetAdmission a(kBudget, 0);
+  EXPECT_EQ(a.WatchPeriod(), BudgetAdmission::kWatchPeriod);
+  const auto t0 = BudgetAdmission::Clock::now();
+  a.BeginSample(t0);
+  a.OnSample(0, std::chrono::milliseconds(1));
+  EXPECT_EQ(a.WatchPeriod(), std::chrono::milliseconds(50));
+  EXPECT_FALSE(a.SampleDue(t0 + std::chrono::milliseconds(49)));
+  EXPECT_TRUE(a.SampleDue(t0 + std::chrono::milliseconds(50)));
+  a.OnSample(0, std::chrono::microseconds(1));
+  EXPECT_EQ(a.WatchPeriod(), BudgetAdmission::kWatchPeriod);
+  EXPECT_TRUE(a.SampleDue(t0 + BudgetAdmission::kBusySamplePeriod));
+}
+
 TEST(BudgetAdmissionTest, TakeWaitingHandsBackEveryWaitingCall) {
   Calls call;
   BudgetAdmission a(kBudget, 2000);
