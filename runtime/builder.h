@@ -77,9 +77,11 @@ class Builder {
   // block (a task awaiting a waiting call stays suspended). A call into a
   // pool with nothing running is always admitted, so a call bigger than
   // the budget runs, alone. It cannot bound memory that tasks allocate
-  // before they reach the pool, nor memory outside the allocator. Sampling
-  // costs microseconds per call finished every 10 ms, and every 1 ms while
-  // calls wait (docs/configuration.md, "The memory budget"). build() fails
+  // before they reach the pool, nor memory outside the allocator. Pool
+  // threads sample the allocator every 10 ms while calls finish and every
+  // 1 ms while calls wait, spaced so that sampling takes at most 1/50 of a
+  // thread; workers never do (docs/configuration.md, "The memory
+  // budget"). Any thread may call it, as every setter. build() fails
   // above kMaxMemoryBudget (runtime/memory_budget.h), and with
   // FAILED_PRECONDITION where the allocator counts no in-use bytes
   // (another interposer, such as a sanitizer).
