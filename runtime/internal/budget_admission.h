@@ -32,18 +32,21 @@ namespace tidepool::internal {
 // holds just below it, and stops over it until finished calls and frees
 // bring it back. The band below the budget keeps a load near it from
 // crossing back and forth, and each crossing from running calls one at a
-// time (a smoke run of the seed workload at C=96 with 24 MiB went from
-// 0.66x to 1.05x of its unbudgeted throughput with it). The limit starts
-// at what the first sample, taken at construction, allows.
+// time (in one smoke run each, on a noisy machine, the seed workload at
+// C=96 with 24 MiB went from 0.66x to 1.05x of its unbudgeted throughput
+// with it). The limit starts at what the first sample, taken at
+// construction, allows.
 //
 // The owner (BlockingPool) samples: when a call finishes, once
 // kBusySamplePeriod has passed since the last sample, and every
-// kWatchPeriod while calls wait (docs/architecture.md, "The memory
-// budget"). From a sample at or above 3/4 of the budget (UnderPressure) it
-// trims the allocator, at most every kPressureTrimInterval: 50 ms, where
-// smoke runs of the seed workload found 25 ms halving jemalloc's
-// throughput (each purge is paid again in page faults) and 100 ms leaving
-// glibc's peak 6 MB higher.
+// kWatchPeriod while calls wait, but never sooner than
+// kSampleSpacingFactor times the last sample's duration
+// (docs/architecture.md, "The memory budget"). From a sample at or above
+// 3/4 of the budget (UnderPressure) it trims the allocator, at most every
+// kPressureTrimInterval: 50 ms, where single smoke runs of the seed
+// workload found 25 ms halving jemalloc's throughput (each purge is paid
+// again in page faults) and 100 ms leaving glibc's peak about 6 MB higher;
+// the main job is to confirm it.
 //
 // Not thread-safe: the owner calls every method under its own mutex.
 class BudgetAdmission {

@@ -86,10 +86,16 @@ TEST(MemoryBudgetTest, OverBudgetCallsRunOneAtATimeInSpawnOrder) {
   std::mutex mu;
   std::vector<int> order;
   constexpr int kCalls = 40;
+  // The first call runs until every call is spawned, so all the others
+  // find it unfinished and wait.
+  std::atomic<bool> all_spawned{false};
   auto root = [&]() -> Task<void> {
     std::vector<JoinHandle<void>> hs;
     for (int i = 0; i < kCalls; ++i) {
       hs.push_back(spawn_blocking([&, i] {
+        while (i == 0 && !all_spawned.load()) {
+          std::this_thread::sleep_for(100us);
+        }
         c.Enter();
         {
           std::lock_guard<std::mutex> lock(mu);
@@ -99,6 +105,7 @@ TEST(MemoryBudgetTest, OverBudgetCallsRunOneAtATimeInSpawnOrder) {
         c.Leave();
       }));
     }
+    all_spawned.store(true);
     for (auto& h : hs) co_await h;
   };
   rt.block_on(root());
@@ -331,9 +338,12 @@ TEST(MemoryBudgetTest, AdmissionOpensUpFarBelowTheBudget) {
   const MemoryBudgetMetrics m = rt.metrics().blocking.budget;
   EXPECT_EQ(m.waiting, 0u);
   EXPECT_GE(m.limit, 32u);
-  // 1, 3, 7, 15, 31, 63: at least five samples to admit 32.
+  // Limits 1, 3, 7, 15, 31, 63 at most: the first sample and five more
+  // to admit 32, however the spawns and samples interleave. (Calls spawned
+  // after a sample raised the limit go in without waiting, so how many
+  // waited depends on that interleaving.)
   EXPECT_GE(m.samples, 6u);
-  EXPECT_GE(m.waited, 31u);
+  EXPECT_GE(m.waited, 1u);
   release.store(true);
   auto join = [&]() -> Task<void> {
     for (auto& h : hs) co_await h;
