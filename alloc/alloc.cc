@@ -112,6 +112,11 @@ void ThreadExit(ThreadRole role) {
   if (auto& impl = GetState().impl) impl->ThreadExit(role);
 }
 
+int64_t InUseBytes() {
+  auto& impl = GetState().impl;
+  return impl != nullptr ? impl->InUseBytes() : -1;
+}
+
 int64_t ResidentBytes() {
   // Raw read: no stdio buffer, so it can run on any thread at any time.
   const int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);

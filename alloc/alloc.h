@@ -62,6 +62,22 @@ bool TrimCoalesced(std::chrono::milliseconds min_interval);
 
 Stats stats();
 
+// Bytes the program holds in blocks the allocator serves, as cheaply as the
+// backend can count them, or -1 when it cannot (kUnknown: another
+// interposer, as in sanitizer builds). What the runtime's memory budget
+// (Builder::memory_budget) samples.
+//   glibc     mallinfo2: uordblks + hblkhd (arena blocks and mmapped ones).
+//             Locks each arena in turn and walks its free lists: a few to
+//             tens of microseconds, growing with the free chunks.
+//   jemalloc  stats.allocated after an epoch refresh, which merges every
+//             arena's counters: tens of microseconds.
+//   mimalloc  committed bytes (mi_process_info), as release builds count
+//             nothing finer: includes the free space mimalloc keeps
+//             committed, so it overstates what is in use. It also reads
+//             the process's resource usage: a system call or two.
+// Any thread.
+int64_t InUseBytes();
+
 // The process's VmRSS in bytes, from /proc/self/statm.
 int64_t ResidentBytes();
 

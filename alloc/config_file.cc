@@ -17,7 +17,8 @@ constexpr const char* kKeys[] = {"allocator",
                                  "max_blocking_threads",
                                  "thread_keep_alive_ms",
                                  "slow_poll_threshold_ms",
-                                 "io"};
+                                 "io",
+                                 "memory_budget"};
 constexpr size_t kMaxFileBytes = 64 * 1024;
 constexpr size_t kMaxEntries = 64;
 
@@ -114,7 +115,7 @@ void ReadFile() {
         Fail(path, line_no,
              "unknown key; accepted keys are allocator, worker_threads, "
              "max_blocking_threads, thread_keep_alive_ms, "
-             "slow_poll_threshold_ms, io");
+             "slow_poll_threshold_ms, io, memory_budget");
         return;
       }
       if (g_file.count == kMaxEntries) {

@@ -5,9 +5,9 @@
 //
 // The file holds one `key=value` per line; `#` starts a comment; blank lines
 // are ignored. Keys: allocator, worker_threads, max_blocking_threads,
-// thread_keep_alive_ms, slow_poll_threshold_ms, io (each the environment
-// variable TIDEPOOL_<KEY> in lower case). The environment wins over the
-// file.
+// thread_keep_alive_ms, slow_poll_threshold_ms, io, memory_budget (each the
+// environment variable TIDEPOOL_<KEY> in lower case). The environment wins
+// over the file.
 //
 // The file is read once, on first use, with raw system calls into static
 // storage: this runs inside the process's first malloc when

@@ -64,6 +64,11 @@ class GlibcBackend final : public BackendImpl {
 
   void Trim() override { malloc_trim(0); }
 
+  int64_t InUseBytes() override {
+    const struct mallinfo2 mi = mallinfo2();
+    return static_cast<int64_t>(mi.uordblks + mi.hblkhd);
+  }
+
   void FillStats(Stats* s) override {
     const struct mallinfo2 mi = mallinfo2();
     s->allocated = static_cast<int64_t>(mi.uordblks);

@@ -104,12 +104,15 @@ class JemallocBackend final : public BackendImpl {
     mallctl_(purge.c_str(), nullptr, nullptr, nullptr, 0);
   }
 
+  int64_t InUseBytes() override {
+    if (mallctl_ == nullptr) return -1;
+    RefreshStats();
+    return Read("stats.allocated");
+  }
+
   void FillStats(Stats* s) override {
     if (mallctl_ == nullptr) return;
-    uint64_t epoch = 1;
-    size_t len = sizeof epoch;
-    // Stats are snapshots refreshed by writing the epoch.
-    mallctl_("epoch", &epoch, &len, &epoch, len);
+    RefreshStats();
     const int64_t allocated = Read("stats.allocated");
     const int64_t active = Read("stats.active");
     const int64_t page = sysconf(_SC_PAGESIZE);
@@ -148,6 +151,13 @@ class JemallocBackend final : public BackendImpl {
       const std::string name = absl::StrCat("arena.", arena, ".", kind);
       mallctl_(name.c_str(), nullptr, nullptr, &ms, sizeof ms);
     }
+  }
+
+  // Stats are snapshots refreshed by writing the epoch.
+  void RefreshStats() {
+    uint64_t epoch = 1;
+    size_t len = sizeof epoch;
+    mallctl_("epoch", &epoch, &len, &epoch, len);
   }
 
   void FlushTcache() {

@@ -91,6 +91,14 @@ class MimallocBackend final : public BackendImpl {
     if (ok_) api_.collect(true);
   }
 
+  int64_t InUseBytes() override {
+    if (!ok_) return -1;
+    size_t elapsed, user, sys, rss, peak_rss, commit, peak_commit, faults;
+    api_.process_info(&elapsed, &user, &sys, &rss, &peak_rss, &commit,
+                      &peak_commit, &faults);
+    return static_cast<int64_t>(commit);
+  }
+
   void FillStats(Stats* s) override {
     if (!ok_) return;
     size_t elapsed, user, sys, rss, peak_rss, commit, peak_commit, faults;

@@ -11,8 +11,10 @@
 #include "absl/strings/str_cat.h"
 #include "alloc/alloc.h"
 #include "alloc/config_file.h"
+#include "runtime/internal/budget_admission.h"
 #include "runtime/internal/scheduler.h"
 #include "runtime/internal/signal_mask.h"
+#include "runtime/memory_budget.h"
 #include "runtime/runtime_class.h"
 
 namespace tidepool {
@@ -43,6 +45,21 @@ absl::Status ReadEnv(const char* name, uint64_t lo, uint64_t hi,
         " is not valid: expected an integer from ", lo, " to ", hi));
   }
   out = value;
+  return absl::OkStatus();
+}
+
+// Reads TIDEPOOL_MEMORY_BUDGET (ParseMemoryBudget's form) from the
+// environment or the TIDEPOOL_CONFIG file; unset leaves `out`.
+absl::Status ReadMemoryBudget(size_t& out) {
+  constexpr const char* kName = "TIDEPOOL_MEMORY_BUDGET";
+  const char* text = alloc::LookupSetting(kName);
+  if (text == nullptr) return absl::OkStatus();
+  absl::StatusOr<size_t> bytes = ParseMemoryBudget(
+      text, std::getenv(kName)
+                ? kName
+                : "TIDEPOOL_MEMORY_BUDGET (from TIDEPOOL_CONFIG)");
+  if (!bytes.ok()) return bytes.status();
+  out = *bytes;
   return absl::OkStatus();
 }
 
@@ -136,6 +153,11 @@ Builder& Builder::process_allocator(alloc::Policy policy) {
   return *this;
 }
 
+Builder& Builder::memory_budget(size_t bytes) {
+  config_.memory_budget = bytes;
+  return *this;
+}
+
 Builder& Builder::io_driver(IoDriverKind kind) {
   io_driver_ = kind;
   return *this;
@@ -185,6 +207,7 @@ absl::StatusOr<Builder> Builder::from_env() {
     if (!kind.ok()) return kind.status();
     b.io_driver(*kind);
   }
+  if (auto s = ReadMemoryBudget(b.config_.memory_budget); !s.ok()) return s;
   return b;
 }
 
@@ -243,13 +266,31 @@ absl::StatusOr<Runtime> Builder::build() const {
                      "' is not valid: accepted values are non-empty printable "
                      "text without '/'"));
   }
+  internal::RuntimeConfig config = config_;
+  if (config.memory_budget > kMaxMemoryBudget) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("memory_budget=", config.memory_budget,
+                     " is out of range: accepted values are 0 (no budget) to ",
+                     kMaxMemoryBudget, " (2^48) bytes"));
+  }
+  if (config.memory_budget > 0) {
+    config.memory_in_use = internal::BudgetInUseSource();
+    if (config.memory_in_use() < 0) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "memory_budget=", config.memory_budget, " needs an allocator that ",
+          "counts its in-use bytes (glibc, jemalloc, mimalloc) but ",
+          alloc::BackendName(alloc::active_backend().kind),
+          " serves malloc in this process (sanitizer builds interpose it): "
+          "accepted values are 0 (no budget) there"));
+    }
+  }
   auto io =
-      internal::IoDriver::Create(io_driver_, config_.worker_threads,
-                                 /*per_worker_rings=*/!config_.current_thread);
+      internal::IoDriver::Create(io_driver_, config.worker_threads,
+                                 /*per_worker_rings=*/!config.current_thread);
   if (!io.ok()) return io.status();
-  if (auto s = alloc::Configure(config_.allocator); !s.ok()) return s;
+  if (auto s = alloc::Configure(config.allocator); !s.ok()) return s;
   auto scheduler =
-      std::make_shared<internal::Scheduler>(config_, *std::move(io));
+      std::make_shared<internal::Scheduler>(config, *std::move(io));
   {
     // Workers inherit this mask: see signal_mask.h.
     internal::ScopedBlockListenableSignals block;

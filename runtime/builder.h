@@ -102,6 +102,25 @@ class Builder {
   // policy expects a backend other than the one serving malloc or a knob is
   // out of range.
   Builder& process_allocator(alloc::Policy policy);
+  // A soft cap, in bytes, on what the allocator serving malloc holds in use
+  // (alloc::InUseBytes); 0, the default, sets none. As the in-use bytes
+  // approach it the runtime trims the allocator harder, and once they
+  // reach it new spawn_blocking calls wait, in FIFO order, until memory is
+  // released; none fails or is dropped, and tasks on the workers never
+  // block (a task awaiting a waiting call stays suspended). A call into a
+  // pool with nothing running is always admitted, so a call bigger than
+  // the budget runs, alone. It cannot bound memory that tasks allocate
+  // before they reach the pool, nor memory outside the allocator. Pool
+  // threads sample the allocator every 10 ms while calls finish and every
+  // 1 ms while calls wait, spaced so that sampling takes at most 1/50 of a
+  // thread; workers never do (docs/configuration.md, "The memory
+  // budget"). Any thread may call it, as every setter. build() fails
+  // above kMaxMemoryBudget (runtime/memory_budget.h), and with
+  // FAILED_PRECONDITION where the allocator counts no in-use bytes
+  // (another interposer, such as a sanitizer).
+  //
+  //   auto rt = tidepool::Builder().memory_budget(size_t{24} << 20).build();
+  Builder& memory_budget(size_t bytes);
   // The I/O driver (runtime/io_driver_kind.h); default kAuto: io_uring, or
   // epoll where the kernel refuses io_uring. Runtime::metrics().io_driver
   // says which one runs.
@@ -109,8 +128,9 @@ class Builder {
 
   // A Builder with defaults overridden by TIDEPOOL_WORKER_THREADS,
   // TIDEPOOL_MAX_BLOCKING_THREADS, TIDEPOOL_THREAD_KEEP_ALIVE_MS,
-  // TIDEPOOL_SLOW_POLL_THRESHOLD_MS and TIDEPOOL_IO, or by the same keys in
-  // the TIDEPOOL_CONFIG file (alloc/config_file.h; the environment wins). Unset
+  // TIDEPOOL_SLOW_POLL_THRESHOLD_MS, TIDEPOOL_IO and TIDEPOOL_MEMORY_BUDGET
+  // (ParseMemoryBudget's form, such as 24M), or by the same keys in the
+  // TIDEPOOL_CONFIG file (alloc/config_file.h; the environment wins). Unset
   // keeps the default. A malformed or out-of-range value, or a malformed file,
   // returns InvalidArgument naming the variable (or the file and line).
   static absl::StatusOr<Builder> from_env();

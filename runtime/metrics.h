@@ -49,6 +49,27 @@ struct WorkerMetrics {
   bool parked = false;
 };
 
+// The memory budget (Builder::memory_budget) as the blocking pool applies
+// it; all zero without a budget. docs/configuration.md, "The memory
+// budget".
+struct MemoryBudgetMetrics {
+  size_t budget = 0;  // bytes; 0: no budget
+  // The allocator's in-use bytes at the last sample (alloc::InUseBytes),
+  // and that over the budget: the pressure.
+  int64_t in_use = 0;
+  double pressure = 0;
+  // Calls admitted at once until the next sample; 0 when over the budget
+  // (then only a pool with no call unfinished admits one).
+  size_t limit = 0;
+  size_t waiting = 0;  // spawn_blocking calls waiting for admission now
+  // Calls that had to wait, and their total wait in nanoseconds, counted
+  // when each was admitted.
+  uint64_t waited = 0;
+  uint64_t wait_ns = 0;
+  uint64_t samples = 0;  // in-use samples taken
+  uint64_t trims = 0;    // allocator trims made under pressure
+};
+
 // The blocking pool. "alive" counts threads able to take work.
 struct BlockingMetrics {
   size_t threads_alive = 0;
@@ -65,6 +86,7 @@ struct BlockingMetrics {
   // a call, instead of waking one of their own (docs/architecture.md, "The
   // blocking pool").
   uint64_t chained_handoffs = 0;
+  MemoryBudgetMetrics budget;
 };
 
 // A snapshot taken by Runtime::metrics(). Each figure is read on its own

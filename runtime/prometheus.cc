@@ -268,6 +268,37 @@ std::string PrometheusText(const RuntimeMetrics& m, const alloc::Stats& a) {
             "finishing instead of waking one of their own.",
             b.chained_handoffs);
 
+  // The budget's families only with a budget, as a figure the allocator
+  // does not report is left out.
+  const MemoryBudgetMetrics& mb = b.budget;
+  if (mb.budget > 0) {
+    w.Gauge("tidepool_memory_budget_bytes",
+            "The memory budget (Builder::memory_budget).", mb.budget);
+    w.Gauge("tidepool_memory_budget_in_use_bytes",
+            "The allocator's in-use bytes at the budget's last sample.",
+            mb.in_use);
+    w.Gauge("tidepool_memory_budget_pressure_ratio",
+            "In-use bytes over the budget at the last sample.", mb.pressure);
+    w.Counter("tidepool_memory_budget_samples_total",
+              "Samples of the allocator's in-use bytes.", mb.samples);
+    w.Counter("tidepool_memory_budget_trims_total",
+              "Allocator trims made because in-use bytes neared the budget.",
+              mb.trims);
+    w.Gauge("tidepool_blocking_admission_limit",
+            "Blocking calls the budget admits at once until its next sample "
+            "(0: only into an empty pool).",
+            mb.limit);
+    w.Gauge("tidepool_blocking_admission_queue_depth",
+            "Blocking calls waiting for the memory budget to admit them.",
+            mb.waiting);
+    w.Counter("tidepool_blocking_admission_waits_total",
+              "Blocking calls that waited for the memory budget.", mb.waited);
+    w.Family("tidepool_blocking_admission_wait_seconds_total", "counter",
+             "Time blocking calls spent waiting for the memory budget.");
+    w.Sample("tidepool_blocking_admission_wait_seconds_total",
+             static_cast<double>(mb.wait_ns) / 1e9);
+  }
+
   w.Info("tidepool_io_driver_info", "The I/O driver in use.", "driver",
          m.io_driver);
   w.Info("tidepool_io_driver_mode_info",

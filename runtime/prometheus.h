@@ -36,6 +36,16 @@
 //              tidepool_blocking_spawn_failures_total,
 //              tidepool_blocking_spinning_handoffs_total,
 //              tidepool_blocking_chained_handoffs_total
+//   budget     only with Builder::memory_budget set:
+//              tidepool_memory_budget_bytes,
+//              tidepool_memory_budget_in_use_bytes,
+//              tidepool_memory_budget_pressure_ratio (in-use / budget),
+//              tidepool_memory_budget_samples_total,
+//              tidepool_memory_budget_trims_total,
+//              tidepool_blocking_admission_limit,
+//              tidepool_blocking_admission_queue_depth,
+//              tidepool_blocking_admission_waits_total,
+//              tidepool_blocking_admission_wait_seconds_total
 //   I/O        tidepool_io_driver_info{driver="uring"} 1 (or "epoll"),
 //              tidepool_io_driver_mode_info{mode="ring per worker
 //              (DEFER_TASKRUN)"} 1 (or "shared ring", "epoll"...),

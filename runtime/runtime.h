@@ -30,6 +30,7 @@
 #include "runtime/io_util/split.h"
 #include "runtime/io_util/stream.h"
 #include "runtime/join_handle.h"
+#include "runtime/memory_budget.h"
 #include "runtime/metrics.h"
 #include "runtime/net/async_fd.h"
 #include "runtime/net/lookup_host.h"

@@ -41,11 +41,38 @@ BACKENDS = [
 
 FIELDS = [
     "table", "impl", "allocator", "env", "policy", "requests", "payload",
-    "concurrency", "idle_rss_kb", "rss_last_kb", "hwm_kb", "vmpeak_kb",
-    "rss_idle_kb", "load_s", "req_per_s", "threads_after_load",
+    "concurrency", "memory_budget", "idle_rss_kb", "rss_last_kb", "hwm_kb",
+    "vmpeak_kb", "rss_idle_kb", "load_s", "req_per_s", "threads_after_load",
     "threads_spawned", "threads_after_idle", "allocated", "arena",
-    "free_held", "releasable", "wrong",
+    "free_held", "releasable", "admission_waits", "admission_wait_ms",
+    "budget_samples", "budget_trims", "wrong",
 ]
+
+UNITS = {"": 0, "B": 0, "K": 10, "KiB": 10, "M": 20, "MiB": 20, "G": 30,
+         "GiB": 30}
+
+
+def parse_size(text):
+    """A byte count in tidepool::ParseMemoryBudget's form: 24M, 24MiB,
+    25165824."""
+    digits = len(text) - len(text.lstrip("0123456789"))
+    unit = text[digits:]
+    if digits == 0 or unit not in UNITS:
+        raise argparse.ArgumentTypeError(
+            f"'{text}' is not a size such as 24M, 24MiB or 25165824")
+    return int(text[:digits]) << UNITS[unit]
+
+
+def size_list(text):
+    sizes = [parse_size(t) for t in text.split(",")]
+    if any(b == 0 for b in sizes):
+        raise argparse.ArgumentTypeError(
+            "budgets are above zero (the unbudgeted run is always made)")
+    return sizes
+
+
+def mib(nbytes):
+    return f"{nbytes / 2**20:g} MiB"
 
 
 def log(msg):
@@ -81,10 +108,11 @@ class Runner:
         self.tidepool, self.tokio = tidepool, tokio
 
     def tidepool_run(self, table, allocator, policy, n, p, c, extra=None,
-                     arena_report=False, env_label=""):
+                     arena_report=False, env_label="", budget=0):
         env = clean_env(dict(extra or {}, TIDEPOOL_ALLOCATOR=allocator))
         cmd = [self.tidepool, f"--requests={n}", f"--payload_bytes={p}",
                f"--concurrency={c}", f"--alloc_policy={policy}",
+               f"--memory_budget={budget}",
                f"--arena_report={'true' if arena_report else 'false'}"]
         out = subprocess.run(cmd, env=env, check=True, stdout=subprocess.PIPE,
                              text=True).stdout
@@ -295,6 +323,103 @@ def plot(out_dir, prefix, t1, t1_tokio, t3, t6, t2):
     return made
 
 
+def budget_table(t7):
+    """Table 7: each backend without a budget and under each budget."""
+    titles = [("Allocator", ""), ("Budget", ""), ("Idle RSS", "before"),
+              ("VmHWM", "(peak)"), ("Bound", "idle+1.25xB"),
+              ("RSS after", "idle 2 s"), ("Throughput", "req/s"),
+              ("vs no", "budget"), ("Calls", "waited"), ("Wait", "total")]
+    base = {r["allocator"]: r for r in t7 if r["memory_budget"] == 0}
+    out = []
+    for r in t7:
+        b = r["memory_budget"]
+        bound = ("" if b == 0 else
+                 mb(r["idle_rss_kb"] + 1.25 * b / KIB))
+        ratio = r["req_per_s"] / base[r["allocator"]]["req_per_s"]
+        out.append([r["allocator"], "none" if b == 0 else mib(b),
+                    mb(r["idle_rss_kb"]), mb(r["hwm_kb"]), bound,
+                    mb(r["rss_idle_kb"]), f"{r['req_per_s']:.0f}",
+                    f"{ratio:.2f}x", str(r["admission_waits"]),
+                    f"{r['admission_wait_ms'] / 1000:.1f} s"])
+    return box(titles, out)
+
+
+def check_budget_targets(t7):
+    """The budget's targets (issue 22): peak <= idle + 1.25 x budget, every
+    request completed, >= 0.8 x the same backend's unbudgeted throughput."""
+    base = {r["allocator"]: r for r in t7 if r["memory_budget"] == 0}
+    lines = []
+    for r in t7:
+        b = r["memory_budget"]
+        if b == 0:
+            continue
+        bound_kb = r["idle_rss_kb"] + 1.25 * b / KIB
+        ratio = r["req_per_s"] / base[r["allocator"]]["req_per_s"]
+        ok = (r["hwm_kb"] <= bound_kb and r["wrong"] == 0 and ratio >= 0.8)
+        lines.append(
+            f"{r['allocator']} budget {mib(b)}: peak {mb(r['hwm_kb'])} vs "
+            f"bound {mb(bound_kb)}, {ratio:.2f}x unbudgeted throughput, "
+            f"wrong={r['wrong']}: {'met' if ok else 'NOT met'}")
+    return lines
+
+
+def plot_budgets(out_dir, prefix, t7):
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        log("memory_scaling: python3-matplotlib missing, no budget plot")
+        return []
+    fig, (peak_ax, tput_ax) = plt.subplots(1, 2, figsize=(11, 4.5))
+    budgets = sorted({r["memory_budget"] for r in t7 if r["memory_budget"]})
+    for allocator in dict.fromkeys(r["allocator"] for r in t7):
+        rows = {r["memory_budget"]: r for r in t7
+                if r["allocator"] == allocator}
+        xs = [b / 2**20 for b in budgets]
+        line, = peak_ax.plot(xs, [rows[b]["hwm_kb"] / 1024 for b in budgets],
+                             "o-", label=allocator)
+        peak_ax.axhline(rows[0]["hwm_kb"] / 1024, color=line.get_color(),
+                        linestyle=":", linewidth=1)
+        tput_ax.plot(xs, [rows[b]["req_per_s"] / rows[0]["req_per_s"]
+                          for b in budgets], "o-", label=allocator)
+    idle_mb = min(r["idle_rss_kb"] for r in t7) / 1024
+    xs = [b / 2**20 for b in budgets]
+    peak_ax.plot(xs, [idle_mb + 1.25 * x for x in xs], "k--", linewidth=1,
+                 label="idle + 1.25 x budget")
+    peak_ax.set_xlabel("memory budget (MiB)")
+    peak_ax.set_ylabel("peak RSS, VmHWM (MB); dotted: no budget")
+    peak_ax.grid(alpha=0.3)
+    peak_ax.legend(fontsize=7)
+    tput_ax.axhline(0.8, color="k", linestyle="--", linewidth=1)
+    tput_ax.set_xlabel("memory budget (MiB)")
+    tput_ax.set_ylabel("throughput / same backend without a budget")
+    tput_ax.grid(alpha=0.3)
+    tput_ax.legend(fontsize=7)
+    c, p = t7[0]["concurrency"], t7[0]["payload"]
+    fig.suptitle(f"Memory budget at P={label(p)}, C={c}")
+    fig.tight_layout()
+    name = f"{prefix}_budget.png"
+    fig.savefig(os.path.join(out_dir, name), dpi=110)
+    plt.close(fig)
+    return [name]
+
+
+def run_budgets(run, budgets, n, c_max, rounds):
+    """Table 7's runs: every backend unbudgeted and under each budget,
+    alternating, `rounds` times; the median row of each."""
+    log(f"== table 7: memory budgets {', '.join(mib(b) for b in budgets)} "
+        f"at P=200K C={c_max}, {rounds} alternating rounds")
+    runs = {}
+    for _ in range(rounds):
+        for name, spec, _ in BACKENDS:
+            for b in [0] + budgets:
+                rows, _ = run.tidepool_run("7", spec, "default", n, P_LARGE,
+                                           c_max, budget=b)
+                runs.setdefault((name, b), []).extend(rows)
+    return [median_row(v) for v in runs.values()]
+
+
 def check_targets(default_rows, t2, pairs):
     """The issue's targets, over every tidepool default-policy run."""
     lines = []
@@ -346,7 +471,15 @@ def main():
     ap.add_argument("--tokio", required=True)
     ap.add_argument("--out", required=True)
     ap.add_argument("--full", action="store_true")
+    ap.add_argument("--budgets", type=size_list, default=[],
+                    help="memory budgets for table 7 (e.g. 16M,24M,32M): "
+                    "every backend at P=200K, C=96 under each budget, beside "
+                    "its unbudgeted run")
+    ap.add_argument("--budgets_only", action="store_true",
+                    help="run table 7 alone (needs --budgets)")
     args = ap.parse_args()
+    if args.budgets_only and not args.budgets:
+        ap.error("--budgets_only needs --budgets")
     os.makedirs(args.out, exist_ok=True)
     run = Runner(args.tidepool, args.tokio)
 
@@ -365,6 +498,15 @@ def main():
     emit(f"tidepool memory scaling ({'full' if args.full else 'quick'}): "
          f"N={n} requests per configuration, keep_alive 1 s, one fresh "
          f"process per configuration; machine: {os.cpu_count()} CPUs")
+    # The --full figures and a quick run's go to separate files, so that a
+    # quick run never replaces the full tables.
+    prefix = "memory_scaling" if args.full else "memory_scaling_quick"
+
+    t7 = run_budgets(run, args.budgets, n, c_max, rounds) if args.budgets else []
+    if args.budgets_only:
+        emit_budgets(emit, t7, n, rounds)
+        finish_budgets(args.out, prefix, t7, report)
+        return
 
     log("== table 1: concurrency scaling (tidepool, glibc, default policy; "
         "tokio at 200K)")
@@ -460,6 +602,9 @@ def main():
          f"C={c_max} rows)\n")
     emit(side_by_side(pairs6, "C, tidepool policy"))
 
+    if t7:
+        emit_budgets(emit, t7, n, rounds)
+
     default_rows = ([r for r in t1 + t2 + t3 + t6 if r["impl"] == "tidepool"
                      and r["policy"] == "default"])
     emit("\n## Targets (tidepool default policy, every run above)\n")
@@ -468,9 +613,6 @@ def main():
                               + [p for p in pairs6 if "default" in p[0]]):
         emit("- " + line)
 
-    # The --full figures and a quick run's go to separate files, so that a
-    # quick run never replaces the full tables.
-    prefix = "memory_scaling" if args.full else "memory_scaling_quick"
     write_csv(os.path.join(args.out, f"{prefix}_concurrency.csv"),
               t1 + t1_tokio)
     if t2:
@@ -483,7 +625,32 @@ def main():
     with open(os.path.join(args.out, f"{prefix}_report.txt"), "w") as f:
         f.write("\n".join(report) + "\n")
     made = plot(args.out, prefix, t1, t1_tokio, t3, t6, t2)
+    if t7:
+        finish_budgets(args.out, prefix, t7, None)
+        made += [f"{prefix}_budget.png"]
     log(f"wrote CSVs, report and {len(made)} plots to {args.out}")
+
+
+def emit_budgets(emit, t7, n, rounds):
+    emit(f"\n## Table 7: memory budget (Builder::memory_budget), P=200K, "
+         f"C={t7[0]['concurrency']}, N={n}, default policy (median "
+         f"throughput of {rounds} alternating runs; memory from that run)\n")
+    emit(budget_table(t7))
+    emit("\nBudget targets (issue 22)\n")
+    for line in check_budget_targets(t7):
+        emit("- " + line)
+
+
+def finish_budgets(out_dir, prefix, t7, report):
+    """Table 7's CSV and plot; with `report`, the report too (a
+    --budgets_only run writes its own, beside the full job's)."""
+    write_csv(os.path.join(out_dir, f"{prefix}_budget.csv"), t7)
+    made = plot_budgets(out_dir, prefix, t7)
+    if report is not None:
+        with open(os.path.join(out_dir, f"{prefix}_budget_report.txt"),
+                  "w") as f:
+            f.write("\n".join(report) + "\n")
+        log(f"wrote the budget CSV, report and {len(made)} plot to {out_dir}")
 
 
 if __name__ == "__main__":

@@ -10,6 +10,12 @@
 #                                     minutes on 2 cores)
 #   tools/memory_scaling.sh --full    every table: N=10,000, C=2..96, and
 #                                     request counts 1k..64k
+#   ... --budgets 16M,24M,32M         adds table 7: every backend at P=200K,
+#                                     C=96 under each Builder::memory_budget
+#                                     beside its unbudgeted run, with the
+#                                     budget's targets and a plot
+#                                     (*_budget.csv, *_budget.png)
+#   ... --budgets 24M --budgets_only  table 7 alone (*_budget_report.txt)
 #
 # Environment:
 #   BAZEL             Bazel command, may carry startup options (default: bazel)

@@ -1,6 +1,7 @@
 #ifndef TIDEPOOL_ALLOC_INTERNAL_BACKEND_IMPL_H_
 #define TIDEPOOL_ALLOC_INTERNAL_BACKEND_IMPL_H_
 
+#include <cstdint>
 #include <memory>
 
 #include "absl/status/status.h"
@@ -20,6 +21,8 @@ class BackendImpl {
   virtual void ThreadExit(ThreadRole) {}
   virtual void Trim() = 0;
   virtual void FillStats(Stats* stats) = 0;
+  // alloc::InUseBytes() for this backend.
+  virtual int64_t InUseBytes() = 0;
 };
 
 std::unique_ptr<BackendImpl> MakeGlibcBackend();

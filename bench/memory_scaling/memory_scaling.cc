@@ -66,6 +66,10 @@ ABSL_FLAG(std::string, alloc_policy, "default",
 ABSL_FLAG(uint64_t, thread_keep_alive_ms, 1000,
           "Builder::thread_keep_alive; each configuration idles for it plus "
           "1 s after the load.");
+ABSL_FLAG(std::vector<std::string>, memory_budget,
+          std::vector<std::string>({"0"}),
+          "Builder::memory_budget, in tidepool::ParseMemoryBudget's form "
+          "(0 for none, 25165824, 24M, 24MiB); one configuration per value.");
 ABSL_FLAG(bool, arena_report, false,
           "Print the allocator's Arena Info right after the load, and again "
           "after alloc::trim().");
@@ -193,12 +197,13 @@ std::chrono::milliseconds KeepAlive() {
   return std::chrono::milliseconds(absl::GetFlag(FLAGS_thread_keep_alive_ms));
 }
 
-absl::StatusOr<tidepool::Runtime> MakeRuntime() {
+absl::StatusOr<tidepool::Runtime> MakeRuntime(size_t budget) {
   absl::StatusOr<tidepool::alloc::Policy> policy = AllocPolicy();
   if (!policy.ok()) return policy.status();
   tidepool::Builder b;
   b.process_allocator(*std::move(policy));
   b.thread_keep_alive(KeepAlive());
+  b.memory_budget(budget);
   return b.build();
 }
 
@@ -212,8 +217,9 @@ std::string AllocatorName() {
   return name;
 }
 
-int RunChild(uint64_t requests, size_t payload, size_t concurrency) {
-  absl::StatusOr<tidepool::Runtime> rt = MakeRuntime();
+int RunChild(uint64_t requests, size_t payload, size_t concurrency,
+             size_t budget) {
+  absl::StatusOr<tidepool::Runtime> rt = MakeRuntime(budget);
   if (!rt.ok()) {
     std::fprintf(stderr, "memory_scaling: %s\n",
                  rt.status().ToString().c_str());
@@ -244,15 +250,18 @@ int RunChild(uint64_t requests, size_t payload, size_t concurrency) {
   std::this_thread::sleep_for(KeepAlive() + std::chrono::seconds(1));
   const uint64_t rss_idle_kb = ProcStatusKb("VmRSS");
   const tidepool::BlockingMetrics after_idle = rt->metrics().blocking;
+  const tidepool::MemoryBudgetMetrics& admission = after_load.budget;
   std::printf(
       "result impl=tidepool allocator=%s policy=%s requests=%llu "
-      "payload=%zu concurrency=%zu idle_rss_kb=%llu rss_last_kb=%llu "
+      "payload=%zu concurrency=%zu memory_budget=%zu idle_rss_kb=%llu "
+      "rss_last_kb=%llu "
       "hwm_kb=%llu vmpeak_kb=%llu rss_idle_kb=%llu load_s=%.3f "
       "req_per_s=%.1f threads_after_load=%zu threads_spawned=%llu "
       "threads_after_idle=%zu allocated=%lld arena=%lld free_held=%lld "
-      "releasable=%lld wrong=%llu\n",
+      "releasable=%lld admission_waits=%llu admission_wait_ms=%.1f "
+      "budget_samples=%llu budget_trims=%llu wrong=%llu\n",
       AllocatorName().c_str(), absl::GetFlag(FLAGS_alloc_policy).c_str(),
-      static_cast<unsigned long long>(requests), payload, concurrency,
+      static_cast<unsigned long long>(requests), payload, concurrency, budget,
       static_cast<unsigned long long>(idle_rss_kb),
       static_cast<unsigned long long>(rss_last_kb),
       static_cast<unsigned long long>(ProcStatusKb("VmHWM")),
@@ -264,6 +273,10 @@ int RunChild(uint64_t requests, size_t payload, size_t concurrency) {
       static_cast<long long>(stats.arena),
       static_cast<long long>(stats.free_held),
       static_cast<long long>(stats.releasable),
+      static_cast<unsigned long long>(admission.waited),
+      static_cast<double>(admission.wait_ns) / 1e6,
+      static_cast<unsigned long long>(admission.samples),
+      static_cast<unsigned long long>(admission.trims),
       static_cast<unsigned long long>(load.wrong.load()));
   return load.wrong.load() == 0 ? 0 : 1;
 }
@@ -271,13 +284,14 @@ int RunChild(uint64_t requests, size_t payload, size_t concurrency) {
 // Runs one configuration in a child that inherits stdout, so its lines reach
 // the caller as they are printed.
 absl::Status RunConfiguration(uint64_t requests, size_t payload,
-                              size_t concurrency) {
+                              size_t concurrency, size_t budget) {
   std::vector<std::string> args = {
       "memory_scaling",
       "--child",
       absl::StrCat("--requests=", requests),
       absl::StrCat("--payload_bytes=", payload),
       absl::StrCat("--concurrency=", concurrency),
+      absl::StrCat("--memory_budget=", budget),
       absl::StrCat("--alloc_policy=", absl::GetFlag(FLAGS_alloc_policy)),
       absl::StrCat("--thread_keep_alive_ms=",
                    absl::GetFlag(FLAGS_thread_keep_alive_ms)),
@@ -300,7 +314,7 @@ absl::Status RunConfiguration(uint64_t requests, size_t payload,
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
     return absl::InternalError(absl::StrCat(
         "requests=", requests, " payload=", payload,
-        " concurrency=", concurrency,
+        " concurrency=", concurrency, " memory_budget=", budget,
         WIFEXITED(status) ? " exited with status " : " was killed by signal ",
         WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status)));
   }
@@ -339,8 +353,22 @@ int main(int argc, char** argv) {
   absl::StatusOr<std::vector<size_t>> concurrency =
       ParseList("concurrency", absl::GetFlag(FLAGS_concurrency), 1);
   absl::Status policy = AllocPolicy().status();
-  for (const absl::Status& s :
-       {requests.status(), payloads.status(), concurrency.status(), policy}) {
+  std::vector<size_t> budgets;
+  absl::Status budget_status;
+  for (const std::string& v : absl::GetFlag(FLAGS_memory_budget)) {
+    absl::StatusOr<size_t> b =
+        tidepool::ParseMemoryBudget(v, "--memory_budget");
+    if (!b.ok()) {
+      budget_status = b.status();
+      break;
+    }
+    budgets.push_back(*b);
+  }
+  if (budget_status.ok() && budgets.empty()) {
+    budget_status = absl::InvalidArgumentError("--memory_budget is empty");
+  }
+  for (const absl::Status& s : {requests.status(), payloads.status(),
+                                concurrency.status(), policy, budget_status}) {
     if (!s.ok()) {
       std::fprintf(stderr, "memory_scaling: %s\n", s.ToString().c_str());
       return 2;
@@ -348,22 +376,28 @@ int main(int argc, char** argv) {
   }
   if (absl::GetFlag(FLAGS_child)) {
     if (requests->size() != 1 || payloads->size() != 1 ||
-        concurrency->size() != 1) {
+        concurrency->size() != 1 || budgets.size() != 1) {
       std::fprintf(stderr,
                    "memory_scaling: --child takes one value per list\n");
       return 2;
     }
-    return RunChild(requests->front(), payloads->front(), concurrency->front());
+    return RunChild(requests->front(), payloads->front(), concurrency->front(),
+                    budgets.front());
   }
   for (size_t n : *requests) {
     for (size_t p : *payloads) {
       for (size_t c : *concurrency) {
-        std::fprintf(stderr, "  tidepool %s policy=%s N=%zu P=%zu C=%zu\n",
-                     AllocatorName().c_str(),
-                     absl::GetFlag(FLAGS_alloc_policy).c_str(), n, p, c);
-        if (absl::Status s = RunConfiguration(n, p, c); !s.ok()) {
-          std::fprintf(stderr, "memory_scaling: %s\n", s.ToString().c_str());
-          return 1;
+        for (size_t budget : budgets) {
+          std::fprintf(stderr,
+                       "  tidepool %s policy=%s N=%zu P=%zu C=%zu "
+                       "budget=%zu\n",
+                       AllocatorName().c_str(),
+                       absl::GetFlag(FLAGS_alloc_policy).c_str(), n, p, c,
+                       budget);
+          if (absl::Status s = RunConfiguration(n, p, c, budget); !s.ok()) {
+            std::fprintf(stderr, "memory_scaling: %s\n", s.ToString().c_str());
+            return 1;
+          }
         }
       }
     }

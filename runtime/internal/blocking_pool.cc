@@ -22,6 +22,13 @@ std::chrono::steady_clock::time_point DeadlineAfter(
                                             : Clock::time_point::max();
 }
 
+// Handed to an idle thread in place of a call: "take the budget's watch".
+// Only its address is used.
+alignas(TaskHeader) char watch_marker;
+TaskHeader* WatchMarker() {
+  return reinterpret_cast<TaskHeader*>(&watch_marker);
+}
+
 }  // namespace
 
 BlockingPool::BlockingPool(const RuntimeConfig& config, Scheduler* scheduler)
@@ -31,7 +38,12 @@ BlockingPool::BlockingPool(const RuntimeConfig& config, Scheduler* scheduler)
       on_thread_start_(config.on_thread_start),
       on_thread_stop_(config.on_thread_stop),
       trim_(config.allocator.trim),
-      scheduler_(scheduler) {}
+      scheduler_(scheduler),
+      budget_(config.memory_budget == 0
+                  ? nullptr
+                  : std::make_unique<BudgetAdmission>(config.memory_budget,
+                                                      config.memory_in_use())),
+      in_use_source_(config.memory_in_use) {}
 
 BlockingPool::Ran BlockingPool::RunOne(TaskHeader* task) {
   Ran ran;
@@ -60,7 +72,7 @@ void BlockingPool::Spawn(TaskHeader* task) {
   {
     MutexLock lock(&mu_);
     if (!shutdown_) {
-      to_wake = Dispatch(task);
+      to_wake = budget_ == nullptr ? Dispatch(task) : AdmitOrWait(task);
       if (to_wake == nullptr) return;
     }
   }
@@ -98,6 +110,106 @@ BlockingPool::Idler* BlockingPool::Dispatch(TaskHeader* task) {
   }
   ++waking_;
   return idler;
+}
+
+BlockingPool::Idler* BlockingPool::AdmitOrWait(TaskHeader* task) {
+  if (budget_->TryAdmit(task)) return Dispatch(task);
+  return CallWatcher();
+}
+
+void BlockingPool::AfterBudgetedCall() {
+  // Queued for this thread, which is about to look for work: behind the
+  // calls admitted before it, and without a wake-up.
+  if (TaskHeader* next = budget_->Finished()) queue_.push_back(next);
+  const auto now = BudgetAdmission::Clock::now();
+  if (budget_->SampleDue(now)) {
+    budget_->BeginSample(now);
+    SampleBudget();
+    DispatchAdmitted();
+  }
+}
+
+void BlockingPool::SampleBudget() {
+  int64_t in_use;
+  std::chrono::nanoseconds took;
+  {
+    // The source takes microseconds or more (it locks the allocator's
+    // arenas) and a trim milliseconds: spawns and finishing threads go on
+    // meanwhile.
+    MutexUnlock unlock(&mu_);
+    const auto start = BudgetAdmission::Clock::now();
+    in_use = in_use_source_();
+    took = BudgetAdmission::Clock::now() - start;
+  }
+  budget_->OnSample(in_use, took);
+  if (budget_->UnderPressure()) {
+    bool trimmed;
+    {
+      MutexUnlock unlock(&mu_);
+      trimmed = alloc::TrimCoalesced(BudgetAdmission::kPressureTrimInterval);
+    }
+    if (trimmed) budget_->CountTrim();
+  }
+}
+
+void BlockingPool::DispatchAdmitted() {
+  while (!shutdown_) {
+    TaskHeader* task = budget_->AdmitWaiting();
+    if (task == nullptr) return;
+    if (Idler* idler = Dispatch(task)) {
+      // As in Spawn: woken without mu_, which it takes at once.
+      MutexUnlock unlock(&mu_);
+      idler->wake.Notify();
+    }
+  }
+}
+
+BlockingPool::Idler* BlockingPool::CallWatcher() {
+  if (watching_) return nullptr;
+  if (idle_.empty()) {
+    // Every thread runs a call: start one to watch, if the cap allows.
+    // Otherwise the next thread to finish a call watches.
+    if (active_ < max_threads_ && StartThread(WatchMarker())) watching_ = true;
+    return nullptr;
+  }
+  watching_ = true;
+  Idler* idler = idle_.back();
+  idle_.pop_back();
+  // release: as for a call in Dispatch(); pairs with SpinForCall()'s load.
+  idler->task.store(WatchMarker(), std::memory_order_release);
+  if (idler == spinner_) return nullptr;
+  ++waking_;
+  return idler;
+}
+
+TaskHeader* BlockingPool::Watch(Idler*& to_wake) {
+  watching_ = true;
+  if (to_wake != nullptr) {
+    MutexUnlock unlock(&mu_);
+    std::exchange(to_wake, nullptr)->wake.Notify();
+  }
+  TaskHeader* task = nullptr;
+  while (task == nullptr && !shutdown_ && budget_->HasWaiting()) {
+    budget_->BeginSample(BudgetAdmission::Clock::now());
+    SampleBudget();
+    // The first call admitted is this thread's, behind any admitted before
+    // it; the rest go to other threads.
+    if (TaskHeader* own = budget_->AdmitWaiting()) queue_.push_back(own);
+    DispatchAdmitted();
+    task = TakeQueued();
+    if (task == nullptr && !shutdown_ && budget_->HasWaiting()) {
+      watch_cv_.WaitFor(&mu_, budget_->WatchPeriod());
+    }
+  }
+  watching_ = false;
+  // Leaving with calls still waiting: an idle thread takes the watch over.
+  if (!shutdown_ && budget_->HasWaiting()) {
+    if (Idler* idler = CallWatcher()) {
+      MutexUnlock unlock(&mu_);
+      idler->wake.Notify();
+    }
+  }
+  return task;
 }
 
 BlockingPool::Idler* BlockingPool::WokenWithCall() {
@@ -172,6 +284,8 @@ void BlockingPool::ThreadMain(ThreadList::iterator self, size_t index,
   Idler idler;
   // A thread this one handed a call to, to wake once mu_ is released.
   Idler* to_wake = nullptr;
+  // Started to take the budget's watch (CallWatcher) rather than a call.
+  if (task == WatchMarker()) task = FirstWatch(idler, to_wake);
   while (task != nullptr) {
     if (to_wake != nullptr) std::exchange(to_wake, nullptr)->wake.Notify();
     const Ran ran = RunOne(task);
@@ -204,8 +318,29 @@ TaskHeader* BlockingPool::NextCall(const Ran& ran, Idler& idler,
     returning_.fetch_sub(1, std::memory_order_relaxed);
     call_ewma_ += (ran.took - call_ewma_) / 8;
   }
+  if (budget_ != nullptr) AfterBudgetedCall();
   TaskHeader* task = TakeQueued();
-  if (task == nullptr && !shutdown_) task = WaitForCall(idler, to_wake);
+  if (task == nullptr && budget_ != nullptr && !watching_ && !shutdown_ &&
+      budget_->HasWaiting()) {
+    task = Watch(to_wake);
+  }
+  return task != nullptr ? task : WaitOrExit(idler, to_wake);
+}
+
+TaskHeader* BlockingPool::FirstWatch(Idler& idler, Idler*& to_wake) {
+  MutexLock lock(&mu_);
+  TaskHeader* task = Watch(to_wake);
+  return task != nullptr ? task : WaitOrExit(idler, to_wake);
+}
+
+TaskHeader* BlockingPool::WaitOrExit(Idler& idler, Idler*& to_wake) {
+  TaskHeader* task = nullptr;
+  while (task == nullptr && !shutdown_) {
+    task = WaitForCall(idler, to_wake);
+    if (task == nullptr) break;  // the keep-alive ran out
+    // Only under a budget: handed the watch rather than a call.
+    if (task == WatchMarker()) task = Watch(to_wake);
+  }
   if (task == nullptr) {
     // From here on a spawn may start a replacement thread.
     --active_;
@@ -311,6 +446,11 @@ bool BlockingPool::Shutdown(std::chrono::nanoseconds timeout) {
     never_started.swap(queue_);
     never_started.insert(never_started.end(), waiting_.begin(), waiting_.end());
     waiting_.clear();
+    if (budget_ != nullptr) {
+      const std::deque<TaskHeader*> held = budget_->TakeWaiting();
+      never_started.insert(never_started.end(), held.begin(), held.end());
+    }
+    watch_cv_.SignalAll();
     // Under mu_: an idler leaves idle_ (and may exit) only under it.
     for (Idler* idler : idle_) idler->wake.Notify();
   }
@@ -343,7 +483,10 @@ bool BlockingPool::Shutdown(std::chrono::nanoseconds timeout) {
 
 size_t BlockingPool::Busy() const {
   MutexLock lock(&mu_);
-  return (active_ - idle_.size()) + queue_.size() + waiting_.size();
+  // A thread neither idle nor watching runs a call (or is on its way to).
+  const size_t running = active_ - idle_.size() - (watching_ ? 1 : 0);
+  return running + queue_.size() + waiting_.size() +
+         (budget_ != nullptr ? budget_->Waiting() : 0);
 }
 
 BlockingMetrics BlockingPool::Metrics() const {
@@ -357,6 +500,7 @@ BlockingMetrics BlockingPool::Metrics() const {
   m.spawn_failures = spawn_failures_;
   m.spinning_handoffs = spinning_handoffs_;
   m.chained_handoffs = chained_handoffs_;
+  if (budget_ != nullptr) m.budget = budget_->Metrics();
   return m;
 }
 

@@ -6,12 +6,15 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <list>
 #include <memory>
+#include <string>
 #include <thread>
 #include <vector>
 
 #include "alloc/policy.h"
+#include "runtime/internal/budget_admission.h"
 #include "runtime/internal/futex.h"
 #include "runtime/internal/mutex.h"
 #include "runtime/internal/runtime_config.h"
@@ -49,6 +52,16 @@ class Scheduler;
 // never wait this way: each would hold its arguments (a request's payload)
 // in flight longer, which raised the main job's peak memory by 5 to 11 MB
 // when every call waited (docs/results/history.md).
+//
+// Under a memory budget (RuntimeConfig::memory_budget) new calls pass
+// BudgetAdmission first, and those it holds back wait there, in FIFO order,
+// before they reach any of the above. They are admitted when a call
+// finishes, or by the watcher: one pool thread that, instead of idling
+// while calls wait for admission, samples the allocator every
+// BudgetAdmission::kWatchPeriod and admits what the budget lets in. A spawn
+// that makes a call wait hands the watch to an idle thread when nobody
+// holds it. Without a budget this costs one predictable branch in Spawn and
+// one in NextCall.
 //
 // Threads hold a shared_ptr to the pool and to the scheduler: if
 // shutdown_timeout expires with calls still running, those threads are
@@ -105,12 +118,37 @@ class BlockingPool : public std::enable_shared_from_this<BlockingPool> {
   // thread to wake once no lock is held.
   TaskHeader* NextCall(const Ran& ran, Idler& idler, Idler*& to_wake)
       ABSL_LOCKS_EXCLUDED(mu_);
+  // For a thread started to watch (budget only): Watch, then as NextCall.
+  TaskHeader* FirstWatch(Idler& idler, Idler*& to_wake)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  // Waits for a call (or the watch) until keep_alive runs out; nullptr
+  // when the thread is to exit, which it then has left the counts for.
+  TaskHeader* WaitOrExit(Idler& idler, Idler*& to_wake)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Lists this thread as idle and waits for a call: spins briefly if it is
   // the last to go idle, then sleeps until keep_alive runs out.
   TaskHeader* WaitForCall(Idler& idler, Idler*& to_wake)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void SpinForCall(Idler& idler) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void SleepForCall(Idler& idler) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Spawn under a budget: Dispatch(task) if admitted, else CallWatcher().
+  Idler* AdmitOrWait(TaskHeader* task) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // After an admitted call finished (budget only): admits the next call,
+  // queued for this thread, and samples the allocator when due.
+  void AfterBudgetedCall() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Samples the in-use bytes without mu_, applies the sample, and trims
+  // the allocator under pressure.
+  void SampleBudget() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Dispatches every waiting call the budget now admits.
+  void DispatchAdmitted() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Hands the watch to the newest idle thread, or starts a thread for it
+  // when none idles, unless someone holds it or the cap is reached. Returns
+  // the thread to wake after mu_ is released.
+  Idler* CallWatcher() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Watches while calls wait for admission: samples every kWatchPeriod and
+  // admits. Returns a call for this thread, or nullptr once none waits (or
+  // at shutdown). Wakes `to_wake` first.
+  TaskHeader* Watch(Idler*& to_wake) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Finds `task` a thread: the newest idle one (returned, to be woken after
   // mu_ is released, unless it is the spinner), or a place in waiting_, or
   // QueueOrStart.
@@ -163,6 +201,14 @@ class BlockingPool : public std::enable_shared_from_this<BlockingPool> {
   // wake-up, as it polls `task`.
   Idler* spinner_ ABSL_GUARDED_BY(mu_) = nullptr;
   SpinBackoff spin_backoff_ ABSL_GUARDED_BY(mu_);
+  // The memory budget's admission; null without a budget.
+  const std::unique_ptr<BudgetAdmission> budget_ ABSL_PT_GUARDED_BY(mu_);
+  // What the budget samples; called without mu_.
+  const std::function<int64_t()> in_use_source_;
+  // A thread watches for the budget, or has been handed the watch.
+  bool watching_ ABSL_GUARDED_BY(mu_) = false;
+  // The watcher sleeps on it between samples; shutdown signals it.
+  CondVar watch_cv_;
   uint64_t spawned_total_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t exited_total_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t spawn_failures_ ABSL_GUARDED_BY(mu_) = 0;

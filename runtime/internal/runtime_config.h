@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <string>
 
@@ -36,6 +37,10 @@ struct RuntimeConfig {
   TaskHook on_task_terminate;
   TaskHook on_before_task_poll;
   TaskHook on_after_task_poll;
+  // Bytes; 0: no budget. With one, memory_in_use is what the blocking pool
+  // samples (BudgetInUseSource(), set by Builder::build()).
+  size_t memory_budget = 0;
+  std::function<int64_t()> memory_in_use;
 };
 
 // Names the calling thread "<prefix>-<kind><index>" (kind 'w' for workers,

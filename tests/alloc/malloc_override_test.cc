@@ -69,7 +69,43 @@ int ChildReport() {
     return 0;
   }
   auto rt = builder->build();
-  if (rt.ok()) std::printf("workers=%zu\n", rt->metrics().workers);
+  if (rt.ok()) {
+    const RuntimeMetrics m = rt->metrics();
+    std::printf("workers=%zu memory_budget=%zu\n", m.workers,
+                m.blocking.budget.budget);
+  }
+  return 0;
+}
+
+// alloc::InUseBytes() counts a large block while it lives, and a runtime
+// with a memory budget builds and samples it.
+int ChildInUse() {
+  constexpr int64_t kSize = 64 << 20;
+  const alloc::Backend b = alloc::active_backend().kind;
+  const int64_t before = alloc::InUseBytes();
+  char* p = static_cast<char*>(malloc(kSize));
+  std::memset(p, 1, kSize);
+  // Keeps clang from eliding the malloc, memset and free altogether.
+  asm volatile("" : : "g"(p) : "memory");
+  const int64_t during = alloc::InUseBytes();
+  free(p);
+  const int64_t after = alloc::InUseBytes();
+  if (before < 0 || during - before < kSize) {
+    std::printf("in use %lld before, %lld with a 64 MiB block\n",
+                static_cast<long long>(before), static_cast<long long>(during));
+    return 1;
+  }
+  // mimalloc counts committed bytes, which may stay after the free.
+  if (b != alloc::Backend::kMimalloc && during - after < kSize) {
+    std::printf("in use %lld with the block, %lld after its free\n",
+                static_cast<long long>(during), static_cast<long long>(after));
+    return 1;
+  }
+  auto rt = Builder().worker_threads(1).memory_budget(24 << 20).build();
+  if (!rt.ok() || rt->metrics().blocking.budget.in_use <= 0) {
+    std::printf("budgeted runtime: %s\n", rt.status().ToString().c_str());
+    return 1;
+  }
   return 0;
 }
 
@@ -351,6 +387,7 @@ int Dispatch(const std::string& mode) {
   if (mode == "trim") return ChildTrim();
   if (mode == "stress") return ChildStress();
   if (mode == "idle_flush") return ChildIdleFlush();
+  if (mode == "in_use") return ChildInUse();
   std::printf("unknown child mode %s\n", mode.c_str());
   return 100;
 }
@@ -389,6 +426,11 @@ TEST_P(PerBackend, TrimReturnsMemory) {
 
 TEST_P(PerBackend, SleepingBlockingThreadReleasesItsCache) {
   auto r = RunChild("idle_flush", {{"TIDEPOOL_ALLOCATOR", GetParam()}});
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+}
+
+TEST_P(PerBackend, CountsInUseBytesForTheMemoryBudget) {
+  auto r = RunChild("in_use", {{"TIDEPOOL_ALLOCATOR", GetParam()}});
   EXPECT_EQ(r.exit_code, 0) << r.output;
 }
 
@@ -459,6 +501,23 @@ TEST(MallocOverrideTest, BadRuntimeKnobInConfigFileIsRejected) {
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_THAT(r.output, HasSubstr("TIDEPOOL_SLOW_POLL_THRESHOLD_MS='soon' "
                                   "(from TIDEPOOL_CONFIG)"));
+}
+
+TEST(MallocOverrideTest, ConfigFileSetsTheMemoryBudget) {
+  const std::string path = WriteConfig("budget.conf", "memory_budget = 24M\n");
+  auto r = RunChild("report", {{"TIDEPOOL_CONFIG", path}});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("memory_budget=25165824"));
+  r = RunChild("report",
+               {{"TIDEPOOL_CONFIG", path}, {"TIDEPOOL_MEMORY_BUDGET", "1G"}});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("memory_budget=1073741824"));
+  const std::string bad = WriteConfig("bad_budget.conf", "memory_budget=24X\n");
+  r = RunChild("report", {{"TIDEPOOL_CONFIG", bad}});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_THAT(r.output,
+              HasSubstr("TIDEPOOL_MEMORY_BUDGET (from TIDEPOOL_CONFIG)='24X' "
+                        "is not valid: accepted values are 0 (no budget)"));
 }
 
 TEST(MallocOverrideTest, MalformedConfigFileNamesTheLine) {

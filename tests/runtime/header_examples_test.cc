@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "alloc/policy.h"
+#include "alloc/sanitizer.h"
 #include "gtest/gtest.h"
 #include "runtime/runtime.h"
 
@@ -108,6 +109,26 @@ TEST(HeaderExamplesTest, BuilderAndPolicy) {
     auto rt = tidepool::Builder().process_allocator(p).build();
     // end
     EXPECT_TRUE(rt.ok()) << rt.status();
+  }
+  {
+    // example: runtime/builder.h
+    auto rt = tidepool::Builder().memory_budget(size_t{24} << 20).build();
+    // end
+    // Sanitizer builds interpose malloc, and no backend counts in-use bytes.
+#if TIDEPOOL_SANITIZER_BUILD
+    EXPECT_TRUE(absl::IsFailedPrecondition(rt.status())) << rt.status();
+#else
+    ASSERT_TRUE(rt.ok()) << rt.status();
+    EXPECT_EQ(rt->metrics().blocking.budget.budget, size_t{24} << 20);
+#endif
+  }
+  {
+    tidepool::Builder builder;
+    // example: runtime/memory_budget.h
+    absl::StatusOr<size_t> b = tidepool::ParseMemoryBudget("24M");
+    if (b.ok()) builder.memory_budget(*b);  // 25165824
+    // end
+    EXPECT_EQ(*b, 25165824u);
   }
   {
     // example: runtime/unhandled_exception.h

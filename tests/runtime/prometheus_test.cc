@@ -61,6 +61,22 @@ RuntimeMetrics TwoWorkers() {
   return m;
 }
 
+// TwoWorkers() with a memory budget, so that its families appear.
+RuntimeMetrics Budgeted() {
+  RuntimeMetrics m = TwoWorkers();
+  MemoryBudgetMetrics& b = m.blocking.budget;
+  b.budget = 1 << 20;
+  b.in_use = 1 << 19;
+  b.pressure = 0.5;
+  b.limit = 3;
+  b.waiting = 2;
+  b.waited = 9;
+  b.wait_ns = 1'500'000'000;
+  b.samples = 40;
+  b.trims = 1;
+  return m;
+}
+
 // The families of a text: name -> TYPE, and how many HELP and TYPE lines
 // each has; and the sample lines.
 struct Parsed {
@@ -131,6 +147,18 @@ constexpr const char* kWhenReported[] = {
     "tidepool_allocator_utilization_ratio",
     "tidepool_allocator_resident_bytes",
     "tidepool_allocator_retained_bytes",
+};
+
+constexpr const char* kWithABudget[] = {
+    "tidepool_memory_budget_bytes",
+    "tidepool_memory_budget_in_use_bytes",
+    "tidepool_memory_budget_pressure_ratio",
+    "tidepool_memory_budget_samples_total",
+    "tidepool_memory_budget_trims_total",
+    "tidepool_blocking_admission_limit",
+    "tidepool_blocking_admission_queue_depth",
+    "tidepool_blocking_admission_waits_total",
+    "tidepool_blocking_admission_wait_seconds_total",
 };
 
 // The format's rules as this exporter follows them, on any of its texts.
@@ -204,6 +232,32 @@ TEST(PrometheusTextTest, SnapshotTextHasEveryFamily) {
            "tidepool_allocator_utilization_ratio 0.25\n",
            "tidepool_allocator_resident_bytes 512\n",
            "tidepool_allocator_retained_bytes 1024\n",
+       }) {
+    EXPECT_NE(text.find(sample), std::string::npos) << sample;
+  }
+}
+
+TEST(PrometheusTextTest, BudgetFamiliesOnlyWithABudget) {
+  const Parsed without = Parse(PrometheusText(TwoWorkers(), FullStats()));
+  for (const char* name : kWithABudget) {
+    EXPECT_EQ(without.type_lines.count(name), 0u) << name;
+  }
+  const std::string text = PrometheusText(Budgeted(), FullStats());
+  ExpectWellFormed(text);
+  const Parsed with = Parse(text);
+  for (const char* name : kWithABudget) {
+    EXPECT_EQ(with.type_lines.count(name), 1u) << name;
+  }
+  for (const char* sample : {
+           "tidepool_memory_budget_bytes 1048576\n",
+           "tidepool_memory_budget_in_use_bytes 524288\n",
+           "tidepool_memory_budget_pressure_ratio 0.5\n",
+           "tidepool_memory_budget_samples_total 40\n",
+           "tidepool_memory_budget_trims_total 1\n",
+           "tidepool_blocking_admission_limit 3\n",
+           "tidepool_blocking_admission_queue_depth 2\n",
+           "tidepool_blocking_admission_waits_total 9\n",
+           "tidepool_blocking_admission_wait_seconds_total 1.5\n",
        }) {
     EXPECT_NE(text.find(sample), std::string::npos) << sample;
   }
@@ -293,6 +347,7 @@ TEST(PrometheusTextTest, PromtoolAcceptsTheText) {
   odd.io_driver = "a\\b\"c\nd";
   for (const std::string& text :
        {PrometheusText(rt), PrometheusText(TwoWorkers(), FullStats()),
+        PrometheusText(Budgeted(), FullStats()),
         PrometheusText(odd, alloc::Stats{})}) {
     const auto [status, printed] = PromtoolCheck(*tool, text);
     EXPECT_EQ(status, 0) << printed << "\n--- text:\n" << text;
