@@ -95,22 +95,7 @@ class UringDriver final : public IoDriver {
     source->Unref();
   }
 
-  // A socket operation that can finish at once (a send with room in the
-  // socket buffer, a receive with data waiting) is done with one syscall
-  // and MSG_DONTWAIT, which makes that one call non-blocking on a blocking
-  // socket. Through the ring it would cost a suspension, a submission, a
-  // reap and a wake-up. Only what would block goes to the ring.
-  bool TryNow(IoOp* op) override {
-    // acquire: pairs with the release in Deregister().
-    const int64_t r = op->source->closed.load(std::memory_order_acquire)
-                          ? -EBADF
-                          : UringAttemptNow(*op);
-    if (r == -EAGAIN) return false;
-    op->result = r;
-    // relaxed: the owner reads its own result; nobody else saw the op.
-    op->done.store(true, std::memory_order_relaxed);
-    return true;
-  }
+  bool TryNow(IoOp* op) override { return UringTryNow(op); }
 
   bool Start(IoOp* op, TaskHeader* task) override {
     // acquire: pairs with the release in Deregister().

@@ -44,6 +44,18 @@ int64_t UringAttemptNow(const IoOp& op) {
   }
 }
 
+bool UringTryNow(IoOp* op) {
+  // acquire: pairs with the store of closed in the drivers' Deregister().
+  const int64_t r = op->source->closed.load(std::memory_order_acquire)
+                        ? -EBADF
+                        : UringAttemptNow(*op);
+  if (r == -EAGAIN) return false;
+  op->result = r;
+  // relaxed: the owner reads its own result; nobody else saw the op.
+  op->done.store(true, std::memory_order_relaxed);
+  return true;
+}
+
 void UringPrepare(io_uring_sqe* sqe, IoOp* op) {
   const int fd = op->source->fd;
   switch (op->code) {

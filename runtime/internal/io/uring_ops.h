@@ -43,6 +43,13 @@ struct UringSource : IoSource {
 // that cannot be tried that way (accept, connect), which only a ring runs.
 int64_t UringAttemptNow(const IoOp& op);
 
+// IoDriver::TryNow for both io_uring drivers: a socket operation that can
+// finish at once (a send with room in the socket buffer, a receive with
+// data waiting) is done with one syscall. Through a ring it would cost a
+// suspension, a submission, a reap and a wake-up; only what would block
+// goes there. -EBADF on a closed source.
+bool UringTryNow(IoOp* op);
+
 // Fills `sqe` for `op` (user_data: the op itself).
 void UringPrepare(io_uring_sqe* sqe, IoOp* op);
 

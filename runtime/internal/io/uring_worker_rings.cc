@@ -421,17 +421,7 @@ class WorkerRings final : public IoDriver {
     source->Unref();
   }
 
-  bool TryNow(IoOp* op) override {
-    // acquire: pairs with the store in Deregister().
-    const int64_t r = op->source->closed.load(std::memory_order_acquire)
-                          ? -EBADF
-                          : UringAttemptNow(*op);
-    if (r == -EAGAIN) return false;
-    op->result = r;
-    // relaxed: the owner reads its own result; nobody else saw the op.
-    op->done.store(true, std::memory_order_relaxed);
-    return true;
-  }
+  bool TryNow(IoOp* op) override { return UringTryNow(op); }
 
   bool Start(IoOp* op, TaskHeader* task) override {
     if (!Mine()) {

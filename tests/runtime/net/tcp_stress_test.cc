@@ -14,6 +14,7 @@
 
 #include "gtest/gtest.h"
 #include "runtime/runtime.h"
+#include "tests/runtime/net/net_test_util.h"
 #include "tests/util/test_util.h"
 
 namespace tidepool {
@@ -100,18 +101,13 @@ Task<void> Client(SocketAddress addr, uint32_t seed, int exchanges,
   }
 }
 
-class TcpStressTest : public ::testing::TestWithParam<std::string> {};
+class TcpStressTest : public ::tidepool::testing::DriverTest {};
 
 TEST_P(TcpStressTest, TimeoutsAndAbortsMidOperation) {
   const size_t fds_before = OpenFds();
   auto tally = std::make_shared<Tally>();
   {
-    auto built = Builder()
-                     .worker_threads(2)
-                     .io_driver(*ParseIoDriverKind(GetParam()))
-                     .build();
-    ASSERT_TRUE(built.ok()) << built.status();
-    Runtime rt = *std::move(built);
+    Runtime rt = MakeRuntime(/*workers=*/2);
     auto root = [&]() -> Task<bool> {
       auto listener = TcpListener::bind(*SocketAddress::Parse("127.0.0.1:0"));
       if (!listener.ok()) co_return false;
@@ -152,12 +148,7 @@ TEST_P(TcpStressTest, CancellationsFromAnyThreadEndEveryOperation) {
   const size_t fds_before = OpenFds();
   std::atomic<int> ended{0};
   {
-    auto built = Builder()
-                     .worker_threads(2)
-                     .io_driver(*ParseIoDriverKind(GetParam()))
-                     .build();
-    ASSERT_TRUE(built.ok()) << built.status();
-    Runtime rt = *std::move(built);
+    Runtime rt = MakeRuntime(/*workers=*/2);
     auto listener = rt.block_on([]() -> Task<absl::StatusOr<TcpListener>> {
       co_return TcpListener::bind(*SocketAddress::Parse("127.0.0.1:0"));
     }());
@@ -232,9 +223,7 @@ TEST_P(TcpStressTest, CancellationsFromAnyThreadEndEveryOperation) {
   EXPECT_EQ(OpenFds(), fds_before);
 }
 
-INSTANTIATE_TEST_SUITE_P(Drivers, TcpStressTest,
-                         ::testing::Values("uring", "epoll"),
-                         [](const auto& info) { return info.param; });
+TIDEPOOL_INSTANTIATE_FOR_DRIVERS(TcpStressTest);
 
 }  // namespace
 }  // namespace tidepool
