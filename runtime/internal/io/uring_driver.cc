@@ -198,14 +198,8 @@ class UringDriver final : public IoDriver {
     bool unparked = false;
     if (ReapLocked(&unparked) > 0 || unparked) return;
     if (UnparkedSince(unparks_seen)) return;
-    int64_t timeout_ns = -1;
-    if (deadline) {
-      const auto left = *deadline - std::chrono::steady_clock::now();
-      timeout_ns = std::max<int64_t>(
-          0,
-          std::chrono::duration_cast<std::chrono::nanoseconds>(left).count());
-      if (timeout_ns == 0) return;
-    }
+    const int64_t timeout_ns = UringTimeoutNs(deadline);
+    if (timeout_ns == 0) return;
     WaitLocked(timeout_ns);
     ReapLocked();
   }
@@ -262,15 +256,7 @@ class UringDriver final : public IoDriver {
   // timeout_ns < 0: no timeout. Returns when a completion is ready, on
   // timeout, or on a signal.
   void WaitLocked(int64_t timeout_ns) ABSL_EXCLUSIVE_LOCKS_REQUIRED(reap_mu_) {
-    __kernel_timespec ts{timeout_ns / 1'000'000'000,
-                         timeout_ns % 1'000'000'000};
-    io_uring_getevents_arg arg{};
-    arg.sigmask = 0;
-    arg.sigmask_sz = _NSIG / 8;
-    arg.ts = timeout_ns < 0 ? 0 : reinterpret_cast<uintptr_t>(&ts);
-    io_uring_enter2(ring_.ring_fd, 0, 1,
-                    IORING_ENTER_GETEVENTS | IORING_ENTER_EXT_ARG,
-                    reinterpret_cast<sigset_t*>(&arg), sizeof(arg));
+    UringWaitForEvents(&ring_, timeout_ns);
   }
 
   // Publishes every ready completion and wakes the tasks. Returns how many

@@ -1,8 +1,10 @@
 #include "runtime/internal/io/uring_ops.h"
 
 #include <poll.h>
+#include <signal.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <utility>
 
@@ -54,6 +56,25 @@ bool UringTryNow(IoOp* op) {
   // relaxed: the owner reads its own result; nobody else saw the op.
   op->done.store(true, std::memory_order_relaxed);
   return true;
+}
+
+int64_t UringTimeoutNs(
+    std::optional<std::chrono::steady_clock::time_point> deadline) {
+  if (!deadline) return -1;
+  const auto left = *deadline - std::chrono::steady_clock::now();
+  return std::max<int64_t>(
+      0, std::chrono::duration_cast<std::chrono::nanoseconds>(left).count());
+}
+
+void UringWaitForEvents(io_uring* ring, int64_t timeout_ns) {
+  __kernel_timespec ts{timeout_ns / 1'000'000'000, timeout_ns % 1'000'000'000};
+  io_uring_getevents_arg arg{};
+  arg.sigmask = 0;
+  arg.sigmask_sz = _NSIG / 8;
+  arg.ts = timeout_ns < 0 ? 0 : reinterpret_cast<uintptr_t>(&ts);
+  io_uring_enter2(ring->ring_fd, 0, 1,
+                  IORING_ENTER_GETEVENTS | IORING_ENTER_EXT_ARG,
+                  reinterpret_cast<sigset_t*>(&arg), sizeof(arg));
 }
 
 void UringPrepare(io_uring_sqe* sqe, IoOp* op) {

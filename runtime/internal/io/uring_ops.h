@@ -8,7 +8,9 @@
 #include <liburing.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
+#include <optional>
 
 #include "runtime/internal/io/io_driver.h"
 
@@ -49,6 +51,14 @@ int64_t UringAttemptNow(const IoOp& op);
 // suspension, a submission, a reap and a wake-up; only what would block
 // goes there. -EBADF on a closed source.
 bool UringTryNow(IoOp* op);
+
+// Nanoseconds until `deadline` for UringWaitForEvents: -1 without one, 0
+// once it has passed.
+int64_t UringTimeoutNs(
+    std::optional<std::chrono::steady_clock::time_point> deadline);
+// Waits in `ring` (running its deferred completion work) until a
+// completion is ready, `timeout_ns` passes (-1: no timeout), or a signal.
+void UringWaitForEvents(io_uring* ring, int64_t timeout_ns);
 
 // Fills `sqe` for `op` (user_data: the op itself).
 void UringPrepare(io_uring_sqe* sqe, IoOp* op);
