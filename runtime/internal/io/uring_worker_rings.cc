@@ -1,12 +1,10 @@
 #include "runtime/internal/io/uring_worker_rings.h"
 
 #include <liburing.h>
-#include <signal.h>
 #include <sys/eventfd.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <array>
 #include <atomic>
 #include <cerrno>
