@@ -11,11 +11,12 @@
 # and waits LOSS_TIMEOUT_MS for each echo; a datagram not echoed by then is
 # counted lost and the socket goes on, so a loss costs time but never hangs
 # the run (on loopback a datagram is lost only when a receive buffer is
-# full). Each run starts a fresh server. Rounds alternate the order of the
-# servers (forwards, then backwards) so that drift on the machine hits all
-# of them alike. The client always runs with 2 workers and
-# TIDEPOOL_IO=CLIENT_IO. Prints a markdown table of medians over the
-# rounds; raw outputs stay in $OUT_DIR.
+# full; an echo that comes after the timeout, a stall on a busy machine, is
+# counted lost and then late). Each run starts a fresh server. Rounds
+# alternate the order of the servers (forwards, then backwards) so that
+# drift on the machine hits all of them alike. The client always runs with
+# 2 workers and TIDEPOOL_IO=CLIENT_IO. Prints a markdown table of medians
+# over the rounds; raw outputs stay in $OUT_DIR.
 #
 # Client and servers share the machine: on a 2-core box they share those 2
 # cores, so the figures measure client plus server, not the server alone.
@@ -189,12 +190,13 @@ for c in (1, 64):
              for s in servers]
     print(f"| {c} | " + " | ".join(cells) + " |")
 print()
-print(f"Datagrams lost (no echo within {loss_timeout_ms} ms), summed over "
-      "rounds:\n")
+print(f"Datagrams lost (no echo within {loss_timeout_ms} ms) / of those, "
+      "echoed late (a stall, not a loss), summed over rounds:\n")
 print("| sockets | tidepool uring | tidepool epoll | tokio |")
 print("|---:|---:|---:|---:|")
 for c in (1, 64):
-    cells = [f"{sum(x['lost'] for x in runs[(s, c)]):.0f}" for s in servers]
+    cells = [f"{sum(x['lost'] for x in runs[(s, c)]):.0f} / "
+             f"{sum(x['late'] for x in runs[(s, c)]):.0f}" for s in servers]
     print(f"| {c} | " + " | ".join(cells) + " |")
 print()
 print("Per-round round trips per second (spread between runs):\n")
