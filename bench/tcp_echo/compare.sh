@@ -81,6 +81,9 @@ trap stop_server EXIT
 # Starts server $1 with its output in $2; sets server_pid and port.
 start_server() {
   local name=$1 log=$2
+  # Created here, so that the wait below can read it before the server
+  # writes to it.
+  : >"$log"
   case $name in
     tidepool-uring)
       TIDEPOOL_IO=uring ${server_cpus[@]+"${server_cpus[@]}"} \
