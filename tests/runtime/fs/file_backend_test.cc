@@ -12,6 +12,7 @@
 #include <cstring>
 #include <functional>
 #include <memory>
+#include <ostream>
 #include <random>
 #include <string>
 #include <vector>
@@ -41,6 +42,8 @@ struct Config {
   bool current_thread;
   IoDriverKind driver;
 };
+
+void PrintTo(const Config& c, std::ostream* os) { *os << c.name; }
 
 class FileBackendTest : public ::testing::TestWithParam<Config> {
  protected:
@@ -314,7 +317,8 @@ TEST_P(FileBackendTest, AbortMidRead) {
         CO_ASSERT_TRUE(n.ok());
         EXPECT_EQ(std::string_view(buf, *n), "x");
       } else {
-        // The aborted call takes the first byte, into its own buffer.
+        // The aborted call, if it started before the abort, takes the
+        // first byte into its own buffer; else it never runs.
         EXPECT_EQ(::write(writer, "x", 1), 1);
         CO_ASSERT_TRUE(co_await Eventually([rt] {
           const RuntimeMetrics m = rt->metrics();
@@ -323,7 +327,8 @@ TEST_P(FileBackendTest, AbortMidRead) {
         EXPECT_EQ(::write(writer, "y", 1), 1);
         absl::StatusOr<size_t> n = co_await f->read(buf);
         CO_ASSERT_TRUE(n.ok());
-        EXPECT_EQ(std::string_view(buf, *n), "y");
+        const std::string_view got(buf, *n);
+        EXPECT_TRUE(got == "y" || got == "xy") << got;
       }
       ::close(writer);
     }(&rt, fifo, OnRing()));
