@@ -16,12 +16,12 @@
 // inline when the page cache serves it and on its own io-wq threads when
 // the disk must, so no runtime thread blocks and no data is copied. An
 // aborted read or write is cancelled, and waited for, before the task's
-// frame goes (a read already running on the disk is not interruptible:
-// that wait lasts until it ends). Otherwise (epoll, or a kernel without
-// the opcodes; fs_backend "blocking pool") each is one system call on the
-// runtime's blocking pool (spawn_blocking), as tokio::fs does: a hand-off
-// to a pool thread and back (a few microseconds), and one copy between the
-// caller's buffer and one the call owns, since an aborted task's call runs
+// frame goes (a read the kernel has started on the disk may not be
+// interruptible: then that wait lasts until it ends). Otherwise (epoll, or a
+// kernel without the opcodes; fs_backend "blocking pool") each is one system
+// call on the runtime's blocking pool (spawn_blocking), as tokio::fs does: a
+// hand-off to a pool thread and back (a few microseconds), and one copy between
+// the caller's buffer and one the call owns, since an aborted task's call runs
 // on and must not touch a buffer the task has freed. open(), metadata()
 // and fs/fs.h's path operations always use the blocking pool. Either way,
 // prefer few large operations to many small ones.
@@ -34,13 +34,13 @@
 // read_at() and write_at() leave both alone.
 //
 // Who may call: operations are awaited inside tidepool tasks, one at a
-// time per File (read() and write() share the position; the driver
-// refuses a second read, or a second write, while one is in flight, with
-// FailedPrecondition "busy"). A File may move between tasks, threads and
-// runtimes (each operation uses the backend of the runtime it runs in),
-// but not while an operation of it is in flight. close() or destruction
-// releases the descriptor; a blocking-pool call still running on it (of an
-// aborted task) keeps it open until that call ends.
+// time per File (read() and write() share the position; on io_uring a
+// second read, or a second write, while one is in flight fails with
+// FailedPrecondition "busy", as on a socket). A File may move between
+// tasks, threads and runtimes (each operation uses the backend of the
+// runtime it runs in), but not while an operation of it is in flight. close()
+// or destruction releases the descriptor; a blocking-pool call still running on
+// it (of an aborted task) keeps it open until that call ends.
 //
 // Errors: absl::ErrnoToStatus of the call's errno, with the call and the
 // path in the message ("open /tmp/x: No such file or directory"); after
