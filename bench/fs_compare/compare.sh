@@ -84,6 +84,7 @@ load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
 python3 - "$out" "$rounds" "$size_mib" "$chunk_kib" "$dir" "$load_before" \
   "$load_after" <<'EOF_PY'
+import re
 import statistics
 import sys
 
@@ -92,14 +93,17 @@ rounds = int(rounds)
 peers = ["tidepool-uring", "tidepool-pool", "tokio"]
 
 
+# The backend's name may hold spaces ("blocking pool").
+LINE = re.compile(r"^backend=(.+) write_mbps=(\S+) read_mbps=(\S+)$")
+
+
 def result(peer, r):
     with open(f"{out}/{peer}_{r}.txt") as f:
         for line in f:
-            if line.startswith("backend="):
-                kv = dict(x.split("=") for x in line.split())
-                return {"backend": kv["backend"],
-                        "write": float(kv["write_mbps"]),
-                        "read": float(kv["read_mbps"])}
+            m = LINE.match(line.strip())
+            if m:
+                return {"backend": m[1], "write": float(m[2]),
+                        "read": float(m[3])}
     raise SystemExit(f"no result line in {peer}_{r}.txt")
 
 
