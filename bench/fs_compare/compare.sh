@@ -8,7 +8,11 @@
 #   tidepool-pool   the same with TIDEPOOL_IO=epoll: on the blocking pool
 #   tokio           bench/peers/tokio_fs: tokio::fs, on its blocking pool
 # No fsync, and the read finds the file in the page cache: the figures
-# measure what each runtime adds to the kernel's copy, not the disk. Each
+# measure what each runtime adds to the kernel's copy, not the disk. On a
+# disk-backed DIR the writes still meet the kernel's writeback of earlier
+# runs and vary several-fold from run to run; DIR=/dev/shm (tmpfs) leaves
+# the disk out. tokio 1.24's File moves at most 16 KiB per blocking call
+# (MAX_BUF in tokio's io/blocking.rs), whatever the chunk size. Each
 # run creates the file under DIR and removes it. Rounds alternate the order
 # of the peers (forwards, then backwards) so that drift on the machine hits
 # all of them alike. Prints a markdown table of medians; raw outputs stay in
