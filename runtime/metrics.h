@@ -101,7 +101,11 @@ struct RuntimeMetrics {
   // How it is set up: "ring per worker (DEFER_TASKRUN)", "ring per worker
   // (COOP_TASKRUN)", "shared ring" or "epoll".
   std::string io_driver_mode;
-  size_t io_in_flight = 0;  // socket operations waiting in the driver
+  size_t io_in_flight = 0;  // operations waiting in the driver
+  // Where fs::File's reads, writes and fsyncs run: "io_uring" (the driver
+  // above, when the kernel has the opcodes) or "blocking pool" (epoll, or
+  // no opcodes). runtime/fs/file.h.
+  std::string fs_backend;
   // Exceptions of detached tasks and blocking calls, handed to the
   // unhandled-exception handler (runtime/unhandled_exception.h).
   uint64_t unhandled_exceptions = 0;

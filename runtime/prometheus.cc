@@ -306,7 +306,11 @@ std::string PrometheusText(const RuntimeMetrics& m, const alloc::Stats& a) {
          "epoll).",
          "mode", m.io_driver_mode);
   w.Gauge("tidepool_io_in_flight",
-          "Socket operations waiting in the I/O driver.", m.io_in_flight);
+          "Socket and file operations waiting in the I/O driver.",
+          m.io_in_flight);
+  w.Info("tidepool_fs_backend_info",
+         "Where file reads and writes run (io_uring, blocking pool).",
+         "backend", m.fs_backend);
 
   w.Info("tidepool_allocator_info", "The allocator serving malloc.", "backend",
          alloc::BackendName(a.backend));

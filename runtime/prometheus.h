@@ -49,7 +49,9 @@
 //   I/O        tidepool_io_driver_info{driver="uring"} 1 (or "epoll"),
 //              tidepool_io_driver_mode_info{mode="ring per worker
 //              (DEFER_TASKRUN)"} 1 (or "shared ring", "epoll"...),
-//              tidepool_io_in_flight
+//              tidepool_io_in_flight,
+//              tidepool_fs_backend_info{backend="io_uring"} 1 (or
+//              "blocking pool")
 //   allocator  tidepool_allocator_info{backend="glibc"} 1 (or "jemalloc",
 //              "mimalloc", "unknown"), tidepool_allocator_trims_total,
 //              tidepool_allocator_trim_released_bytes_total, and where the

@@ -5,10 +5,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdint>
+#include <span>
+#include <string_view>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "runtime/fs/internal/file_io.h"
 #include "runtime/spawn.h"
 
 namespace tidepool::fs {
@@ -41,9 +46,57 @@ int OpenRetrying(const std::string& path, int flags, mode_t mode = 0) {
   return fd;
 }
 
+// read_to_string with io_uring: open on the blocking pool, then reads
+// straight into the string.
+Task<absl::StatusOr<std::string>> ReadOnRing(const std::string& path) {
+  absl::StatusOr<internal::OpenedFile> f =
+      co_await internal::Open(path, O_RDONLY, 0);
+  if (!f.ok()) co_return f.status();
+  // The size at open is a hint (the file may change while it is read, and
+  // /proc says 0): one byte more, so that the read finding the end needs
+  // no bigger buffer.
+  std::string out(std::max<uint64_t>(f->size + 1, 4096), '\0');
+  size_t filled = 0;
+  while (true) {
+    if (filled == out.size()) out.resize(out.size() * 2);
+    const int64_t at = f->seekable ? static_cast<int64_t>(filled) : -1;
+    absl::StatusOr<size_t> n = co_await internal::Read(
+        f->source.get(), path,
+        std::span<char>(out.data() + filled, out.size() - filled), at, "read");
+    if (!n.ok()) co_return n.status();
+    if (*n == 0) break;
+    filled += *n;
+  }
+  out.resize(filled);
+  co_return out;
+}
+
+// write with io_uring: open on the blocking pool, then writes straight from
+// `data`.
+Task<absl::Status> WriteOnRing(const std::string& path, std::string_view data) {
+  absl::StatusOr<internal::OpenedFile> f =
+      co_await internal::Open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  if (!f.ok()) co_return f.status();
+  size_t written = 0;
+  while (written < data.size()) {
+    const int64_t at = f->seekable ? static_cast<int64_t>(written) : -1;
+    absl::StatusOr<size_t> n = co_await internal::Write(
+        f->source.get(), path, data.substr(written), at, "write");
+    if (!n.ok()) co_return n.status();
+    if (*n == 0) {
+      co_return absl::DataLossError(
+          absl::StrCat("write ", path, ": wrote nothing"));
+    }
+    written += *n;
+  }
+  co_return absl::OkStatus();
+}
+
 }  // namespace
 
 Task<absl::StatusOr<std::string>> read_to_string(std::string path) {
+  if (internal::FileDriver() != nullptr) co_return co_await ReadOnRing(path);
+  // The blocking pool: the whole job in one call.
   co_return co_await spawn_blocking(
       [path = std::move(path)]() -> absl::StatusOr<std::string> {
         const Fd fd(OpenRetrying(path, O_RDONLY));
@@ -66,6 +119,9 @@ Task<absl::StatusOr<std::string>> read_to_string(std::string path) {
 }
 
 Task<absl::Status> write(std::string path, std::string data) {
+  if (internal::FileDriver() != nullptr) {
+    co_return co_await WriteOnRing(path, data);
+  }
   co_return co_await spawn_blocking(
       [path = std::move(path), data = std::move(data)]() -> absl::Status {
         const Fd fd(OpenRetrying(path, O_WRONLY | O_CREAT | O_TRUNC, 0644));

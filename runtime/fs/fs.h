@@ -10,10 +10,12 @@
 //   absl::StatusOr<std::string> text =
 //       co_await tidepool::fs::read_to_string("/tmp/x");  // "abc"
 //
-// Each runs its system calls on the runtime's blocking pool
-// (spawn_blocking), like File (runtime/fs/file.h), which says what that
-// costs; io_uring is not used for files yet. Inside tidepool tasks; the
-// arguments are copied into the call, so temporaries are fine. Errors are
+// read_to_string and write open the file on the runtime's blocking pool,
+// then read or write it where File does (runtime/fs/file.h, which says
+// what each backend costs): on io_uring straight into, or from, the string,
+// else in the same blocking-pool call as the open. The other functions are
+// one system call each on the blocking pool. Inside tidepool tasks; the
+// arguments are taken by value, so temporaries are fine. Errors are
 // absl::ErrnoToStatus of errno with the call and the path in the message.
 
 #include <string>

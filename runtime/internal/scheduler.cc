@@ -660,6 +660,7 @@ RuntimeMetrics Scheduler::Metrics() const {
   m.io_driver = std::string(IoDriverName(io_->kind()));
   m.io_driver_mode = std::string(io_->mode());
   m.io_in_flight = io_->in_flight();
+  m.fs_backend = io_->file_ops() ? "io_uring" : "blocking pool";
   // relaxed: a statistic (UnhandledSink::count).
   m.unhandled_exceptions = sink_->count.load(std::memory_order_relaxed);
   return m;

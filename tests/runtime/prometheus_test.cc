@@ -58,6 +58,7 @@ RuntimeMetrics TwoWorkers() {
   m.per_worker[1].slow_polls = 2;
   m.per_worker[1].parked = true;
   m.io_driver = "uring";
+  m.fs_backend = "io_uring";
   return m;
 }
 
@@ -131,6 +132,7 @@ constexpr const char* kAlwaysThere[] = {
     "tidepool_io_driver_info",
     "tidepool_io_driver_mode_info",
     "tidepool_io_in_flight",
+    "tidepool_fs_backend_info",
     "tidepool_allocator_info",
     "tidepool_allocator_trims_total",
     "tidepool_allocator_trim_released_bytes_total",
@@ -203,6 +205,9 @@ TEST(PrometheusTextTest, RuntimeTextHasEveryFamilyOnce) {
             std::string::npos);
   EXPECT_NE(text.find(absl::StrCat("tidepool_io_driver_info{driver=\"",
                                    rt.metrics().io_driver, "\"} 1\n")),
+            std::string::npos);
+  EXPECT_NE(text.find(absl::StrCat("tidepool_fs_backend_info{backend=\"",
+                                   rt.metrics().fs_backend, "\"} 1\n")),
             std::string::npos);
   EXPECT_NE(text.find(absl::StrCat(
                 "tidepool_allocator_info{backend=\"",

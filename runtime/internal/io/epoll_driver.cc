@@ -106,6 +106,12 @@ int64_t Attempt(IoOp* op, bool first) {
           }
           return -err;
         }
+      // Never sent here (file_ops() is false: runtime/fs uses the blocking
+      // pool); a regular file is always "ready", so parking means nothing.
+      case IoOp::Code::kFileRead:
+      case IoOp::Code::kFileWrite:
+      case IoOp::Code::kFsync:
+        return -EOPNOTSUPP;
     }
     if (r >= 0) return r;
     if (errno == EINTR) continue;

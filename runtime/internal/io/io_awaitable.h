@@ -42,7 +42,11 @@ class IoAwaitable {
     op_.buf = other.op_.buf;
     op_.len = other.op_.len;
     op_.recv_flags = other.op_.recv_flags;
-    op_.addr = other.op_.addr;
+    if (IsFileOp(op_.code)) {
+      op_.offset = other.op_.offset;
+    } else {
+      op_.addr = other.op_.addr;
+    }
     op_.addr_len = other.op_.addr_len;
     op_.poll_events = other.op_.poll_events;
   }

@@ -9,7 +9,10 @@
 // The contract is completion-based for both: a socket operation (IoOp) is
 // started, and later completes with a result, waking the task that awaits
 // it. epoll emulates this: it tries the syscall at once, and when that would
-// block, the thread that polls the driver retries it on readiness.
+// block, the thread that polls the driver retries it on readiness. File
+// reads, writes and fsyncs (kFileRead, kFileWrite, kFsync) only go to a
+// driver whose file_ops() says it runs them (io_uring); runtime/fs sends
+// them to the blocking pool otherwise.
 
 #include <poll.h>
 #include <sys/socket.h>
@@ -75,8 +78,9 @@ struct IoSource {
 
 struct IoOp;
 // Whether `op` waits on the read side of its socket (accept, recv, recvmsg,
-// a poll for POLLIN) rather than the write side (connect, send, sendmsg, a
-// poll for POLLOUT). One op per side may be in flight.
+// a poll for POLLIN, a file read) rather than the write side (connect,
+// send, sendmsg, a poll for POLLOUT, a file write or fsync). One op per
+// side may be in flight.
 bool ReadsSide(const IoOp& op);
 
 // One socket operation, owned by the awaitable that started it (it lives in
@@ -87,6 +91,9 @@ struct IoOp {
   // kSendMsg and kRecvMsg move one datagram with its peer address
   // (sendmsg(2), recvmsg(2)); kPoll waits until the descriptor is ready for
   // `poll_events` (POLLIN or POLLOUT) and yields the ready events.
+  // kFileRead and kFileWrite are pread(2)/pwrite(2) of `len` bytes at
+  // `offset` on a file, kFsync is fsync(2): only for a driver whose
+  // file_ops() is true.
   enum class Code : uint8_t {
     kAccept,
     kConnect,
@@ -94,20 +101,29 @@ struct IoOp {
     kSend,
     kSendMsg,
     kRecvMsg,
-    kPoll
+    kPoll,
+    kFileRead,
+    kFileWrite,
+    kFsync
   };
 
   Code code = Code::kRecv;
   IoSource* source = nullptr;
-  // kRecv, kSend: the bytes; kSendMsg, kRecvMsg: the msghdr, which the
-  // awaitable holds with its iovec and address.
+  // kRecv, kSend, kFileRead, kFileWrite: the bytes; kSendMsg, kRecvMsg:
+  // the msghdr, which the awaitable holds with its iovec and address.
   void* buf = nullptr;
   size_t len = 0;
   int recv_flags = 0;  // kRecv, kRecvMsg: recv(2)'s flags (MSG_PEEK...)
-  // kConnect: the peer, owned by the caller (the connecting frame) until
-  // the op is done. A pointer, not storage: every op in every frame would
-  // carry 128 bytes that only connect needs. kAccept asks for no address.
-  const sockaddr* addr = nullptr;
+  union {
+    // kConnect: the peer, owned by the caller (the connecting frame) until
+    // the op is done. A pointer, not storage: every op in every frame would
+    // carry 128 bytes that only connect needs. kAccept asks for no address.
+    const sockaddr* addr = nullptr;
+    // kFileRead, kFileWrite: where in the file; -1 for the descriptor's own
+    // position (a pipe, or a file opened to append). Shares addr's storage,
+    // which file ops do not use, so that IoOp does not grow.
+    int64_t offset;
+  };
   socklen_t addr_len = 0;
   // kPoll: POLLIN or POLLOUT. Fits in the padding after addr_len.
   uint32_t poll_events = 0;
@@ -128,6 +144,16 @@ struct IoOp {
   enum : uint8_t { kNoCancel, kCancelPosted, kCancelHandled };
   std::atomic<uint8_t> forwarded_cancel{kNoCancel};
 };
+// Every I/O awaitable, so every connection's coroutine frame, carries one:
+// a field for a new kind of op must fit in storage the others leave unused.
+static_assert(sizeof(void*) != 8 || sizeof(IoOp) == 80,
+              "IoOp grew: every connection's frame would grow with it");
+
+// Whether `code` is a file op (kFileRead, kFileWrite, kFsync).
+inline bool IsFileOp(IoOp::Code code) {
+  return code == IoOp::Code::kFileRead || code == IoOp::Code::kFileWrite ||
+         code == IoOp::Code::kFsync;
+}
 
 // Where a parked worker sleeps so that I/O completions also wake it: the
 // runtime's driver, or with per-worker io_uring rings the worker's ring.
@@ -204,6 +230,12 @@ class IoDriver : public IoWaiter {
   // (epoll: SOCK_NONBLOCK), besides SOCK_CLOEXEC which both use.
   virtual int socket_flags() const = 0;
 
+  // Whether file reads, writes and fsyncs (IsFileOp) may be started here,
+  // on a source made by NewFileSource (uring_ops.h): io_uring with READ, WRITE
+  // and FSYNC in the kernel's opcodes. epoll cannot (readiness means nothing
+  // for a regular file), and runtime/fs keeps them on the blocking pool then.
+  virtual bool file_ops() const { return false; }
+
   // Any thread. Makes `fd` known to the driver, which takes it over (on
   // failure too: it is closed).
   virtual absl::StatusOr<IoSource*> Register(int fd) = 0;
@@ -264,12 +296,15 @@ inline bool ReadsSide(const IoOp& op) {
     case IoOp::Code::kAccept:
     case IoOp::Code::kRecv:
     case IoOp::Code::kRecvMsg:
+    case IoOp::Code::kFileRead:
       return true;
     case IoOp::Code::kPoll:
       return (op.poll_events & POLLIN) != 0;
     case IoOp::Code::kConnect:
     case IoOp::Code::kSend:
     case IoOp::Code::kSendMsg:
+    case IoOp::Code::kFileWrite:
+    case IoOp::Code::kFsync:
       return false;
   }
   return false;

@@ -48,6 +48,7 @@ class UringDriver final : public IoDriver {
           "tidepool: io_uring lacks EXT_ARG, NODROP or FAST_POLL (kernel "
           "older than 5.11)");
     }
+    file_ops_ = UringFileOpsSupported();
     wake_fd_ = eventfd(0, EFD_CLOEXEC);
     if (wake_fd_ < 0) return absl::ErrnoToStatus(errno, "tidepool: eventfd");
     MutexLock lock(&sq_mu_);
@@ -67,6 +68,7 @@ class UringDriver final : public IoDriver {
   // Blocking sockets: io_uring waits for readiness itself (FAST_POLL), and
   // on a non-blocking socket it would hand back -EAGAIN instead.
   int socket_flags() const override { return 0; }
+  bool file_ops() const override { return file_ops_; }
 
   absl::StatusOr<IoSource*> Register(int fd) override {
     return new UringSource(fd);
@@ -298,6 +300,7 @@ class UringDriver final : public IoDriver {
 
   io_uring ring_{};
   bool ring_ok_ = false;
+  bool file_ops_ = false;
   int wake_fd_ = -1;
   uint64_t wake_buf_ = 0;  // written by the kernel; the value is unused
   // Guards the submission ring: any worker submits.

@@ -39,6 +39,13 @@ int64_t UringAttemptNow(const IoOp& op) {
       case IoOp::Code::kAccept:
       case IoOp::Code::kConnect:
         return -EAGAIN;
+      // A file is always "ready": trying a read here would run it, page
+      // cache misses and all, on the worker. The ring runs it instead
+      // (inline when it cannot block, else on the kernel's io-wq threads).
+      case IoOp::Code::kFileRead:
+      case IoOp::Code::kFileWrite:
+      case IoOp::Code::kFsync:
+        return -EAGAIN;
     }
     if (r >= 0) return r;
     if (errno == EINTR) continue;
@@ -105,9 +112,36 @@ void UringPrepare(io_uring_sqe* sqe, IoOp* op) {
       // is ready now, so no readiness is carried between ops.
       io_uring_prep_poll_add(sqe, fd, op->poll_events);
       break;
+    // The offset's all-ones form (-1) asks for the file position.
+    case IoOp::Code::kFileRead:
+      io_uring_prep_read(sqe, fd, op->buf, static_cast<unsigned>(op->len),
+                         static_cast<uint64_t>(op->offset));
+      break;
+    case IoOp::Code::kFileWrite:
+      io_uring_prep_write(sqe, fd, op->buf, static_cast<unsigned>(op->len),
+                          static_cast<uint64_t>(op->offset));
+      break;
+    case IoOp::Code::kFsync:
+      io_uring_prep_fsync(sqe, fd, 0);
+      break;
   }
   io_uring_sqe_set_data64(sqe, reinterpret_cast<uintptr_t>(op));
 }
+
+bool UringFileOpsSupported() {
+  static const bool supported = [] {
+    io_uring_probe* probe = io_uring_get_probe();
+    if (probe == nullptr) return false;
+    const bool ok = io_uring_opcode_supported(probe, IORING_OP_READ) &&
+                    io_uring_opcode_supported(probe, IORING_OP_WRITE) &&
+                    io_uring_opcode_supported(probe, IORING_OP_FSYNC);
+    io_uring_free_probe(probe);
+    return ok;
+  }();
+  return supported;
+}
+
+IoSource* NewFileSource(int fd) { return new UringSource(fd); }
 
 TaskHeader* UringComplete(IoOp* op, int32_t res) {
   // acquire: pairs with the release of done when the op was started, its

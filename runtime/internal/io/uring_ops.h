@@ -42,7 +42,8 @@ struct UringSource : IoSource {
 
 // The operation done now without blocking, with MSG_DONTWAIT on the
 // driver's blocking socket, or -EAGAIN: either it would block, or it is one
-// that cannot be tried that way (accept, connect), which only a ring runs.
+// that cannot be tried that way (accept, connect, file ops), which only a
+// ring runs.
 int64_t UringAttemptNow(const IoOp& op);
 
 // IoDriver::TryNow for both io_uring drivers: a socket operation that can
@@ -59,6 +60,18 @@ int64_t UringTimeoutNs(
 // Waits in `ring` (running its deferred completion work) until a
 // completion is ready, `timeout_ns` passes (-1: no timeout), or a signal.
 void UringWaitForEvents(io_uring* ring, int64_t timeout_ns);
+
+// Whether the kernel's io_uring has READ, WRITE and FSYNC (5.6 on): what
+// IoDriver::file_ops() reports. Probed once per process, on a ring of its
+// own.
+bool UringFileOpsSupported();
+
+// A source for a file's descriptor, which it owns: any io_uring driver
+// whose file_ops() is true takes its ops, whichever runtime it belongs to.
+// It is never registered with a driver: a file has no readiness to watch,
+// its owner (fs::File) runs one op at a time and closes it only with none
+// in flight, so there is nothing to deregister; the last Unref closes it.
+IoSource* NewFileSource(int fd);
 
 // Fills `sqe` for `op` (user_data: the op itself).
 void UringPrepare(io_uring_sqe* sqe, IoOp* op);

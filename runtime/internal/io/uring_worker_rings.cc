@@ -358,6 +358,7 @@ class WorkerRings final : public IoDriver {
  public:
   absl::Status Init(size_t workers, unsigned flags, std::string_view mode) {
     mode_ = mode;
+    file_ops_ = UringFileOpsSupported();
     rings_.reserve(workers);
     for (size_t i = 0; i < workers; ++i) {
       rings_.push_back(std::make_unique<WorkerRing>());
@@ -370,6 +371,7 @@ class WorkerRings final : public IoDriver {
   std::string_view mode() const override { return mode_; }
   // Blocking sockets: io_uring waits for readiness itself (FAST_POLL).
   int socket_flags() const override { return 0; }
+  bool file_ops() const override { return file_ops_; }
 
   void AttachWorker(size_t index) override {
     tls_owner = this;
@@ -532,6 +534,7 @@ class WorkerRings final : public IoDriver {
 
   std::vector<std::unique_ptr<WorkerRing>> rings_;
   std::string_view mode_;
+  bool file_ops_ = false;
 };
 
 }  // namespace

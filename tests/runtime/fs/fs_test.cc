@@ -1,6 +1,6 @@
 // tidepool::fs: files and directories under the test's TEST_TMPDIR, success
-// and error paths. fs runs on the blocking pool, so no I/O driver is
-// involved and one runtime configuration covers it.
+// and error paths, on the default runtime (io_uring where the kernel allows
+// it). file_backend_test.cc runs files on each backend.
 #include <unistd.h>
 
 #include <cstdlib>
