@@ -166,12 +166,17 @@ class TaskHeader {
   TaskHeader* queue_next_ = nullptr;
   // The list the task joined (kNotOwned if refused); its slot in a worker's
   // table; its links in a shard; the link of a worker table's stack of
-  // tasks completed on other threads.
+  // tasks completed on other threads. A task is in a shard or in a table,
+  // never both, so the shard's back link and the table's stack link share
+  // their storage: the header stays at 88 bytes, with await_site_, and a
+  // cell on two cache lines.
   int32_t owned_list_ = kNotOwned;
   uint32_t owned_slot_ = 0;
-  TaskHeader* owned_prev_ = nullptr;
+  union {
+    TaskHeader* owned_prev_ = nullptr;  // a shard's task
+    TaskHeader* owned_returned_next_;   // a worker table's task
+  };
   TaskHeader* owned_next_ = nullptr;
-  TaskHeader* owned_returned_next_ = nullptr;
 };
 
 }  // namespace tidepool::internal
