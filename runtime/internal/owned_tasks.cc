@@ -182,8 +182,16 @@ void OwnedTasks::ForEachLive(absl::FunctionRef<void(const TaskHeader&)> visit)
   // A worker walking from a task does not touch its table meanwhile, so it
   // lets the lock go: a worker that walks must not hold its own table while
   // it waits for another's, or two walkers would wait for each other.
-  Mutex* const held = tls_held_table;
-  if (held != nullptr) held->Unlock();
+  struct GiveUpHeldTable {
+    Mutex* const held = tls_held_table;
+    GiveUpHeldTable() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+      if (held != nullptr) held->Unlock();
+    }
+    // Also when `visit` throws: the owner runs on holding its table.
+    ~GiveUpHeldTable() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+      if (held != nullptr) held->Lock();
+    }
+  } give_up;
   for (size_t i = 0; i < num_workers_; ++i) {
     WorkerList& list = workers_[i];
     // relaxed: a hint for the owner; see `readers`.
@@ -204,7 +212,6 @@ void OwnedTasks::ForEachLive(absl::FunctionRef<void(const TaskHeader&)> visit)
       if (!t->IsComplete()) visit(*t);
     }
   }
-  if (held != nullptr) held->Lock();
 }
 
 size_t OwnedTasks::Alive() const {
