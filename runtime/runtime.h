@@ -66,6 +66,7 @@
 #include "runtime/task_builder.h"
 #include "runtime/task_cancelled.h"
 #include "runtime/task_hooks.h"
+#include "runtime/task_info.h"
 #include "runtime/task_local.h"
 #include "runtime/time/interval.h"
 #include "runtime/time/sleep.h"

@@ -33,8 +33,10 @@
 #include <chrono>
 #include <memory>
 #include <stdexcept>
+#include <string>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 #include "alloc/alloc.h"
 #include "runtime/handle.h"
@@ -44,6 +46,7 @@
 #include "runtime/join_handle.h"
 #include "runtime/metrics.h"
 #include "runtime/task.h"
+#include "runtime/task_info.h"
 
 namespace tidepool {
 
@@ -111,6 +114,32 @@ class Runtime {
   }
 
   RuntimeMetrics metrics() const { return Checked()->Metrics(); }
+
+  // Every live task of this runtime: id, name, state and, for a task
+  // waiting at a co_await, that co_await's "file:line" (task_info.h), in
+  // order of id.
+  //
+  // Any thread, at any time, a task of this runtime included; it reads
+  // what each task's bookkeeping says (its state word, name and recorded
+  // site) and never touches a coroutine frame, so it is safe against tasks
+  // that run, finish or are destroyed meanwhile. It waits for each busy
+  // worker to finish its current poll, or up to 61 of them, before it reads
+  // that worker's tasks: a worker stuck in one endless poll holds it up (as
+  // it holds up everything else on that worker). Do not call it while
+  // holding a lock a task may wait for on a worker thread.
+  //
+  // Cost: it locks each worker's task table and each shard of tasks
+  // spawned from outside in turn, and copies one TaskInfo per task; the
+  // tasks pay one pointer store per co_await and one at each suspension,
+  // whether or not anyone dumps.
+  //
+  //   for (const tidepool::TaskInfo& t : rt->dump())
+  //     if (t.name == "accept-loop") std::cerr << t.location << "\n";
+  std::vector<TaskInfo> dump() const { return Checked()->Dump(); }
+
+  // dump() as text (FormatTaskDump in task_info.h): a count line, then one
+  // line per task, `task <id> "<name>" <state>[ at <file>:<line>]`.
+  std::string dump_text() const { return FormatTaskDump(dump()); }
 
  private:
   friend class Builder;

@@ -26,10 +26,12 @@
 #include <exception>
 #include <new>
 #include <optional>
+#include <source_location>
 #include <type_traits>
 #include <utility>
 
 #include "runtime/compiler_check.h"
+#include "runtime/internal/await_site.h"
 #include "runtime/internal/block_cache.h"
 
 namespace tidepool {
@@ -120,6 +122,20 @@ class PromiseBase {
   std::suspend_always initial_suspend() const noexcept { return {}; }
   FinalAwaiter final_suspend() const noexcept { return {}; }
   void unhandled_exception() noexcept { exception_ = std::current_exception(); }
+
+  // Every co_await in a Task passes through here: records the co_await's
+  // source location for Runtime::dump() (await_site.h) and hands the
+  // awaitable on unchanged, as the same reference, so that operator
+  // co_await, members and temporaries behave as without it (a temporary
+  // lives to the end of the full expression either way). The default
+  // argument is evaluated at the co_await. Cost: one pointer store.
+  template <typename Awaitable>
+  Awaitable&& await_transform(
+      Awaitable&& awaitable,
+      std::source_location site = std::source_location::current()) noexcept {
+    tls_await_site = site;
+    return static_cast<Awaitable&&>(awaitable);
+  }
 
   void set_continuation(std::coroutine_handle<> c) { continuation_ = c; }
   std::exception_ptr exception() const { return exception_; }

@@ -316,8 +316,17 @@ Task<void> Server::ServeConnection(TcpStream s) {
     http::ResponseOptions text_options = options;
     text_options.content_type = "text/plain; version=0.0.4";
     reply = http::FullResponse(200, MetricsText(), text_options);
+  } else if (path == "/debug/tasks" && method == "GET" &&
+             options_.runtime != nullptr) {
+    // The runtime's task dump (Runtime::dump_text): this connection's task
+    // shows as running, the accept loop as waiting at its accept().
+    http::ResponseOptions text_options = options;
+    text_options.content_type = "text/plain";
+    reply =
+        http::FullResponse(200, options_.runtime->dump_text(), text_options);
   } else if (path == "/v1/generate" || path == "/healthz" ||
-             path == "/metrics") {
+             path == "/metrics" ||
+             (path == "/debug/tasks" && options_.runtime != nullptr)) {
     status = 405;
     reply = http::FullResponse(405, "method not allowed\n", options);
   } else {

@@ -8,7 +8,11 @@
 // in spawn_blocking, the output streamed back as a chunked response),
 // GET /healthz, GET /metrics (Prometheus text: the process's resident set,
 // the library's runtime and allocator families of runtime/prometheus.h,
-// and the frontend's own counters). Keep-alive and pipelining per RFC
+// and the frontend's own counters), GET /debug/tasks (when `runtime` is
+// set: every live task of the runtime, one line each, as
+// Runtime::dump_text() writes them, runtime/task_info.h; a connection task
+// waiting for its client shows the co_await it waits at). Keep-alive and
+// pipelining per RFC
 // 9112; bad requests get 400/413/431/501/505 and the connection is closed
 // gracefully (FIN, then the client's remaining input is drained for up to
 // `linger`, so that the error response is not lost to a reset).
@@ -54,8 +58,9 @@ struct ServerOptions {
   std::chrono::milliseconds linger{1'000};
   std::chrono::milliseconds accept_backoff{10};
   // The runtime whose figures /metrics reports (PrometheusText, from
-  // runtime/prometheus.h), which must outlive the Server; null leaves them
-  // out.
+  // runtime/prometheus.h) and whose tasks /debug/tasks lists, which must
+  // outlive the Server; null leaves the figures out and /debug/tasks
+  // answers 404.
   const Runtime* runtime = nullptr;
 };
 

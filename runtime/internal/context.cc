@@ -3,9 +3,12 @@
 #include <stdexcept>
 #include <utility>
 
+#include "runtime/internal/await_site.h"
 #include "runtime/internal/task_header.h"
 
 namespace tidepool::internal {
+
+constinit thread_local std::source_location tls_await_site;
 namespace {
 thread_local Scheduler* tls_scheduler = nullptr;
 thread_local TaskHeader* tls_task = nullptr;
@@ -25,6 +28,9 @@ TaskHeader* SuspendCurrentTask(std::coroutine_handle<> awaiting) {
         "tidepool: a runtime awaitable was awaited outside a tidepool task");
   }
   task->set_resume_point(awaiting);
+  // The co_await being evaluated: await_transform ran just before this, on
+  // this thread (await_site.h).
+  task->set_await_site(tls_await_site);
   return task;
 }
 

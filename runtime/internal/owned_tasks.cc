@@ -3,6 +3,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <thread>
 
 #include "runtime/internal/spin_then_block_lock.h"
 
@@ -12,6 +13,10 @@ namespace {
 // Threads outside the workers spread their spawns over the shards in turn,
 // so that the workers completing them rarely meet on one lock.
 thread_local uint32_t tls_next_shard = 0;
+
+// The table lock the calling thread holds as a running owner (LockTable), or
+// null; ForEachLive lets it go for its walk.
+thread_local Mutex* tls_held_table = nullptr;
 
 }  // namespace
 
@@ -148,6 +153,67 @@ bool OwnedTasks::FreeOwnSlot(TaskHeader* task, int worker) {
   return true;
 }
 
+// The lock is held across the whole run of a worker, which the analysis
+// cannot follow from one function to the next.
+void OwnedTasks::LockTable(int worker) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+  Mutex* const mu = &workers_[worker].table_mu;
+  mu->Lock();
+  tls_held_table = mu;
+}
+
+void OwnedTasks::UnlockTable(int worker) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+  tls_held_table = nullptr;
+  workers_[worker].table_mu.Unlock();
+}
+
+void OwnedTasks::LetReadersIn(WorkerList& list) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+  list.table_mu.Unlock();
+  // The readers counted themselves before taking the lock, so each one is
+  // in by the time the count drops; the owner takes the lock back after the
+  // last. relaxed: the lock orders the table.
+  while (list.readers.load(std::memory_order_relaxed) != 0) {
+    std::this_thread::yield();
+  }
+  list.table_mu.Lock();
+}
+
+void OwnedTasks::ForEachLive(absl::FunctionRef<void(const TaskHeader&)> visit)
+    ABSL_NO_THREAD_SAFETY_ANALYSIS {
+  // A worker walking from a task does not touch its table meanwhile, so it
+  // lets the lock go: a worker that walks must not hold its own table while
+  // it waits for another's, or two walkers would wait for each other.
+  struct GiveUpHeldTable {
+    Mutex* const held = tls_held_table;
+    GiveUpHeldTable() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+      if (held != nullptr) held->Unlock();
+    }
+    // Also when `visit` throws: the owner runs on holding its table.
+    ~GiveUpHeldTable() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+      if (held != nullptr) held->Lock();
+    }
+  } give_up;
+  for (size_t i = 0; i < num_workers_; ++i) {
+    WorkerList& list = workers_[i];
+    // relaxed: a hint for the owner; see `readers`.
+    list.readers.fetch_add(1, std::memory_order_relaxed);
+    MutexLock lock(&list.table_mu);
+    list.readers.fetch_sub(1, std::memory_order_relaxed);
+    for (uintptr_t slot : list.slots) {
+      if ((slot & 1) != 0) continue;  // a free slot's link
+      const auto* task = reinterpret_cast<const TaskHeader*>(slot);
+      // A task completed on another thread keeps its slot until the owner
+      // drains it; it is no longer live.
+      if (!task->IsComplete()) visit(*task);
+    }
+  }
+  for (Shard& shard : shards_) {
+    MutexLock lock(&shard.mu);
+    for (const TaskHeader* t = shard.head; t != nullptr; t = t->owned_next_) {
+      if (!t->IsComplete()) visit(*t);
+    }
+  }
+}
+
 size_t OwnedTasks::Alive() const {
   int64_t n = 0;
   // relaxed: statistics; exact only through the caller's own
@@ -174,12 +240,15 @@ void OwnedTasks::CloseAndCancelAll() {
   for (size_t i = 0; i < num_workers_; ++i) {
     // No worker runs any more, so this thread stands in for the owner.
     WorkerList& list = workers_[i];
-    Drain(list);
     // A snapshot, as cancelling frees slots (and may give the table back).
     // Only this thread completes tasks now, but a frame's destructors may
     // complete another task of the snapshot (timeout() and select() cancel
     // their branches in place), so each is checked when its turn comes.
+    // The table's lock keeps ForEachLive out while the table changes, and
+    // is not held across CancelNow(), as above.
     std::vector<TaskHeader*> live;
+    LockTable(static_cast<int>(i));
+    Drain(list);
     live.reserve(list.linked);
     for (uintptr_t slot : list.slots) {
       if ((slot & 1) == 0) {
@@ -188,11 +257,14 @@ void OwnedTasks::CloseAndCancelAll() {
         live.push_back(task);
       }
     }
+    UnlockTable(static_cast<int>(i));
     for (TaskHeader* task : live) {
       if (!task->IsComplete()) task->CancelNow();
       task->Unref();
     }
+    LockTable(static_cast<int>(i));
     Drain(list);
+    UnlockTable(static_cast<int>(i));
   }
   for (Shard& shard : shards_) {
     while (true) {

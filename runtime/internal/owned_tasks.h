@@ -8,6 +8,7 @@
 #include <memory>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "runtime/internal/mutex.h"
 #include "runtime/internal/task_header.h"
 
@@ -39,6 +40,14 @@ namespace tidepool::internal {
 // own lock, and whoever completes them unlinks them at once: the spawning
 // thread (a producer feeding the workers) is the runtime's bottleneck then,
 // and must not also pay for the unlinks.
+//
+// Reading the lists from any thread (ForEachLive, for Runtime::dump()): each
+// worker's table has a lock, which its owner holds for as long as it runs,
+// from the start of its thread to its end, so that spawning and completing
+// still cost no lock. The owner lets it go only while it is parked and, at
+// its fair tick, when a reader waits for it (a relaxed load and a branch
+// every 61 polls). A reader therefore waits for a busy worker to reach its
+// next fair tick or park: at most 61 polls.
 //
 // Thread roles: `worker` arguments are the calling thread's worker index, or
 // kNotAWorker; a worker index may only be passed by that worker thread, or
@@ -78,6 +87,29 @@ class OwnedTasks {
   // thread. Only valid once no worker runs tasks any more.
   void CloseAndCancelAll();
 
+  // The owner worker, at the start of its run and after a park: takes its
+  // table's lock. UnlockTable(), before a park and at the end of its run:
+  // lets it go. The shutdown sweep, standing in for the owner, takes each
+  // table's lock itself.
+  void LockTable(int worker);
+  void UnlockTable(int worker);
+  // The owner worker, at its fair tick: lets waiting readers in first.
+  void YieldTableToReaders(int worker) {
+    // relaxed: a hint; the lock orders the table for the readers.
+    if (workers_[worker].readers.load(std::memory_order_relaxed) != 0) {
+      LetReadersIn(workers_[worker]);
+    }
+  }
+
+  // Any thread, including a task (its worker lets its own table go for the
+  // walk, so that two workers walking at once never wait for each other).
+  // Calls `visit` with every linked task that has not completed, under the
+  // lock of the table or shard that links it: the task stays alive for the
+  // call, which must be short, must not spawn, and must not take a lock a
+  // task may hold while it spawns or completes. Waits for busy workers (see
+  // above).
+  void ForEachLive(absl::FunctionRef<void(const TaskHeader&)> visit);
+
   // Spawned minus completed, summed without locks, for metrics. Exact once
   // every completion it should count happened-before the call.
   size_t Alive() const;
@@ -104,6 +136,14 @@ class OwnedTasks {
     alignas(64) std::atomic<TaskHeader*> returned{nullptr};
     // Tasks returned so far, for the nudge (see Release); relaxed, a hint.
     std::atomic<uint32_t> returns{0};
+    // Guards `slots`, `free_head` and `linked` against readers; held by the
+    // owner while it runs (see the class comment). On its own line: readers
+    // write it, while the owner's fields above are written on every spawn.
+    alignas(64) Mutex table_mu;
+    // Readers waiting for table_mu; the owner lets them in at its fair
+    // tick. relaxed: a hint, read by the owner (YieldTableToReaders) and
+    // counted by the readers; table_mu orders the table itself.
+    std::atomic<uint32_t> readers{0};
   };
   struct alignas(64) Shard {
     Mutex mu;
@@ -124,6 +164,7 @@ class OwnedTasks {
   static void Drain(WorkerList& list);
   static void Take(WorkerList& list, TaskHeader* task);
   static void Free(WorkerList& list, TaskHeader* task);
+  static void LetReadersIn(WorkerList& list);
 
   // owned_list_ of a task: [0, num_workers_) a worker's list, then the
   // shards.

@@ -6,9 +6,12 @@
 #include <cstdlib>
 #include <exception>
 #include <optional>
+#include <source_location>
 #include <stdexcept>
+#include <string>
 #include <system_error>
 #include <thread>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "alloc/alloc.h"
@@ -303,11 +306,14 @@ void Scheduler::WorkerMain(Worker* w) {
   tls_worker = w;
   SetCurrentScheduler(this);
   io_->AttachWorker(w->index);
+  // Held for the whole run, hooks included (they may spawn): see OwnedTasks.
+  owned_.LockTable(static_cast<int>(w->index));
   if (config_.on_thread_start) config_.on_thread_start();
   // acquire: pairs with the store in Shutdown(), though nothing read after
   // depends on it; the Unpark() token that follows that store wakes us.
   while (!shutdown_.load(std::memory_order_acquire)) Turn(w);
   if (config_.on_thread_stop) config_.on_thread_stop();
+  owned_.UnlockTable(static_cast<int>(w->index));
   io_->DetachWorker();
   SetCurrentScheduler(nullptr);
   tls_worker = nullptr;
@@ -337,8 +343,10 @@ void Scheduler::DriveUntil(absl::FunctionRef<bool()> done) {
   Scheduler* const outer = CurrentScheduler();
   tls_worker = w;
   SetCurrentScheduler(this);
+  owned_.LockTable(static_cast<int>(w->index));
   // acquire: as in WorkerMain(); Shutdown() unparks us after its store.
   while (!done() && !shutdown_.load(std::memory_order_acquire)) Turn(w);
+  owned_.UnlockTable(static_cast<int>(w->index));
   SetCurrentScheduler(outer);
   tls_worker = nullptr;
 }
@@ -363,6 +371,7 @@ TaskHeader* Scheduler::NextTask(Worker* w) {
     timers_.FireDue();
     PollIo();
     owned_.DrainReturned(static_cast<int>(w->index));
+    owned_.YieldTableToReaders(static_cast<int>(w->index));
     // Requeue() skips the wake-up check on a non-empty queue; this bounds
     // how long queued work a peer could take waits for it.
     if (w->queue.Size() > 1) NotifyParked();
@@ -527,9 +536,12 @@ void Scheduler::Park(Worker* w) {
   // not: a quick wake-up there only makes the two fight over the peer's
   // queue.
   w->parked.store(true, std::memory_order_relaxed);
+  // A parked worker leaves its table to readers (Runtime::dump()).
+  owned_.UnlockTable(static_cast<int>(w->index));
   const Parker::Woken woken =
       w->parker.ParkUntil(plan.until, io_->ParkTarget(w->index, plan.watching),
                           /*spin=*/may_spin_ && last_awake);
+  owned_.LockTable(static_cast<int>(w->index));
   if (w->parker.spun_to_signal()) w->Count(w->spin_wakeups);
   // seq_cst: as the watcher CAS in PlanSleep(); from here RegisterTimer()
   // interrupts nobody, and this worker fires due timers as it runs.
@@ -615,7 +627,9 @@ void Scheduler::RejoinAfterSleep(Worker* w, Parker::Woken woken) {
   } else if (idle_.UnparkSelf(w->index, /*searching=*/false)) {
     w->searching = false;
   } else {
+    owned_.UnlockTable(static_cast<int>(w->index));
     w->parker.Park();
+    owned_.LockTable(static_cast<int>(w->index));
     w->searching = true;
   }
 }
@@ -637,6 +651,38 @@ void Scheduler::RegisterTimer(TimerEntry* e) {
 }
 
 bool Scheduler::CancelTimer(TimerEntry* e) { return timers_.Cancel(e); }
+
+std::vector<TaskInfo> Scheduler::Dump() {
+  std::vector<TaskInfo> tasks;
+  owned_.ForEachLive([&tasks](const TaskHeader& task) {
+    TaskInfo info;
+    switch (task.state().Observe()) {
+      case TaskState::Activity::kComplete:
+        return;
+      case TaskState::Activity::kScheduled:
+        info.state = TaskInfo::State::kScheduled;
+        break;
+      case TaskState::Activity::kRunning:
+        info.state = TaskInfo::State::kRunning;
+        break;
+      case TaskState::Activity::kWaiting:
+        info.state = TaskInfo::State::kWaiting;
+        break;
+    }
+    info.id = task.id();
+    info.name = std::string(TaskName(task));
+    if (info.state == TaskInfo::State::kWaiting) {
+      const std::source_location site = task.await_site();
+      if (site.line() != 0) {
+        info.location = absl::StrCat(site.file_name(), ":", site.line());
+      }
+    }
+    tasks.push_back(std::move(info));
+  });
+  std::sort(tasks.begin(), tasks.end(),
+            [](const TaskInfo& a, const TaskInfo& b) { return a.id < b.id; });
+  return tasks;
+}
 
 RuntimeMetrics Scheduler::Metrics() const {
   RuntimeMetrics m;

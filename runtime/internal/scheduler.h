@@ -26,6 +26,7 @@
 #include "runtime/internal/unhandled_sink.h"
 #include "runtime/metrics.h"
 #include "runtime/task.h"
+#include "runtime/task_info.h"
 
 namespace tidepool::internal {
 
@@ -136,6 +137,8 @@ class Scheduler : public std::enable_shared_from_this<Scheduler> {
   // The runtime's I/O driver. Any thread; lives as long as the Scheduler.
   IoDriver& io() { return *io_; }
   RuntimeMetrics Metrics() const;
+  // Runtime::dump(): every live task, ordered by id. Any thread.
+  std::vector<TaskInfo> Dump();
 
   // TaskHeader::Complete(), first: calls on_task_terminate (task_hooks.h)
   // if it is set. Inline, so that without the hook a completion pays one

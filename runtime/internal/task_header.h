@@ -4,6 +4,7 @@
 #include <atomic>
 #include <coroutine>
 #include <cstdint>
+#include <source_location>
 
 #include "runtime/internal/block_cache.h"
 #include "runtime/internal/task_names.h"
@@ -96,6 +97,7 @@ class TaskHeader {
   uint64_t id() const { return id_; }
   // The scheduler's side of the lifecycle (TransitionToRunning/Idle).
   TaskState& state() { return state_; }
+  const TaskState& state() const { return state_; }
   // Whether the task has a name (task_names.h). Any holder of a reference.
   bool IsNamed() const { return state_.IsNamed(); }
   // NameTask(), before the task is shared.
@@ -112,6 +114,17 @@ class TaskHeader {
   // await_suspend before it publishes a wake-up, resumed by the next Poll().
   void set_resume_point(std::coroutine_handle<> h) { resume_point_ = h; }
 
+  // The co_await the task is suspended at (await_site.h): written by the
+  // polling thread at each suspension, read by Runtime::dump() from any
+  // thread holding a reference. relaxed both ways: a report, not a
+  // synchronisation; the value read is some suspension's site, whole.
+  void set_await_site(std::source_location site) {
+    await_site_.store(site, std::memory_order_relaxed);
+  }
+  std::source_location await_site() const {
+    return await_site_.load(std::memory_order_relaxed);
+  }
+
  protected:
   virtual ~TaskHeader() {
     if (IsNamed()) ForgetTaskName(id_);
@@ -124,6 +137,8 @@ class TaskHeader {
   std::coroutine_handle<> resume_point_;
 
  private:
+  std::atomic<std::source_location> await_site_{};
+
   // The owned-task list's links, which only it reads and writes.
   friend class OwnedTasks;
   static constexpr int32_t kNotOwned = -1;
@@ -151,12 +166,17 @@ class TaskHeader {
   TaskHeader* queue_next_ = nullptr;
   // The list the task joined (kNotOwned if refused); its slot in a worker's
   // table; its links in a shard; the link of a worker table's stack of
-  // tasks completed on other threads.
+  // tasks completed on other threads. A task is in a shard or in a table,
+  // never both, so the shard's back link and the table's stack link share
+  // their storage: the header stays at 88 bytes, with await_site_, and a
+  // cell on two cache lines.
   int32_t owned_list_ = kNotOwned;
   uint32_t owned_slot_ = 0;
-  TaskHeader* owned_prev_ = nullptr;
+  union {
+    TaskHeader* owned_prev_ = nullptr;  // a shard's task
+    TaskHeader* owned_returned_next_;   // a worker table's task
+  };
   TaskHeader* owned_next_ = nullptr;
-  TaskHeader* owned_returned_next_ = nullptr;
 };
 
 }  // namespace tidepool::internal

@@ -174,6 +174,24 @@ class TaskState {
     return word_.load(std::memory_order_acquire) & kCancelled;
   }
 
+  // What the task is doing, from one look at the word, for Runtime::dump():
+  // kRunning while a thread owns the frame (polling or cancelling it),
+  // except a task a yield requeued, which waits in a queue as kScheduled
+  // does; kWaiting when neither a queue nor a thread holds it. relaxed: a
+  // report that may be stale as soon as it is made; nothing is read on the
+  // strength of it.
+  enum class Activity { kScheduled, kRunning, kWaiting, kComplete };
+  Activity Observe() const {
+    const uint32_t s = word_.load(std::memory_order_relaxed);
+    if (s & kComplete) return Activity::kComplete;
+    if (s & kRunning) {
+      return yield_requeued_.load(std::memory_order_relaxed)
+                 ? Activity::kScheduled
+                 : Activity::kRunning;
+    }
+    return (s & kScheduled) ? Activity::kScheduled : Activity::kWaiting;
+  }
+
  private:
   // Unref(n) that also sets the flags `set` (none of them set yet) in the
   // same atomic.

@@ -377,6 +377,28 @@ TEST_P(ServerTest, MetricsReportRuntimeAllocatorAndFrontend) {
   }
 }
 
+TEST_P(ServerTest, DebugTasksDumpsTheRuntimesTasks) {
+  Start();
+  Client c(port_);
+  ASSERT_TRUE(c.Send("GET /debug/tasks HTTP/1.1\r\nHost: t\r\n\r\n"));
+  auto r = c.Read();
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->status, 200);
+  EXPECT_TRUE(absl::StartsWith(r->body, "tasks: ")) << r->body;
+  // The task answering is running; the accept loop waits at a co_await of
+  // the server, whose file and line the dump names.
+  EXPECT_NE(r->body.find("\" running\n"), std::string::npos) << r->body;
+  EXPECT_NE(r->body.find("\" waiting at examples/frontend/server.cc:"),
+            std::string::npos)
+      << r->body;
+  ASSERT_TRUE(
+      c.Send("POST /debug/tasks HTTP/1.1\r\nHost: t\r\n"
+             "Content-Length: 0\r\n\r\n"));
+  auto post = c.Read();
+  ASSERT_TRUE(post.has_value());
+  EXPECT_EQ(post->status, 405);
+}
+
 INSTANTIATE_TEST_SUITE_P(Drivers, ServerTest,
                          ::testing::Values("uring", "epoll"),
                          [](const auto& info) { return info.param; });
