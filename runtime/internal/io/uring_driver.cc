@@ -263,28 +263,12 @@ class UringDriver final : public IoDriver {
   // tasks it woke; sets *unparked when it consumed an Unpark() wake-up.
   size_t ReapLocked(bool* unparked = nullptr)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(reap_mu_) {
-    std::array<io_uring_cqe*, 64> cqes;
     std::vector<TaskHeader*> wake;
-    bool rearm = false;
-    while (true) {
-      const unsigned n =
-          io_uring_peek_batch_cqe(&ring_, cqes.data(), cqes.size());
-      if (n == 0) break;
-      for (unsigned i = 0; i < n; ++i) {
-        const uint64_t data = io_uring_cqe_get_data64(cqes[i]);
-        if (data == kUringWakeTag) {
-          rearm = true;
-          continue;
-        }
-        if (data == kUringCancelTag) continue;
-        // relaxed: as in Start().
-        in_flight_.fetch_sub(1, std::memory_order_relaxed);
-        wake.push_back(
-            UringComplete(reinterpret_cast<IoOp*>(static_cast<uintptr_t>(data)),
-                          cqes[i]->res));
-      }
-      io_uring_cq_advance(&ring_, n);
-    }
+    const bool rearm = UringReapCompletions(&ring_, [&](TaskHeader* task) {
+      // relaxed: as in Start().
+      in_flight_.fetch_sub(1, std::memory_order_relaxed);
+      wake.push_back(task);
+    });
     if (unparked != nullptr) *unparked = rearm;
     if (rearm) {
       MutexLock lock(&sq_mu_);

@@ -7,6 +7,7 @@
 
 #include <liburing.h>
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -76,10 +77,39 @@ IoSource* NewFileSource(int fd);
 // Fills `sqe` for `op` (user_data: the op itself).
 void UringPrepare(io_uring_sqe* sqe, IoOp* op);
 
+// Consumes every ready completion of `ring`: for each op's, calls
+// `on_done(task)` with the task UringComplete returned (the caller wakes it
+// and drops its reference); the driver's own cancellations are skipped.
+// Returns whether the eventfd wake-up read completed (to be re-armed).
+template <typename OnDone>
+bool UringReapCompletions(io_uring* ring, OnDone on_done);
+
 // Publishes a completion of `op` with `res`: frees the op's side of its
 // socket, and returns the task to wake (holding the op's reference to it).
 // The op must not be touched afterwards: its owner may free it at once.
 TaskHeader* UringComplete(IoOp* op, int32_t res);
+
+template <typename OnDone>
+bool UringReapCompletions(io_uring* ring, OnDone on_done) {
+  std::array<io_uring_cqe*, 64> cqes;
+  bool woke = false;
+  while (true) {
+    const unsigned n = io_uring_peek_batch_cqe(ring, cqes.data(), cqes.size());
+    if (n == 0) break;
+    for (unsigned i = 0; i < n; ++i) {
+      const uint64_t data = io_uring_cqe_get_data64(cqes[i]);
+      if (data == kUringWakeTag) {
+        woke = true;
+      } else if (data != kUringCancelTag) {
+        on_done(
+            UringComplete(reinterpret_cast<IoOp*>(static_cast<uintptr_t>(data)),
+                          cqes[i]->res));
+      }
+    }
+    io_uring_cq_advance(ring, n);
+  }
+  return woke;
+}
 
 }  // namespace tidepool::internal
 

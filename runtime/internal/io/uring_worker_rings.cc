@@ -299,31 +299,14 @@ class WorkerRing final : public IoWaiter {
   // Publishes every ready completion and wakes the tasks. Returns how many
   // tasks it woke; sets *unparked when it consumed an Unpark() wake-up.
   size_t Reap(bool* unparked = nullptr) {
-    std::array<io_uring_cqe*, 64> cqes;
     size_t woken = 0;
-    bool rearm = false;
-    while (true) {
-      const unsigned n =
-          io_uring_peek_batch_cqe(&ring_, cqes.data(), cqes.size());
-      if (n == 0) break;
-      for (unsigned i = 0; i < n; ++i) {
-        const uint64_t data = io_uring_cqe_get_data64(cqes[i]);
-        if (data == kUringWakeTag) {
-          rearm = true;
-          continue;
-        }
-        if (data == kUringCancelTag) continue;
-        // relaxed: see Prepare().
-        in_flight_.store(InFlight() - 1, std::memory_order_relaxed);
-        TaskHeader* task =
-            UringComplete(reinterpret_cast<IoOp*>(static_cast<uintptr_t>(data)),
-                          cqes[i]->res);
-        task->Wake();
-        task->Unref();
-        ++woken;
-      }
-      io_uring_cq_advance(&ring_, n);
-    }
+    const bool rearm = UringReapCompletions(&ring_, [&](TaskHeader* task) {
+      // relaxed: see Prepare().
+      in_flight_.store(InFlight() - 1, std::memory_order_relaxed);
+      task->Wake();
+      task->Unref();
+      ++woken;
+    });
     if (unparked != nullptr) *unparked = rearm;
     if (rearm) {
       ArmWakeRead();
