@@ -64,7 +64,8 @@ class Builder {
   // or more.
   Builder& shutdown_timeout(std::chrono::nanoseconds d);
   // Thread name prefix; workers are "<prefix>-w<i>", blocking threads
-  // "<prefix>-b<i>". Non-empty, printable, no '/'.
+  // "<prefix>-b<i>", the monitor (docs/architecture.md, "The LIFO slot and
+  // the monitor") "<prefix>-m0". Non-empty, printable, no '/'.
   Builder& thread_name(std::string prefix);
   // Run on every worker and blocking thread, in that thread, before its
   // first task and after its last.
@@ -77,11 +78,11 @@ class Builder {
   Builder& on_unhandled_exception(
       std::function<void(const UnhandledException&)> f);
   // A poll that runs longer than this is a slow poll (slow_poll.h): counted
-  // in WorkerMetrics::slow_polls and handed to on_slow_poll. Zero turns
-  // poll timing off, the poll-time histogram with it (then a worker pays
-  // one branch per poll for it). Zero to 24 hours; default 100 ms. Timing
-  // costs each poll two reads of the kernel's coarse clock, and one poll
-  // in 64 two reads of the steady clock.
+  // in WorkerMetrics::slow_polls and handed to on_slow_poll. The runtime's
+  // monitor thread finds them without timing polls (a worker pays two
+  // stores and a load per poll); one poll in 64 is timed on the steady
+  // clock for the poll-time histogram. Zero turns both off (and, with one
+  // worker, the monitor too). Zero to 24 hours; default 100 ms.
   Builder& slow_poll_threshold(std::chrono::nanoseconds threshold);
   // Receives each slow poll, on the worker that ran it, right after it;
   // default ReportSlowPoll (one line on stderr). build() rejects an empty

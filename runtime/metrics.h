@@ -42,6 +42,10 @@ struct WorkerMetrics {
   uint64_t spin_wakeups = 0;
   // Polls that ran longer than slow_poll_threshold (slow_poll.h).
   uint64_t slow_polls = 0;
+  // Tasks the runtime's monitor took from this worker's LIFO slot because
+  // the worker was stuck in one poll (docs/architecture.md, "The LIFO
+  // slot"), for another worker to run.
+  uint64_t lifo_steals = 0;
   // Sampled poll times (above).
   PollTimeHistogram poll_times;
   size_t local_queue_depth = 0;

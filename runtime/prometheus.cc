@@ -238,6 +238,10 @@ std::string PrometheusText(const RuntimeMetrics& m, const alloc::Stats& a) {
   w.PerWorker("tidepool_slow_polls_total", "counter",
               "Polls that ran longer than slow_poll_threshold.", workers,
               [](const WorkerMetrics& x) { return x.slow_polls; });
+  w.PerWorker("tidepool_lifo_steals_total", "counter",
+              "Tasks the monitor took from a worker's LIFO slot while the "
+              "worker was stuck in one poll.",
+              workers, [](const WorkerMetrics& x) { return x.lifo_steals; });
   w.PerWorker("tidepool_local_queue_depth", "gauge",
               "Tasks in a worker's local queue.", workers,
               [](const WorkerMetrics& x) { return x.local_queue_depth; });

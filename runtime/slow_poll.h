@@ -3,9 +3,10 @@
 
 // Slow polls. A task that computes or blocks for long without reaching a
 // co_await that suspends holds its worker, and every task queued behind it
-// waits. A Runtime times every poll and reports each one that ran longer
-// than Builder::slow_poll_threshold (default 100 ms): once per such poll,
-// right after it ends, on the worker that ran it. It also counts them in
+// waits. A Runtime's monitor thread (docs/architecture.md, "The monitor")
+// notices each poll that runs longer than Builder::slow_poll_threshold
+// (default 100 ms), and the worker reports it once, right after the poll
+// ends, on the worker that ran it. It also counts them in
 // WorkerMetrics::slow_polls (metrics.h).
 //
 // The default handler, ReportSlowPoll, prints one line on stderr:
@@ -23,13 +24,14 @@
 //       })
 //       .build();
 //
-// Precision: polls are timed on the kernel's coarse monotonic clock
-// (CLOCK_MONOTONIC_COARSE), which a worker reads for the cost of a memory
-// load where a precise clock read would cost as much as a short poll. It
-// advances in ticks (4 ms with Debian's kernels; clock_getres() tells), so
-// a poll is reported only when it surely ran longer than the threshold, and
-// surely reported once it runs the threshold plus two ticks; the duration
-// reported is right to within a tick.
+// Precision: no poll is timed. The monitor looks at each worker every
+// 250 us while one is awake and sees which poll it is in (a counter the
+// worker raises around each poll); a poll it has seen run for the
+// threshold is marked, and the worker reports it when it ends. So a poll
+// is reported only when it surely ran longer than the threshold, surely
+// once it runs the threshold plus about 250 us, and the duration reported
+// counts from the monitor's first sight of the poll: short of the truth by
+// at most about 250 us. A worker pays two stores and a load per poll.
 //
 // The handler runs on the worker, between the slow poll and the next one:
 // it must be quick and must not block, and may run on several workers at
@@ -45,7 +47,8 @@ namespace tidepool {
 struct SlowPoll {
   // The task that ran; its name is valid during the call only.
   TaskMeta task;
-  // How long the poll ran, to within a tick of the coarse clock.
+  // How long the poll ran, from the monitor's first sight of it: short of
+  // the truth by at most about 250 us.
   std::chrono::nanoseconds duration{0};
   // The runtime's slow_poll_threshold.
   std::chrono::nanoseconds threshold{0};

@@ -16,12 +16,14 @@
 // woken waits in line instead of waking another (docs/architecture.md, "The
 // blocking pool").
 //
-// A spawned task waits in the spawning worker's LIFO slot, which other
-// workers cannot steal from, until that worker is free (or a later spawn
-// moves it to the worker's stealable queue). So a task must await what it
-// spawns (co_await the handle, a channel, a Notify), never wait for it by
-// spinning or blocking its thread, which can hang that worker. Blocking
-// work belongs in spawn_blocking.
+// A spawned task waits in the spawning worker's LIFO slot, to run there
+// as soon as the spawner suspends. If the spawner goes on computing (or
+// blocks) instead, the runtime's monitor moves the task where another
+// worker runs it, about 0.25 to 0.5 ms later (docs/architecture.md, "The
+// LIFO slot and the monitor"); with one worker it waits. Still, a task
+// should await what it spawns (co_await the handle, a channel, a Notify)
+// rather than spin or block on it, which holds a worker; blocking work
+// belongs in spawn_blocking.
 
 #include <stdexcept>
 #include <string>

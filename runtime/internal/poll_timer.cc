@@ -4,24 +4,9 @@
 #include <bit>
 
 namespace tidepool::internal {
-namespace {
 
-// The coarse clock's tick: how much each of its readings may lag.
-int64_t CoarseTickNs() {
-  static const int64_t tick = [] {
-    timespec res;
-    if (clock_getres(CLOCK_MONOTONIC_COARSE, &res) != 0) return int64_t{0};
-    return int64_t{res.tv_sec} * 1'000'000'000 + res.tv_nsec;
-  }();
-  return tick;
-}
-
-}  // namespace
-
-PollTimer::PollTimer(std::chrono::nanoseconds slow_threshold,
-                     uint32_t mean_sample_interval)
-    : enabled_(slow_threshold > std::chrono::nanoseconds::zero()),
-      slow_after_ns_(slow_threshold.count() + CoarseTickNs()),
+PollTimer::PollTimer(bool enabled, uint32_t mean_sample_interval)
+    : enabled_(enabled),
       mean_sample_interval_(std::max<uint32_t>(mean_sample_interval, 1)),
       until_sample_(mean_sample_interval_) {}
 
@@ -33,8 +18,8 @@ size_t PollTimer::BucketOf(int64_t ns) {
   return std::min(bucket, PollTimeHistogram::kBuckets - 1);
 }
 
-void PollTimer::Sample(int64_t ns) {
-  Count(buckets_[BucketOf(ns)]);
+void PollTimer::Record(std::chrono::nanoseconds ran) {
+  Count(buckets_[BucketOf(ran.count())]);
   // xorshift32; uniform in [1, 2 * mean - 1], whose average is the mean.
   rng_ ^= rng_ << 13;
   rng_ ^= rng_ >> 17;

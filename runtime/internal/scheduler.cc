@@ -15,8 +15,11 @@
 
 #include "absl/strings/str_cat.h"
 #include "alloc/alloc.h"
+#include "runtime/internal/asymmetric_fence.h"
 #include "runtime/internal/context.h"
+#include "runtime/internal/lifo_slot.h"
 #include "runtime/internal/local_queue.h"
+#include "runtime/internal/monitor.h"
 #include "runtime/internal/parker.h"
 #include "runtime/internal/poll_timer.h"
 #include "runtime/internal/spin.h"
@@ -40,6 +43,16 @@ constexpr uint32_t kGlobalQueueInterval = 61;
 // each.
 constexpr std::chrono::milliseconds kLookAgainMin{10};
 constexpr std::chrono::milliseconds kLookAgainMax{160};
+// How often the monitor looks at the workers while one is awake, and how
+// long a task may wait in the LIFO slot of a worker stuck in one poll
+// before the monitor moves it where another worker can run it: a child
+// then starts within about 1.5 periods of its spawn on average, whatever
+// its parent's poll does, for about 4,000 monitor wake-ups a second while
+// the runtime is busy.
+constexpr std::chrono::microseconds kMonitorPeriod{250};
+constexpr std::chrono::microseconds kLifoStallAfter{250};
+// How long the monitor goes on looking once every worker sleeps (monitor.h).
+constexpr std::chrono::milliseconds kMonitorLinger{20};
 
 TaskMeta MetaOf(const TaskHeader& task) {
   return TaskMeta{task.id(), TaskName(task)};
@@ -64,25 +77,24 @@ struct Scheduler::Worker {
   Worker(Scheduler* owner, size_t index, const RuntimeConfig& config)
       : owner(owner),
         index(index),
-        observe_polls(config.slow_poll_threshold.count() > 0 ||
-                      config.on_before_task_poll || config.on_after_task_poll),
-        poll_timer(config.slow_poll_threshold),
+        poll_hooks(config.on_before_task_poll || config.on_after_task_poll),
+        poll_timer(config.slow_poll_threshold.count() > 0),
         rng(0x9E3779B97F4A7C15ull * (index + 1)) {}
 
   Scheduler* const owner;
   const size_t index;
-  // Whether polls go through ObservedPoll: poll timing or a poll hook is
-  // on. Here rather than in the Scheduler, so that RunTask's branch reads a
-  // line this worker owns.
-  const bool observe_polls;
+  // Whether a poll hook is set. Here rather than in the Scheduler, so that
+  // RunTask's branch reads a line this worker owns.
+  const bool poll_hooks;
   LocalQueue queue;
+  // Put and taken by the owner; the monitor may take its task (lifo_slot.h).
+  LifoSlot lifo;
   Parker parker;
   std::thread thread;
   // Owner thread times; any thread reads its counters.
   PollTimer poll_timer;
 
   // Owner thread only.
-  TaskHeader* lifo = nullptr;
   bool searching = false;
   uint32_t tick = 0;
   uint32_t lifo_streak = 0;
@@ -92,14 +104,39 @@ struct Scheduler::Worker {
   // Park's timed look beside an awake peer.
   std::chrono::milliseconds look_again = kLookAgainMin;
 
-  // Written by the owner, read by Metrics(); relaxed: plain statistics,
-  // with one writer (Count), so a load and a store need no RMW.
-  std::atomic<uint64_t> polls{0};
+  // Odd while a poll runs: raised by one before each poll and after it, by
+  // the owner; read by the monitor to tell a poll that goes on from one that
+  // ended, and by Metrics() (polls run: half of it, rounded up). relaxed:
+  // one writer, and the readers act on its value alone.
+  std::atomic<uint64_t> poll_seq{0};
+  // The poll_seq of a poll the monitor found slow, and when the monitor
+  // first saw that poll (steady clock, ns). Written by the monitor
+  // (started first, then seq with release), read by the owner after each
+  // poll (seq with acquire, pairing with that release).
+  std::atomic<uint64_t> slow_poll_seq{0};
+  std::atomic<int64_t> slow_poll_seen_ns{0};
+
+  // Written by the owner (lifo_steals by the monitor), read by Metrics();
+  // relaxed: plain statistics, with one writer each (Count), so a load and
+  // a store need no RMW.
   std::atomic<uint64_t> steals{0};
   std::atomic<uint64_t> parks{0};
   std::atomic<uint64_t> spin_wakeups{0};
-  // Set around the sleep in Park(). relaxed: a snapshot for Metrics().
+  std::atomic<uint64_t> lifo_steals{0};
+  // Set around the sleep in Park(), and while nobody drives a
+  // current_thread runtime. Cleared with seq_cst before Monitor::Wake()
+  // (pairs with the monitor's seq_cst load in Scan()); otherwise relaxed,
+  // a snapshot for Metrics() and the monitor.
   std::atomic<bool> parked{false};
+
+  // The monitor thread's own view of this worker (Scan()).
+  struct MonitorView {
+    uint64_t poll_seq = 0;
+    Monitor::Clock::time_point poll_seen;  // when poll_seq last changed
+    bool slow_marked = false;
+    const void* lifo = nullptr;
+    Monitor::Clock::time_point lifo_seen;  // when `lifo` last changed
+  } view;
 
   uint64_t NextRandom() {
     rng ^= rng << 13;
@@ -107,7 +144,7 @@ struct Scheduler::Worker {
     rng ^= rng << 17;
     return rng;
   }
-  void Count(std::atomic<uint64_t>& counter) {
+  static void Count(std::atomic<uint64_t>& counter) {
     // relaxed: see the counters above.
     counter.store(counter.load(std::memory_order_relaxed) + 1,
                   std::memory_order_relaxed);
@@ -126,10 +163,21 @@ Scheduler::Scheduler(RuntimeConfig config, std::unique_ptr<IoDriver> io)
       idle_(config_.worker_threads),
       owned_(config_.worker_threads),
       may_spin_(MayUseTwoCpus()),
+      lifo_steals_(config_.worker_threads > 1 && !config_.current_thread &&
+                   HeavyFenceAvailable()),
       blocking_(std::make_shared<BlockingPool>(config_, this)) {
   workers_.reserve(config_.worker_threads);
   for (size_t i = 0; i < config_.worker_threads; ++i) {
     workers_.push_back(std::make_unique<Worker>(this, i, config_));
+    // Nobody drives a current_thread runtime yet.
+    if (config_.current_thread) {
+      workers_.back()->parked.store(true, std::memory_order_relaxed);
+    }
+  }
+  if (lifo_steals_ || config_.slow_poll_threshold.count() > 0) {
+    monitor_ = std::make_unique<Monitor>(
+        kMonitorPeriod, kMonitorLinger,
+        [this](Monitor::Clock::time_point now) { return Scan(now); });
   }
 }
 
@@ -139,6 +187,11 @@ Scheduler::~Scheduler() {
 }
 
 absl::Status Scheduler::Start() {
+  if (monitor_) {
+    if (absl::Status s = monitor_->Start(config_.thread_name); !s.ok()) {
+      return s;
+    }
+  }
   if (config_.current_thread) return absl::OkStatus();
   for (auto& w : workers_) {
     try {
@@ -162,6 +215,8 @@ void Scheduler::Shutdown(std::chrono::nanoseconds blocking_timeout) {
                  "worker threads\n");
     std::abort();
   }
+  // No task leaves a LIFO slot behind the shutdown sweep's back.
+  if (monitor_) monitor_->Stop();
   // seq_cst: read in Park()'s store-buffering look (pairs with its load
   // after the fence); the Unpark() tokens below, never lost, would do alone.
   shutdown_.store(true, std::memory_order_seq_cst);
@@ -175,7 +230,7 @@ void Scheduler::Shutdown(std::chrono::nanoseconds blocking_timeout) {
   // No task runs any more: drop queue references, then destroy the tasks.
   inject_.CloseAndDrain();
   for (auto& w : workers_) {
-    if (w->lifo) std::exchange(w->lifo, nullptr)->Unref();
+    if (TaskHeader* t = w->lifo.Take()) t->Unref();
     while (TaskHeader* t = w->queue.Pop()) t->Unref();
   }
   owned_.CloseAndCancelAll();
@@ -249,13 +304,14 @@ void Scheduler::Schedule(TaskHeader* task) {
     NotifyParked();
     return;
   }
-  TaskHeader* displaced = std::exchange(w->lifo, task);
-  // Work in the LIFO slot cannot be stolen, so waking a peer for it is
-  // useless. The displaced task (spawned or woken earlier) was this
-  // worker's to run already: pushing it is a requeue, which checks for
-  // sleepers only when it makes the queue stealable. This worker may be
-  // inside Park (reaping I/O completions, taking back returned tasks) and
-  // counted as parked; it runs what it queued as soon as Park returns.
+  TaskHeader* displaced = w->lifo.Put(task);
+  // Work in the LIFO slot is for this worker (the monitor moves it only when
+  // the worker is stuck), so waking a peer for it is useless. The displaced
+  // task (spawned or woken earlier) was this worker's to run already: pushing
+  // it is a requeue, which checks for sleepers only when it makes the queue
+  // stealable. This worker may be inside Park (reaping I/O completions, taking
+  // back returned tasks) and counted as parked; it runs what it queued as soon
+  // as Park returns.
   if (displaced != nullptr) Requeue(w, displaced);
 }
 
@@ -344,8 +400,11 @@ void Scheduler::DriveUntil(absl::FunctionRef<bool()> done) {
   tls_worker = w;
   SetCurrentScheduler(this);
   owned_.LockTable(static_cast<int>(w->index));
+  MarkAwake(w);
   // acquire: as in WorkerMain(); Shutdown() unparks us after its store.
   while (!done() && !shutdown_.load(std::memory_order_acquire)) Turn(w);
+  // relaxed: see Worker::parked.
+  w->parked.store(true, std::memory_order_relaxed);
   owned_.UnlockTable(static_cast<int>(w->index));
   SetCurrentScheduler(outer);
   tls_worker = nullptr;
@@ -376,14 +435,14 @@ TaskHeader* Scheduler::NextTask(Worker* w) {
     // how long queued work a peer could take waits for it.
     if (w->queue.Size() > 1) NotifyParked();
   }
-  if (w->lifo) {
+  if (TaskHeader* t = w->lifo.Take()) {
     if (w->lifo_streak < kMaxLifoStreak) {
       ++w->lifo_streak;
-      return std::exchange(w->lifo, nullptr);
+      return t;
     }
     // Popped back at once below, unless the queue was full and half of it
     // went to the inject queue, which peers should know about.
-    if (PushLocal(w, std::exchange(w->lifo, nullptr))) NotifyParked();
+    if (PushLocal(w, t)) NotifyParked();
   }
   w->lifo_streak = 0;
   if (fair_tick) {
@@ -433,7 +492,6 @@ TaskHeader* Scheduler::Search(Worker* w) {
 
 void Scheduler::RunTask(Worker* w, TaskHeader* task) {
   StopSearching(w);
-  w->Count(w->polls);
   w->trim_armed = true;
   // Every path ends with the queue's reference dropped or handed on.
   switch (task->state().TransitionToRunning()) {
@@ -448,8 +506,19 @@ void Scheduler::RunTask(Worker* w, TaskHeader* task) {
       break;
   }
   SetCurrentTask(task);
-  const bool done = w->observe_polls ? ObservedPoll(w, task) : task->Poll();
+  // relaxed: see poll_seq; odd from here to the end of the poll.
+  const uint64_t seq = w->poll_seq.load(std::memory_order_relaxed) + 1;
+  w->poll_seq.store(seq, std::memory_order_relaxed);
+  const bool sampled = w->poll_timer.ShouldSample();
+  const bool done =
+      w->poll_hooks || sampled ? ObservedPoll(w, task, sampled) : task->Poll();
+  w->poll_seq.store(seq + 1, std::memory_order_relaxed);
   SetCurrentTask(nullptr);
+  // acquire: pairs with the monitor's release store in Scan(), so the time
+  // it stored first is visible.
+  if (w->slow_poll_seq.load(std::memory_order_acquire) == seq) {
+    ReportSlowPoll(w, *task);
+  }
   if (done) {
     task->Complete(/*caller_refs=*/1);
     return;
@@ -468,25 +537,31 @@ void Scheduler::RunTask(Worker* w, TaskHeader* task) {
   }
 }
 
-bool Scheduler::ObservedPoll(Worker* w, TaskHeader* task) {
+bool Scheduler::ObservedPoll(Worker* w, TaskHeader* task, bool timed) {
   if (config_.on_before_task_poll) {
     CallHandler(config_.on_before_task_poll, MetaOf(*task),
                 "on_before_task_poll");
   }
-  const PollTimer::Start start = w->poll_timer.Begin();
+  const Clock::time_point start = timed ? Clock::now() : Clock::time_point();
   const bool done = task->Poll();
-  const std::chrono::nanoseconds ran = w->poll_timer.End(start);
-  if (ran > std::chrono::nanoseconds::zero()) {
-    CallHandler(
-        config_.on_slow_poll,
-        SlowPoll{MetaOf(*task), ran, config_.slow_poll_threshold, w->index},
-        "on_slow_poll");
-  }
+  if (timed) w->poll_timer.Record(Clock::now() - start);
   if (config_.on_after_task_poll) {
     CallHandler(config_.on_after_task_poll, MetaOf(*task),
                 "on_after_task_poll");
   }
   return done;
+}
+
+void Scheduler::ReportSlowPoll(Worker* w, const TaskHeader& task) {
+  w->poll_timer.CountSlowPoll();
+  // relaxed: ordered by the acquire load of slow_poll_seq in RunTask().
+  const std::chrono::nanoseconds seen(
+      w->slow_poll_seen_ns.load(std::memory_order_relaxed));
+  const std::chrono::nanoseconds ran = Clock::now().time_since_epoch() - seen;
+  CallHandler(
+      config_.on_slow_poll,
+      SlowPoll{MetaOf(task), ran, config_.slow_poll_threshold, w->index},
+      "on_slow_poll");
 }
 
 void Scheduler::SpawnHook(const TaskHeader& task) const {
@@ -512,7 +587,7 @@ void Scheduler::Park(Worker* w) {
   // Sender dropped): run it rather than sleep on it, as no peer can steal
   // from the LIFO slot.
   owned_.DrainReturned(static_cast<int>(w->index));
-  if (w->lifo != nullptr || w->queue.Size() > 0) return;
+  if (!w->lifo.empty() || w->queue.Size() > 0) return;
   const bool last_awake =
       idle_.TransitionWorkerToParked(w->index, w->searching);
   w->searching = false;
@@ -548,7 +623,68 @@ void Scheduler::Park(Worker* w) {
   if (plan.watching) timer_watcher_.store(-1, std::memory_order_seq_cst);
   AfterSleep(w, plan, woken);
   RejoinAfterSleep(w, woken);
-  w->parked.store(false, std::memory_order_relaxed);
+  MarkAwake(w);
+}
+
+void Scheduler::MarkAwake(Worker* w) {
+  // seq_cst: before Wake()'s load (store buffering); pairs with the
+  // monitor's store of its sleep and its loads in Scan().
+  w->parked.store(false, std::memory_order_seq_cst);
+  if (monitor_) monitor_->Wake();
+}
+
+bool Scheduler::Scan(Monitor::Clock::time_point now) {
+  bool awake = false;
+  for (auto& wp : workers_) {
+    Worker* w = wp.get();
+    // seq_cst: pairs with the store in MarkAwake() (see Monitor::Wake).
+    if (!w->parked.load(std::memory_order_seq_cst)) awake = true;
+    Worker::MonitorView& v = w->view;
+    // relaxed: see poll_seq.
+    const uint64_t seq = w->poll_seq.load(std::memory_order_relaxed);
+    const bool new_poll = seq != v.poll_seq;
+    if (new_poll) {
+      v.poll_seq = seq;
+      v.poll_seen = now;
+      v.slow_marked = false;
+    }
+    const bool in_poll = seq % 2 == 1;
+    const auto threshold = config_.slow_poll_threshold;
+    if (in_poll && !v.slow_marked && threshold.count() > 0 &&
+        now - v.poll_seen >= threshold) {
+      v.slow_marked = true;
+      // relaxed, then release: see slow_poll_seq.
+      w->slow_poll_seen_ns.store(
+          std::chrono::nanoseconds(v.poll_seen.time_since_epoch()).count(),
+          std::memory_order_relaxed);
+      w->slow_poll_seq.store(seq, std::memory_order_release);
+    }
+    if (!lifo_steals_) continue;
+    // Within one poll, the same address in the slot is the same task: the
+    // worker takes from its slot only between polls, and a task it
+    // displaces is queued, so still alive. Across polls the address may
+    // have been freed and reused, so a new poll starts the wait afresh.
+    const void* lifo = w->lifo.Peek();
+    if (new_poll || lifo != v.lifo) {
+      v.lifo = lifo;
+      v.lifo_seen = now;
+      continue;
+    }
+    // The same task has waited in the slot since lifo_seen, all through
+    // one poll: the worker will not take it before that poll ends, which
+    // may be never.
+    if (lifo == nullptr || !in_poll || now - v.lifo_seen < kLifoStallAfter) {
+      continue;
+    }
+    if (TaskHeader* task = w->lifo.Steal(lifo)) {
+      Worker::Count(w->lifo_steals);
+      // Once run elsewhere it may end and its address serve a new task.
+      v.lifo = nullptr;
+      inject_.Push(task);
+      NotifyParked();
+    }
+  }
+  return awake;
 }
 
 Scheduler::SleepPlan Scheduler::PlanSleep(Worker* w, bool last_awake) {
@@ -692,7 +828,9 @@ RuntimeMetrics Scheduler::Metrics() const {
   for (const auto& w : workers_) {
     WorkerMetrics wm;
     // relaxed: statistics (see Worker::Count).
-    wm.polls = w->polls.load(std::memory_order_relaxed);
+    // relaxed: see poll_seq; a poll running counts.
+    wm.polls = (w->poll_seq.load(std::memory_order_relaxed) + 1) / 2;
+    wm.lifo_steals = w->lifo_steals.load(std::memory_order_relaxed);
     wm.steals = w->steals.load(std::memory_order_relaxed);
     wm.parks = w->parks.load(std::memory_order_relaxed);
     wm.spin_wakeups = w->spin_wakeups.load(std::memory_order_relaxed);

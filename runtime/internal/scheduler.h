@@ -17,6 +17,7 @@
 #include "runtime/internal/idle.h"
 #include "runtime/internal/inject_queue.h"
 #include "runtime/internal/io/io_driver.h"
+#include "runtime/internal/monitor.h"
 #include "runtime/internal/mutex.h"
 #include "runtime/internal/owned_tasks.h"
 #include "runtime/internal/parker.h"
@@ -182,7 +183,19 @@ class Scheduler : public std::enable_shared_from_this<Scheduler> {
   void RunTask(Worker* w, TaskHeader* task);
   // Polls `task` with the poll hooks and timing (slow polls, the poll-time
   // histogram); RunTask calls it instead of Poll() when any of them is on.
-  bool ObservedPoll(Worker* w, TaskHeader* task);
+  // `timed`: this poll is one the poll-time histogram samples.
+  bool ObservedPoll(Worker* w, TaskHeader* task, bool timed);
+  // After a poll the monitor marked slow: counts it and calls on_slow_poll.
+  void ReportSlowPoll(Worker* w, const TaskHeader& task);
+  // The worker is awake again (after Park, or a current_thread runtime's
+  // driver arrived); wakes the monitor if it slept.
+  void MarkAwake(Worker* w);
+  // The monitor's look at the workers (monitor.h), on its thread: marks
+  // polls that ran past slow_poll_threshold for their worker to report, and
+  // moves a task that waited kLifoStallAfter in the LIFO slot of a worker
+  // stuck in one poll to the inject queue. Returns whether a worker is
+  // awake.
+  bool Scan(Monitor::Clock::time_point now);
   // A searching worker that found a task stops searching.
   void StopSearching(Worker* w);
   // Sleeps until work arrives, in small steps: plan the sleep's deadline
@@ -227,6 +240,12 @@ class Scheduler : public std::enable_shared_from_this<Scheduler> {
   Idle idle_;
   OwnedTasks owned_;
   const bool may_spin_;
+  // Whether the monitor may take tasks from LIFO slots: another worker can
+  // run them, and HeavyFence() works here (lifo_slot.h).
+  const bool lifo_steals_;
+  // Null when there is nothing to watch: one worker and no slow-poll
+  // threshold.
+  std::unique_ptr<Monitor> monitor_;
   std::shared_ptr<BlockingPool> blocking_;
   // seq_cst: read by parking workers inside the store-buffering handshake
   // (Park()); WorkerMain's loop reads it with acquire.

@@ -141,6 +141,30 @@ bool EventuallyHasThread(const std::string& name) {
   return true;
 }
 
+// Context switches of the thread named `name` so far (its wake-ups), or -1
+// if there is no such thread.
+long ContextSwitches(const std::string& name) {
+  long switches = -1;
+  DIR* dir = opendir("/proc/self/task");
+  while (dirent* e = readdir(dir)) {
+    if (e->d_name[0] == '.') continue;
+    const std::string task = std::string("/proc/self/task/") + e->d_name;
+    std::ifstream comm(task + "/comm");
+    std::string comm_name;
+    std::getline(comm, comm_name);
+    if (comm_name != name) continue;
+    std::ifstream status(task + "/status");
+    switches = 0;
+    for (std::string line; std::getline(status, line);) {
+      if (line.find("ctxt_switches:") != std::string::npos) {
+        switches += std::stol(line.substr(line.find(':') + 1));
+      }
+    }
+  }
+  closedir(dir);
+  return switches;
+}
+
 TEST(RuntimeTest, ThreadNamesAndHooks) {
   std::atomic<int> started{0}, stopped{0};
   {
@@ -159,6 +183,7 @@ TEST(RuntimeTest, ThreadNamesAndHooks) {
     EXPECT_TRUE(EventuallyHasThread("tpname-w1")) << "worker 1 not named";
     EXPECT_TRUE(EventuallyHasThread("tpname-b0"))
         << "blocking thread not named";
+    EXPECT_TRUE(EventuallyHasThread("tpname-m0")) << "monitor not named";
     release = true;
     rt->block_on(
         [](JoinHandle<void> h) -> Task<void> { co_await h; }(std::move(h)));
@@ -265,6 +290,91 @@ TEST(RuntimeTest, IdleRuntimeParksItsWorkers) {
 // A full local queue moves its older half to the inject queue with the
 // task being pushed behind it: the pushed task is the newest, and must not
 // run before the 128 it overflowed with (one worker, so nothing is stolen).
+// The monitor looks at the workers every 250 us while one is awake; an idle
+// runtime must not keep it (or anything) waking up.
+TEST(RuntimeTest, IdleRuntimeMonitorSleeps) {
+  auto rt = Builder().worker_threads(2).thread_name("idlemon").build();
+  ASSERT_TRUE(rt.ok());
+  rt->block_on(Leaf(1));
+  ASSERT_TRUE(EventuallyHasThread("idlemon-m0"));
+  // Until it has slept through two windows of 50 ms (it lingers 20 ms
+  // after the last worker parks), for at most 10 s.
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  long last = ContextSwitches("idlemon-m0");
+  for (int quiet = 0; quiet < 2;) {
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline)
+        << "the monitor of an idle runtime never slept";
+    std::this_thread::sleep_for(50ms);
+    const long now = ContextSwitches("idlemon-m0");
+    quiet = now == last ? quiet + 1 : 0;
+    last = now;
+  }
+  std::this_thread::sleep_for(200ms);
+  EXPECT_EQ(ContextSwitches("idlemon-m0"), last);
+  // And it wakes for work again: a stuck worker's LIFO child still runs.
+  EXPECT_EQ(rt->block_on(Leaf(2)), 2);
+}
+
+// A task spawns a child, which goes to its worker's LIFO slot, then waits
+// for it without yielding. Run only by that worker, the child would wait
+// for the end of a poll that waits for the child: the monitor moves it to
+// where the other worker runs it. Gives up after 10 s instead of hanging.
+TEST(RuntimeTest, ChildInTheLifoSlotOfABusyWorkerRunsElsewhere) {
+  auto rt = Builder().worker_threads(2).build();
+  ASSERT_TRUE(rt.ok());
+  for (int round = 0; round < 5; ++round) {
+    auto parent = []() -> Task<bool> {
+      auto ran = std::make_shared<std::atomic<bool>>(false);
+      spawn([](std::shared_ptr<std::atomic<bool>> ran) -> Task<void> {
+        ran->store(true);
+        co_return;
+      }(ran))
+          .detach();
+      const auto give_up = std::chrono::steady_clock::now() + 10s;
+      while (!ran->load() && std::chrono::steady_clock::now() < give_up) {
+      }
+      co_return ran->load();
+    };
+    EXPECT_TRUE(rt->block_on(parent())) << "round " << round;
+  }
+  uint64_t lifo_steals = 0;
+  for (const WorkerMetrics& w : rt->metrics().per_worker) {
+    lifo_steals += w.lifo_steals;
+  }
+  EXPECT_EQ(lifo_steals, 5u);
+}
+
+// The same with a child woken rather than spawned: a task wakes a waiter
+// (which goes to the LIFO slot), then waits for it to run.
+TEST(RuntimeTest, WokenTaskInTheLifoSlotOfABusyWorkerRunsElsewhere) {
+  auto rt = Builder().worker_threads(2).build();
+  ASSERT_TRUE(rt.ok());
+  auto ran = std::make_shared<std::atomic<bool>>(false);
+  auto [tx, rx] = oneshot::channel<int>();
+  JoinHandle<void> waiter =
+      rt->spawn([](oneshot::Receiver<int> rx,
+                   std::shared_ptr<std::atomic<bool>> ran) -> Task<void> {
+        (void)co_await std::move(rx);
+        ran->store(true);
+      }(std::move(rx), ran));
+  auto waker = [](oneshot::Sender<int> tx,
+                  std::shared_ptr<std::atomic<bool>> ran) -> Task<bool> {
+    tx.send(1);
+    const auto give_up = std::chrono::steady_clock::now() + 10s;
+    while (!ran->load() && std::chrono::steady_clock::now() < give_up) {
+    }
+    co_return ran->load();
+  };
+  // The waiter must be waiting before the send, or there is nothing to wake.
+  while (rt->dump().empty() ||
+         rt->dump().front().state != TaskInfo::State::kWaiting) {
+    std::this_thread::sleep_for(1ms);
+  }
+  EXPECT_TRUE(rt->block_on(waker(std::move(tx), ran)));
+  rt->block_on(
+      [](JoinHandle<void> h) -> Task<void> { co_await h; }(std::move(waiter)));
+}
+
 TEST(RuntimeTest, OverflowKeepsThePushedTaskBehindTheOlderHalf) {
   auto rt = Builder().worker_threads(1).build();
   ASSERT_TRUE(rt.ok());
