@@ -23,6 +23,7 @@
 #include <benchmark/benchmark.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <string>
 #include <utility>
@@ -200,6 +201,40 @@ tidepool::Task<int64_t> ChainedSpawn(Countdown* c) {
   co_return co_await c->Wait();
 }
 
+// The LIFO stall (tokio#4941): a task spawns a child, then computes without
+// yielding until the child has started, but for at most kStallBudget. The
+// child waits in the parent's LIFO slot; an iteration takes about as long
+// as the child waited to start (on tokio 1.24, the whole budget).
+constexpr auto kStallBudget = std::chrono::milliseconds(50);
+
+tidepool::Task<void> StallChild(std::atomic<bool>* started) {
+  started->store(true, std::memory_order_release);
+  co_return;
+}
+
+tidepool::Task<int64_t> StallParent() {
+  std::atomic<bool> started{false};
+  tidepool::spawn(StallChild(&started)).detach();
+  const auto until = std::chrono::steady_clock::now() + kStallBudget;
+  while (!started.load(std::memory_order_acquire) &&
+         std::chrono::steady_clock::now() < until) {
+  }
+  // Past the budget the child runs once this poll ends.
+  while (!started.load(std::memory_order_acquire)) {
+    co_await tidepool::yield_now();
+  }
+  co_return 0;
+}
+
+void BM_lifo_stall(benchmark::State& state) {
+  auto rt = MakeRuntime(state);
+  if (!rt.ok()) return;
+  for (auto _ : state) {
+    if (!Check(state, rt->block_on(StallParent()), 0)) break;
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+
 void BM_chained_spawn(benchmark::State& state) {
   Countdown c;
   auto rt = MakeRuntime(state);
@@ -253,6 +288,7 @@ BENCHMARK(BM_spawn_many_remote_idle)
 BENCHMARK(BM_yield_many)->UseRealTime()->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_ping_pong)->UseRealTime()->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_chained_spawn)->UseRealTime()->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_lifo_stall)->UseRealTime()->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_spawn_blocking_round_trip)
     ->ArgName("callers")
     ->Arg(1)

@@ -17,6 +17,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/base/attributes.h"
 #include "absl/strings/str_cat.h"
 #include "runtime/internal/io/uring_ops.h"
 #include "runtime/internal/mutex.h"
@@ -262,10 +263,14 @@ class WorkerRing final : public IoWaiter {
     UringWaitForEvents(&ring_, timeout_ns);
   }
 
-  // Submits what other threads handed over, then tells them.
+  // Submits what other threads handed over, then tells them. Inline, as a
+  // worker calls it after every task poll (Flush) and finds it empty.
   void ServiceInbox() {
     // acquire: pairs with the release in PostCancel()/PostCancelFd().
-    if (!inbox_ready_.load(std::memory_order_acquire)) return;
+    if (inbox_ready_.load(std::memory_order_acquire)) ServiceInboxSlow();
+  }
+
+  ABSL_ATTRIBUTE_NOINLINE void ServiceInboxSlow() {
     MutexLock lock(&inbox_mu_);
     inbox_ready_.store(false, std::memory_order_relaxed);
     for (IoOp* op : ops_) {

@@ -21,7 +21,7 @@
 //!  - The driver waits for the last task with a Notify (tidepool::Notify
 //!    there), not a blocking std channel: it is a task on a worker.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -280,6 +280,28 @@ fn chained_spawn(opts: &Opts) {
     });
 }
 
+// The LIFO stall (tokio#4941): a task spawns a child, then computes without
+// yielding until the child has started, but for at most STALL_BUDGET. The
+// child waits in the parent's LIFO slot, so on tokio it starts only when
+// the parent's poll ends.
+const STALL_BUDGET: Duration = Duration::from_millis(50);
+
+fn lifo_stall(opts: &Opts) {
+    let rt = runtime(opts.workers);
+    measure(opts, "lifo_stall", || {
+        on_worker(&rt, async move {
+            let started = Arc::new(AtomicBool::new(false));
+            let child = Arc::clone(&started);
+            tokio::spawn(async move { child.store(true, Ordering::Release) });
+            let until = Instant::now() + STALL_BUDGET;
+            while !started.load(Ordering::Acquire) && Instant::now() < until {}
+            while !started.load(Ordering::Acquire) {
+                tokio::task::yield_now().await;
+            }
+        });
+    });
+}
+
 // `callers` tasks each make BLOCKING_CALLS calls one after the other, so
 // every call is a full round trip: hand-off to a blocking thread, run, wake
 // the caller, resume.
@@ -366,6 +388,7 @@ fn main() {
     yield_many(&opts);
     ping_pong(&opts);
     chained_spawn(&opts);
+    lifo_stall(&opts);
     spawn_blocking(&opts, 1);
     spawn_blocking(&opts, 16);
     mpsc_bounded(&opts, 1);
