@@ -194,17 +194,21 @@ Task<void> Server::ServeConnection(TcpStream s) {
   Conn conn{s.native_handle()};
   const ConnRegistration registration(*this, conn);
   (void)s.set_nodelay(true);  // the head and the first chunk go out at once
-  http::RequestParser parser(options_.limits);
+  // The parser exists only while a request is on its way: between requests
+  // an idle keep-alive connection holds its task and socket, no parser.
+  auto parser = std::make_unique<http::RequestParser>(options_.limits);
   size_t want = kHeadReadBytes;
   bool mid_request = false;  // bytes of an unfinished request are buffered
   while (true) {
-    switch (parser.Next()) {
+    switch (parser->Next()) {
       case http::ParseEvent::kNeedMore: {
-        if (parser.buffered_bytes() == 0) {
-          // Between requests: wait for the next one holding no buffer, so
-          // an idle keep-alive connection costs its task and socket only.
-          parser.ReleaseIdleBuffer();
+        if (parser->buffered_bytes() == 0) {
+          // Between requests: wait for the next one holding no buffer (nor
+          // parser), so an idle keep-alive connection costs its task and
+          // socket only.
+          parser->ReleaseIdleBuffer();
           if (!mid_request) {
+            parser.reset();
             conn.idle.store(true, std::memory_order_seq_cst);
             if (draining_.load(std::memory_order_seq_cst)) co_return;
           }
@@ -215,9 +219,12 @@ Task<void> Server::ServeConnection(TcpStream s) {
             counters_.timeouts.fetch_add(1, std::memory_order_relaxed);
           }
           if (!ready.ok()) co_return;
+          if (!parser) {
+            parser = std::make_unique<http::RequestParser>(options_.limits);
+          }
         }
         absl::StatusOr<size_t> n =
-            co_await ReadInto(s, parser, want, options_.read_timeout);
+            co_await ReadInto(s, *parser, want, options_.read_timeout);
         if (n.ok() && *n > 0) {
           mid_request = true;
           break;
@@ -234,9 +241,9 @@ Task<void> Server::ServeConnection(TcpStream s) {
         co_return;  // closed by the client, reset, or idle too long
       }
       case http::ParseEvent::kHead: {
-        const uint64_t body = parser.head().content_length();
+        const uint64_t body = parser->head().content_length();
         want = std::clamp<size_t>(body, kHeadReadBytes, kMaxBodyReadBytes);
-        if (parser.head().expect_continue()) {
+        if (parser->head().expect_continue()) {
           if (!(co_await s.write_all(Std(http::kContinueResponse))).ok()) {
             co_return;
           }
@@ -246,8 +253,8 @@ Task<void> Server::ServeConnection(TcpStream s) {
       case http::ParseEvent::kRequest: {
         mid_request = false;
         want = kHeadReadBytes;
-        const bool keep_alive = parser.head().keep_alive();
-        if (!(co_await Respond(s, parser))) co_return;
+        const bool keep_alive = parser->head().keep_alive();
+        if (!(co_await Respond(s, *parser))) co_return;
         if (!keep_alive || draining_.load(std::memory_order_relaxed)) {
           co_await LingerClose(s, options_.linger);
           co_return;
@@ -256,7 +263,7 @@ Task<void> Server::ServeConnection(TcpStream s) {
       }
       case http::ParseEvent::kError: {
         counters_.responses_4xx.fetch_add(1, std::memory_order_relaxed);
-        if ((co_await s.write_all(http::ErrorResponse(parser.error()))).ok()) {
+        if ((co_await s.write_all(http::ErrorResponse(parser->error()))).ok()) {
           co_await LingerClose(s, options_.linger);
         }
         co_return;

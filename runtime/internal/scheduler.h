@@ -23,6 +23,7 @@
 #include "runtime/internal/parker.h"
 #include "runtime/internal/runtime_config.h"
 #include "runtime/internal/task_cell.h"
+#include "runtime/internal/task_end_listeners.h"
 #include "runtime/internal/timer_driver.h"
 #include "runtime/internal/unhandled_sink.h"
 #include "runtime/metrics.h"
@@ -79,6 +80,16 @@ class Scheduler : public std::enable_shared_from_this<Scheduler> {
   JoinState<T>* SpawnNamed(Task<T> task, std::string name) {
     auto* cell = CoroTask<T>::Create(this, sink_id_, std::move(task));
     if (!name.empty()) NameTask(cell, std::move(name));
+    return Launch(cell);
+  }
+
+  // Spawn, with `listener` told when the task's frame ends
+  // (task_end_listeners.h).
+  template <typename T>
+  JoinState<T>* SpawnTracked(Task<T> task,
+                             std::shared_ptr<TaskEndListener> listener) {
+    auto* cell = CoroTask<T>::Create(this, sink_id_, std::move(task));
+    ListenForTaskEnd(cell, std::move(listener));
     return Launch(cell);
   }
 

@@ -10,6 +10,7 @@
 #include <variant>
 
 #include "runtime/internal/block_cache.h"
+#include "runtime/internal/task_end_listeners.h"
 #include "runtime/internal/task_header.h"
 #include "runtime/internal/unhandled_sink.h"
 #include "runtime/task.h"
@@ -104,7 +105,9 @@ class CoroTask final : public JoinState<T> {
 
  protected:
   void DestroyFrame() override {
-    if (root_) std::exchange(root_, {}).destroy();
+    if (!root_) return;
+    std::exchange(root_, {}).destroy();
+    if (this->IsTracked()) TaskFrameEnded(this->id());
   }
 
   void Destroy() override {

@@ -102,6 +102,10 @@ class TaskHeader {
   bool IsNamed() const { return state_.IsNamed(); }
   // NameTask(), before the task is shared.
   void MarkNamedUnshared() { state_.SetNamedUnshared(); }
+  // Whether a listener waits for the frame's end (task_end_listeners.h).
+  bool IsTracked() const { return state_.IsTracked(); }
+  // ListenForTaskEnd(), before the task is shared.
+  void MarkTrackedUnshared() { state_.SetTrackedUnshared(); }
 
   // The inject queue's link: the thread pushing the task writes it before
   // the push publishes the task (a release CAS on the queue's pushed stack,

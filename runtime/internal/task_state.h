@@ -22,6 +22,8 @@ namespace tidepool::internal {
 //               part of the lifecycle: set before the task is shared, never
 //               cleared. A bit of this word rather than a field of the task,
 //               so that unnamed tasks pay nothing for names
+//   kTracked    a listener waits for the end of the task's frame
+//               (task_end_listeners.h); set and read as kNamed
 //
 // Invariants:
 // - at most one of kScheduled / kRunning is set, except in the one CAS that
@@ -44,9 +46,10 @@ class TaskState {
   static constexpr uint32_t kComplete = 8;
   static constexpr uint32_t kCancelled = 16;
   static constexpr uint32_t kNamed = 32;
-  static constexpr int kRefShift = 6;
+  static constexpr uint32_t kTracked = 64;
+  static constexpr int kRefShift = 7;
   static constexpr uint32_t kRefOne = uint32_t{1} << kRefShift;
-  static_assert(kNamed < kRefOne, "the flags must stay below the count");
+  static_assert(kTracked < kRefOne, "the flags must stay below the count");
 
   explicit TaskState(uint32_t initial_refs) : word_(initial_refs * kRefOne) {}
   TaskState(const TaskState&) = delete;
@@ -147,7 +150,7 @@ class TaskState {
     return UnrefSetting(n, kComplete);
   }
 
-  // --- The name flag -----------------------------------------------------
+  // --- The name and tracking flags ---------------------------------------
 
   // Spawner, before the task is shared. Relaxed: the queue push that
   // follows publishes the task, as for SetScheduledUnshared().
@@ -160,6 +163,14 @@ class TaskState {
   // ordered that sharing (a queue pop, a join waiter's CAS, the last Unref).
   bool IsNamed() const {
     return word_.load(std::memory_order_relaxed) & kNamed;
+  }
+  // As SetNamedUnshared() and IsNamed(), for kTracked.
+  void SetTrackedUnshared() {
+    word_.store(word_.load(std::memory_order_relaxed) | kTracked,
+                std::memory_order_relaxed);
+  }
+  bool IsTracked() const {
+    return word_.load(std::memory_order_relaxed) & kTracked;
   }
 
   // --- Queries (any thread) -----------------------------------------------

@@ -4,20 +4,18 @@ namespace tidepool {
 
 TaskTracker::TaskTracker() : state_(std::make_shared<State>()) {}
 
-TaskTracker::Token::Token(std::shared_ptr<State> state)
-    : state_(std::move(state)) {
-  internal::MutexLock lock(&state_->mu);
-  ++state_->count;
+void TaskTracker::State::Add() {
+  internal::MutexLock lock(&mu);
+  ++count;
 }
 
-TaskTracker::Token::~Token() {
-  if (state_ == nullptr) return;  // moved from
-  bool done;
+void TaskTracker::State::TaskEnded() {
+  bool ended_last;
   {
-    internal::MutexLock lock(&state_->mu);
-    done = --state_->count == 0 && state_->closed;
+    internal::MutexLock lock(&mu);
+    ended_last = --count == 0 && closed;
   }
-  if (done) state_->done.notify_waiters();
+  if (ended_last) done.notify_waiters();
 }
 
 void TaskTracker::close() {

@@ -17,9 +17,11 @@
 // co_await wait() only inside a tidepool task. A task awaiting wait()
 // keeps the count alive, so it may outlive the tracker it came from.
 //
-// Cost: spawn() is tidepool::spawn plus one wrapper coroutine frame around
-// the task and one lock at its start and at its end; wait() allocates its
-// frame and takes the lock.
+// Cost: spawn() is tidepool::spawn plus two locks (the tracker's and a
+// process-wide table's, which holds about 40 bytes per tracked task) at its
+// start and again at its end; the task itself is not wrapped, so a tracked
+// task is as small as an untracked one. wait() allocates its frame and
+// takes the lock.
 //
 //   tidepool::TaskTracker tracker;
 //   for (tidepool::TcpStream& c : connections) {
@@ -33,6 +35,7 @@
 #include <utility>
 
 #include "runtime/internal/mutex.h"
+#include "runtime/internal/task_end_listeners.h"
 #include "runtime/join_handle.h"
 #include "runtime/spawn.h"
 #include "runtime/sync/notify.h"
@@ -47,7 +50,11 @@ class TaskTracker {
   // Spawns `task` on the current runtime and counts it until it finishes.
   template <typename T>
   JoinHandle<T> spawn(Task<T> task) {
-    return tidepool::spawn(Track(Token(state_), std::move(task)));
+    internal::Scheduler* scheduler =
+        internal::CurrentSchedulerOrThrow("TaskTracker::spawn");
+    state_->Add();
+    return internal::JoinHandleAccess<T>::Make(
+        scheduler->SpawnTracked(std::move(task), state_));
   }
 
   // Lets wait() complete once the count reaches zero.
@@ -63,7 +70,12 @@ class TaskTracker {
   Task<void> wait() const;
 
  private:
-  struct State {
+  // Counts a task from Add(), before its spawn, to the end of its frame
+  // (TaskEnded()).
+  struct State final : internal::TaskEndListener {
+    void Add();
+    void TaskEnded() override;
+
     internal::Mutex mu;
     size_t count ABSL_GUARDED_BY(mu) = 0;
     bool closed ABSL_GUARDED_BY(mu) = false;
@@ -71,26 +83,6 @@ class TaskTracker {
     Notify done;
   };
 
-  // Counts one task for as long as it lives (in the task's frame).
-  class Token {
-   public:
-    explicit Token(std::shared_ptr<State> state);
-    Token(Token&& other) noexcept : state_(std::move(other.state_)) {}
-    Token& operator=(Token&&) = delete;
-    ~Token();
-
-   private:
-    std::shared_ptr<State> state_;
-  };
-
-  template <typename T>
-  static Task<T> Track([[maybe_unused]] Token token, Task<T> task) {
-    if constexpr (std::is_void_v<T>) {
-      co_await std::move(task);
-    } else {
-      co_return co_await std::move(task);
-    }
-  }
   static Task<void> Wait(std::shared_ptr<State> state);
 
   std::shared_ptr<State> state_;

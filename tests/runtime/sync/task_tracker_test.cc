@@ -118,6 +118,53 @@ TEST(TaskTrackerTest, RuntimeShutdownEndsTheCount) {
   EXPECT_TRUE(tracker.is_empty());
 }
 
+// Records the tracker's count when the frame holding it is destroyed.
+struct CountAtDestruction {
+  TaskTracker tracker;
+  size_t* seen;
+  ~CountAtDestruction() { *seen = tracker.len(); }
+};
+
+Task<void> HoldsAGuard(TaskTracker tracker, size_t* seen) {
+  CountAtDestruction guard{tracker, seen};
+  co_await yield_now();
+}
+
+// The task counts until its frame is gone: its destructors run while it is
+// still counted, and the count drops right after.
+TEST(TaskTrackerTest, CountsUntilTheFrameIsGone) {
+  Runtime rt = MakeRuntime(1);
+  rt.block_on([]() -> Task<void> {
+    TaskTracker tracker;
+    size_t seen = 99;
+    co_await tracker.spawn(HoldsAGuard(tracker, &seen));
+    EXPECT_EQ(seen, 1u);
+    EXPECT_TRUE(tracker.is_empty());
+  }());
+}
+
+// The tracker hears of each task's end through a process-wide table
+// (internal/task_end_listeners.h): every way a task ends drops its entry.
+TEST(TaskTrackerTest, EveryEndingDropsTheTableEntry) {
+  const size_t before = internal::TaskEndListenerCount();
+  {
+    Runtime rt = MakeRuntime(2);
+    rt.block_on([]() -> Task<void> {
+      TaskTracker tracker;
+      CancellationToken never;
+      co_await tracker.spawn(Answer());
+      EXPECT_THROW(co_await tracker.spawn(Throws()), std::runtime_error);
+      JoinHandle<void> aborted = tracker.spawn(WaitFor(never));
+      aborted.abort();
+      EXPECT_THROW(co_await std::move(aborted), TaskCancelled);
+      tracker.spawn(WaitFor(never)).detach();  // ended by the shutdown
+      EXPECT_EQ(tracker.len(), 1u);
+    }());
+    EXPECT_EQ(internal::TaskEndListenerCount(), before + 1);
+  }
+  EXPECT_EQ(internal::TaskEndListenerCount(), before);
+}
+
 TEST(TaskTrackerTest, ManyTasksFromManyWorkers) {
   Runtime rt = MakeRuntime(4);
   const int n = 200 * ::tidepool::testing::Scale();
