@@ -54,29 +54,38 @@ void ForEachTokenId(std::string_view prompt, F f) {
   }
 }
 
-// Rule 4, one id at a time.
+// Rule 4, one id at a time, a line at a time: the ids of a line are
+// formatted into a buffer on the stack and appended to the output once, as
+// a std::string append per id costs more than the formatting.
 class IdWriter {
  public:
   explicit IdWriter(std::string* out) : out_(out) {}
 
   void Add(uint32_t id) {
-    char buf[16];
-    auto r = std::to_chars(buf, buf + sizeof(buf), id);
-    *r.ptr++ = ' ';
-    out_->append(buf, r.ptr - buf);
-    if (++on_line_ == kIdsPerLine) {
-      out_->push_back('\n');
-      on_line_ = 0;
-    }
+    // Ids are below kVocabularySize: at most 5 digits.
+    line_end_ = std::to_chars(line_end_, line_end_ + 5, id).ptr;
+    *line_end_++ = ' ';
+    if (++on_line_ == kIdsPerLine) Flush();
   }
 
   void Finish() {
-    if (on_line_ != 0) out_->push_back('\n');
-    on_line_ = 0;
+    if (on_line_ != 0) Flush();
   }
 
  private:
+  static_assert(kVocabularySize <= 100'000, "ids take at most 5 digits");
+
+  void Flush() {
+    *line_end_++ = '\n';
+    out_->append(line_, line_end_ - line_);
+    line_end_ = line_;
+    on_line_ = 0;
+  }
+
   std::string* out_;
+  // Each id: 5 digits and a space; then the newline.
+  char line_[kIdsPerLine * 6 + 1];
+  char* line_end_ = line_;
   size_t on_line_ = 0;
 };
 
