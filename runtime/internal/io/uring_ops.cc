@@ -54,11 +54,21 @@ int64_t UringAttemptNow(const IoOp& op) {
 }
 
 bool UringTryNow(IoOp* op) {
+  auto* source = static_cast<UringSource*>(op->source);
+  const bool recv = op->code == IoOp::Code::kRecv;
+  // relaxed: see recv_waits.
+  if (recv && source->recv_waits.load(std::memory_order_relaxed)) {
+    return false;
+  }
   // acquire: pairs with the store of closed in the drivers' Deregister().
-  const int64_t r = op->source->closed.load(std::memory_order_acquire)
+  const int64_t r = source->closed.load(std::memory_order_acquire)
                         ? -EBADF
                         : UringAttemptNow(*op);
-  if (r == -EAGAIN) return false;
+  if (r == -EAGAIN) {
+    // relaxed: see recv_waits.
+    if (recv) source->recv_waits.store(true, std::memory_order_relaxed);
+    return false;
+  }
   op->result = r;
   // relaxed: the owner reads its own result; nobody else saw the op.
   op->done.store(true, std::memory_order_relaxed);
@@ -148,11 +158,16 @@ TaskHeader* UringComplete(IoOp* op, int32_t res) {
   // hand-over to the driver.
   (void)op->done.load(std::memory_order_acquire);
   op->result = res;
+  auto* source = static_cast<UringSource*>(op->source);
+  if (op->code == IoOp::Code::kRecv && res > 0 &&
+      ((op->recv_flags & MSG_PEEK) != 0 ||
+       static_cast<size_t>(res) == op->len)) {
+    // relaxed: see recv_waits.
+    source->recv_waits.store(false, std::memory_order_relaxed);
+  }
   // release: frees the side for the next op; pairs with the acquire
   // exchange that claims it when an op starts.
-  static_cast<UringSource*>(op->source)
-      ->side(*op)
-      .store(false, std::memory_order_release);
+  source->side(*op).store(false, std::memory_order_release);
   TaskHeader* waker = std::exchange(op->waker, nullptr);
   // release: the result before done; the owner may free the op as soon as
   // it sees done, so it is not touched after this store. Pairs with the

@@ -36,6 +36,13 @@ struct UringSource : IoSource {
   // cancellation (which names the descriptor) to a ring with nothing of it.
   std::atomic<uint16_t> read_ring{0};
   std::atomic<uint16_t> write_ring{0};
+  // The last receive tried at once found nothing, and no receive through
+  // the ring has since hinted that more is waiting: the next receive goes
+  // straight to the ring, saving a recv() that would likely fail (a
+  // request/response peer sends nothing until it has our answer). Cleared
+  // when a ring receive fills its buffer or a readable() finds data.
+  // relaxed: a hint; any value is correct, only the syscall count differs.
+  std::atomic<bool> recv_waits{false};
   std::atomic<bool>& side(const IoOp& op) {
     return ReadsSide(op) ? reading : writing;
   }
