@@ -19,8 +19,8 @@
 // A spawned task waits in the spawning worker's LIFO slot, to run there
 // as soon as the spawner suspends. If the spawner goes on computing (or
 // blocks) instead, the runtime's monitor moves the task where another
-// worker runs it, about 0.25 to 0.5 ms later (docs/architecture.md, "The
-// LIFO slot and the monitor"); with one worker it waits. Still, a task
+// worker runs it, typically half a millisecond later (docs/architecture.md,
+// "The LIFO slot and the monitor"); with one worker it waits. Still, a task
 // should await what it spawns (co_await the handle, a channel, a Notify)
 // rather than spin or block on it, which holds a worker; blocking work
 // belongs in spawn_blocking.
