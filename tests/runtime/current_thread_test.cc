@@ -191,6 +191,32 @@ TEST(CurrentThreadTest, ShutdownWithWorkInFlight) {
   EXPECT_TRUE(h.is_finished());
 }
 
+// The monitor watches the one worker while a thread drives it, and sleeps
+// while nobody does: a slow poll in block_on is reported; between
+// block_ons nothing is counted, however long the runtime waits.
+TEST(CurrentThreadTest, SlowPollsAreReportedWhileDriven) {
+  std::atomic<int> reported{0};
+  absl::StatusOr<Runtime> rt = Builder::current_thread()
+                                   .slow_poll_threshold(20ms)
+                                   .on_slow_poll([&](const SlowPoll& p) {
+                                     EXPECT_GE(p.duration, 20ms);
+                                     reported.fetch_add(1);
+                                   })
+                                   .build();
+  ASSERT_TRUE(rt.ok());
+  auto hog = []() -> Task<void> {
+    const auto end = std::chrono::steady_clock::now() + 100ms;
+    while (std::chrono::steady_clock::now() < end) {
+    }
+    co_return;
+  };
+  rt->block_on(hog());
+  EXPECT_EQ(reported.load(), 1);
+  std::this_thread::sleep_for(100ms);  // undriven: nothing runs, nothing slow
+  EXPECT_EQ(reported.load(), 1);
+  EXPECT_EQ(rt->metrics().per_worker[0].slow_polls, 1u);
+}
+
 TEST(CurrentThreadTest, OtherWorkerCountsAreRejected) {
   absl::StatusOr<Runtime> rt =
       Builder::current_thread().worker_threads(2).build();
