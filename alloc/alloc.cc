@@ -32,7 +32,10 @@ BackendSpec Detect() {
       info.dli_fname == nullptr) {
     return {Backend::kUnknown, 0};
   }
-  const char* path = info.dli_fname;
+  // The file's own name: a directory above it may hold any of the words
+  // (an output base named after a branch, say).
+  const char* slash = std::strrchr(info.dli_fname, '/');
+  const char* path = slash != nullptr ? slash + 1 : info.dli_fname;
   if (std::strstr(path, "jemalloc")) return {Backend::kJemalloc, 0};
   if (std::strstr(path, "mimalloc")) return {Backend::kMimalloc, 0};
   if (std::strstr(path, "libc.so")) return {Backend::kGlibc, 0};

@@ -37,8 +37,16 @@ absl::Status Configure(const Policy& policy);
 // The policy most recently configured (DefaultPolicy() before any).
 Policy CurrentPolicy();
 
-// Thread hooks, called in the thread concerned. Cheap (a few mallctl calls
-// at most); BindThread is idempotent.
+// Thread hooks, called in the thread concerned. BindThread is idempotent
+// and cheap (a few mallctl calls at most). ThreadIdle releases what the
+// allocator holds for this thread: a blocking thread calls it as it goes to
+// sleep, a worker once the runtime has been idle for trim.runtime_idle.
+// jemalloc flushes the thread cache (microseconds); mimalloc collects the
+// heap (microseconds to a millisecond), a worker's with its decommit delay
+// lifted to 0 for the collect when one is set, so that the pages freed go
+// back at once (busy threads decommit at once meanwhile too). Example:
+//   alloc::BindThread(alloc::ThreadRole::kWorker);  // at thread start
+//   alloc::ThreadIdle(alloc::ThreadRole::kWorker);  // idle for a while
 void BindThread(ThreadRole role);
 void ThreadIdle(ThreadRole role);
 void ThreadExit(ThreadRole role);
@@ -51,7 +59,9 @@ struct TrimResult {
 };
 
 // Gives free memory back to the system: glibc malloc_trim(0) (walks every
-// arena), jemalloc purge of all arenas, mimalloc collect. Costs a few
+// arena), jemalloc purge of all arenas, mimalloc collect (of the calling
+// thread's heap and the segments no thread holds, with the decommit delay
+// lifted to 0 for the collect when one is set). Costs a few
 // milliseconds on a large heap.
 TrimResult trim();
 

@@ -1,44 +1,34 @@
-// mimalloc: a heap per runtime thread, collection when a thread idles or
-// exits, a short decommit delay. mimalloc is reached by name (dlsym), so
-// this code links whether or not the program uses it.
+// mimalloc: a heap per runtime thread, collects when threads idle or exit,
+// and, when a decommit delay is set, no delay while an idle worker or a
+// trim collects.
+// mimalloc is reached by name (dlsym), so this code links whether or not the
+// program uses it.
 #include <dlfcn.h>
 #include <mimalloc.h>
 
 #include <cstdint>
 #include <memory>
+#include <mutex>
 
 #include "absl/strings/str_cat.h"
 #include "alloc/internal/backend_impl.h"
 #include "alloc/internal/malloc_ops.h"
+#include "alloc/internal/mimalloc_api.h"
 
 namespace tidepool::alloc::internal {
 namespace {
 
-// The subset of mimalloc 2.0.9's API used here. mimalloc.h supplies the
-// types; the functions are looked up by name.
-struct MimallocApi {
-  decltype(&mi_heap_new) heap_new;
-  decltype(&mi_heap_set_default) heap_set_default;
-  decltype(&mi_heap_get_backing) heap_get_backing;
-  decltype(&mi_heap_delete) heap_delete;
-  decltype(&mi_collect) collect;
-  decltype(&mi_option_set) option_set;
-  decltype(&mi_process_info) process_info;
-};
+bool Complete(const MimallocApi& api) {
+  return api.heap_new != nullptr && api.heap_set_default != nullptr &&
+         api.heap_get_backing != nullptr && api.heap_delete != nullptr &&
+         api.collect != nullptr && api.option_set != nullptr &&
+         api.option_get != nullptr && api.process_info != nullptr;
+}
 
 class MimallocBackend final : public BackendImpl {
  public:
-  MimallocBackend() {
-    ok_ = FindSymbol(RTLD_DEFAULT, "mi_heap_new", &api_.heap_new) &&
-          FindSymbol(RTLD_DEFAULT, "mi_heap_set_default",
-                     &api_.heap_set_default) &&
-          FindSymbol(RTLD_DEFAULT, "mi_heap_get_backing",
-                     &api_.heap_get_backing) &&
-          FindSymbol(RTLD_DEFAULT, "mi_heap_delete", &api_.heap_delete) &&
-          FindSymbol(RTLD_DEFAULT, "mi_collect", &api_.collect) &&
-          FindSymbol(RTLD_DEFAULT, "mi_option_set", &api_.option_set) &&
-          FindSymbol(RTLD_DEFAULT, "mi_process_info", &api_.process_info);
-  }
+  explicit MimallocBackend(const MimallocApi& api)
+      : api_(api), ok_(Complete(api)) {}
 
   absl::Status Configure(const Policy& policy) override {
     if (!ok_) {
@@ -51,10 +41,23 @@ class MimallocBackend final : public BackendImpl {
           " is out of range: accepted values are -1 (mimalloc's default) or 0 "
           "and above"));
     }
-    if (policy.mimalloc_decommit_delay_ms >= 0) {
-      // Named decommit_delay in 2.0.9 (purge_delay in later releases).
-      api_.option_set(mi_option_decommit_delay,
-                      policy.mimalloc_decommit_delay_ms);
+    {
+      std::lock_guard<std::mutex> lock(delay_mu_);
+      busy_delay_ms_ = policy.mimalloc_decommit_delay_ms >= 0
+                           ? policy.mimalloc_decommit_delay_ms
+                           : api_.option_get(mi_option_decommit_delay);
+      // Named decommit_delay in 2.0.9 (purge_delay in later releases). A
+      // zero-delay window still open sets it as it closes.
+      if (zero_windows_ == 0 && policy.mimalloc_decommit_delay_ms >= 0) {
+        api_.option_set(mi_option_decommit_delay, busy_delay_ms_);
+      }
+      release_on_idle_ = policy.mimalloc_release_on_idle;
+    }
+    if (policy.mimalloc_release_on_idle) {
+      // The segments a thread leaves behind as it ends have their delayed
+      // decommits done then, not when another thread's forced collect
+      // happens to visit them.
+      api_.option_set(mi_option_abandoned_page_decommit, 1);
     }
     heap_per_thread_ = policy.mimalloc_heap_per_thread;
     return absl::OkStatus();
@@ -69,10 +72,17 @@ class MimallocBackend final : public BackendImpl {
     if (tls_heap_ != nullptr) api_.heap_set_default(tls_heap_);
   }
 
-  void ThreadIdle(ThreadRole) override {
+  void ThreadIdle(ThreadRole role) override {
+    if (!ok_) return;
+    // A worker calls this once the runtime has been idle a while: what its
+    // heap holds can go back now.
+    if (role == ThreadRole::kWorker) {
+      CollectWithoutDelay();
+      return;
+    }
     // A parked thread does not process the frees other threads deferred to
     // its pages; collecting now hands them back.
-    if (ok_) api_.collect(false);
+    api_.collect(false);
   }
 
   void ThreadExit(ThreadRole) override {
@@ -88,7 +98,7 @@ class MimallocBackend final : public BackendImpl {
   }
 
   void Trim() override {
-    if (ok_) api_.collect(true);
+    if (ok_) CollectWithoutDelay();
   }
 
   int64_t InUseBytes() override {
@@ -115,9 +125,49 @@ class MimallocBackend final : public BackendImpl {
   }
 
  private:
-  MimallocApi api_{};
-  bool ok_ = false;
+  // mi_collect(true), with the decommit delay at 0 while it runs (when
+  // mimalloc_release_on_idle is set and the busy delay is not 0 already),
+  // then the busy delay again. mimalloc 2.0.9 decommits a span freed under
+  // a delay only when a later free or allocation in the same segment finds
+  // the delay expired, which an idle thread never makes; a forced collect
+  // does not do it by itself. With the delay at 0, each page this collect
+  // frees (pages whose blocks other threads freed, pages kept for reuse)
+  // is decommitted as it is freed, with the free spans it merges with. A
+  // span freed earlier that borders none of those stays until the delay
+  // expires and the thread frees or allocates in that segment again. The
+  // option is process-wide, so while a window is open a busy thread
+  // decommits at once too; overlapping windows share one, counted under
+  // delay_mu_.
+  void CollectWithoutDelay() {
+    long busy;
+    {
+      std::lock_guard<std::mutex> lock(delay_mu_);
+      if (!release_on_idle_ || busy_delay_ms_ == 0) {
+        busy = 0;
+      } else {
+        busy = busy_delay_ms_;
+        if (zero_windows_++ == 0) {
+          api_.option_set(mi_option_decommit_delay, 0);
+        }
+      }
+    }
+    api_.collect(true);
+    if (busy == 0) return;
+    std::lock_guard<std::mutex> lock(delay_mu_);
+    if (--zero_windows_ == 0) {
+      api_.option_set(mi_option_decommit_delay, busy_delay_ms_);
+    }
+  }
+
+  const MimallocApi api_;
+  const bool ok_;
   bool heap_per_thread_ = true;
+  // std::mutex rather than absl::Mutex: Debian's absl is not built for
+  // ThreadSanitizer (docs/architecture.md, "Locks").
+  std::mutex delay_mu_;
+  long busy_delay_ms_ = 0;       // guarded by delay_mu_
+  bool release_on_idle_ = true;  // guarded by delay_mu_
+  int zero_windows_ = 0;         // guarded by delay_mu_
   static thread_local mi_heap_t* tls_heap_;
 };
 
@@ -125,8 +175,27 @@ thread_local mi_heap_t* MimallocBackend::tls_heap_ = nullptr;
 
 }  // namespace
 
+bool FindMimallocApi(MimallocApi* api) {
+  return FindSymbol(RTLD_DEFAULT, "mi_heap_new", &api->heap_new) &&
+         FindSymbol(RTLD_DEFAULT, "mi_heap_set_default",
+                    &api->heap_set_default) &&
+         FindSymbol(RTLD_DEFAULT, "mi_heap_get_backing",
+                    &api->heap_get_backing) &&
+         FindSymbol(RTLD_DEFAULT, "mi_heap_delete", &api->heap_delete) &&
+         FindSymbol(RTLD_DEFAULT, "mi_collect", &api->collect) &&
+         FindSymbol(RTLD_DEFAULT, "mi_option_set", &api->option_set) &&
+         FindSymbol(RTLD_DEFAULT, "mi_option_get", &api->option_get) &&
+         FindSymbol(RTLD_DEFAULT, "mi_process_info", &api->process_info);
+}
+
+std::unique_ptr<BackendImpl> MakeMimallocBackend(const MimallocApi& api) {
+  return std::make_unique<MimallocBackend>(api);
+}
+
 std::unique_ptr<BackendImpl> MakeMimallocBackend() {
-  return std::make_unique<MimallocBackend>();
+  MimallocApi api;
+  FindMimallocApi(&api);
+  return MakeMimallocBackend(api);
 }
 
 }  // namespace tidepool::alloc::internal

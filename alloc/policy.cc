@@ -11,6 +11,7 @@ Policy NoPolicy() {
   p.mimalloc_decommit_delay_ms = -1;
   p.jemalloc_blocking_arenas = 0;
   p.mimalloc_heap_per_thread = false;
+  p.mimalloc_release_on_idle = false;
   p.trim.on_blocking_idle = false;
   p.trim.on_thread_exit = false;
   p.trim.runtime_idle = std::chrono::milliseconds(0);

@@ -31,7 +31,9 @@ struct TrimPolicy {
   // heap is left with only free memory).
   bool on_thread_exit = true;
   // Trim the process once the runtime has been idle this long (all workers
-  // parked); zero disables it.
+  // parked), and have each worker release what the allocator holds for it
+  // (alloc::ThreadIdle(kWorker)) as it finds the runtime idle that long;
+  // zero disables both.
   std::chrono::milliseconds runtime_idle{1000};
 
   bool operator==(const TrimPolicy&) const = default;
@@ -81,10 +83,21 @@ struct Policy {
   // mimalloc: give each runtime thread a heap of its own.
   bool mimalloc_heap_per_thread = true;
   // mimalloc: delay before freed pages are decommitted, in ms
-  // (mi_option_decommit_delay); -1 keeps mimalloc's default. 0: mimalloc
-  // 2.0.9's forced collect does not return pages whose decommit was
-  // delayed, so a delay would keep a burst's memory until reuse.
+  // (mi_option_decommit_delay); -1 keeps mimalloc's default (25 in 2.0.9).
+  // 0 decommits a freed span at once: the lowest peak and a return to idle
+  // that does not depend on any later call, but every large block is
+  // faulted in anew, which on the seed workload costs three quarters of the
+  // throughput. 25 runs it at tokio's speed but keeps each thread's freed
+  // pages while it works, which made the peak about 2.4 times its bound
+  // (docs/allocators.md).
   int mimalloc_decommit_delay_ms = 0;
+  // mimalloc, with a decommit delay: an idle worker (trim.runtime_idle) and
+  // alloc::trim() collect with the delay lifted to 0 for the collect's
+  // duration, and a thread's segments have their delayed decommits done
+  // when it ends (mi_option_abandoned_page_decommit). mimalloc 2.0.9
+  // decommits a delayed page only on a later free or allocation near it,
+  // which an idle thread never makes, and a forced collect does not do it.
+  bool mimalloc_release_on_idle = true;
 
   TrimPolicy trim;
 

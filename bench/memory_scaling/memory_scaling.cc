@@ -63,6 +63,9 @@ ABSL_FLAG(std::string, alloc_policy, "default",
           "(alloc::NoPolicy(): the allocator as the system configures it, as "
           "under tokio). The allocator itself is chosen by "
           "TIDEPOOL_ALLOCATOR.");
+ABSL_FLAG(int, mimalloc_decommit_delay_ms, -2,
+          "alloc::Policy::mimalloc_decommit_delay_ms for the policy chosen "
+          "by --alloc_policy; -2 leaves the policy's own.");
 ABSL_FLAG(uint64_t, thread_keep_alive_ms, 1000,
           "Builder::thread_keep_alive; each configuration idles for it plus "
           "1 s after the load.");
@@ -186,11 +189,19 @@ tidepool::Task<void> RunLoad(Load* load, size_t concurrency) {
 
 absl::StatusOr<tidepool::alloc::Policy> AllocPolicy() {
   const std::string name = absl::GetFlag(FLAGS_alloc_policy);
-  if (name == "default") return tidepool::alloc::DefaultPolicy();
-  if (name == "none") return tidepool::alloc::NoPolicy();
-  return absl::InvalidArgumentError(
-      absl::StrCat("--alloc_policy='", name,
-                   "' is not valid: accepted values are default, none"));
+  tidepool::alloc::Policy policy;
+  if (name == "default") {
+    policy = tidepool::alloc::DefaultPolicy();
+  } else if (name == "none") {
+    policy = tidepool::alloc::NoPolicy();
+  } else {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--alloc_policy='", name,
+                     "' is not valid: accepted values are default, none"));
+  }
+  const int delay = absl::GetFlag(FLAGS_mimalloc_decommit_delay_ms);
+  if (delay != -2) policy.mimalloc_decommit_delay_ms = delay;
+  return policy;
 }
 
 std::chrono::milliseconds KeepAlive() {
@@ -293,6 +304,8 @@ absl::Status RunConfiguration(uint64_t requests, size_t payload,
       absl::StrCat("--concurrency=", concurrency),
       absl::StrCat("--memory_budget=", budget),
       absl::StrCat("--alloc_policy=", absl::GetFlag(FLAGS_alloc_policy)),
+      absl::StrCat("--mimalloc_decommit_delay_ms=",
+                   absl::GetFlag(FLAGS_mimalloc_decommit_delay_ms)),
       absl::StrCat("--thread_keep_alive_ms=",
                    absl::GetFlag(FLAGS_thread_keep_alive_ms)),
       absl::StrCat("--arena_report=", absl::GetFlag(FLAGS_arena_report)),

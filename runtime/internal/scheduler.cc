@@ -734,7 +734,10 @@ Scheduler::SleepPlan Scheduler::PlanSleep(Worker* w, bool last_awake) {
     }
   }
   // The last worker to fall asleep after some work also watches for the
-  // runtime staying idle, then hands free memory back once.
+  // runtime staying idle, then hands free memory back once: its own, then
+  // the process's. Every worker that ran a task gets here: one that parked
+  // while a peer still ran is the last awake when it parks again after its
+  // look.
   const auto idle_trim = config_.allocator.trim.runtime_idle;
   if (last_awake && w->trim_armed && idle_trim.count() > 0) {
     const auto trim_at = Clock::now() + idle_trim;
@@ -762,6 +765,9 @@ void Scheduler::AfterSleep(Worker* w, const SleepPlan& plan,
   }
   if (timed_out && plan.trim_due) {
     w->trim_armed = false;
+    // This worker's own release first (only it can reach its thread cache
+    // or heap), then the process's, coalesced across workers.
+    alloc::ThreadIdle(alloc::ThreadRole::kWorker);
     alloc::TrimCoalesced(config_.allocator.trim.runtime_idle);
   }
 }

@@ -7,11 +7,13 @@
 #include <mimalloc.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <mutex>
 #include <random>
 #include <set>
 #include <string>
@@ -296,6 +298,114 @@ int ChildIdleFlush() {
   return flushed == 0 && kept >= 100 * 64 ? 0 : 1;
 }
 
+// With a decommit delay, a runtime's worker collects on its own once the
+// runtime has been idle for trim.runtime_idle, with the delay lifted: 20 MB
+// freed by a task on it
+// under a long decommit delay goes back without anyone calling alloc::trim().
+int ChildRuntimeIdleRelease() {
+  if (alloc::active_backend().kind != alloc::Backend::kMimalloc) return 0;
+  alloc::Policy policy = alloc::DefaultPolicy();
+  policy.mimalloc_decommit_delay_ms = 25;
+  policy.trim.runtime_idle = std::chrono::milliseconds(100);
+  auto rt = Builder().worker_threads(2).process_allocator(policy).build();
+  if (!rt.ok()) return 3;
+  const int64_t start = alloc::ResidentBytes();
+  // Each worker churns once, so that both hold delayed pages: only the
+  // last to park trims the process, and only a worker can collect its own
+  // heap.
+  std::mutex mu;
+  std::set<std::thread::id> churned;
+  auto churn = [&]() -> Task<void> {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      if (!churned.insert(std::this_thread::get_id()).second) co_return;
+    }
+    std::vector<char*> blocks;
+    for (int i = 0; i < 100; ++i) {
+      char* p = static_cast<char*>(malloc(200 << 10));
+      std::memset(p, 5, 200 << 10);
+      blocks.push_back(p);
+    }
+    for (char* p : blocks) free(p);
+  };
+  rt->block_on([&]() -> Task<void> {
+    const auto deadline =
+        std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (std::chrono::steady_clock::now() < deadline) {
+      std::vector<JoinHandle<void>> hs;
+      for (int i = 0; i < 8; ++i) hs.push_back(spawn(churn()));
+      for (auto& h : hs) co_await h;
+      std::lock_guard<std::mutex> lock(mu);
+      if (churned.size() >= 2) break;
+    }
+  }());
+  const int64_t kept = alloc::ResidentBytes();
+  // Well past the idle trim's 100 ms.
+  std::this_thread::sleep_for(std::chrono::milliseconds(800));
+  const int64_t after = alloc::ResidentBytes();
+  std::printf(
+      "workers churned %zu; start %lld, freed but delayed %lld, "
+      "idle %lld\n",
+      churned.size(), static_cast<long long>(start),
+      static_cast<long long>(kept), static_cast<long long>(after));
+  return churned.size() == 2 && kept - start > (32 << 20) &&
+                 after - start < (8 << 20)
+             ? 0
+             : 1;
+}
+
+// 8 threads bound as workers allocate, swap blocks through shared slots so
+// that most are freed by another thread, and go idle or trim at random
+// moments (trims overlapping, each lifting the decommit delay while it
+// collects): every block keeps its contents. Other backends pass.
+int ChildIdleReleaseStress() {
+  if (alloc::active_backend().kind != alloc::Backend::kMimalloc) return 0;
+  alloc::Policy policy = alloc::DefaultPolicy();
+  policy.mimalloc_decommit_delay_ms = 25;
+  if (!alloc::Configure(policy).ok()) return 3;
+  constexpr int kThreads = 8;
+  constexpr int kOps = 400'000;
+  constexpr size_t kSlots = 1024;
+  std::vector<std::atomic<void*>> slots(kSlots);
+  std::atomic<bool> corrupt{false};
+  std::atomic<int> releases{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      alloc::BindThread(alloc::ThreadRole::kWorker);
+      std::minstd_rand rng(t + 1);
+      for (int i = 0; i < kOps; ++i) {
+        const uint32_t r = rng();
+        const size_t size = r % 13 == 0 ? 200 * 1024 : 16 + r % 2048;
+        void* p = malloc(size);
+        std::memcpy(p, &p, sizeof p);
+        void* old =
+            slots[rng() % kSlots].exchange(p, std::memory_order_acq_rel);
+        if (old != nullptr) {
+          void* stored;
+          std::memcpy(&stored, old, sizeof stored);
+          if (stored != old) corrupt = true;
+          free(old);
+        }
+        if (r % 4093 == 0) {
+          if (r % 2 == 0) {
+            alloc::ThreadIdle(alloc::ThreadRole::kWorker);
+          } else {
+            alloc::trim();
+          }
+          releases.fetch_add(1, std::memory_order_relaxed);
+        }
+      }
+      alloc::ThreadExit(alloc::ThreadRole::kWorker);
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (auto& s : slots) free(s.load());
+  std::printf("%d releases\n", releases.load());
+  if (corrupt) std::printf("corrupted block\n");
+  return !corrupt && releases.load() > 100 ? 0 : 1;
+}
+
 // 10,000,000 operations over 16 threads: malloc, calloc, realloc, aligned
 // allocations, each block freed by whichever thread swaps it out of a shared
 // slot. Each block carries its address as a tag, checked before free.
@@ -388,6 +498,8 @@ int Dispatch(const std::string& mode) {
   if (mode == "stress") return ChildStress();
   if (mode == "idle_flush") return ChildIdleFlush();
   if (mode == "in_use") return ChildInUse();
+  if (mode == "runtime_idle_release") return ChildRuntimeIdleRelease();
+  if (mode == "idle_release_stress") return ChildIdleReleaseStress();
   std::printf("unknown child mode %s\n", mode.c_str());
   return 100;
 }
@@ -431,6 +543,18 @@ TEST_P(PerBackend, SleepingBlockingThreadReleasesItsCache) {
 
 TEST_P(PerBackend, CountsInUseBytesForTheMemoryBudget) {
   auto r = RunChild("in_use", {{"TIDEPOOL_ALLOCATOR", GetParam()}});
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+}
+
+TEST_P(PerBackend, IdleRuntimeReleasesItsWorkersPages) {
+  auto r =
+      RunChild("runtime_idle_release", {{"TIDEPOOL_ALLOCATOR", GetParam()}});
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+}
+
+TEST_P(PerBackend, IdleReleasesAmidCrossThreadFrees) {
+  auto r =
+      RunChild("idle_release_stress", {{"TIDEPOOL_ALLOCATOR", GetParam()}});
   EXPECT_EQ(r.exit_code, 0) << r.output;
 }
 
