@@ -43,9 +43,13 @@ class MimallocBackend final : public BackendImpl {
     }
     {
       std::lock_guard<std::mutex> lock(delay_mu_);
-      busy_delay_ms_ = policy.mimalloc_decommit_delay_ms >= 0
-                           ? policy.mimalloc_decommit_delay_ms
-                           : api_.option_get(mi_option_decommit_delay);
+      if (policy.mimalloc_decommit_delay_ms >= 0) {
+        busy_delay_ms_ = policy.mimalloc_decommit_delay_ms;
+      } else if (zero_windows_ == 0) {
+        // With a zero-delay window open (another runtime's idle collect)
+        // the option reads 0: the busy delay taken before stays.
+        busy_delay_ms_ = api_.option_get(mi_option_decommit_delay);
+      }
       // Named decommit_delay in 2.0.9 (purge_delay in later releases). A
       // zero-delay window still open sets it as it closes.
       if (zero_windows_ == 0 && policy.mimalloc_decommit_delay_ms >= 0) {

@@ -28,10 +28,13 @@
 // 250 us while one is awake and sees which poll it is in (a counter the
 // worker raises around each poll); a poll it has seen run for the
 // threshold is marked, and the worker reports it when it ends. So a poll
-// is reported only when it surely ran longer than the threshold, surely
-// once it runs the threshold plus about 250 us, and the duration reported
-// counts from the monitor's first sight of the poll: short of the truth by
-// at most about 250 us. A worker pays two stores and a load per poll.
+// is reported only when it surely ran longer than the threshold, and
+// reported once it runs the threshold plus about 250 us (the monitor's
+// period; longer if its thread waits for a CPU), except one that ends in
+// the instant between the monitor's look and its mark. The duration
+// reported counts from the monitor's first sight of the poll: short of
+// the truth by about 250 us at most while the monitor gets a CPU. A worker
+// pays two stores and a load per poll.
 //
 // The handler runs on the worker, between the slow poll and the next one:
 // it must be quick and must not block, and may run on several workers at

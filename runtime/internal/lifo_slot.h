@@ -2,6 +2,7 @@
 #define TIDEPOOL_RUNTIME_INTERNAL_LIFO_SLOT_H_
 
 #include <atomic>
+#include <thread>
 
 #include "runtime/internal/asymmetric_fence.h"
 #include "runtime/internal/cpu_relax.h"
@@ -102,8 +103,16 @@ class LifoSlot {
     // check can hold us, for a few loads and stores.
     owner_.store(true, std::memory_order_relaxed);
     LightFence();
-    // acquire: pairs with the release store at the end of Steal().
-    while (thief_.load(std::memory_order_acquire)) CpuRelax();
+    // acquire: pairs with the release store at the end of Steal(). A thief
+    // holds the slot for a few loads and stores, unless its thread is
+    // descheduled meanwhile: then give the CPU up rather than spin a slice.
+    for (int spins = 0; thief_.load(std::memory_order_acquire); ++spins) {
+      if (spins < 64) {
+        CpuRelax();
+      } else {
+        std::this_thread::yield();
+      }
+    }
   }
   void Exit() {
     // release: pairs with the thief's acquire load in Steal(), which then

@@ -36,9 +36,6 @@ constexpr uint32_t kMaxLifoStreak = 3;
 // Every this many ticks a worker looks at the inject queue before its own,
 // so remote spawns are not starved by a busy local queue.
 constexpr uint32_t kGlobalQueueInterval = 61;
-// At most this many task polls between two submissions of the I/O
-// operations they started (Turn).
-constexpr uint32_t kFlushInterval = 32;
 // How long a worker that parked while a peer was counted awake sleeps
 // before it looks at the queues again (Park): first the minimum, doubling
 // after each timed look until a producer's wake-up resets it, so that many
@@ -101,7 +98,6 @@ struct Scheduler::Worker {
   bool searching = false;
   uint32_t tick = 0;
   uint32_t lifo_streak = 0;
-  uint32_t polls_since_flush = 0;
   uint64_t rng;
   // Whether work ran since this worker's last idle trim.
   bool trim_armed = true;
@@ -383,31 +379,20 @@ void Scheduler::WorkerMain(Worker* w) {
 void Scheduler::Turn(Worker* w) {
   TaskHeader* task = NextTask(w);
   if (task == nullptr) {
-    // Before looking elsewhere or sleeping: a thief may have emptied our
-    // queue since the last flush.
-    FlushIo(w);
     // Timers that fired put their tasks in this worker's queues.
     if (timers_.FireDue() > 0 || PollIo() > 0) return;
     task = Search(w);
   }
   if (task != nullptr) {
     RunTask(w, task);
-    // The operations the polls started go to the kernel in one batch (one
-    // io_uring_enter) once this worker has no local task left, or every
-    // kFlushInterval polls, so that many connections each starting a read
-    // cost one syscall, not one each.
-    if (++w->polls_since_flush >= kFlushInterval ||
-        (w->lifo.empty() && w->queue.Size() == 0)) {
-      FlushIo(w);
-    }
+    // Operations the task started go to the kernel now, one batch per poll:
+    // deferring them past the next poll would leave them unsubmitted for as
+    // long as that poll runs (a ring per worker takes submissions from its
+    // owner only), and a poll that waits for them would never end.
+    io_->Flush();
     return;
   }
   Park(w);
-}
-
-void Scheduler::FlushIo(Worker* w) {
-  w->polls_since_flush = 0;
-  io_->Flush();
 }
 
 void Scheduler::DriveUntil(absl::FunctionRef<bool()> done) {

@@ -184,8 +184,6 @@ class Scheduler : public std::enable_shared_from_this<Scheduler> {
   // One step of a worker's loop: runs a task, or parks until work may have
   // arrived.
   void Turn(Worker* w);
-  // Submits the I/O operations this worker's polls started (IoDriver::Flush).
-  void FlushIo(Worker* w);
   // Drain() of a current_thread runtime: ends when no other task is alive
   // and no blocking call runs or waits, or at `deadline`, whichever first.
   static Task<void> WatchDrain(Scheduler* s,

@@ -271,9 +271,8 @@ class IoDriver : public IoWaiter {
   // it soon, since handing it over woke that thread.
   virtual void Forget(IoOp* /*op*/) {}
 
-  // Called by a worker after a batch of task polls (at most 32, and always
-  // before it looks for work elsewhere or sleeps); submits the operations
-  // they queued (io_uring: one io_uring_enter).
+  // Called by a worker after each task poll; submits the operations that
+  // poll queued (io_uring batches them into one io_uring_enter).
   virtual void Flush() = 0;
 
   // A worker, never blocks: reaps ready completions and wakes their tasks,
