@@ -60,10 +60,11 @@ void ForEachTokenId(std::string_view prompt, F f) {
 class IdWriter {
  public:
   explicit IdWriter(std::string* out) : out_(out) {}
+  IdWriter(const IdWriter&) = delete;  // line_end_ points into line_
+  IdWriter& operator=(const IdWriter&) = delete;
 
   void Add(uint32_t id) {
-    // Ids are below kVocabularySize: at most 5 digits.
-    line_end_ = std::to_chars(line_end_, line_end_ + 5, id).ptr;
+    line_end_ = std::to_chars(line_end_, line_end_ + kMaxDigits, id).ptr;
     *line_end_++ = ' ';
     if (++on_line_ == kIdsPerLine) Flush();
   }
@@ -73,7 +74,9 @@ class IdWriter {
   }
 
  private:
-  static_assert(kVocabularySize <= 100'000, "ids take at most 5 digits");
+  // Any uint32_t (FormatIds takes any), though Tokenize's stay below
+  // kVocabularySize.
+  static constexpr size_t kMaxDigits = 10;
 
   void Flush() {
     *line_end_++ = '\n';
@@ -83,8 +86,8 @@ class IdWriter {
   }
 
   std::string* out_;
-  // Each id: 5 digits and a space; then the newline.
-  char line_[kIdsPerLine * 6 + 1];
+  // Each id: its digits and a space; then the newline.
+  char line_[kIdsPerLine * (kMaxDigits + 1) + 1];
   char* line_end_ = line_;
   size_t on_line_ = 0;
 };

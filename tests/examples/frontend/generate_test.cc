@@ -87,6 +87,17 @@ TEST(FormatIdsTest, SpacesAndLineBreaks) {
   EXPECT_EQ(FormatIds(thirty_two), line + line);
 }
 
+// Ids outside the vocabulary still come out whole: a full line of the
+// widest ones fills the line buffer exactly.
+TEST(FormatIdsTest, AnyIdIsFormattedWhole) {
+  std::vector<uint32_t> widest(16, 4294967295u);
+  std::string line;
+  for (int i = 0; i < 16; ++i) line += "4294967295 ";
+  line += "\n";
+  EXPECT_EQ(FormatIds(widest), line);
+  EXPECT_EQ(FormatIds({100000, 7}), "100000 7 \n");
+}
+
 TEST(GenerateTest, ExampleFromTheProtocol) {
   absl::StatusOr<std::string> out = Generate(R"({"prompt": "Hi, you"})");
   ASSERT_TRUE(out.ok()) << out.status();
