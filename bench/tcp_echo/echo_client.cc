@@ -28,6 +28,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "bench/percentile.h"
 #include "runtime/runtime.h"
 
 ABSL_FLAG(std::string, target, "127.0.0.1:7000",
@@ -131,11 +132,8 @@ tidepool::Task<RunResult> Run(tidepool::SocketAddress target,
   co_return out;
 }
 
-double PercentileUs(const std::vector<int64_t>& sorted, double p) {
-  if (sorted.empty()) return 0;
-  size_t rank = static_cast<size_t>(std::ceil(p / 100 * sorted.size()));
-  rank = std::clamp<size_t>(rank, 1, sorted.size());
-  return sorted[rank - 1] / 1e3;
+double PercentileUs(const std::vector<int64_t>& sorted_ns, double p) {
+  return tidepool::bench::NearestRank(sorted_ns, p) / 1e3;
 }
 
 }  // namespace

@@ -29,6 +29,7 @@
 #include "absl/flags/usage.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "bench/percentile.h"
 #include "bench/udp_echo/ping_pong.h"
 #include "runtime/runtime.h"
 
@@ -94,11 +95,8 @@ tidepool::Task<RunResult> Run(tidepool::SocketAddress target, uint64_t sockets,
   co_return out;
 }
 
-double PercentileUs(const std::vector<int64_t>& sorted, double p) {
-  if (sorted.empty()) return 0;
-  size_t rank = static_cast<size_t>(std::ceil(p / 100 * sorted.size()));
-  rank = std::clamp<size_t>(rank, 1, sorted.size());
-  return sorted[rank - 1] / 1e3;
+double PercentileUs(const std::vector<int64_t>& sorted_ns, double p) {
+  return tidepool::bench::NearestRank(sorted_ns, p) / 1e3;
 }
 
 }  // namespace
