@@ -32,7 +32,7 @@ packages=(
   # promtool, which tests/runtime:prometheus_test runs on the metrics text
   # (it skips without it, so CI must have it).
   prometheus
-  # examples/frontend parses JSON with simdjson.
+  # The frontend's JSON tests compare its parser with simdjson.
   libsimdjson-dev
   # examples/tls_echo: OpenSSL driven through AsyncFd.
   libssl-dev

@@ -1,10 +1,11 @@
 #include "examples/frontend/generate.h"
 
+#include <algorithm>
 #include <charconv>
 #include <string_view>
+#include <utility>
 
-#include "absl/strings/str_cat.h"
-#include "simdjson.h"
+#include "examples/frontend/json_prompt.h"
 
 namespace tidepool::frontend {
 namespace {
@@ -32,34 +33,57 @@ uint32_t Fnv1a(const unsigned char* p, size_t n) {
   return h;
 }
 
-// Calls f(id) for each token of `prompt` in order: the one scanner behind
-// Tokenize and Generate, so the two cannot drift apart.
+// Rules 2 and 3 over a prompt that arrives in pieces (a decoded JSON string
+// comes in runs between its escapes): calls emit(id) for each token, in
+// order, the one scanner behind Tokenize and Generate, so the two cannot
+// drift apart. A token may span pieces.
 template <typename F>
-void ForEachTokenId(std::string_view prompt, F f) {
-  const auto* p = reinterpret_cast<const unsigned char*>(prompt.data());
-  const size_t n = prompt.size();
-  size_t i = 0;
-  while (i < n) {
-    if (IsAsciiSpace(p[i])) {
-      ++i;
-      continue;
+class TokenScanner {
+ public:
+  explicit TokenScanner(F emit) : emit_(std::move(emit)) {}
+
+  void Feed(std::string_view piece) {
+    const auto* p = reinterpret_cast<const unsigned char*>(piece.data());
+    const size_t n = piece.size();
+    size_t i = 0;
+    while (i < n) {
+      if (in_word_) {
+        while (i < n && IsAsciiAlnum(p[i]))
+          hash_ = (hash_ ^ p[i++]) * kFnvPrime;
+        if (i == n) return;
+        emit_(hash_ % kVocabularySize);
+        in_word_ = false;
+      }
+      const unsigned char c = p[i++];
+      if (IsAsciiAlnum(c)) {
+        in_word_ = true;
+        hash_ = (kFnvOffset ^ c) * kFnvPrime;
+      } else if (!IsAsciiSpace(c)) {
+        emit_(Fnv1a(&c, 1) % kVocabularySize);
+      }
     }
-    size_t begin = i;
-    if (IsAsciiAlnum(p[i])) {
-      while (i < n && IsAsciiAlnum(p[i])) ++i;
-    } else {
-      ++i;
-    }
-    f(Fnv1a(p + begin, i - begin) % kVocabularySize);
   }
-}
+
+  // The prompt ended: a word still open is a token.
+  void Finish() {
+    if (in_word_) emit_(hash_ % kVocabularySize);
+    in_word_ = false;
+  }
+
+ private:
+  F emit_;
+  bool in_word_ = false;
+  uint32_t hash_ = 0;
+};
 
 // Rule 4, one id at a time, a line at a time: the ids of a line are
 // formatted into a buffer on the stack and appended to the output once, as
 // a std::string append per id costs more than the formatting.
+// `Out` has Append(const char*, size_t).
+template <typename Out>
 class IdWriter {
  public:
-  explicit IdWriter(std::string* out) : out_(out) {}
+  explicit IdWriter(Out out) : out_(out) {}
   IdWriter(const IdWriter&) = delete;  // line_end_ points into line_
   IdWriter& operator=(const IdWriter&) = delete;
 
@@ -80,51 +104,49 @@ class IdWriter {
 
   void Flush() {
     *line_end_++ = '\n';
-    out_->append(line_, line_end_ - line_);
+    out_.Append(line_, line_end_ - line_);
     line_end_ = line_;
     on_line_ = 0;
   }
 
-  std::string* out_;
+  Out out_;
   // Each id: its digits and a space; then the newline.
   char line_[kIdsPerLine * (kMaxDigits + 1) + 1];
   char* line_end_ = line_;
   size_t on_line_ = 0;
 };
 
-static_assert(kJsonPadding == simdjson::SIMDJSON_PADDING);
+// IdWriter's output into one string.
+struct StringOut {
+  std::string* out;
+  void Append(const char* p, size_t n) { out->append(p, n); }
+};
 
-// Rule 1. The view points into `parser`'s memory. With kJsonPadding
-// readable bytes after `body` it is parsed in place, else in a padded copy.
-absl::StatusOr<std::string_view> FindPrompt(absl::string_view body,
-                                            size_t readable_padding,
-                                            simdjson::dom::parser& parser) {
-  // The DOM parser validates the whole document, not only the part up to
-  // "prompt", so a broken tail is an error here as it is for the peer.
-  const bool in_place = readable_padding >= kJsonPadding;
-  simdjson::dom::element doc;
-  if (auto error =
-          parser
-              .parse(body.data(), body.size(), /*realloc_if_needed=*/!in_place)
-              .get(doc);
-      error) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("invalid JSON: ", simdjson::error_message(error)));
+// IdWriter's output into TokenText's blocks, each filled to exactly
+// kTextBlockBytes before the next starts. The first block is sized by the
+// caller's estimate, the others whole.
+struct BlockOut {
+  TokenText* text;
+  size_t first_block_bytes;
+  void Append(const char* p, size_t n) {
+    while (n > 0) {
+      std::vector<std::string>& blocks = text->blocks;
+      if (blocks.empty() || blocks.back().size() == kTextBlockBytes) {
+        blocks.emplace_back();
+        blocks.back().reserve(blocks.size() == 1 ? first_block_bytes
+                                                 : kTextBlockBytes);
+      }
+      std::string& block = blocks.back();
+      const size_t take = std::min(n, kTextBlockBytes - block.size());
+      if (block.size() + take > block.capacity()) {
+        block.reserve(kTextBlockBytes);
+      }
+      block.append(p, take);
+      p += take;
+      n -= take;
+    }
   }
-  simdjson::dom::object object;
-  if (doc.get_object().get(object) != simdjson::SUCCESS) {
-    return absl::InvalidArgumentError("body is not a JSON object");
-  }
-  simdjson::dom::element prompt;
-  if (object["prompt"].get(prompt) != simdjson::SUCCESS) {
-    return absl::InvalidArgumentError("missing \"prompt\"");
-  }
-  std::string_view text;
-  if (prompt.get_string().get(text) != simdjson::SUCCESS) {
-    return absl::InvalidArgumentError("\"prompt\" is not a string");
-  }
-  return text;
-}
+};
 
 }  // namespace
 
@@ -136,41 +158,64 @@ uint32_t TokenId(absl::string_view token) {
 
 std::vector<uint32_t> Tokenize(absl::string_view prompt) {
   std::vector<uint32_t> ids;
-  ForEachTokenId(std::string_view(prompt.data(), prompt.size()),
-                 [&](uint32_t id) { ids.push_back(id); });
+  TokenScanner scanner([&](uint32_t id) { ids.push_back(id); });
+  scanner.Feed(std::string_view(prompt.data(), prompt.size()));
+  scanner.Finish();
   return ids;
 }
 
 std::string FormatIds(const std::vector<uint32_t>& ids) {
   std::string out;
-  IdWriter writer(&out);
+  IdWriter writer(StringOut{&out});
   for (uint32_t id : ids) writer.Add(id);
   writer.Finish();
   return out;
 }
 
-absl::StatusOr<std::string> ExtractPrompt(absl::string_view body) {
-  simdjson::dom::parser parser;
-  absl::StatusOr<std::string_view> prompt =
-      FindPrompt(body, /*readable_padding=*/0, parser);
-  if (!prompt.ok()) return prompt.status();
-  return std::string(*prompt);
+size_t TokenText::size() const {
+  size_t n = 0;
+  for (const std::string& block : blocks) n += block.size();
+  return n;
 }
 
-absl::StatusOr<std::string> Generate(absl::string_view body,
-                                     size_t readable_padding) {
-  simdjson::dom::parser parser;
-  absl::StatusOr<std::string_view> prompt =
-      FindPrompt(body, readable_padding, parser);
+std::string TokenText::Join() const {
+  std::string out;
+  out.reserve(size());
+  for (const std::string& block : blocks) out += block;
+  return out;
+}
+
+absl::StatusOr<std::string> ExtractPrompt(absl::string_view body) {
+  absl::StatusOr<JsonString> prompt = FindPrompt(body);
   if (!prompt.ok()) return prompt.status();
   std::string out;
+  DecodeJsonString(*prompt, [&](absl::string_view piece) {
+    out.append(piece.data(), piece.size());
+  });
+  return out;
+}
+
+absl::StatusOr<TokenText> GenerateText(absl::string_view body) {
+  absl::StatusOr<JsonString> prompt = FindPrompt(body);
+  if (!prompt.ok()) return prompt.status();
+  TokenText text;
   // A token takes at least one byte of prompt and at most 6 bytes of output
   // plus a newline per 16; most prompts have far fewer tokens than bytes.
-  out.reserve(prompt->size() * 2 + 16);
-  IdWriter writer(&out);
-  ForEachTokenId(*prompt, [&](uint32_t id) { writer.Add(id); });
+  IdWriter writer(
+      BlockOut{&text, std::min(kTextBlockBytes, prompt->raw.size() * 2 + 16)});
+  TokenScanner scanner([&](uint32_t id) { writer.Add(id); });
+  DecodeJsonString(*prompt, [&](absl::string_view piece) {
+    scanner.Feed(std::string_view(piece.data(), piece.size()));
+  });
+  scanner.Finish();
   writer.Finish();
-  return out;
+  return text;
+}
+
+absl::StatusOr<std::string> Generate(absl::string_view body) {
+  absl::StatusOr<TokenText> text = GenerateText(body);
+  if (!text.ok()) return text.status();
+  return text->Join();
 }
 
 std::vector<absl::string_view> SplitIntoChunks(absl::string_view text,

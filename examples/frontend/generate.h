@@ -23,17 +23,16 @@
 // "6215 18964 13929 \n".
 //
 // The server calls Generate in spawn_blocking, since it is CPU work linear in
-// the body size: one simdjson DOM parse (its own parser, so no memory stays
-// behind on the blocking thread), one pass over the prompt, and an output
-// string of about 6 bytes per token. The parse reads up to kJsonPadding
-// bytes past the body's end; a caller whose buffer has that much allocated
-// room after the body says so, and the body is parsed where it lies instead
-// of in a padded copy (a 200 KiB body: 200 KiB less per request in flight).
+// the body size: one pass that validates the JSON and finds the prompt where
+// it lies in the body (json_prompt.h: nothing allocated in proportion to
+// the document), one pass over the prompt that decodes its escapes and
+// tokenizes, and output of about 6 bytes per token, in blocks
+// (GenerateText). Memory per call: the output.
 //
-//   absl::StatusOr<std::string> text = Generate(body);
-//   if (!text.ok()) reply(HttpStatusFor(text.status()),
-//   text.status().message()); for (absl::string_view piece :
-//   SplitIntoChunks(*text)) ...
+//   absl::StatusOr<TokenText> text = GenerateText(body);
+//   if (!text.ok()) return Reply(HttpStatusFor(text.status()));
+//   for (const std::string& block : text->blocks)
+//     for (absl::string_view piece : SplitIntoChunks(block)) Send(piece);
 
 #include <cstddef>
 #include <cstdint>
@@ -49,15 +48,26 @@ namespace tidepool::frontend {
 inline constexpr size_t kMaxChunkBytes = 4096;
 inline constexpr uint32_t kVocabularySize = 50257;
 inline constexpr size_t kIdsPerLine = 16;
-// Allocated bytes after the body that let Generate parse it in place
-// (simdjson's SIMDJSON_PADDING); their content does not matter.
-inline constexpr size_t kJsonPadding = 64;
+// Every block of a TokenText but the last holds exactly this many bytes, a
+// multiple of kMaxChunkBytes, so that the response's chunks (rule 5) are
+// the chunks of its blocks.
+inline constexpr size_t kTextBlockBytes = 16 * kMaxChunkBytes;
+
+// A response body in blocks. A long one grows a block at a time and is never
+// copied, so a request holds its output and less than one block more; a
+// sender may free each block once it is written.
+struct TokenText {
+  std::vector<std::string> blocks;
+  // Bytes in all blocks.
+  size_t size() const;
+  // The blocks in one string (a copy).
+  std::string Join() const;
+};
 
 // The whole response body for a request body: rules 1 to 4.
-// `readable_padding`: how many bytes after `body` are allocated and may be
-// read (any content); at least kJsonPadding saves the copy.
-absl::StatusOr<std::string> Generate(absl::string_view body,
-                                     size_t readable_padding = 0);
+absl::StatusOr<TokenText> GenerateText(absl::string_view body);
+// The same in one string.
+absl::StatusOr<std::string> Generate(absl::string_view body);
 
 // Rule 1 alone: the decoded prompt (UTF-8 bytes).
 absl::StatusOr<std::string> ExtractPrompt(absl::string_view body);

@@ -68,8 +68,9 @@ Task<absl::StatusOr<size_t>> ReadInto(TcpStream& s, http::RequestParser& p,
   }
 }
 
-// Every write carries `deadline` (DeadlineExceeded once it passes).
-Task<absl::Status> StreamChunked(TcpStream& s, std::string text,
+// Every write carries `deadline` (DeadlineExceeded once it passes). Each
+// block is freed once written: a slow reader holds less of the response.
+Task<absl::Status> StreamChunked(TcpStream& s, TokenText text,
                                  http::ResponseOptions options,
                                  Clock::time_point deadline) {
   const std::string head = http::ChunkedResponseHead(200, options);
@@ -77,12 +78,15 @@ Task<absl::Status> StreamChunked(TcpStream& s, std::string text,
     co_return st;
   }
   std::string chunk;
-  for (absl::string_view piece : SplitIntoChunks(text)) {
-    chunk.clear();
-    http::AppendChunk(piece, &chunk);
-    if (absl::Status st = co_await s.write_all(chunk, deadline); !st.ok()) {
-      co_return st;
+  for (std::string& block : text.blocks) {
+    for (absl::string_view piece : SplitIntoChunks(block)) {
+      chunk.clear();
+      http::AppendChunk(piece, &chunk);
+      if (absl::Status st = co_await s.write_all(chunk, deadline); !st.ok()) {
+        co_return st;
+      }
     }
+    std::string().swap(block);
   }
   co_return co_await s.write_all(Std(http::kLastChunk), deadline);
 }
@@ -291,12 +295,11 @@ Task<void> Server::ServeConnection(TcpStream s) {
   if (path == "/v1/generate" && method == "POST") {
     // The blocking call takes the buffer the body arrived in: a running
     // blocking call cannot be cancelled, and this connection may go away
-    // before it ends. No copy, and the buffer is freed when it returns; the
-    // buffer's room after the body lets Generate parse it in place.
+    // before it ends. No copy, and the buffer is freed when it returns.
     auto work = [body = parser.TakeBody()] {
-      return Generate(body.view(), body.padding);
+      return GenerateText(body.view());
     };
-    absl::StatusOr<std::string> text;
+    absl::StatusOr<TokenText> text;
     try {
       text = co_await spawn_blocking(std::move(work));
     } catch (const std::exception& e) {
@@ -304,7 +307,7 @@ Task<void> Server::ServeConnection(TcpStream s) {
     }
     if (text.ok() && head.version() == http::Version::kHttp10) {
       // HTTP/1.0 has no chunked encoding (RFC 9112 7.1): one whole body.
-      reply = http::FullResponse(200, *text, options);
+      reply = http::FullResponse(200, text->Join(), options);
     } else if (text.ok()) {
       counters_.responses_2xx.fetch_add(1, std::memory_order_relaxed);
       const absl::Status sent = co_await StreamChunked(

@@ -162,8 +162,7 @@ RequestParser::OwnedBody RequestParser::TakeBody() {
   const size_t end = start_ + request_bytes();
   const size_t rest = size_ - end;
   const size_t body_begin = start_ + head_size_;
-  OwnedBody out{std::move(data_), body_begin, head_.content_length_,
-                capacity_ - body_begin - head_.content_length_};
+  OwnedBody out{std::move(data_), body_begin, head_.content_length_};
   DropBuffer();
   if (rest > 0) {
     Reserve(rest);

@@ -186,9 +186,6 @@ class RequestParser {
     std::unique_ptr<char[]> buffer;
     size_t offset = 0;
     size_t size = 0;
-    // Allocated bytes after the body (any content): lets a parser that
-    // reads past the end work in place (Generate's readable_padding).
-    size_t padding = 0;
     absl::string_view view() const {
       return absl::string_view(buffer.get() + offset, size);
     }
