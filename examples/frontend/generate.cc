@@ -1,6 +1,7 @@
 #include "examples/frontend/generate.h"
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <string_view>
 #include <utility>
@@ -33,6 +34,17 @@ uint32_t Fnv1a(const unsigned char* p, size_t n) {
   return h;
 }
 
+// The id of each one-byte token (rule 3), computed at compile time: the
+// scanner looks up punctuation and UTF-8 bytes instead of hashing them.
+constexpr std::array<uint32_t, 256> MakeSingleByteIds() {
+  std::array<uint32_t, 256> ids{};
+  for (uint32_t c = 0; c < 256; ++c) {
+    ids[c] = ((kFnvOffset ^ c) * kFnvPrime) % kVocabularySize;
+  }
+  return ids;
+}
+constexpr std::array<uint32_t, 256> kSingleByteIds = MakeSingleByteIds();
+
 // Rules 2 and 3 over a prompt that arrives in pieces (a decoded JSON string
 // comes in runs between its escapes): calls emit(id) for each token, in
 // order, the one scanner behind Tokenize and Generate, so the two cannot
@@ -59,7 +71,7 @@ class TokenScanner {
         in_word_ = true;
         hash_ = (kFnvOffset ^ c) * kFnvPrime;
       } else if (!IsAsciiSpace(c)) {
-        emit_(Fnv1a(&c, 1) % kVocabularySize);
+        emit_(kSingleByteIds[c]);
       }
     }
   }
