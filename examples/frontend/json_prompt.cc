@@ -214,17 +214,20 @@ bool Scanner::Key() {
   return true;
 }
 
-// Whether none of the 8 bytes in `w` ends a run of plain string bytes: a
-// quote, a backslash, a control byte (below 0x20) or a non-ASCII byte. The
-// zero-byte test ((x - 0x01..) & ~x & 0x80..) is exact about whether any
-// byte is zero, which is all that is asked here.
-bool AllPlain(uint64_t w) {
+// Where in the 8 bytes of `w` (loaded little-endian) the first byte that
+// ends a run of plain string bytes is: a quote, a backslash, a control byte
+// (below 0x20) or a non-ASCII byte; 8 if none. The zero-byte test
+// ((x - 0x01..) & ~x & 0x80..) may also flag bytes after a true hit (a
+// borrow carries upwards), never before one, so its lowest flag is exact.
+int FirstSpecialByte(uint64_t w) {
   constexpr uint64_t kOnes = 0x0101010101010101ull;
   constexpr uint64_t kHighs = 0x8080808080808080ull;
-  auto has_zero = [](uint64_t x) { return (x - kOnes) & ~x & kHighs; };
+  auto zero_bytes = [](uint64_t x) { return (x - kOnes) & ~x & kHighs; };
   const uint64_t below_space = (w - kOnes * 0x20) & ~w & kHighs;
-  return ((w & kHighs) | below_space | has_zero(w ^ (kOnes * '"')) |
-          has_zero(w ^ (kOnes * '\\'))) == 0;
+  const uint64_t special = (w & kHighs) | below_space |
+                           zero_bytes(w ^ (kOnes * '"')) |
+                           zero_bytes(w ^ (kOnes * '\\'));
+  return special == 0 ? 8 : __builtin_ctzll(special) / 8;
 }
 
 bool Scanner::String(JsonString* out) {
@@ -232,12 +235,13 @@ bool Scanner::String(JsonString* out) {
   const unsigned char* const start = p_;
   bool escapes = false;
   while (p_ < end_) {
-    // Plain ASCII text 8 bytes at a time; the rest a byte at a time.
+    // Plain ASCII text 8 bytes at a time, up to the first other byte.
     while (end_ - p_ >= 8) {
       uint64_t w;
       std::memcpy(&w, p_, sizeof(w));
-      if (!AllPlain(w)) break;
-      p_ += 8;
+      const int plain = FirstSpecialByte(w);
+      p_ += plain;
+      if (plain < 8) break;
     }
     if (p_ == end_) break;
     const unsigned char c = *p_;
