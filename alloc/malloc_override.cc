@@ -103,7 +103,7 @@ void Init() {
   if (!ResolveMallocOps(spec.kind, &g_ops)) {
     std::snprintf(message, sizeof message,
                   "tidepool: TIDEPOOL_ALLOCATOR=%s: %s is not loaded in this "
-                  "program\n",
+                  "program and cannot be loaded\n",
                   BackendName(spec.kind), LibraryOf(spec.kind));
     Die(message);
   }

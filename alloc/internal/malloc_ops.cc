@@ -21,9 +21,16 @@ const char* LibraryOf(Backend kind) {
 bool ResolveMallocOps(Backend kind, MallocOps* ops) {
   const char* name = LibraryOf(kind);
   if (name == nullptr) return false;
-  // NOLOAD: only use a library the program is linked with. Loading jemalloc
-  // this late would fail anyway (it needs static TLS).
-  void* library = dlopen(name, RTLD_NOW | RTLD_NOLOAD);
+  // mimalloc is loaded here when it is chosen, so that a program that does
+  // not choose it never maps it (its 8 bytes of static TLS fit the room
+  // glibc keeps for libraries loaded late). GLOBAL: the allocator layer
+  // reaches mimalloc's own API through the global scope; the executable's
+  // malloc still comes first there. glibc and jemalloc must already be
+  // loaded: jemalloc's 2.6 KB of static TLS do not fit that room, so
+  // malloc_override links it.
+  const int how = kind == Backend::kMimalloc ? RTLD_NOW | RTLD_GLOBAL
+                                             : RTLD_NOW | RTLD_NOLOAD;
+  void* library = dlopen(name, how);
   if (library == nullptr) return false;
   return FindSymbol(library, "malloc", &ops->malloc) &&
          FindSymbol(library, "free", &ops->free) &&

@@ -38,8 +38,9 @@ bool FindSymbol(void* library, const char* name, Fn* out) {
 // libjemalloc.so.2 or libmimalloc.so.2.
 const char* LibraryOf(Backend kind);
 
-// Fills `ops` from the backend's library, which must already be loaded.
-// Returns false (leaving `ops` unusable) when it is not, or lacks a symbol.
+// Fills `ops` from the backend's library: glibc's and jemalloc's must
+// already be loaded, mimalloc's is loaded if it is not. Returns false
+// (leaving `ops` unusable) when it is not there, or lacks a symbol.
 // May call malloc (through the dynamic loader): callers inside malloc must
 // be ready for re-entry.
 bool ResolveMallocOps(Backend kind, MallocOps* ops);

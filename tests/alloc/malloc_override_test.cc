@@ -4,7 +4,6 @@
 // memory back; 10,000,000 mixed operations across 16 threads survive.
 #include <dlfcn.h>
 #include <malloc.h>
-#include <mimalloc.h>
 
 #include <atomic>
 #include <chrono>
@@ -38,6 +37,28 @@ MallctlFn Mallctl() {
   return reinterpret_cast<MallctlFn>(dlsym(RTLD_DEFAULT, "mallctl"));
 }
 
+// mimalloc's API by name: the override loads libmimalloc only when it is
+// chosen, so a child that runs another backend has none of it.
+template <typename Fn>
+Fn Mimalloc(const char* name) {
+  return reinterpret_cast<Fn>(dlsym(RTLD_DEFAULT, name));
+}
+
+bool InMimallocHeap(const void* p) {
+  auto in_heap = Mimalloc<bool (*)(const void*)>("mi_is_in_heap_region");
+  return in_heap != nullptr && in_heap(p);
+}
+
+// Whether libmimalloc is mapped into this process.
+bool MimallocMapped() {
+  std::ifstream maps("/proc/self/maps");
+  std::string line;
+  while (std::getline(maps, line)) {
+    if (line.find("libmimalloc") != std::string::npos) return true;
+  }
+  return false;
+}
+
 int64_t JemallocAllocated() {
   uint64_t epoch = 1;
   size_t len = sizeof epoch;
@@ -62,8 +83,9 @@ int64_t InUse(alloc::Backend b) {
 
 int ChildReport() {
   const alloc::BackendSpec spec = alloc::active_backend();
-  std::printf("backend=%s arena_max=%d\n", alloc::BackendName(spec.kind),
-              spec.arena_max);
+  std::printf("backend=%s arena_max=%d mimalloc_mapped=%d\n",
+              alloc::BackendName(spec.kind), spec.arena_max,
+              MimallocMapped() ? 1 : 0);
   // The runtime's knobs from the same file, read after main began.
   auto builder = Builder::from_env();
   if (!builder.ok()) {
@@ -121,11 +143,10 @@ bool Served(const char* what, size_t size, Make make, Release release) {
   std::memset(p, 1, size);
   bool ok;
   if (b == alloc::Backend::kMimalloc) {
-    ok = mi_is_in_heap_region(p);
+    ok = InMimallocHeap(p);
   } else {
     // Not mimalloc's, and counted by the backend's own statistics.
-    ok = !mi_is_in_heap_region(p) &&
-         InUse(b) - before >= static_cast<int64_t>(size);
+    ok = !InMimallocHeap(p) && InUse(b) - before >= static_cast<int64_t>(size);
   }
   release(p);
   if (!ok) std::printf("%s is not served by %s\n", what, alloc::BackendName(b));
@@ -180,7 +201,11 @@ int ChildBind() {
       return arena;
     }
     if (b == alloc::Backend::kMimalloc) {
-      return mi_heap_get_default() != mi_heap_get_backing() ? 1 : 0;
+      using HeapFn = void* (*)();
+      return Mimalloc<HeapFn>("mi_heap_get_default")() !=
+                     Mimalloc<HeapFn>("mi_heap_get_backing")()
+                 ? 1
+                 : 0;
     }
     return 0;
   };
@@ -519,6 +544,10 @@ TEST_P(PerBackend, SelectedByEnvironment) {
   EXPECT_THAT(r.output, HasSubstr("backend=" + name));
   EXPECT_THAT(r.output, HasSubstr(want == "glibc:arena_max=2" ? "arena_max=2"
                                                               : "arena_max=0"));
+  // Only the chosen backend's library is loaded, where it can be chosen
+  // late (jemalloc cannot: malloc_override links it).
+  EXPECT_THAT(r.output, HasSubstr(name == "mimalloc" ? "mimalloc_mapped=1"
+                                                     : "mimalloc_mapped=0"));
 }
 
 TEST_P(PerBackend, ServesMallocAndOperatorNew) {
