@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
-# Fuzzes the HTTP request parser of examples/frontend with libFuzzer.
+# Fuzzes the inputs examples/frontend takes from clients with libFuzzer: the
+# HTTP request parser, then the JSON prompt finder.
 #
-#   tools/fuzz.sh [SECONDS]      default 30
+#   tools/fuzz.sh [SECONDS]      default 30, for each of the two targets
 #
-# Builds //examples/frontend/fuzz:request_parser_fuzz with --config=fuzz
-# (libFuzzer, AddressSanitizer and UBSan; .bazelrc), then runs it for
-# SECONDS on the checked-in corpus and fails if any input crashes or breaks
-# an invariant (examples/frontend/fuzz/request_parser_check.h). The
-# checked-in corpus is only read; inputs the run discovers go to a scratch
+# Builds //examples/frontend/fuzz:request_parser_fuzz and :json_prompt_fuzz
+# with --config=fuzz (libFuzzer, AddressSanitizer and UBSan; .bazelrc), then
+# runs each for SECONDS on its checked-in corpus (corpus/, json_corpus/) and
+# fails if any input crashes or breaks an invariant
+# (examples/frontend/fuzz/request_parser_check.h, json_prompt_check.h). The
+# checked-in corpora are only read; inputs a run discovers go to a scratch
 # directory, kept when FUZZ_WORKDIR names one (to minimize and check in the
 # interesting ones by hand). A crashing input is saved as
-# $workdir/crash-<sha1>; replay it with the binary the script names.
+# $workdir/<target>/crash-<sha1>; replay it with the binary the script names.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -27,31 +29,39 @@ else
   workdir="$(mktemp -d)"
   trap 'rm -rf "$workdir"' EXIT
 fi
-mkdir -p "$workdir/found"
 
 fuzz_dir=examples/frontend/fuzz
 read -r -a bazel <<<"${BAZEL:-bazel}"
-echo "fuzz: building //$fuzz_dir:request_parser_fuzz (--config=fuzz)" >&2
-"${bazel[@]}" build --config=fuzz "//$fuzz_dir:request_parser_fuzz"
-binary="$("${bazel[@]}" info --config=fuzz bazel-bin 2>/dev/null)/$fuzz_dir/request_parser_fuzz"
+echo "fuzz: building //$fuzz_dir:request_parser_fuzz and :json_prompt_fuzz (--config=fuzz)" >&2
+"${bazel[@]}" build --config=fuzz "//$fuzz_dir:request_parser_fuzz" \
+  "//$fuzz_dir:json_prompt_fuzz"
+bin_dir="$("${bazel[@]}" info --config=fuzz bazel-bin 2>/dev/null)/$fuzz_dir"
 
-echo "fuzz: running $binary for ${seconds}s on $fuzz_dir/corpus" >&2
-log="$workdir/fuzz.log"
-status=0
-"$binary" -max_total_time="$seconds" -max_len=4096 -timeout=10 \
-  -dict="$fuzz_dir/http.dict" -artifact_prefix="$workdir/" \
-  -print_final_stats=1 "$workdir/found" "$fuzz_dir/corpus" >"$log" 2>&1 ||
-  status=$?
-
-if ((status != 0)); then
-  tail -n 60 "$log" >&2
-  echo "fuzz: FAILED (exit $status); inputs: $(ls "$workdir"/crash-* "$workdir"/timeout-* "$workdir"/leak-* 2>/dev/null | tr '\n' ' ')" >&2
-  # Keep the evidence even when the scratch directory would go away.
-  if [[ -z ${FUZZ_WORKDIR:-} ]]; then
-    trap - EXIT
-    echo "fuzz: kept $workdir" >&2
+# run TARGET CORPUS DICT MAX_LEN
+run() {
+  local target=$1 corpus=$2 dict=$3 max_len=$4
+  local dir="$workdir/$target"
+  mkdir -p "$dir/found"
+  echo "fuzz: running $bin_dir/$target for ${seconds}s on $fuzz_dir/$corpus" >&2
+  local log="$dir/fuzz.log"
+  local status=0
+  "$bin_dir/$target" -max_total_time="$seconds" -max_len="$max_len" \
+    -timeout=10 -dict="$fuzz_dir/$dict" -artifact_prefix="$dir/" \
+    -print_final_stats=1 "$dir/found" "$fuzz_dir/$corpus" >"$log" 2>&1 ||
+    status=$?
+  if ((status != 0)); then
+    tail -n 60 "$log" >&2
+    echo "fuzz: $target FAILED (exit $status); inputs: $(ls "$dir"/crash-* "$dir"/timeout-* "$dir"/leak-* 2>/dev/null | tr '\n' ' ')" >&2
+    # Keep the evidence even when the scratch directory would go away.
+    if [[ -z ${FUZZ_WORKDIR:-} ]]; then
+      trap - EXIT
+      echo "fuzz: kept $workdir" >&2
+    fi
+    exit 1
   fi
-  exit 1
-fi
-grep -E '^(Done|stat::number_of_executed_units|stat::peak_rss_mb)' "$log" >&2 || true
-echo "fuzz: passed, $(ls "$workdir/found" | wc -l) new inputs in $workdir/found" >&2
+  grep -E '^(Done|stat::number_of_executed_units|stat::peak_rss_mb)' "$log" >&2 || true
+  echo "fuzz: $target passed, $(ls "$dir/found" | wc -l) new inputs in $dir/found" >&2
+}
+
+run request_parser_fuzz corpus http.dict 4096
+run json_prompt_fuzz json_corpus json.dict 4096

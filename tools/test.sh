@@ -36,7 +36,7 @@ stage "bazel test --config=tsan //tests/..."
 stage "bazel test --config=asan //tests/..."
 "${bazel[@]}" test --config=asan "${test_flags[@]}" //tests/...
 
-stage "fuzz: the HTTP request parser under libFuzzer for 20 s (tools/fuzz.sh)"
+stage "fuzz: the HTTP request parser and the JSON prompt finder under libFuzzer, 20 s each (tools/fuzz.sh)"
 tools/fuzz.sh 20
 
 stage "includes: examples/ use only tidepool's public headers"
