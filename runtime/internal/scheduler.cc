@@ -385,11 +385,7 @@ void Scheduler::Turn(Worker* w) {
   }
   if (task != nullptr) {
     RunTask(w, task);
-    // Operations the task started go to the kernel now, one batch per poll:
-    // deferring them past the next poll would leave them unsubmitted for as
-    // long as that poll runs (a ring per worker takes submissions from its
-    // owner only), and a poll that waits for them would never end.
-    io_->Flush();
+    io_->Flush(/*more_local_work=*/!w->lifo.empty() || w->queue.Size() > 0);
     return;
   }
   Park(w);

@@ -243,7 +243,7 @@ class EpollDriver final : public IoDriver {
     WakeAll(wake);
   }
 
-  void Flush() override {}
+  void Flush(bool) override {}
 
   size_t Poll() override {
     if (in_flight() == 0 || !poll_mu_.TryLock()) return 0;

@@ -273,7 +273,12 @@ class IoDriver : public IoWaiter {
 
   // Called by a worker after each task poll; submits the operations that
   // poll queued (io_uring batches them into one io_uring_enter).
-  virtual void Flush() = 0;
+  // `more_local_work`: the worker has tasks of its own to poll next. A
+  // driver whose completions only the calling worker reaps (a ring per
+  // worker) may then hold back operations that only wait for input, as
+  // their completions could not be seen before the worker's next reap
+  // anyway (see there).
+  virtual void Flush(bool more_local_work) = 0;
 
   // A worker, never blocks: reaps ready completions and wakes their tasks,
   // unless another thread is already doing so (per-worker rings: the

@@ -170,7 +170,7 @@ class UringDriver final : public IoDriver {
     SubmitLocked();
   }
 
-  void Flush() override {
+  void Flush(bool) override {
     // relaxed: see Deregister(); a missed flag only defers the submission
     // to the next Flush.
     if (!pending_.load(std::memory_order_relaxed)) return;
@@ -191,7 +191,7 @@ class UringDriver final : public IoDriver {
 
   void Wait(std::optional<std::chrono::steady_clock::time_point> deadline,
             uint64_t unparks_seen) override {
-    Flush();
+    Flush(/*more_local_work=*/false);
     MutexLock lock(&reap_mu_);
     // An Unpark() may already have completed the eventfd read: consuming
     // its completion here and then sleeping would lose that wake-up.

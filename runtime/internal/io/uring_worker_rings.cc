@@ -30,6 +30,20 @@ constexpr unsigned kEntries = 1024;
 
 class WorkerRings;
 
+// Whether submitting `op` only arms a wait for input (WorkerRing::Flush).
+bool WaitsForInput(const IoOp& op) {
+  switch (op.code) {
+    case IoOp::Code::kAccept:
+    case IoOp::Code::kRecv:
+    case IoOp::Code::kRecvMsg:
+      return true;
+    case IoOp::Code::kPoll:
+      return op.poll_events == POLLIN;
+    default:
+      return false;
+  }
+}
+
 // One worker's ring. The worker thread owns it: only that thread submits
 // to it and reaps it (with SINGLE_ISSUER | DEFER_TASKRUN the kernel insists,
 // and runs the ring's completion work only when that thread asks for
@@ -103,12 +117,22 @@ class WorkerRing final : public IoWaiter {
     in_flight_.store(InFlight() + 1, std::memory_order_relaxed);
     UringPrepare(GetSqe(), op);
     pending_ = true;
+    if (!WaitsForInput(*op)) pending_starts_ = true;
   }
 
-  // Owner thread.
-  void Flush() {
+  // Owner thread, after a task poll. Submits what the poll queued, except
+  // that operations which only wait for input (a receive, an accept, a
+  // readiness poll) are held while this worker has local tasks to poll
+  // next, until its next Poll() or Wait(), which submit before they reap:
+  // holding them delays nothing, as their completions reach their tasks
+  // only when this thread reaps the ring, and it does so only then (its
+  // local tasks ran out, or the fair tick). Many connections each starting
+  // a receive then cost one io_uring_enter, not one each. An operation
+  // whose submission itself does something (a send, a connect, a file
+  // write) goes out after its poll.
+  void Flush(bool more_local_work) {
     ServiceInbox();
-    if (pending_) Submit();
+    if (pending_ && (pending_starts_ || !more_local_work)) Submit();
   }
 
   // Owner thread, never blocks: runs the ring's deferred completion work if
@@ -242,6 +266,7 @@ class WorkerRing final : public IoWaiter {
 
   void Submit() {
     pending_ = false;
+    pending_starts_ = false;
     while (true) {
       const int r = io_uring_submit(&ring_);
       if (r >= 0 || (r != -EINTR && r != -EAGAIN && r != -EBUSY)) return;
@@ -326,6 +351,8 @@ class WorkerRing final : public IoWaiter {
   uint64_t wake_buf_ = 0;  // written by the kernel; the value is unused
   // The owner's only.
   bool pending_ = false;  // SQEs prepared and not yet submitted
+  // Among them, one whose submission starts work rather than a wait.
+  bool pending_starts_ = false;
   std::atomic<size_t> in_flight_{0};
 
   Mutex inbox_mu_;
@@ -472,8 +499,8 @@ class WorkerRings final : public IoDriver {
     }
   }
 
-  void Flush() override {
-    if (Mine()) tls_ring->Flush();
+  void Flush(bool more_local_work) override {
+    if (Mine()) tls_ring->Flush(more_local_work);
   }
   size_t Poll() override { return Mine() ? tls_ring->Poll() : 0; }
 

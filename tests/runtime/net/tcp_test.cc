@@ -142,6 +142,41 @@ TEST_P(TcpTest, OperationsThatCanFinishAtOnceDoNotSuspend) {
   EXPECT_EQ(rt.block_on(root()), "ping");
 }
 
+// With a ring per worker, a receive that only waits for input is held back
+// while its worker has local tasks to poll, but for a bounded number of
+// polls: a reader gets its bytes while a task on the same worker keeps
+// yielding (a worker that never ran out of local work would otherwise
+// never submit it).
+TEST_P(TcpTest, AReadHeldBehindLocalWorkStillCompletes) {
+  Runtime rt = MakeRuntime(/*workers=*/1);
+  auto root = []() -> Task<std::string> {
+    absl::StatusOr<Connected> pair = co_await ConnectedPair();
+    if (!pair.ok()) co_return pair.status().ToString();
+    std::atomic<bool> got{false};
+    JoinHandle<void> reader =
+        spawn([](TcpStream& s, std::atomic<bool>& got) -> Task<void> {
+          char buf[16];
+          absl::StatusOr<size_t> n = co_await s.read(buf);
+          got.store(n.ok() && *n == 4);
+        }(pair->server, got));
+    // The reader runs and waits for input before the bytes are sent.
+    co_await yield_now();
+    if (auto s = co_await pair->client.write_all("ping"); !s.ok()) {
+      co_return s.ToString();
+    }
+    int yields = 0;
+    while (!got.load() && yields < 100000) {
+      co_await yield_now();
+      ++yields;
+    }
+    const bool read_while_yielding = got.load();
+    co_await reader;
+    co_return read_while_yielding ? "read"
+                                  : "still waiting after 100000 yields";
+  };
+  EXPECT_EQ(rt.block_on(root()), "read");
+}
+
 TEST_P(TcpTest, LargeTransferBothDirectionsAtOnce) {
   Runtime rt = MakeRuntime();
   constexpr size_t kBytes = 8 << 20;
