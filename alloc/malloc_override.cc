@@ -12,6 +12,7 @@
 // Cost per call: one acquire load of the state (a plain load on x86) and an
 // indirect call into the backend.
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <malloc.h>
 #include <unistd.h>
@@ -101,10 +102,15 @@ void Init() {
     Die(message);
   }
   if (!ResolveMallocOps(spec.kind, &g_ops)) {
-    std::snprintf(message, sizeof message,
-                  "tidepool: TIDEPOOL_ALLOCATOR=%s: %s is not loaded in this "
-                  "program and cannot be loaded\n",
-                  BackendName(spec.kind), LibraryOf(spec.kind));
+    // mimalloc is loaded here, so the loader's reason is worth printing
+    // ("cannot open shared object file", a missing symbol...).
+    const char* why = spec.kind == Backend::kMimalloc ? dlerror() : nullptr;
+    std::snprintf(
+        message, sizeof message, "tidepool: TIDEPOOL_ALLOCATOR=%s: %s %s%s\n",
+        BackendName(spec.kind), LibraryOf(spec.kind),
+        spec.kind == Backend::kMimalloc ? "cannot be loaded: "
+                                        : "is not loaded in this program",
+        why != nullptr ? why : "");
     Die(message);
   }
   // Must precede the first thread; this is the first allocation.

@@ -8,7 +8,12 @@
 //   1. The body is a JSON object with a string field "prompt"; other fields
 //      are ignored; if "prompt" appears twice the first counts. Invalid JSON
 //      (including invalid UTF-8), a non-object, a missing prompt or a
-//      non-string prompt is InvalidArgument (400).
+//      non-string prompt is InvalidArgument (400). Numbers are checked for
+//      their syntax only, and containers nest up to 1023 deep
+//      (json_prompt.h). The peer's serde_json answers 400 to three kinds of
+//      body this rule accepts, none of which the load generator sends: a
+//      number it cannot hold (1e400), nesting deeper than 128, and a
+//      repeated "prompt".
 //   2. The prompt's bytes are split into tokens: a maximal run of ASCII
 //      letters and digits, or any single other byte that is not ASCII
 //      whitespace (space, \t, \n, \r, \f, \v); whitespace only separates.

@@ -1,5 +1,6 @@
 #include "examples/frontend/json_prompt.h"
 
+#include <bit>
 #include <bitset>
 #include <cstdint>
 #include <cstring>
@@ -75,7 +76,7 @@ class Scanner {
   const unsigned char* const begin_;
   const unsigned char* p_;
   const unsigned char* const end_;
-  std::bitset<kMaxJsonDepth> in_object_;
+  std::bitset<kMaxJsonNesting> in_object_;
   size_t depth_ = 0;
   // Set by Key() at depth 1 for the first "prompt" key: the next value is
   // the prompt.
@@ -137,16 +138,16 @@ bool Scanner::Value(Expect* next) {
     case '{':
     case '[': {
       const bool object = *p_ == '{';
-      if (depth_ == kMaxJsonDepth) return Fail("nested too deep");
-      in_object_[depth_++] = object;
       ++p_;
       SkipSpace();
+      // An empty container is a complete value and opens nothing.
       if (p_ < end_ && *p_ == (object ? '}' : ']')) {
         ++p_;
-        --depth_;
-      } else {
-        *next = object ? Expect::kKey : Expect::kValue;
+        return true;
       }
+      if (depth_ == kMaxJsonNesting) return Fail("nested too deep");
+      in_object_[depth_++] = object;
+      *next = object ? Expect::kKey : Expect::kValue;
       return true;
     }
     case '"': {
@@ -219,6 +220,8 @@ bool Scanner::Key() {
 // (below 0x20) or a non-ASCII byte; 8 if none. The zero-byte test
 // ((x - 0x01..) & ~x & 0x80..) may also flag bytes after a true hit (a
 // borrow carries upwards), never before one, so its lowest flag is exact.
+static_assert(std::endian::native == std::endian::little,
+              "FirstSpecialByte reads the first byte as the lowest");
 int FirstSpecialByte(uint64_t w) {
   constexpr uint64_t kOnes = 0x0101010101010101ull;
   constexpr uint64_t kHighs = 0x8080808080808080ull;

@@ -14,9 +14,10 @@
 // numbers as `-? int frac? exp?` (no range limit: only the syntax is
 // checked, the values are never used), true, false, null; whitespace is
 // space, \t, \n, \r. Every string must be valid UTF-8 (no overlong forms,
-// no surrogates, nothing past U+10FFFF), and containers nest at most
-// kMaxJsonDepth deep. Keys compare after decoding ("pr\u006fmpt" is
-// "prompt").
+// no surrogates, nothing past U+10FFFF), and containers that hold something
+// nest at most kMaxJsonNesting deep (an empty [] or {} opens nothing: the
+// limit simdjson's DOM parser set for this protocol before). Keys compare
+// after decoding ("pr\u006fmpt" is "prompt").
 //
 // Both functions are pure and may be called from any thread.
 //
@@ -33,7 +34,7 @@
 
 namespace tidepool::frontend {
 
-inline constexpr size_t kMaxJsonDepth = 1024;
+inline constexpr size_t kMaxJsonNesting = 1023;
 
 // A JSON string's text between its quotes, validated, escapes not decoded.
 struct JsonString {
@@ -58,7 +59,8 @@ size_t DecodeEscape(const char*& p, char* out);
 
 // Calls `piece(absl::string_view)` with consecutive runs of the decoded
 // bytes of `s`, a string FindPrompt returned; without escapes, once with
-// `s.raw` itself.
+// `s.raw` itself. Only for a JsonString that FindPrompt returned: the
+// decoder trusts its escapes to be whole and valid.
 template <typename F>
 void DecodeJsonString(const JsonString& s, F piece) {
   if (!s.has_escapes) {

@@ -125,8 +125,9 @@ class WorkerRing final : public IoWaiter {
   // readiness poll) are held while this worker has local tasks to poll
   // next, until its next Poll() or Wait(), which submit before they reap:
   // holding them delays nothing, as their completions reach their tasks
-  // only when this thread reaps the ring, and it does so only then (its
-  // local tasks ran out, or the fair tick). Many connections each starting
+  // only when this thread reaps the ring, and it does so only then (it
+  // found no task in its LIFO slot, its queue or the inject queue, or the
+  // fair tick). Many connections each starting
   // a receive then cost one io_uring_enter, not one each. An operation
   // whose submission itself does something (a send, a connect, a file
   // write) goes out after its poll.

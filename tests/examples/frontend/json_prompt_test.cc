@@ -75,15 +75,32 @@ TEST(FindPromptTest, AcceptsTheWholeGrammar) {
   }
 }
 
-TEST(FindPromptTest, NestingIsLimited) {
-  auto nested = [](size_t depth) {
-    return "{\"prompt\": \"a\", \"x\": " + std::string(depth - 1, '[') +
-           std::string(depth - 1, ']') + "}";
+// Containers that hold something nest at most kMaxJsonNesting deep, as
+// simdjson counts them (an empty one opens nothing): both limits checked
+// against it, with a value and with an empty container innermost.
+TEST(FindPromptTest, NestingIsLimitedAsSimdjsonLimitsIt) {
+  auto nested = [](size_t levels, const std::string& innermost) {
+    return "{\"prompt\": \"a\", \"x\": " + std::string(levels - 1, '[') +
+           innermost + std::string(levels - 1, ']') + "}";
   };
-  EXPECT_TRUE(FindPrompt(nested(kMaxJsonDepth)).ok());
-  EXPECT_THAT(
-      std::string(FindPrompt(nested(kMaxJsonDepth + 1)).status().message()),
-      HasSubstr("nested too deep"));
+  for (const std::string& innermost :
+       {std::string("0"), std::string("[]"), std::string("{\"k\": {}}")}) {
+    const std::string at_limit = nested(kMaxJsonNesting, innermost);
+    const std::string over = nested(kMaxJsonNesting + 1, innermost);
+    EXPECT_EQ(CheckJsonPrompt(at_limit), "") << innermost;
+    EXPECT_EQ(CheckJsonPrompt(over), "") << innermost;
+    const bool at_limit_ok = FindPrompt(at_limit).ok();
+    const absl::StatusOr<JsonString> over_found = FindPrompt(over);
+    // Within the limit unless the innermost value opens another level.
+    EXPECT_EQ(at_limit_ok, innermost != "{\"k\": {}}") << innermost;
+    if (innermost == "0") {
+      ASSERT_FALSE(over_found.ok());
+      EXPECT_THAT(std::string(over_found.status().message()),
+                  HasSubstr("nested too deep"));
+    }
+  }
+  // An empty container at any depth within the limit opens nothing.
+  EXPECT_TRUE(FindPrompt(nested(kMaxJsonNesting + 1, "")).ok());
 }
 
 struct BadCase {
