@@ -82,8 +82,9 @@ void OwnedTasks::Drain(WorkerList& list) {
 bool OwnedTasks::Insert(TaskHeader* task, int worker) {
   if (worker != kNotAWorker) {
     WorkerList& list = workers_[worker];
-    task->owned_list_ = worker;
+    // Take may throw (out of memory): the task is marked owned only after.
     Take(list, task);
+    task->owned_list_ = worker;
     Bump(list.inserted);
     return true;
   }

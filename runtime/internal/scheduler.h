@@ -79,7 +79,14 @@ class Scheduler : public std::enable_shared_from_this<Scheduler> {
   template <typename T>
   JoinState<T>* SpawnNamed(Task<T> task, std::string name) {
     auto* cell = CoroTask<T>::Create(this, sink_id_, std::move(task));
-    if (!name.empty()) NameTask(cell, std::move(name));
+    if (!name.empty()) {
+      try {
+        NameTask(cell, std::move(name));
+      } catch (...) {
+        Abandon(cell);
+        throw;
+      }
+    }
     return Launch(cell);
   }
 
@@ -89,7 +96,16 @@ class Scheduler : public std::enable_shared_from_this<Scheduler> {
   JoinState<T>* SpawnTracked(Task<T> task,
                              std::shared_ptr<TaskEndListener> listener) {
     auto* cell = CoroTask<T>::Create(this, sink_id_, std::move(task));
-    ListenForTaskEnd(cell, std::move(listener));
+    TaskEndListener* const told = listener.get();
+    try {
+      ListenForTaskEnd(cell, std::move(listener));
+    } catch (...) {
+      // Not registered, so the frame's end will not tell it: a spawn that
+      // throws has told its listener either way.
+      Abandon(cell);
+      told->TaskEnded();
+      throw;
+    }
     return Launch(cell);
   }
 
@@ -164,6 +180,16 @@ class Scheduler : public std::enable_shared_from_this<Scheduler> {
 
  private:
   // Spawn's common part: the spawn hook, then the queue.
+  // A cell made for a spawn that then threw (out of memory naming it,
+  // registering its listener or entering it in the owned-task list): it
+  // never ran and has no JoinHandle, so it is cancelled, which destroys the
+  // task's frame (and tells a listener registered for it), as a refused
+  // spawn is, and the handle's reference is dropped too.
+  void Abandon(TaskHeader* cell) {
+    cell->CancelNow();
+    cell->Unref();  // the queue's, which it never joins
+    cell->DropHandle();
+  }
   template <typename T>
   JoinState<T>* Launch(JoinState<T>* cell) {
     if (config_.on_task_spawn) SpawnHook(*cell);
@@ -172,7 +198,12 @@ class Scheduler : public std::enable_shared_from_this<Scheduler> {
       cell->Unref();  // the queue's, which it never joins
       return cell;
     }
-    Submit(cell);
+    try {
+      Submit(cell);
+    } catch (...) {
+      Abandon(cell);
+      throw;
+    }
     return cell;
   }
   void SpawnHook(const TaskHeader& task) const;

@@ -86,8 +86,14 @@ class CoroTask final : public JoinState<T> {
     std::coroutine_handle<Promise<T>> root = TaskAccess<T>::Release(task);
     FrameTail* tail = FrameLayout<T>::TailOf(root.address());
     if (tail->magic != FrameTail::kMagic) {
-      // Not a frame laid out by FrameLayout: a block of its own.
-      return new CoroTask(scheduler, runtime_id, root, nullptr);
+      // Not a frame laid out by FrameLayout: a block of its own. Out of
+      // memory, the frame (released from `task` above) goes with the throw.
+      try {
+        return new CoroTask(scheduler, runtime_id, root, nullptr);
+      } catch (...) {
+        root.destroy();
+        throw;
+      }
     }
     tail->hosts_cell = true;
     // ::new: placement, not the class's own operator new.

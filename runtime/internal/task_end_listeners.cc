@@ -1,18 +1,22 @@
 #include "runtime/internal/task_end_listeners.h"
 
+#include <unordered_map>
 #include <utility>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/container/flat_hash_map.h"
 #include "runtime/internal/mutex.h"
 #include "runtime/internal/task_header.h"
 
 namespace tidepool::internal {
 namespace {
 
+// std::unordered_map rather than absl's flat map: an insert that runs out
+// of memory must leave the table as it was (the spawn then fails, and the
+// table goes on serving every other task), which the standard map
+// guarantees and the flat map's growth does not.
 struct Table {
   Mutex mu;
-  absl::flat_hash_map<uint64_t, std::shared_ptr<TaskEndListener>> listeners
+  std::unordered_map<uint64_t, std::shared_ptr<TaskEndListener>> listeners
       ABSL_GUARDED_BY(mu);
 };
 

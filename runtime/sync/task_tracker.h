@@ -48,6 +48,7 @@ class TaskTracker {
   TaskTracker();
 
   // Spawns `task` on the current runtime and counts it until it finishes.
+  // Out of memory the spawn throws std::bad_alloc and counts nothing.
   template <typename T>
   JoinHandle<T> spawn(Task<T> task) {
     internal::Scheduler* scheduler =
