@@ -25,12 +25,15 @@ bool IsAsciiSpace(unsigned char c) {
          c == '\v';
 }
 
+// One byte of FNV-1a 32 (rule 3): every hash here is built from this step,
+// starting at kFnvOffset.
+constexpr uint32_t FnvStep(uint32_t h, unsigned char c) {
+  return (h ^ c) * kFnvPrime;
+}
+
 uint32_t Fnv1a(const unsigned char* p, size_t n) {
   uint32_t h = kFnvOffset;
-  for (size_t i = 0; i < n; ++i) {
-    h ^= p[i];
-    h *= kFnvPrime;
-  }
+  for (size_t i = 0; i < n; ++i) h = FnvStep(h, p[i]);
   return h;
 }
 
@@ -39,7 +42,8 @@ uint32_t Fnv1a(const unsigned char* p, size_t n) {
 constexpr std::array<uint32_t, 256> MakeSingleByteIds() {
   std::array<uint32_t, 256> ids{};
   for (uint32_t c = 0; c < 256; ++c) {
-    ids[c] = ((kFnvOffset ^ c) * kFnvPrime) % kVocabularySize;
+    ids[c] =
+        FnvStep(kFnvOffset, static_cast<unsigned char>(c)) % kVocabularySize;
   }
   return ids;
 }
@@ -60,8 +64,7 @@ class TokenScanner {
     size_t i = 0;
     while (i < n) {
       if (in_word_) {
-        while (i < n && IsAsciiAlnum(p[i]))
-          hash_ = (hash_ ^ p[i++]) * kFnvPrime;
+        while (i < n && IsAsciiAlnum(p[i])) hash_ = FnvStep(hash_, p[i++]);
         if (i == n) return;
         emit_(hash_ % kVocabularySize);
         in_word_ = false;
@@ -69,7 +72,7 @@ class TokenScanner {
       const unsigned char c = p[i++];
       if (IsAsciiAlnum(c)) {
         in_word_ = true;
-        hash_ = (kFnvOffset ^ c) * kFnvPrime;
+        hash_ = FnvStep(kFnvOffset, c);
       } else if (!IsAsciiSpace(c)) {
         emit_(kSingleByteIds[c]);
       }

@@ -35,6 +35,31 @@ bool IsHighSurrogate(int32_t cp) { return cp >= 0xD800 && cp <= 0xDBFF; }
 bool IsLowSurrogate(int32_t cp) { return cp >= 0xDC00 && cp <= 0xDFFF; }
 bool IsDigit(unsigned char c) { return c >= '0' && c <= '9'; }
 
+// The byte a one-character escape (\" \\ \/ \b \f \n \r \t) stands for,
+// given the character after the backslash; -1 for any other character
+// (\u, which has its own rules, included). The validator and the decoder
+// both read the escapes from here.
+int SimpleEscape(unsigned char c) {
+  switch (c) {
+    case '"':
+    case '\\':
+    case '/':
+      return c;
+    case 'b':
+      return '\b';
+    case 'f':
+      return '\f';
+    case 'n':
+      return '\n';
+    case 'r':
+      return '\r';
+    case 't':
+      return '\t';
+    default:
+      return -1;
+  }
+}
+
 // One pass over the body. The containers open around the current position
 // are a stack of bits (object or array), so nesting costs no recursion and
 // no allocation.
@@ -272,22 +297,11 @@ bool Scanner::String(JsonString* out) {
 bool Scanner::Escape() {
   ++p_;  // the backslash
   if (p_ == end_) return Fail("unterminated string");
-  switch (*p_) {
-    case '"':
-    case '\\':
-    case '/':
-    case 'b':
-    case 'f':
-    case 'n':
-    case 'r':
-    case 't':
-      ++p_;
-      return true;
-    case 'u':
-      break;
-    default:
-      return Fail("invalid escape");
+  if (SimpleEscape(*p_) >= 0) {
+    ++p_;
+    return true;
   }
+  if (*p_ != 'u') return Fail("invalid escape");
   const int32_t cp = Hex4(p_ + 1, end_);
   if (cp < 0) return Fail("invalid \\u escape");
   p_ += 5;
@@ -407,29 +421,12 @@ absl::StatusOr<JsonString> FindPrompt(absl::string_view body) {
 namespace internal {
 
 size_t DecodeEscape(const char*& p, char* out) {
-  const char c = *p++;
-  switch (c) {
-    case 'b':
-      out[0] = '\b';
-      return 1;
-    case 'f':
-      out[0] = '\f';
-      return 1;
-    case 'n':
-      out[0] = '\n';
-      return 1;
-    case 'r':
-      out[0] = '\r';
-      return 1;
-    case 't':
-      out[0] = '\t';
-      return 1;
-    case 'u':
-      break;
-    default:  // '"', '\\', '/'
-      out[0] = c;
-      return 1;
+  const int simple = SimpleEscape(static_cast<unsigned char>(*p++));
+  if (simple >= 0) {
+    out[0] = static_cast<char>(simple);
+    return 1;
   }
+  // \u: FindPrompt let nothing else through.
   const auto* u = reinterpret_cast<const unsigned char*>(p);
   uint32_t cp = static_cast<uint32_t>(Hex4(u, u + 4));
   p += 4;
