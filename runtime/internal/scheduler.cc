@@ -288,8 +288,7 @@ int Scheduler::CurrentWorker() const {
 void Scheduler::Submit(TaskHeader* task) {
   task->state().SetScheduledUnshared();
   if (!owned_.Insert(task, CurrentWorker())) {  // shutting down: never runs
-    task->CancelNow();
-    task->Unref();
+    Refuse(task);
     return;
   }
   Schedule(task);

@@ -114,8 +114,7 @@ class Scheduler : public std::enable_shared_from_this<Scheduler> {
     auto* cell =
         new BlockingTask<std::decay_t<F>>(sink_id_, std::forward<F>(f));
     if (RefusesOutsideWork()) {
-      cell->CancelNow();
-      cell->Unref();  // the queue's, which it never joins
+      Refuse(cell);
       return cell;
     }
     blocking_->Spawn(cell);
@@ -179,23 +178,28 @@ class Scheduler : public std::enable_shared_from_this<Scheduler> {
   struct Worker;
 
  private:
-  // Spawn's common part: the spawn hook, then the queue.
-  // A cell made for a spawn that then threw (out of memory naming it,
-  // registering its listener or entering it in the owned-task list): it
-  // never ran and has no JoinHandle, so it is cancelled, which destroys the
-  // task's frame (and tells a listener registered for it), as a refused
-  // spawn is, and the handle's reference is dropped too.
-  void Abandon(TaskHeader* cell) {
+  // A spawned cell that will never join a queue (the runtime refuses the
+  // work): cancelled, which destroys the task's frame (and tells a listener
+  // registered for it), and the queue's reference dropped. Its JoinHandle
+  // then reports TaskCancelled.
+  void Refuse(TaskHeader* cell) {
     cell->CancelNow();
     cell->Unref();  // the queue's, which it never joins
+  }
+  // A cell made for a spawn that then threw (out of memory naming it,
+  // registering its listener or entering it in the owned-task list): it
+  // never ran and gets no JoinHandle, so it is refused and the handle's
+  // reference is dropped too.
+  void Abandon(TaskHeader* cell) {
+    Refuse(cell);
     cell->DropHandle();
   }
+  // Spawn's common part: the spawn hook, then the queue.
   template <typename T>
   JoinState<T>* Launch(JoinState<T>* cell) {
     if (config_.on_task_spawn) SpawnHook(*cell);
     if (RefusesOutsideWork()) {
-      cell->CancelNow();
-      cell->Unref();  // the queue's, which it never joins
+      Refuse(cell);
       return cell;
     }
     try {

@@ -30,18 +30,10 @@ constexpr unsigned kEntries = 1024;
 
 class WorkerRings;
 
-// Whether submitting `op` only arms a wait for input (WorkerRing::Flush).
+// Whether submitting `op` only arms a wait for input (WorkerRing::Flush):
+// a read-side socket op (a file read starts the read).
 bool WaitsForInput(const IoOp& op) {
-  switch (op.code) {
-    case IoOp::Code::kAccept:
-    case IoOp::Code::kRecv:
-    case IoOp::Code::kRecvMsg:
-      return true;
-    case IoOp::Code::kPoll:
-      return op.poll_events == POLLIN;
-    default:
-      return false;
-  }
+  return ReadsSide(op) && !IsFileOp(op.code);
 }
 
 // One worker's ring. The worker thread owns it: only that thread submits
