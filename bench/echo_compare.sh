@@ -23,7 +23,6 @@ case $kind in
     ;;
 esac
 
-
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$repo"
 

@@ -12,14 +12,6 @@
 namespace tidepool::frontend {
 namespace {
 
-std::string Decoded(const JsonString& s) {
-  std::string out;
-  DecodeJsonString(s, [&](absl::string_view piece) {
-    out.append(piece.data(), piece.size());
-  });
-  return out;
-}
-
 // What the reference makes of `body`: an empty string for a valid
 // document with a string prompt (and the prompt in `*prompt`), else the
 // message FindPrompt must give, or a prefix of it. `*number_error`: simdjson
@@ -75,7 +67,7 @@ std::string CheckJsonPrompt(absl::string_view body) {
       return absl::StrCat("simdjson accepts, FindPrompt says: ",
                           found.status().message());
     }
-    if (Decoded(*found) != prompt) return "the decoded prompts differ";
+    if (*ExtractPrompt(body) != prompt) return "the decoded prompts differ";
     return "";
   }
   if (found.ok()) {
