@@ -600,9 +600,9 @@ void Scheduler::Park(Worker* w) {
   }
   w->Count(w->parks);
   const SleepPlan plan = PlanSleep(w, last_awake);
-  // The last worker to fall asleep spins briefly first (not in a shared
-  // driver, whose completions reach it only inside; its own ring it watches
-  // while spinning: Parker::ParkUntil). Its next work then likely
+  // The last worker to fall asleep spins briefly first, watching the I/O
+  // it would sleep in where that can be watched (its own ring, the epoll
+  // set: IoWaiter::SpinsBeforeWait). Its next work then likely
   // comes from outside the workers (a blocking call's result, a block_on
   // caller's next task) and soon. A worker that parks while a peer runs does
   // not: a quick wake-up there only makes the two fight over the peer's

@@ -184,9 +184,13 @@ class IoWaiter {
   uint64_t unparks() const { return unparks_.load(std::memory_order_seq_cst); }
 
   // Whether a sleeper may spin before Wait(), watching Ready() besides its
-  // own signal: only a waiter whose completions show without a syscall.
+  // own signal: a waiter whose completions show without a syscall (a
+  // worker's own ring), or with one that does not consume them (epoll).
+  // Not the shared ring, whose completions reach a sleeper only inside its
+  // wait.
   virtual bool SpinsBeforeWait() const { return false; }
-  // Any thread, cheap: completion work is waiting for Wait() to reap.
+  // Any thread, at most one cheap syscall: completion work is waiting for
+  // Wait() to reap.
   virtual bool Ready() const { return false; }
 
  protected:
