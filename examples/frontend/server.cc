@@ -68,26 +68,39 @@ Task<absl::StatusOr<size_t>> ReadInto(TcpStream& s, http::RequestParser& p,
   }
 }
 
-// Every write carries `deadline` (DeadlineExceeded once it passes). Each
-// block is freed once written: a slow reader holds less of the response.
-Task<absl::Status> StreamChunked(TcpStream& s, TokenText text,
-                                 http::ResponseOptions options,
-                                 Clock::time_point deadline) {
-  const std::string head = http::ChunkedResponseHead(200, options);
+// A 200 response with `text` as its body: chunked to an HTTP/1.1 client
+// (each block in chunks of at most kMaxChunkBytes), with its length first
+// to an HTTP/1.0 one, which has no chunked encoding (RFC 9112 7.1). Every
+// write carries `deadline` (DeadlineExceeded once it passes). Each block is
+// freed once written, so a slow reader holds less of the response and none
+// is ever copied whole.
+Task<absl::Status> StreamText(TcpStream& s, TokenText text,
+                              http::ResponseOptions options,
+                              Clock::time_point deadline) {
+  const bool chunked = options.request_version != http::Version::kHttp10;
+  const std::string head =
+      chunked ? http::ChunkedResponseHead(200, options)
+              : http::FixedLengthResponseHead(200, text.size(), options);
   if (absl::Status st = co_await s.write_all(head, deadline); !st.ok()) {
     co_return st;
   }
   std::string chunk;
   for (std::string& block : text.blocks) {
-    for (absl::string_view piece : SplitIntoChunks(block)) {
-      chunk.clear();
-      http::AppendChunk(piece, &chunk);
-      if (absl::Status st = co_await s.write_all(chunk, deadline); !st.ok()) {
-        co_return st;
+    if (chunked) {
+      for (absl::string_view piece : SplitIntoChunks(block)) {
+        chunk.clear();
+        http::AppendChunk(piece, &chunk);
+        if (absl::Status st = co_await s.write_all(chunk, deadline); !st.ok()) {
+          co_return st;
+        }
       }
+    } else if (absl::Status st = co_await s.write_all(block, deadline);
+               !st.ok()) {
+      co_return st;
     }
     std::string().swap(block);
   }
+  if (!chunked) co_return absl::OkStatus();
   co_return co_await s.write_all(Std(http::kLastChunk), deadline);
 }
 
@@ -305,12 +318,9 @@ Task<void> Server::ServeConnection(TcpStream s) {
     } catch (const std::exception& e) {
       text = absl::InternalError(e.what());
     }
-    if (text.ok() && head.version() == http::Version::kHttp10) {
-      // HTTP/1.0 has no chunked encoding (RFC 9112 7.1): one whole body.
-      reply = http::FullResponse(200, text->Join(), options);
-    } else if (text.ok()) {
+    if (text.ok()) {
       counters_.responses_2xx.fetch_add(1, std::memory_order_relaxed);
-      const absl::Status sent = co_await StreamChunked(
+      const absl::Status sent = co_await StreamText(
           s, *std::move(text), options, Clock::now() + options_.write_timeout);
       if (absl::IsDeadlineExceeded(sent)) {
         counters_.timeouts.fetch_add(1, std::memory_order_relaxed);

@@ -23,6 +23,18 @@ void AppendConnection(const ResponseOptions& options, std::string* out) {
   }
 }
 
+// Status line, Content-Type, Content-Length, Connection, the empty line.
+void AppendHead(int status, size_t content_length,
+                const ResponseOptions& options, std::string* out) {
+  AppendStatusLine(status, out);
+  AppendHeader("Content-Type", options.content_type, out);
+  out->append("Content-Length: ");
+  AppendDecimal(content_length, out);
+  out->append("\r\n");
+  AppendConnection(options, out);
+  out->append("\r\n");
+}
+
 }  // namespace
 
 absl::string_view ReasonPhrase(int status) {
@@ -89,17 +101,19 @@ void AppendHeader(absl::string_view name, absl::string_view value,
   out->append("\r\n");
 }
 
+std::string FixedLengthResponseHead(int status, size_t content_length,
+                                    const ResponseOptions& options) {
+  std::string out;
+  out.reserve(128 + options.content_type.size());
+  AppendHead(status, content_length, options, &out);
+  return out;
+}
+
 std::string FullResponse(int status, absl::string_view body,
                          const ResponseOptions& options) {
   std::string out;
   out.reserve(128 + options.content_type.size() + body.size());
-  AppendStatusLine(status, &out);
-  AppendHeader("Content-Type", options.content_type, &out);
-  out.append("Content-Length: ");
-  AppendDecimal(body.size(), &out);
-  out.append("\r\n");
-  AppendConnection(options, &out);
-  out.append("\r\n");
+  AppendHead(status, body.size(), options, &out);
   AppendView(body, &out);
   return out;
 }

@@ -14,6 +14,8 @@
 //   out.append(kLastChunk);
 //   // Or whole:
 //   std::string out = FullResponse(200, "hello\n", opts);
+//   // Or with its length first and the body written after it:
+//   std::string out = FixedLengthResponseHead(200, body_size, opts);
 //   // Or a parse error, after which the connection closes:
 //   std::string out = ErrorResponse(parser.error());
 //
@@ -63,10 +65,16 @@ void AppendHeader(absl::string_view name, absl::string_view value,
 std::string FullResponse(int status, absl::string_view body,
                          const ResponseOptions& options);
 
+// The head of a response whose body of `content_length` bytes the caller
+// writes after it, in as many writes as it likes: FullResponse without the
+// body. For a long body known in pieces, to an HTTP/1.0 client.
+std::string FixedLengthResponseHead(int status, size_t content_length,
+                                    const ResponseOptions& options);
+
 // The head of a response whose body follows in chunks: status line,
 // Content-Type, "Transfer-Encoding: chunked", Connection, the empty line.
 // RFC 9112 6.1 forbids chunked responses to HTTP/1.0 requests; send those a
-// FullResponse instead.
+// FullResponse or a FixedLengthResponseHead instead.
 std::string ChunkedResponseHead(int status, const ResponseOptions& options);
 
 // Appends one chunk: its size in lowercase hex, CRLF, the data, CRLF. Empty

@@ -56,6 +56,23 @@ TEST(ResponseTest, FullResponseKeepAliveHttp10SaysSo) {
             "\r\n");
 }
 
+TEST(ResponseTest, FixedLengthHeadIsAFullResponseWithoutItsBody) {
+  for (Version v : {Version::kHttp10, Version::kHttp11}) {
+    for (bool keep_alive : {false, true}) {
+      const ResponseOptions options{.keep_alive = keep_alive,
+                                    .request_version = v};
+      const std::string body = "0123456789";
+      EXPECT_EQ(FixedLengthResponseHead(200, body.size(), options) + body,
+                FullResponse(200, body, options));
+    }
+  }
+  EXPECT_EQ(FixedLengthResponseHead(200, 123456, ResponseOptions{}),
+            "HTTP/1.1 200 OK\r\n"
+            "Content-Type: text/plain\r\n"
+            "Content-Length: 123456\r\n"
+            "\r\n");
+}
+
 TEST(ResponseTest, FullResponseClose) {
   for (Version v : {Version::kHttp10, Version::kHttp11}) {
     EXPECT_EQ(FullResponse(

@@ -213,6 +213,30 @@ TEST_P(ServerTest, Http10GetsAWholeBodyNotChunks) {
   EXPECT_TRUE(c.ServerClosed());  // 1.0 without keep-alive
 }
 
+// A body of several blocks goes out after its length, block by block, and
+// the kept-alive connection serves the next request.
+TEST_P(ServerTest, Http10GetsALongBodyWithItsLength) {
+  Start();
+  Client c(port_);
+  const std::string body =
+      absl::StrCat("{\"prompt\": \"", Words(200 * 1024), "\"}");
+  const absl::StatusOr<std::string> expected = Generate(body);
+  ASSERT_TRUE(expected.ok());
+  ASSERT_GT(expected->size(), 2 * kTextBlockBytes);
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_TRUE(
+        c.Send(absl::StrCat("POST /v1/generate HTTP/1.0\r\n"
+                            "Connection: keep-alive\r\n"
+                            "Content-Length: ",
+                            body.size(), "\r\n\r\n", body)));
+    auto r = c.Read();
+    ASSERT_TRUE(r.has_value());
+    EXPECT_EQ(r->status, 200);
+    EXPECT_FALSE(r->chunked);
+    EXPECT_EQ(r->body, *expected);
+  }
+}
+
 TEST_P(ServerTest, BadRequestsGetTheirStatusAndAClose) {
   Start();
   const struct {
