@@ -18,11 +18,26 @@
 namespace tidepool::alloc::internal {
 namespace {
 
+// Calls f(name, field) for each function of MimallocApi: the one list
+// behind Complete() and FindMimallocApi().
+template <typename Api, typename F>
+void ForEachFunction(Api& api, F f) {
+  f("mi_heap_new", api.heap_new);
+  f("mi_heap_set_default", api.heap_set_default);
+  f("mi_heap_get_backing", api.heap_get_backing);
+  f("mi_heap_delete", api.heap_delete);
+  f("mi_collect", api.collect);
+  f("mi_option_set", api.option_set);
+  f("mi_option_get", api.option_get);
+  f("mi_process_info", api.process_info);
+}
+
 bool Complete(const MimallocApi& api) {
-  return api.heap_new != nullptr && api.heap_set_default != nullptr &&
-         api.heap_get_backing != nullptr && api.heap_delete != nullptr &&
-         api.collect != nullptr && api.option_set != nullptr &&
-         api.option_get != nullptr && api.process_info != nullptr;
+  bool complete = true;
+  ForEachFunction(api, [&](const char*, const auto& fn) {
+    complete = complete && fn != nullptr;
+  });
+  return complete;
 }
 
 class MimallocBackend final : public BackendImpl {
@@ -180,16 +195,10 @@ thread_local mi_heap_t* MimallocBackend::tls_heap_ = nullptr;
 }  // namespace
 
 bool FindMimallocApi(MimallocApi* api) {
-  return FindSymbol(RTLD_DEFAULT, "mi_heap_new", &api->heap_new) &&
-         FindSymbol(RTLD_DEFAULT, "mi_heap_set_default",
-                    &api->heap_set_default) &&
-         FindSymbol(RTLD_DEFAULT, "mi_heap_get_backing",
-                    &api->heap_get_backing) &&
-         FindSymbol(RTLD_DEFAULT, "mi_heap_delete", &api->heap_delete) &&
-         FindSymbol(RTLD_DEFAULT, "mi_collect", &api->collect) &&
-         FindSymbol(RTLD_DEFAULT, "mi_option_set", &api->option_set) &&
-         FindSymbol(RTLD_DEFAULT, "mi_option_get", &api->option_get) &&
-         FindSymbol(RTLD_DEFAULT, "mi_process_info", &api->process_info);
+  ForEachFunction(*api, [](const char* name, auto& fn) {
+    FindSymbol(RTLD_DEFAULT, name, &fn);
+  });
+  return Complete(*api);
 }
 
 std::unique_ptr<BackendImpl> MakeMimallocBackend(const MimallocApi& api) {
