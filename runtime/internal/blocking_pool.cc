@@ -6,6 +6,7 @@
 
 #include "alloc/alloc.h"
 #include "runtime/internal/context.h"
+#include "runtime/internal/cpus.h"
 #include "runtime/internal/scheduler.h"
 #include "runtime/internal/signal_mask.h"
 #include "runtime/internal/spin.h"
@@ -41,8 +42,9 @@ BlockingPool::BlockingPool(const RuntimeConfig& config, Scheduler* scheduler)
       scheduler_(scheduler),
       budget_(config.memory_budget == 0
                   ? nullptr
-                  : std::make_unique<BudgetAdmission>(config.memory_budget,
-                                                      config.memory_in_use())),
+                  : std::make_unique<BudgetAdmission>(
+                        config.memory_budget, config.memory_in_use(),
+                        static_cast<size_t>(UsableCpus()))),
       in_use_source_(config.memory_in_use) {}
 
 BlockingPool::Ran BlockingPool::RunOne(TaskHeader* task) {

@@ -19,8 +19,9 @@ std::function<int64_t()>& TestSource() {
 
 }  // namespace
 
-BudgetAdmission::BudgetAdmission(size_t budget, int64_t first_sample)
-    : budget_(budget) {
+BudgetAdmission::BudgetAdmission(size_t budget, int64_t first_sample,
+                                 size_t cpus)
+    : budget_(budget), cpus_(std::max<size_t>(cpus, 1)) {
   BeginSample(Clock::now());
   OnSample(first_sample);
 }
@@ -73,11 +74,11 @@ void BudgetAdmission::OnSample(int64_t in_use, std::chrono::nanoseconds took) {
   if (bytes >= budget_) {
     limit_ = 0;
   } else if (bytes >= budget_ / 8 * 7) {
-    limit_ = unfinished_;
+    limit_ = std::max(unfinished_, cpus_);
   } else if (bytes >= budget_ / 2) {
-    limit_ = unfinished_ + 1;
+    limit_ = std::max(unfinished_ + 1, cpus_);
   } else {
-    limit_ = 2 * unfinished_ + 1;
+    limit_ = std::max(2 * unfinished_ + 1, cpus_);
   }
 }
 

@@ -21,21 +21,25 @@ namespace tidepool::internal {
 // oldest waiting call whatever the budget says, so a call bigger than the
 // budget still runs (alone) and waiting can never deadlock. The limit is
 // set by each sample of the allocator's in-use bytes, from the r calls
-// unfinished then:
+// unfinished then and the c CPUs the process may use:
 //
-//   in-use >= budget                 0       nothing more until calls finish
-//   7/8 budget <= in-use < budget    r       a call for each that finishes
-//   budget/2 <= in-use < 7/8 budget  r + 1   one more per sample
-//   in-use < budget/2                2r + 1  doubling per sample
+//   in-use >= budget                 0               nothing more until
+//                                                    calls finish
+//   7/8 budget <= in-use < budget    max(r, c)       a call for each that
+//                                                    finishes
+//   budget/2 <= in-use < 7/8 budget  max(r + 1, c)   one more per sample
+//   in-use < budget/2                max(2r + 1, c)  doubling per sample
 //
 // so admission opens up while memory is far from the budget, creeps nearer,
 // holds just below it, and stops over it until finished calls and frees
 // bring it back. The band below the budget keeps a load near it from
 // crossing back and forth, and each crossing from running calls one at a
-// time (in one smoke run each, on a noisy machine, the seed workload at
-// C=96 with 24 MiB went from 0.66x to 1.05x of its unbudgeted throughput
-// with it). The limit starts at what the first sample, taken at
-// construction, allows.
+// time. Below the budget at least c calls may run: fewer would leave CPUs
+// idle while memory allows more, and a pool that fell to one call after a
+// crossing would otherwise hold at one (r) for as long as memory stays in
+// the band, which a load whose waiting tasks hold most of the budget (the
+// seed workload's request bodies) never leaves. The limit starts at what
+// the first sample, taken at construction, allows.
 //
 // The owner (BlockingPool) samples: when a call finishes, once
 // kBusySamplePeriod has passed since the last sample, and every
@@ -62,8 +66,9 @@ class BudgetAdmission {
   // free chunk (measured: 15 us with a thousand, 0.6 ms with ten thousand).
   static constexpr int kSampleSpacingFactor = 50;
 
-  // `budget` > 0 bytes; `first_sample` is the in-use bytes now.
-  BudgetAdmission(size_t budget, int64_t first_sample);
+  // `budget` > 0 bytes; `first_sample` is the in-use bytes now; `cpus`
+  // the CPUs the calls can run on (internal::UsableCpus(); 0 counts as 1).
+  BudgetAdmission(size_t budget, int64_t first_sample, size_t cpus);
 
   // A new call. True: admitted, counted unfinished until Finished(). False:
   // it waits, in FIFO order, and AdmitWaiting() or Finished() hands it out
@@ -112,6 +117,7 @@ class BudgetAdmission {
   TaskHeader* AdmitOldest();
 
   const size_t budget_;
+  const size_t cpus_;
   std::deque<Waiter> waiting_;
   // Admitted calls not yet finished: queued for a thread, or running.
   size_t unfinished_ = 0;

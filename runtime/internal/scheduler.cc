@@ -22,7 +22,7 @@
 #include "runtime/internal/monitor.h"
 #include "runtime/internal/parker.h"
 #include "runtime/internal/poll_timer.h"
-#include "runtime/internal/spin.h"
+#include "runtime/internal/cpus.h"
 #include "runtime/internal/task_names.h"
 #include "runtime/time/sleep.h"
 

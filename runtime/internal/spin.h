@@ -5,8 +5,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <optional>
-#include <string>
 
 #include "runtime/internal/cpu_relax.h"
 
@@ -27,19 +25,6 @@ namespace tidepool::internal {
 inline constexpr std::chrono::microseconds kSpinBeforeSleep{50};
 // block_on's caller: a wake-up plus a short task's run.
 inline constexpr std::chrono::microseconds kBlockOnSpin{100};
-
-// Whether the calling thread may run on two CPUs or more: its affinity, and
-// its cgroup's CPU quota if it has one (a spin under a quota of one CPU
-// spends the quota the thread it waits for needs). On one CPU a spinner
-// holds the CPU that the thread it waits for needs. A syscall and two or
-// three small file reads; callers read it once, when the runtime is built.
-bool MayUseTwoCpus();
-
-// A cgroup CPU limit in CPUs, from cgroup v2's cpu.max ("max 100000" or
-// "<quota> <period>") or cgroup v1's cpu.cfs_quota_us and cpu.cfs_period_us
-// joined by a space ("-1 100000" when unlimited); none if unlimited or
-// unreadable.
-std::optional<double> ParseCgroupCpuMax(const std::string& text);
 
 // Polls `ready` until it returns true (then returns true) or `limit`
 // passes (false; after at least 32 polls). Pauses between polls and yields

@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
-#include "runtime/internal/spin.h"
+#include "runtime/internal/cpus.h"
 #include "runtime/runtime.h"
 #include "tests/util/test_util.h"
 

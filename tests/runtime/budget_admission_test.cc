@@ -26,7 +26,7 @@ class Calls {
 
 TEST(BudgetAdmissionTest, EachBandOfInUseBytesSetsTheLimit) {
   Calls call;
-  BudgetAdmission a(kBudget, 0);  // far below: 2 * 0 + 1
+  BudgetAdmission a(kBudget, 0, /*cpus=*/1);  // far below: 2 * 0 + 1
   EXPECT_EQ(a.Metrics().limit, 1u);
   EXPECT_TRUE(a.TryAdmit(call[0]));
   EXPECT_FALSE(a.TryAdmit(call[1]));
@@ -63,9 +63,45 @@ TEST(BudgetAdmissionTest, EachBandOfInUseBytesSetsTheLimit) {
   EXPECT_TRUE(a.TryAdmit(call[7]));  // an empty pool admits at once
 }
 
+// Below the budget as many calls as CPUs may run, whatever the band says;
+// over it still only an empty pool admits. Without the floor a pool that
+// fell to one call would hold at one while memory stays just below the
+// budget.
+TEST(BudgetAdmissionTest, BelowTheBudgetAsManyCallsAsCpusMayRun) {
+  Calls call;
+  BudgetAdmission a(kBudget, 1000, /*cpus=*/2);  // over: 0
+  EXPECT_EQ(a.Metrics().limit, 0u);
+  EXPECT_TRUE(a.TryAdmit(call[0]));  // an empty pool admits
+  EXPECT_FALSE(a.TryAdmit(call[1]));
+  EXPECT_FALSE(a.TryAdmit(call[2]));
+
+  a.OnSample(900);  // just below, 1 unfinished: max(1, 2)
+  EXPECT_EQ(a.Metrics().limit, 2u);
+  EXPECT_EQ(a.AdmitWaiting(), call[1]);
+  EXPECT_EQ(a.AdmitWaiting(), nullptr);
+  EXPECT_EQ(a.Finished(), call[2]);  // one in for each that ends
+  EXPECT_FALSE(a.TryAdmit(call[3]));
+
+  a.OnSample(600);  // nearer, 2 unfinished: max(3, 2)
+  EXPECT_EQ(a.Metrics().limit, 3u);
+  EXPECT_EQ(a.AdmitWaiting(), call[3]);
+
+  a.OnSample(1000);  // over again: nothing until the pool is empty
+  EXPECT_EQ(a.Metrics().limit, 0u);
+  EXPECT_FALSE(a.TryAdmit(call[4]));
+  EXPECT_EQ(a.Finished(), nullptr);
+  EXPECT_EQ(a.Finished(), nullptr);
+  EXPECT_EQ(a.Finished(), call[4]);
+
+  BudgetAdmission far(kBudget, 0, /*cpus=*/4);  // far below: max(1, 4)
+  EXPECT_EQ(far.Metrics().limit, 4u);
+  BudgetAdmission none(kBudget, 0, /*cpus=*/0);  // counts as 1
+  EXPECT_EQ(none.Metrics().limit, 1u);
+}
+
 TEST(BudgetAdmissionTest, ACallArrivingWhileOthersWaitQueuesBehindThem) {
   Calls call;
-  BudgetAdmission a(kBudget, 2000);
+  BudgetAdmission a(kBudget, 2000, /*cpus=*/1);
   EXPECT_TRUE(a.TryAdmit(call[0]));
   EXPECT_FALSE(a.TryAdmit(call[1]));
   a.OnSample(0);  // room for 3, but call[1] is first in line
@@ -75,7 +111,7 @@ TEST(BudgetAdmissionTest, ACallArrivingWhileOthersWaitQueuesBehindThem) {
 }
 
 TEST(BudgetAdmissionTest, AFailedSampleKeepsTheLimit) {
-  BudgetAdmission a(kBudget, 2000);
+  BudgetAdmission a(kBudget, 2000, /*cpus=*/1);
   a.OnSample(-1);
   EXPECT_EQ(a.Metrics().limit, 0u);
   EXPECT_EQ(a.Metrics().in_use, 2000);
@@ -84,7 +120,7 @@ TEST(BudgetAdmissionTest, AFailedSampleKeepsTheLimit) {
 
 TEST(BudgetAdmissionTest, PressureAndCounters) {
   Calls call;
-  BudgetAdmission a(kBudget, 749);
+  BudgetAdmission a(kBudget, 749, /*cpus=*/1);
   EXPECT_FALSE(a.UnderPressure());
   a.OnSample(750);
   EXPECT_TRUE(a.UnderPressure());
@@ -103,7 +139,7 @@ TEST(BudgetAdmissionTest, PressureAndCounters) {
 }
 
 TEST(BudgetAdmissionTest, SamplesFromFinishingCallsAreSpacedOut) {
-  BudgetAdmission a(kBudget, 0);
+  BudgetAdmission a(kBudget, 0, /*cpus=*/1);
   const auto t0 = BudgetAdmission::Clock::now();
   EXPECT_FALSE(a.SampleDue(t0));
   const auto later = t0 + BudgetAdmission::kBusySamplePeriod;
@@ -113,7 +149,7 @@ TEST(BudgetAdmissionTest, SamplesFromFinishingCallsAreSpacedOut) {
 }
 
 TEST(BudgetAdmissionTest, ASlowSampleSpacesTheNextOnesOut) {
-  BudgetAdmission a(kBudget, 0);
+  BudgetAdmission a(kBudget, 0, /*cpus=*/1);
   EXPECT_EQ(a.WatchPeriod(), BudgetAdmission::kWatchPeriod);
   const auto t0 = BudgetAdmission::Clock::now();
   a.BeginSample(t0);
@@ -128,7 +164,7 @@ TEST(BudgetAdmissionTest, ASlowSampleSpacesTheNextOnesOut) {
 
 TEST(BudgetAdmissionTest, TakeWaitingHandsBackEveryWaitingCall) {
   Calls call;
-  BudgetAdmission a(kBudget, 2000);
+  BudgetAdmission a(kBudget, 2000, /*cpus=*/1);
   EXPECT_TRUE(a.TryAdmit(call[0]));
   EXPECT_FALSE(a.TryAdmit(call[1]));
   EXPECT_FALSE(a.TryAdmit(call[2]));

@@ -19,7 +19,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
-#include "runtime/internal/spin.h"
+#include "runtime/internal/cpus.h"
 
 namespace tidepool {
 namespace {

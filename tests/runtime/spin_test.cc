@@ -1,10 +1,9 @@
 // The spin-before-sleep helpers: SpinUntil's outcomes, SpinBackoff's
-// schedule of attempts, reading a cgroup's CPU limit.
+// schedule of attempts.
 #include "runtime/internal/spin.h"
 
 #include <atomic>
 #include <chrono>
-#include <optional>
 #include <thread>
 #include <vector>
 
@@ -33,20 +32,6 @@ TEST(SpinUntilTest, GivesUpAfterTheLimit) {
   const auto start = std::chrono::steady_clock::now();
   EXPECT_FALSE(SpinUntil(2ms, [] { return false; }));
   EXPECT_GE(std::chrono::steady_clock::now() - start, 2ms);
-}
-
-TEST(ParseCgroupCpuMaxTest, ReadsQuotaOverPeriod) {
-  EXPECT_EQ(ParseCgroupCpuMax("150000 100000\n"), 1.5);
-  EXPECT_EQ(ParseCgroupCpuMax("200000\n 100000\n"), 2.0);  // v1, joined
-}
-
-TEST(ParseCgroupCpuMaxTest, UnlimitedOrUnreadableIsNone) {
-  EXPECT_EQ(ParseCgroupCpuMax("max 100000\n"), std::nullopt);
-  EXPECT_EQ(ParseCgroupCpuMax("-1\n 100000\n"), std::nullopt);  // v1
-  EXPECT_EQ(ParseCgroupCpuMax(""), std::nullopt);
-  EXPECT_EQ(ParseCgroupCpuMax(" 100000"), std::nullopt);
-  EXPECT_EQ(ParseCgroupCpuMax("12x 100000"), std::nullopt);
-  EXPECT_EQ(ParseCgroupCpuMax("100000 0"), std::nullopt);
 }
 
 // Which of `n` attempts ShouldSpin() allows, each spin recorded as `hit`.

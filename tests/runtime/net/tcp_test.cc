@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
-#include "runtime/internal/spin.h"
+#include "runtime/internal/cpus.h"
 #include "runtime/runtime.h"
 #include "tests/runtime/net/net_test_util.h"
 #include "tests/util/test_util.h"

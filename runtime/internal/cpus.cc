@@ -1,8 +1,13 @@
-#include "runtime/internal/spin.h"
+#include "runtime/internal/cpus.h"
 
+#include <sched.h>
+
+#include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <cstdlib>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <string>
 
@@ -74,10 +79,14 @@ std::optional<double> ParseCgroupCpuMax(const std::string& text) {
   return static_cast<double>(q) / static_cast<double>(period);
 }
 
-bool MayUseTwoCpus() {
-  if (AffinityCpus() < 2) return false;
-  const std::optional<double> quota = CgroupCpuQuota();
-  return !quota || *quota >= 2.0;
+int UsableCpus() {
+  int cpus = AffinityCpus();
+  if (const std::optional<double> quota = CgroupCpuQuota()) {
+    cpus = std::min(cpus, static_cast<int>(std::floor(*quota)));
+  }
+  return std::max(cpus, 1);
 }
+
+bool MayUseTwoCpus() { return UsableCpus() >= 2; }
 
 }  // namespace tidepool::internal
