@@ -110,7 +110,8 @@ class Builder {
   // released; none fails or is dropped, and tasks on the workers never
   // block (a task awaiting a waiting call stays suspended). A call into a
   // pool with nothing running is always admitted, so a call bigger than
-  // the budget runs, alone. It cannot bound memory that tasks allocate
+  // the budget runs; below the budget at least as many calls may run as
+  // the process has CPUs. It cannot bound memory that tasks allocate
   // before they reach the pool, nor memory outside the allocator. Pool
   // threads sample the allocator every 10 ms while calls finish and every
   // 1 ms while calls wait, spaced so that sampling takes at most 1/50 of a

@@ -19,7 +19,7 @@ namespace tidepool::internal {
 // call waits while an earlier one waits, or while `limit` admitted calls
 // have not finished; a pool with no admitted call unfinished admits the
 // oldest waiting call whatever the budget says, so a call bigger than the
-// budget still runs (alone) and waiting can never deadlock. The limit is
+// budget still runs and waiting can never deadlock. The limit is
 // set by each sample of the allocator's in-use bytes, from the r calls
 // unfinished then and the c CPUs the process may use:
 //
