@@ -37,8 +37,9 @@ struct WorkerMetrics {
   // wakes now and then (every 10 ms, backing off to 160 ms) to look at the
   // queues, and each look that finds nothing is another park.
   uint64_t parks = 0;
-  // Of those, how many a wake-up ended while the worker still spun (the last
-  // worker awake spins briefly before sleeping; docs/architecture.md).
+  // Of those, how many a wake-up or I/O readiness ended while the worker
+  // still spun (the last worker awake spins briefly before sleeping;
+  // docs/architecture.md).
   uint64_t spin_wakeups = 0;
   // Polls that ran longer than slow_poll_threshold (slow_poll.h).
   uint64_t slow_polls = 0;

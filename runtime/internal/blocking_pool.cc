@@ -6,7 +6,6 @@
 
 #include "alloc/alloc.h"
 #include "runtime/internal/context.h"
-#include "runtime/internal/cpus.h"
 #include "runtime/internal/scheduler.h"
 #include "runtime/internal/signal_mask.h"
 #include "runtime/internal/spin.h"
@@ -44,7 +43,7 @@ BlockingPool::BlockingPool(const RuntimeConfig& config, Scheduler* scheduler)
                   ? nullptr
                   : std::make_unique<BudgetAdmission>(
                         config.memory_budget, config.memory_in_use(),
-                        static_cast<size_t>(UsableCpus()))),
+                        static_cast<size_t>(scheduler->usable_cpus()))),
       in_use_source_(config.memory_in_use) {}
 
 BlockingPool::Ran BlockingPool::RunOne(TaskHeader* task) {

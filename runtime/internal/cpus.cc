@@ -79,13 +79,14 @@ std::optional<double> ParseCgroupCpuMax(const std::string& text) {
   return static_cast<double>(q) / static_cast<double>(period);
 }
 
-int UsableCpus() {
-  int cpus = AffinityCpus();
-  if (const std::optional<double> quota = CgroupCpuQuota()) {
-    cpus = std::min(cpus, static_cast<int>(std::floor(*quota)));
-  }
+int UsableCpusFrom(int affinity, std::optional<double> quota) {
+  int cpus = affinity;
+  // Compared as doubles: a quota may exceed what an int holds.
+  if (quota && *quota < cpus) cpus = static_cast<int>(std::floor(*quota));
   return std::max(cpus, 1);
 }
+
+int UsableCpus() { return UsableCpusFrom(AffinityCpus(), CgroupCpuQuota()); }
 
 bool MayUseTwoCpus() { return UsableCpus() >= 2; }
 

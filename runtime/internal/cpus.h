@@ -8,9 +8,12 @@ namespace tidepool::internal {
 
 // How many CPUs the calling thread may run on: its affinity, capped by its
 // cgroup's CPU quota rounded down, and at least 1. A syscall and two or
-// three small file reads; callers read it once, when the runtime is built
-// (the runtime's threads inherit the builder's affinity).
+// three small file reads: the scheduler reads it once, when the runtime is
+// built (the runtime's threads inherit the builder's affinity).
 int UsableCpus();
+// The rule behind UsableCpus(): `affinity` CPUs, capped by `quota` CPUs
+// (none: no cap) rounded down, and at least 1.
+int UsableCpusFrom(int affinity, std::optional<double> quota);
 
 // UsableCpus() >= 2. On one CPU a spinner holds the CPU that the thread it
 // waits for needs, and under a quota of one CPU it spends the quota that

@@ -38,10 +38,13 @@ class Parker {
   // a `driver`, sleeps inside it instead, so I/O completions also end the
   // wait (kIo: completions were reaped, or the deadline passed); only one
   // thread at a time may pass the driver. With `spin`, and no driver or one
-  // that allows it (a worker's own ring, whose completions show without a
-  // syscall), first polls for a signal (or the driver's Ready()) for up to
-  // 50 us (SpinBackoff makes that rarer after misses): a signal that comes
-  // meanwhile costs neither side a syscall.
+  // that allows it (IoWaiter::SpinsBeforeWait: a worker's own ring, whose
+  // completions show without a syscall; epoll, whose look is one poll(2)),
+  // first polls for a signal (or the driver's Ready()) for up to 50 us
+  // (SpinBackoff makes that rarer after misses): a signal that comes
+  // meanwhile costs neither side a sleep or a wake-up. A syscall per look
+  // makes the spin's slices coarser (SpinUntil reads the clock every 32
+  // looks), so it can end up to about 30 us after a deadline inside it.
   Woken ParkUntil(std::optional<std::chrono::steady_clock::time_point> deadline,
                   IoWaiter* driver = nullptr, bool spin = false) {
     MutexLock lock(&mu_);
@@ -88,8 +91,11 @@ class Parker {
     }
   }
 
-  // The owner, after ParkUntil: whether its spin caught the signal, so it
-  // never slept.
+  // The owner, after ParkUntil: whether its spin ended on a signal or on the
+  // driver's Ready(), instead of running out. Ready() may show an event that
+  // wakes no task (an edge on a socket nobody waits on, or one a busy
+  // worker's Poll() reaps first), so for a driver it is a likely catch, not
+  // a sure one.
   bool spun_to_signal() const { return spun_to_signal_; }
 
   void Unpark() {

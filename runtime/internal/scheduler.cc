@@ -17,12 +17,12 @@
 #include "alloc/alloc.h"
 #include "runtime/internal/asymmetric_fence.h"
 #include "runtime/internal/context.h"
+#include "runtime/internal/cpus.h"
 #include "runtime/internal/lifo_slot.h"
 #include "runtime/internal/local_queue.h"
 #include "runtime/internal/monitor.h"
 #include "runtime/internal/parker.h"
 #include "runtime/internal/poll_timer.h"
-#include "runtime/internal/cpus.h"
 #include "runtime/internal/task_names.h"
 #include "runtime/time/sleep.h"
 
@@ -162,7 +162,8 @@ Scheduler::Scheduler(RuntimeConfig config, std::unique_ptr<IoDriver> io)
       io_(std::move(io)),
       idle_(config_.worker_threads),
       owned_(config_.worker_threads),
-      may_spin_(MayUseTwoCpus()),
+      cpus_(UsableCpus()),
+      may_spin_(cpus_ >= 2),
       lifo_steals_(config_.worker_threads > 1 && !config_.current_thread &&
                    HeavyFenceAvailable()),
       blocking_(std::make_shared<BlockingPool>(config_, this)) {

@@ -142,8 +142,10 @@ class Scheduler : public std::enable_shared_from_this<Scheduler> {
   // OwnedTasks::kNotAWorker.
   int CurrentWorker() const;
 
-  // Whether threads waiting for this runtime may spin before sleeping: the
-  // building thread could use two CPUs or more (spin.h).
+  // The CPUs the building thread could use (cpus.h), read once at build.
+  int usable_cpus() const { return cpus_; }
+  // Whether threads waiting for this runtime may spin before sleeping: two
+  // CPUs or more.
   bool may_spin() const { return may_spin_; }
   // Whether some worker sleeps, so a CPU may be free; a hint (Idle::AnyParked).
   bool AnyWorkerParked() const { return idle_.AnyParked(); }
@@ -285,6 +287,7 @@ class Scheduler : public std::enable_shared_from_this<Scheduler> {
   std::atomic<int> timer_watcher_{-1};
   Idle idle_;
   OwnedTasks owned_;
+  const int cpus_;
   const bool may_spin_;
   // Whether the monitor may take tasks from LIFO slots: another worker can
   // run them, and HeavyFence() works here (lifo_slot.h).

@@ -25,6 +25,16 @@ TEST(ParseCgroupCpuMaxTest, UnlimitedOrUnreadableIsNone) {
   EXPECT_EQ(ParseCgroupCpuMax("100000 0"), std::nullopt);
 }
 
+TEST(UsableCpusTest, TheQuotaCapsTheAffinityRoundedDown) {
+  EXPECT_EQ(UsableCpusFrom(8, std::nullopt), 8);
+  EXPECT_EQ(UsableCpusFrom(8, 2.0), 2);
+  EXPECT_EQ(UsableCpusFrom(8, 1.9), 1);
+  EXPECT_EQ(UsableCpusFrom(8, 0.5), 1);  // at least one
+  EXPECT_EQ(UsableCpusFrom(8, 0.0), 1);
+  EXPECT_EQ(UsableCpusFrom(2, 1e12), 2);  // more than an int holds
+  EXPECT_EQ(UsableCpusFrom(0, std::nullopt), 1);
+}
+
 TEST(UsableCpusTest, FollowsTheAffinityAndIsAtLeastOne) {
   cpu_set_t saved;
   ASSERT_EQ(sched_getaffinity(0, sizeof saved, &saved), 0);
