@@ -32,6 +32,20 @@ rounds=${ROUNDS:-5}
 duration=${DURATION:-3}
 message_bytes=${MESSAGE_BYTES:-64}
 client_io=${CLIENT_IO:-epoll}
+client=${CLIENT:-tidepool}
+case $client in
+  tidepool) ;;
+  tokio)
+    if [[ $kind != tcp ]]; then
+      echo "compare: CLIENT=tokio exists for the TCP benchmark only" >&2
+      exit 2
+    fi
+    ;;
+  *)
+    echo "compare: CLIENT must be tidepool or tokio" >&2
+    exit 2
+    ;;
+esac
 pin=${PIN:-none}
 case $pin in
   none) server_cpus=() client_cpus=() ;;
@@ -60,6 +74,15 @@ export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/tmp/tidepool_${peer}_target}
 # directory it runs in.
 (cd "$peer_dir" && cargo build --release --offline)
 tokio_bin=$CARGO_TARGET_DIR/release/$peer
+if [[ $client == tokio ]]; then
+  client_dir=$repo/bench/peers/tokio_echo_client
+  (cd "$client_dir" &&
+    CARGO_TARGET_DIR=/tmp/tidepool_tokio_echo_client_target \
+      cargo build --release --offline)
+  client_cmd=(/tmp/tidepool_tokio_echo_client_target/release/tokio_echo_client)
+else
+  client_cmd=(env TIDEPOOL_IO="$client_io" "$bin/echo_client")
+fi
 
 server_pid=
 stop_server() {
@@ -115,8 +138,8 @@ for ((r = 1; r <= rounds; r++)); do
     for s in "${order[@]}"; do
       echo "== round $r/$rounds, $c $unit(s), $s" >&2
       start_server "$s" "$out/server_${s}_${c}_$r.log"
-      TIDEPOOL_IO=$client_io ${client_cpus[@]+"${client_cpus[@]}"} \
-        "$bin/echo_client" --target="127.0.0.1:$port" \
+      ${client_cpus[@]+"${client_cpus[@]}"} \
+        "${client_cmd[@]}" --target="127.0.0.1:$port" \
         --"${unit}s=$c" --message_bytes="$message_bytes" \
         ${client_args[@]+"${client_args[@]}"} \
         --seconds="$duration" --workers=2 >"$out/client_${s}_${c}_$r.txt" ||
@@ -128,12 +151,16 @@ done
 
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
-python3 - "$out" "$rounds" "$duration" "$message_bytes" "$client_io" "$pin" \
+client_desc="tidepool, TIDEPOOL_IO=$client_io"
+if [[ $client == tokio ]]; then
+  client_desc="tokio (bench/peers/tokio_echo_client)"
+fi
+python3 - "$out" "$rounds" "$duration" "$message_bytes" "$client_desc" "$pin" \
   "$load_before" "$load_after" "$kind" "$loss_timeout_ms" <<'EOF_PY'
 import statistics
 import sys
 
-out, rounds, duration, message_bytes, client_io, pin = sys.argv[1:7]
+out, rounds, duration, message_bytes, client_desc, pin = sys.argv[1:7]
 load_before, load_after, kind, loss_timeout_ms = sys.argv[7:11]
 unit, payload = (("sockets", "datagrams") if kind == "udp"
                  else ("connections", "messages"))
@@ -160,7 +187,7 @@ def med(s, c, key):
 
 print(f"Round trips per second (median of {rounds} rounds of {duration} s; "
       f"{message_bytes}-byte {payload}; servers and client with 2 workers "
-      f"each; client TIDEPOOL_IO={client_io}; PIN={pin}).\n")
+      f"each; client {client_desc}; PIN={pin}).\n")
 print(f"| {unit} | tidepool uring | tidepool epoll | tokio "
       "| uring / tokio | epoll / tokio |")
 print("|---:|---:|---:|---:|---:|---:|")

@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # TCP echo, tidepool beside tokio 1.24, in the same run (issue 7): the
-# tidepool client (bench/tcp_echo/echo_client) does ping-pong round trips of
-# one MESSAGE_BYTES message per connection, at 1 and at 64 connections,
-# against three servers with 2 workers each:
+# tidepool client (bench/tcp_echo/echo_client), or with CLIENT=tokio the
+# same client on tokio (bench/peers/tokio_echo_client), does ping-pong
+# round trips of one MESSAGE_BYTES message per connection, at 1 and at 64
+# connections, against three servers with 2 workers each:
 #   tidepool-uring  bench/tcp_echo/echo_server with TIDEPOOL_IO=uring
 #   tidepool-epoll  the same with TIDEPOOL_IO=epoll
 #   tokio           bench/peers/tokio_echo
 # Each run starts a fresh server. Rounds alternate the order of the servers
 # (forwards, then backwards) so that drift on the machine hits all of them
-# alike. The client always runs with 2 workers and TIDEPOOL_IO=CLIENT_IO.
+# alike. The client always runs with 2 workers (tidepool's with
+# TIDEPOOL_IO=CLIENT_IO).
 # Prints a markdown table of medians over the rounds; raw outputs stay in
 # $OUT_DIR.
 #
@@ -24,8 +26,15 @@
 #   ROUNDS         rounds (default: 5, at least 3)
 #   DURATION       measured seconds per run (default: 3)
 #   MESSAGE_BYTES  message size (default: 64)
-#   CLIENT_IO      the client's TIDEPOOL_IO (default: epoll, which costs the
-#                  client fewer context switches per round trip than uring)
+#   CLIENT         tidepool (default: bench/tcp_echo/echo_client) or tokio
+#                  (bench/peers/tokio_echo_client, the same client on tokio):
+#                  the client is part of every round trip, so a change to
+#                  tidepool moves all three servers' figures with the
+#                  tidepool client; the tokio one keeps tidepool out of the
+#                  client side
+#   CLIENT_IO      the tidepool client's TIDEPOOL_IO (default: epoll, which
+#                  costs the client fewer context switches per round trip
+#                  than uring)
 #   PIN            none (default), same or split: see above
 #   OUT_DIR        where raw outputs go (default: a new directory under /tmp)
 set -euo pipefail
