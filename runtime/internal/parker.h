@@ -19,7 +19,8 @@ namespace tidepool::internal {
 //   the next ParkUntil, but carries no token.
 // Park/ParkUntil are for the owning thread only; Unpark/Interrupt for any.
 // Each costs one lock, plus a futex wake when the owner sleeps (or an
-// eventfd write when it sleeps in the I/O driver).
+// eventfd write when it sleeps in the I/O driver), made after the lock is
+// released (WakeOwner).
 class Parker {
  public:
   enum class Woken { kToken, kTimeout, kInterrupted, kIo };
@@ -99,15 +100,23 @@ class Parker {
   bool spun_to_signal() const { return spun_to_signal_; }
 
   void Unpark() {
-    MutexLock lock(&mu_);
-    token_ = true;
-    Signal();
+    IoWaiter* driver;
+    {
+      MutexLock lock(&mu_);
+      token_ = true;
+      driver = Signal();
+    }
+    WakeOwner(driver);
   }
 
   void Interrupt() {
-    MutexLock lock(&mu_);
-    interrupted_ = true;
-    Signal();
+    IoWaiter* driver;
+    {
+      MutexLock lock(&mu_);
+      interrupted_ = true;
+      driver = Signal();
+    }
+    WakeOwner(driver);
   }
 
  private:
@@ -139,12 +148,25 @@ class Parker {
     return w;
   }
 
-  void Signal() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+  // Publishes a signal set under mu_; returns the driver the owner sleeps
+  // in, or null when it sleeps on cv_ (or does not sleep).
+  IoWaiter* Signal() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     // release: pairs with the spin's acquire load in ParkUntil(); the owner
     // takes mu_ after seeing it anyway, so the lock orders the rest.
     signalled_.store(true, std::memory_order_release);
-    if (driver_ != nullptr) {
-      driver_->Unpark();
+    return driver_;
+  }
+
+  // After mu_ is released: a woken owner takes mu_ at once, and finding it
+  // held by its waker, still inside the wake-up's syscall, would sleep
+  // again on the mutex. Nothing is lost by waking late: the signal is
+  // already set under mu_, a driver's Unpark() is sticky (a Wait() that
+  // has not begun returns at once), and an owner on cv_ checks the signal
+  // under mu_ before it waits. A late wake-up can at most end the owner's
+  // next sleep early, which its caller treats as a spurious one.
+  void WakeOwner(IoWaiter* driver) {
+    if (driver != nullptr) {
+      driver->Unpark();
     } else {
       cv_.Signal();
     }
