@@ -37,7 +37,8 @@ class Parker {
 
   // Waits for a token, an interrupt, or `deadline` (none: no timeout). With
   // a `driver`, sleeps inside it instead, so I/O completions also end the
-  // wait (kIo: completions were reaped, or the deadline passed); only one
+  // wait (kIo: completions were reaped, the deadline passed, or a stale
+  // wake-up ended it early); only one
   // thread at a time may pass the driver. With `spin`, and no driver or one
   // that allows it (IoWaiter::SpinsBeforeWait: a worker's own ring, whose
   // completions show without a syscall; epoll, whose look is one poll(2)),
@@ -162,8 +163,10 @@ class Parker {
   // again on the mutex. Nothing is lost by waking late: the signal is
   // already set under mu_, a driver's Unpark() is sticky (a Wait() that
   // has not begun returns at once), and an owner on cv_ checks the signal
-  // under mu_ before it waits. A late wake-up can at most end the owner's
-  // next sleep early, which its caller treats as a spurious one.
+  // under mu_ before it waits. A late wake-up can at most end the next
+  // sleep in that driver early (whichever worker sleeps there: the shared
+  // drivers' watcher changes) or the owner's next sleep on cv_, which the
+  // caller treats as a spurious wake-up.
   void WakeOwner(IoWaiter* driver) {
     if (driver != nullptr) {
       driver->Unpark();
