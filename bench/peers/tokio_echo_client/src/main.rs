@@ -36,7 +36,6 @@ fn usage() -> ! {
     std::process::exit(2);
 }
 
-// Accepts both `--flag value` and `--flag=value`.
 fn parse_args() -> Args {
     let mut target = None;
     let mut args = Args {
@@ -47,12 +46,7 @@ fn parse_args() -> Args {
         warmup_ms: 300,
         workers: 2,
     };
-    let mut it = std::env::args().skip(1);
-    while let Some(arg) = it.next() {
-        let (flag, value) = match arg.split_once('=') {
-            Some((flag, value)) => (flag.to_string(), value.to_string()),
-            None => (arg.clone(), it.next().unwrap_or_else(|| usage())),
-        };
+    for (flag, value) in peer_flags::pairs(usage) {
         match flag.as_str() {
             "--target" => target = Some(value.parse().unwrap_or_else(|_| usage())),
             "--connections" => args.connections = value.parse().unwrap_or_else(|_| usage()),

@@ -48,12 +48,7 @@ fn parse_args() -> Config {
         max_blocking_threads: 512,
         keep_alive_ms: 10_000,
     };
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        let (flag, value) = match arg.split_once('=') {
-            Some((flag, value)) => (flag.to_string(), value.to_string()),
-            None => (arg.clone(), args.next().unwrap_or_else(|| usage())),
-        };
+    for (flag, value) in peer_flags::pairs(usage) {
         match flag.as_str() {
             "--port" => config.port = number(&value),
             "--workers" => config.workers = number(&value),

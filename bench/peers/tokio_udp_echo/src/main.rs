@@ -25,18 +25,12 @@ fn usage() -> ! {
     std::process::exit(2);
 }
 
-// Accepts both `--flag value` and `--flag=value`.
 fn parse_args() -> Args {
     let mut args = Args {
         port: 0,
         workers: 2,
     };
-    let mut it = std::env::args().skip(1);
-    while let Some(arg) = it.next() {
-        let (flag, value) = match arg.split_once('=') {
-            Some((flag, value)) => (flag.to_string(), value.to_string()),
-            None => (arg.clone(), it.next().unwrap_or_else(|| usage())),
-        };
+    for (flag, value) in peer_flags::pairs(usage) {
         match flag.as_str() {
             "--port" => args.port = value.parse().unwrap_or_else(|_| usage()),
             "--workers" => args.workers = value.parse().unwrap_or_else(|_| usage()),
