@@ -88,6 +88,4 @@ int UsableCpusFrom(int affinity, std::optional<double> quota) {
 
 int UsableCpus() { return UsableCpusFrom(AffinityCpus(), CgroupCpuQuota()); }
 
-bool MayUseTwoCpus() { return UsableCpus() >= 2; }
-
 }  // namespace tidepool::internal

@@ -15,11 +15,6 @@ int UsableCpus();
 // (none: no cap) rounded down, and at least 1.
 int UsableCpusFrom(int affinity, std::optional<double> quota);
 
-// UsableCpus() >= 2. On one CPU a spinner holds the CPU that the thread it
-// waits for needs, and under a quota of one CPU it spends the quota that
-// thread needs.
-bool MayUseTwoCpus();
-
 // A cgroup CPU limit in CPUs, from cgroup v2's cpu.max ("max 100000" or
 // "<quota> <period>") or cgroup v1's cpu.cfs_quota_us and cpu.cfs_period_us
 // joined by a space ("-1 100000" when unlimited); none if unlimited or

@@ -163,7 +163,6 @@ Scheduler::Scheduler(RuntimeConfig config, std::unique_ptr<IoDriver> io)
       idle_(config_.worker_threads),
       owned_(config_.worker_threads),
       cpus_(UsableCpus()),
-      may_spin_(cpus_ >= 2),
       lifo_steals_(config_.worker_threads > 1 && !config_.current_thread &&
                    HeavyFenceAvailable()),
       blocking_(std::make_shared<BlockingPool>(config_, this)) {
@@ -613,7 +612,7 @@ void Scheduler::Park(Worker* w) {
   owned_.UnlockTable(static_cast<int>(w->index));
   const Parker::Woken woken =
       w->parker.ParkUntil(plan.until, io_->ParkTarget(w->index, plan.watching),
-                          /*spin=*/may_spin_ && last_awake);
+                          /*spin=*/may_spin() && last_awake);
   owned_.LockTable(static_cast<int>(w->index));
   if (w->parker.spun_to_signal()) w->Count(w->spin_wakeups);
   // seq_cst: as the watcher CAS in PlanSleep(); from here RegisterTimer()

@@ -145,8 +145,10 @@ class Scheduler : public std::enable_shared_from_this<Scheduler> {
   // The CPUs the building thread could use (cpus.h), read once at build.
   int usable_cpus() const { return cpus_; }
   // Whether threads waiting for this runtime may spin before sleeping: two
-  // CPUs or more.
-  bool may_spin() const { return may_spin_; }
+  // CPUs or more. On one CPU a spinner holds the CPU that the thread it
+  // waits for needs, and under a quota of one CPU it spends the quota that
+  // thread needs.
+  bool may_spin() const { return cpus_ >= 2; }
   // Whether some worker sleeps, so a CPU may be free; a hint (Idle::AnyParked).
   bool AnyWorkerParked() const { return idle_.AnyParked(); }
 
@@ -288,7 +290,6 @@ class Scheduler : public std::enable_shared_from_this<Scheduler> {
   Idle idle_;
   OwnedTasks owned_;
   const int cpus_;
-  const bool may_spin_;
   // Whether the monitor may take tasks from LIFO slots: another worker can
   // run them, and HeavyFence() works here (lifo_slot.h).
   const bool lifo_steals_;

@@ -511,7 +511,7 @@ TEST(RuntimeTest, WorkerParkedBesideABusyPeerLooksAgain) {
 }
 
 TEST(RuntimeTest, BlockOnCatchesAShortTaskWithoutSleeping) {
-  if (!internal::MayUseTwoCpus())
+  if (internal::UsableCpus() < 2)
     GTEST_SKIP() << "block_on spins only with 2+ CPUs";
   auto rt = Builder().worker_threads(2).build();
   ASSERT_TRUE(rt.ok());
@@ -533,7 +533,7 @@ TEST(RuntimeTest, BlockOnCatchesAShortTaskWithoutSleeping) {
 }
 
 TEST(RuntimeTest, LastWorkerToParkCatchesTheNextSpawnWhileSpinning) {
-  if (!internal::MayUseTwoCpus())
+  if (internal::UsableCpus() < 2)
     GTEST_SKIP() << "workers spin only with 2+ CPUs";
   auto rt = Builder().worker_threads(2).build();
   ASSERT_TRUE(rt.ok());
