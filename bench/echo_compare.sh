@@ -75,11 +75,9 @@ export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/tmp/tidepool_${peer}_target}
 (cd "$peer_dir" && cargo build --release --offline)
 tokio_bin=$CARGO_TARGET_DIR/release/$peer
 if [[ $client == tokio ]]; then
-  client_dir=$repo/bench/peers/tokio_echo_client
-  (cd "$client_dir" &&
-    CARGO_TARGET_DIR=/tmp/tidepool_tokio_echo_client_target \
-      cargo build --release --offline)
-  client_cmd=(/tmp/tidepool_tokio_echo_client_target/release/tokio_echo_client)
+  # Built beside the peer, in the same target directory.
+  (cd "$repo/bench/peers/tokio_echo_client" && cargo build --release --offline)
+  client_cmd=("$CARGO_TARGET_DIR/release/tokio_echo_client")
 else
   client_cmd=(env TIDEPOOL_IO="$client_io" "$bin/echo_client")
 fi
