@@ -21,6 +21,7 @@
 #include "runtime/internal/lifo_slot.h"
 #include "runtime/internal/local_queue.h"
 #include "runtime/internal/monitor.h"
+#include "runtime/internal/outside_wakes.h"
 #include "runtime/internal/parker.h"
 #include "runtime/internal/poll_timer.h"
 #include "runtime/internal/task_names.h"
@@ -235,6 +236,10 @@ void Scheduler::Shutdown(std::chrono::nanoseconds blocking_timeout) {
   }
   owned_.CloseAndCancelAll();
   blocking_->Shutdown(blocking_timeout);
+  // Every task is complete, so no wake from now on schedules one; a wake
+  // from another thread that found one alive before may still be queueing
+  // it, and this runtime may be freed as soon as Shutdown returns.
+  WaitForOutsideWakes();
 }
 
 bool Scheduler::RefusesOutsideWork() const {

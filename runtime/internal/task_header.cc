@@ -1,15 +1,19 @@
 #include "runtime/internal/task_header.h"
 
+#include <optional>
 #include <stdexcept>
 #include <thread>
 
 #include "runtime/internal/context.h"
+#include "runtime/internal/outside_wakes.h"
 #include "runtime/internal/scheduler.h"
 #include "runtime/internal/thread_waiter.h"
 
 namespace tidepool::internal {
 
 void TaskHeader::Wake() {
+  std::optional<OutsideWakeScope> scope;
+  if (NeedsOutsideWakeScope()) scope.emplace();
   if (state_.TransitionToNotified()) {
     Ref();  // the queue's reference
     scheduler_->Schedule(this);
@@ -17,10 +21,18 @@ void TaskHeader::Wake() {
 }
 
 void TaskHeader::Abort() {
+  std::optional<OutsideWakeScope> scope;
+  if (NeedsOutsideWakeScope()) scope.emplace();
   if (state_.TransitionToAborted(scheduler_ != nullptr)) {
     Ref();  // the queue's reference
     scheduler_->Schedule(this);
   }
+}
+
+bool TaskHeader::NeedsOutsideWakeScope() const {
+  // A blocking task is never queued on a scheduler; the runtime's own
+  // workers are joined before it is freed.
+  return scheduler_ != nullptr && !scheduler_->OnWorkerThread();
 }
 
 void TaskHeader::CancelHere() {

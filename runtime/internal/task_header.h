@@ -47,13 +47,15 @@ class TaskHeader {
 
   // Any thread. Makes the task runnable: schedules it when idle, marks it
   // notified when running (the worker reschedules it after the poll), does
-  // nothing when already scheduled or complete.
+  // nothing when already scheduled or complete. From a thread that is not
+  // one of the task's runtime's workers it may race the runtime's
+  // destruction, and runs in an OutsideWakeScope (outside_wakes.h).
   void Wake();
 
   // Any thread. Requests cancellation: the task is destroyed at its next
   // suspension point (or before it first runs) and its JoinHandle reports
   // cancellation. A blocking task that has not started is skipped.
-  void Abort();
+  void Abort();  // same scope as Wake()
 
   // Any thread but the one polling this task. Cancels the task before
   // returning: a task suspended or queued is claimed as a worker would
@@ -155,6 +157,9 @@ class TaskHeader {
   static constexpr uintptr_t kDetached = 4;
 
   bool InstallJoinWaiter(uintptr_t tagged);
+  // A Wake() or Abort() on this thread may outlive the runtime unless
+  // scoped (outside_wakes.h).
+  bool NeedsOutsideWakeScope() const;
   // Ids come from a process-wide counter in per-thread batches, so a spawn
   // touches a shared cache line only once per batch.
   static uint64_t NextTaskId();

@@ -12,6 +12,7 @@
 
 #include "gtest/gtest.h"
 #include "runtime/runtime.h"
+#include "runtime/sync/oneshot.h"
 #include "tests/util/test_util.h"
 
 namespace tidepool {
@@ -240,6 +241,40 @@ TEST(SchedulerStressTest, ShutdownWithPendingTasksAndRunningBlockingCalls) {
       std::this_thread::sleep_for(std::chrono::microseconds(round * 100));
     }
     EXPECT_EQ(c.frames.load(), 0) << "round " << round;
+  }
+}
+
+// A program thread wakes a task (a oneshot send) while the runtime is
+// destroyed: the wake must either come too late and do nothing, or finish
+// queueing the task before the runtime's memory goes. A wake that found the
+// task alive and then touched the freed runtime shows up under ASan/TSan.
+TEST(SchedulerStressTest, OutsideWakesRaceTheRuntimesDestruction) {
+  for (int round = 0; round < 1000 * StressScale(); ++round) {
+    std::vector<oneshot::Sender<int>> senders;
+    std::atomic<int> waiting{0};
+    std::thread waker;
+    {
+      Runtime rt = MakeRuntime();
+      for (int i = 0; i < 8; ++i) {
+        auto [tx, rx] = oneshot::channel<int>();
+        senders.push_back(std::move(tx));
+        rt.spawn([](oneshot::Receiver<int> rx,
+                    std::atomic<int>* waiting) -> Task<void> {
+            waiting->fetch_add(1);
+            (void)co_await std::move(rx);
+          }(std::move(rx), &waiting))
+            .detach();
+      }
+      while (waiting.load() < 8) std::this_thread::yield();
+      waker = std::thread([&senders, round] {
+        // Staggered so that some sends land before the shutdown, some
+        // during it and some after.
+        std::this_thread::sleep_for(std::chrono::microseconds(round % 40));
+        for (auto& tx : senders) (void)tx.send(1);
+      });
+      std::this_thread::sleep_for(std::chrono::microseconds(round % 37));
+    }
+    waker.join();
   }
 }
 
