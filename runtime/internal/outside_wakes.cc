@@ -1,30 +1,47 @@
 #include "runtime/internal/outside_wakes.h"
 
 #include <atomic>
+#include <chrono>
 #include <thread>
 
-#include "absl/base/const_init.h"
-#include "absl/synchronization/mutex.h"
+#include "runtime/internal/mutex.h"
 
 namespace tidepool::internal {
 namespace {
 
+// Each on a cache line of its own: every outside wake in the process writes
+// a slot, and a waiter's looks write them too.
 // Parity picks the slot new scopes count in. Only waiters change it, under
-// g_waiters.
-std::atomic<uint32_t> g_epoch{0};
+// WaitersMutex().
+alignas(64) std::atomic<uint32_t> g_epoch{0};
 // Scopes in progress, per slot.
-std::atomic<int64_t> g_in_scope[2];
-absl::Mutex g_waiters(absl::kConstInit);
+struct alignas(64) Slot {
+  std::atomic<int64_t> scopes{0};
+};
+Slot g_slots[2];
+
+// Never destroyed: a runtime may be shut down during static destruction.
+Mutex& WaitersMutex() {
+  static Mutex* mu = new Mutex;
+  return *mu;
+}
 
 // Waits until `slot` holds no scope. Each look is a read-modify-write, not a
 // load, so that it heads a release sequence: a scope that counts itself in
 // the slot after the look that saw it empty reads from that sequence and so
 // synchronizes with the waiter, whose tasks' completion it then sees (see
 // OutsideWakeScope()). acq_rel: the acquire takes every write a scope made
-// before it left (pairs with the release in ~OutsideWakeScope()).
-void WaitForSlot(uint32_t slot) {
-  while (g_in_scope[slot].fetch_add(0, std::memory_order_acq_rel) != 0) {
-    std::this_thread::yield();
+// before it left (pairs with the release in ~OutsideWakeScope()). A scope
+// lasts microseconds unless its thread lost its CPU, so the waiter yields a
+// while, then sleeps, rather than keep a CPU that thread may need.
+void WaitForSlot(Slot& slot) {
+  for (int looks = 0; slot.scopes.fetch_add(0, std::memory_order_acq_rel) != 0;
+       ++looks) {
+    if (looks < 64) {
+      std::this_thread::yield();
+    } else {
+      std::this_thread::sleep_for(std::chrono::microseconds(100));
+    }
   }
 }
 
@@ -38,25 +55,26 @@ OutsideWakeScope::OutsideWakeScope() {
   // that came before this count (WaitForSlot), so this scope sees the tasks
   // that waiter's runtime completed and wakes none of them. A count before
   // the look makes the waiter wait for this scope's end instead.
-  g_in_scope[slot_].fetch_add(1, std::memory_order_acq_rel);
+  g_slots[slot_].scopes.fetch_add(1, std::memory_order_acq_rel);
 }
 
 OutsideWakeScope::~OutsideWakeScope() {
   // release: everything the wake did to the runtime happens before a
   // waiter that sees the slot empty goes on to free it (pairs with the
   // acquire in WaitForSlot()).
-  g_in_scope[slot_].fetch_sub(1, std::memory_order_release);
+  g_slots[slot_].scopes.fetch_sub(1, std::memory_order_release);
 }
 
 void WaitForOutsideWakes() {
-  absl::MutexLock lock(&g_waiters);
-  // Moving the epoch sends new scopes to the other slot, so each wait is
-  // for scopes already begun. Both slots are waited for, as a scope may
-  // have read the epoch long before and counted itself in either.
-  // relaxed: only waiters write it, under g_waiters.
+  MutexLock lock(&WaitersMutex());
+  // Moving the epoch sends new scopes to the other slot, so that scopes
+  // beginning meanwhile cannot hold a wait off. Both slots are waited for,
+  // as a scope may have read the epoch long before and counted itself in
+  // either.
+  // relaxed: only waiters write it, under WaitersMutex().
   for (int i = 0; i < 2; ++i) {
     const uint32_t old = g_epoch.fetch_add(1, std::memory_order_relaxed) & 1;
-    WaitForSlot(old);
+    WaitForSlot(g_slots[old]);
   }
 }
 

@@ -281,8 +281,8 @@ absl::Status Scheduler::Drain(std::chrono::nanoseconds timeout) {
   }
 }
 
-bool Scheduler::OnWorkerThread() const {
-  return tls_worker != nullptr && tls_worker->owner == this;
+bool Scheduler::IsWorkerOf(const Scheduler* s) {
+  return tls_worker != nullptr && tls_worker->owner == s;
 }
 
 int Scheduler::CurrentWorker() const {

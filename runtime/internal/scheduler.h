@@ -137,7 +137,11 @@ class Scheduler : public std::enable_shared_from_this<Scheduler> {
   void Schedule(TaskHeader* task);
 
   // True on a worker thread of this scheduler.
-  bool OnWorkerThread() const;
+  bool OnWorkerThread() const { return IsWorkerOf(this); }
+  // Whether the calling thread is one of `s`'s workers (or drives it, for a
+  // current_thread runtime). Compares addresses only, so `s` may be a
+  // runtime already freed.
+  static bool IsWorkerOf(const Scheduler* s);
   // The calling thread's worker index in this scheduler, or
   // OwnedTasks::kNotAWorker.
   int CurrentWorker() const;

@@ -32,7 +32,7 @@ void TaskHeader::Abort() {
 bool TaskHeader::NeedsOutsideWakeScope() const {
   // A blocking task is never queued on a scheduler; the runtime's own
   // workers are joined before it is freed.
-  return scheduler_ != nullptr && !scheduler_->OnWorkerThread();
+  return scheduler_ != nullptr && !Scheduler::IsWorkerOf(scheduler_);
 }
 
 void TaskHeader::CancelHere() {

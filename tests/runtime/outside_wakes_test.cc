@@ -1,7 +1,8 @@
 // OutsideWakeScope and WaitForOutsideWakes: a wait returns only after every
 // scope begun before it has ended, and it is not held off by scopes that
-// keep beginning while it waits. What the scopes protect (wakes racing a
-// runtime's destruction) is tested in scheduler_stress_test.cc.
+// keep beginning while it waits; a runtime's destruction waits for them. The
+// race the scopes close, wakes against a runtime's destruction, is
+// exercised in scheduler_stress_test.cc.
 #include "runtime/internal/outside_wakes.h"
 
 #include <atomic>
@@ -11,6 +12,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "runtime/runtime.h"
 
 namespace tidepool::internal {
 namespace {
@@ -59,6 +61,24 @@ TEST(OutsideWakesTest, TheWaitOutlastsAScopeBegunBeforeIt) {
   }
 }
 
+TEST(OutsideWakesTest, TheWaitCoversTheSlotItLooksAtSecond) {
+  // A scope that read the epoch before some waiter moved it can count
+  // itself in the slot a later wait looks at second. One begun after this
+  // wait's first move lands there too, and the wait cannot tell the two
+  // apart, so it must wait for it as well.
+  std::optional<OutsideWakeScope> first;
+  first.emplace();
+  Waiter w;
+  std::this_thread::sleep_for(50ms);  // the wait has moved the epoch once
+  std::optional<OutsideWakeScope> second;
+  second.emplace();
+  first.reset();
+  std::this_thread::sleep_for(50ms);
+  EXPECT_FALSE(w.returned());
+  second.reset();
+  EXPECT_TRUE(w.ReturnsWithin(10s));
+}
+
 TEST(OutsideWakesTest, ScopesThatKeepBeginningDoNotHoldTheWaitOff) {
   // Threads that always hold a scope, each beginning the next before ending
   // the last: a slot they count in is never empty, and the wait must end
@@ -78,12 +98,33 @@ TEST(OutsideWakesTest, ScopesThatKeepBeginningDoNotHoldTheWaitOff) {
     });
   }
   std::this_thread::sleep_for(5ms);
-  {
-    Waiter w;
-    EXPECT_TRUE(w.ReturnsWithin(10s));
-  }
+  Waiter w;
+  const bool returned = w.ReturnsWithin(10s);
+  // Stopped before the Waiter is joined, so a wait that never ends fails
+  // here instead of hanging.
   stop.store(true);
   for (auto& t : wakers) t.join();
+  EXPECT_TRUE(returned);
+}
+
+TEST(OutsideWakesTest, ARuntimeIsNotFreedDuringAWake) {
+  // A wake in progress on this thread (the scope a Wake() from outside the
+  // runtime holds): destroying the runtime on another thread must wait for
+  // it, and finish once it ends.
+  auto rt = Builder().worker_threads(1).build();
+  ASSERT_TRUE(rt.ok()) << rt.status();
+  std::optional<OutsideWakeScope> wake;
+  wake.emplace();
+  std::atomic<bool> destroyed{false};
+  std::thread destroyer([&] {
+    { Runtime gone = *std::move(rt); }
+    destroyed.store(true);
+  });
+  std::this_thread::sleep_for(50ms);
+  EXPECT_FALSE(destroyed.load());
+  wake.reset();
+  destroyer.join();
+  EXPECT_TRUE(destroyed.load());
 }
 
 }  // namespace
