@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <cstdint>
 #include <ctime>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -36,6 +37,12 @@ struct EpollSource : IoSource {
   // for writability (connect, send); at most one of each.
   IoOp* reader ABSL_GUARDED_BY(mu) = nullptr;
   IoOp* writer ABSL_GUARDED_BY(mu) = nullptr;
+  // A readability event came while no reader was parked, and no read has
+  // tried since. A read-side op reaches Start() only after its TryNow()
+  // found nothing; unless an event came since, Start() parks it without
+  // trying again, since any input that arrives after that try raises an
+  // event. True at first: nothing is known before the first event.
+  bool read_event ABSL_GUARDED_BY(mu) = true;
   // release in Register, acquire by the poller before first use: epoll_ctl
   // and epoll_wait order the two through the kernel, which sanitizers cannot
   // see, so the hand-over is stated here too.
@@ -191,12 +198,18 @@ class EpollDriver final : public IoDriver {
       return false;
     }
     // Readiness may have arrived between TryNow and taking the lock; its
-    // event found no waiter. Retry under the lock, which events also take.
+    // event found no waiter. Retry under the lock, which events also take:
+    // a reader only if such an event came (read_event), a writer always.
     // Deregister takes it too, so a closed source is seen here. acquire:
     // pairs with the release in Deregister().
-    const int64_t r = source->closed.load(std::memory_order_acquire)
-                          ? -EBADF
-                          : Attempt(op, /*first=*/false);
+    int64_t r = kWouldBlock;
+    if (source->closed.load(std::memory_order_acquire)) {
+      r = -EBADF;
+    } else if (!ReadsSide(*op)) {
+      r = Attempt(op, /*first=*/false);
+    } else if (std::exchange(source->read_event, false)) {
+      r = Attempt(op, /*first=*/false);
+    }
     if (r != kWouldBlock) {
       op->result = r;
       // relaxed: as in TryNow(); the op was never handed over.
@@ -343,8 +356,12 @@ class EpollDriver final : public IoDriver {
       // acquire: pairs with the release in Add().
       (void)source->registered.load(std::memory_order_acquire);
       MutexLock lock(&source->mu);
-      if ((events[i].events & kReadEvents) && source->reader != nullptr) {
-        Retry(source->reader, wake);
+      if (events[i].events & kReadEvents) {
+        if (source->reader != nullptr) {
+          Retry(source->reader, wake);
+        } else {
+          source->read_event = true;
+        }
       }
       if ((events[i].events & kWriteEvents) && source->writer != nullptr) {
         Retry(source->writer, wake);
