@@ -28,8 +28,22 @@ class EpollDriver;
 
 struct EpollSource : IoSource {
   EpollSource(int fd, EpollDriver* driver, bool owns_fd)
-      : IoSource(fd, owns_fd), driver(driver) {}
+      : IoSource(fd, owns_fd), driver(driver), short_read_drains(IsTcp(fd)) {}
   void Release() override;
+
+  // A TCP receive returns fewer bytes than asked for only when the socket
+  // had no more (or the end of stream or an error comes next, which
+  // read_closed covers): tcp_recvmsg copies until the buffer is full or
+  // the queue is empty. Urgent data is the exception: a receive stops at
+  // the urgent mark, and input behind it waits for the next event. A Unix
+  // stream receive also stops at a message carrying descriptors, so only
+  // TCP sockets skip the try (recv_drained).
+  static bool IsTcp(int fd) {
+    int domain = 0;
+    socklen_t len = sizeof(domain);
+    return getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) == 0 &&
+           (domain == AF_INET || domain == AF_INET6);
+  }
 
   EpollDriver* const driver;
   Mutex mu;
@@ -43,6 +57,23 @@ struct EpollSource : IoSource {
   // trying again, since any input that arrives after that try raises an
   // event. True at first: nothing is known before the first event.
   bool read_event ABSL_GUARDED_BY(mu) = true;
+  // The last read found the socket drained: a receive that found nothing,
+  // or on TCP (short_read_drains) fewer bytes than it asked for. The next
+  // receive then skips TryNow()'s recv and goes to Start(), which tries
+  // only after an event: a socket that a read left empty raises one when
+  // input next arrives. Cleared by anything that says input may be left
+  // (a receive that filled its buffer, end of stream, an error, a peek or
+  // readiness poll that found input).
+  // relaxed: set and read by the reading task and by the poller retrying
+  // its parked op, which hands the op over through `mu` and its wake-up.
+  std::atomic<bool> recv_drained{false};
+  const bool short_read_drains;
+  // The peer shut its side, or the socket failed (RDHUP, HUP or ERR seen):
+  // a read may find the end of stream or the error at once however short
+  // the read before it, and no event will say so again, so neither the
+  // skip above nor Start()'s wait for an event applies. Set under `mu`;
+  // relaxed: TryNow() reads it as a hint, Start() under `mu`.
+  std::atomic<bool> read_closed{false};
   // release in Register, acquire by the poller before first use: epoll_ctl
   // and epoll_wait order the two through the kernel, which sanitizers cannot
   // see, so the hand-over is stated here too.
@@ -176,10 +207,18 @@ class EpollDriver final : public IoDriver {
   }
 
   bool TryNow(IoOp* op) override {
+    auto* source = static_cast<EpollSource*>(op->source);
+    // relaxed: see recv_drained.
+    if (IsPlainRecv(*op) &&
+        source->recv_drained.load(std::memory_order_relaxed) &&
+        !source->read_closed.load(std::memory_order_relaxed)) {
+      return false;
+    }
     // acquire: pairs with the release in Deregister().
-    const int64_t r = op->source->closed.load(std::memory_order_acquire)
+    const int64_t r = source->closed.load(std::memory_order_acquire)
                           ? -EBADF
                           : Attempt(op, /*first=*/true);
+    NoteRead(source, *op, r);
     if (r == kWouldBlock) return false;
     op->result = r;
     // relaxed: the owner reads its own result; nobody else saw the op.
@@ -207,8 +246,10 @@ class EpollDriver final : public IoDriver {
       r = -EBADF;
     } else if (!ReadsSide(*op)) {
       r = Attempt(op, /*first=*/false);
-    } else if (std::exchange(source->read_event, false)) {
+    } else if (std::exchange(source->read_event, false) ||
+               source->read_closed.load(std::memory_order_relaxed)) {
       r = Attempt(op, /*first=*/false);
+      NoteRead(source, *op, r);
     }
     if (r != kWouldBlock) {
       op->result = r;
@@ -356,6 +397,10 @@ class EpollDriver final : public IoDriver {
       // acquire: pairs with the release in Add().
       (void)source->registered.load(std::memory_order_acquire);
       MutexLock lock(&source->mu);
+      if (events[i].events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
+        // relaxed: see read_closed.
+        source->read_closed.store(true, std::memory_order_relaxed);
+      }
       if (events[i].events & kReadEvents) {
         if (source->reader != nullptr) {
           Retry(source->reader, wake);
@@ -398,7 +443,29 @@ class EpollDriver final : public IoDriver {
   // its result unless it would still block.
   void Retry(IoOp*& slot, std::vector<TaskHeader*>& wake) {
     const int64_t r = Attempt(slot, /*first=*/false);
+    NoteRead(static_cast<EpollSource*>(slot->source), *slot, r);
     if (r != kWouldBlock) Publish(slot, r, wake);
+  }
+
+  // A receive that consumes what it reads (no MSG_PEEK).
+  static bool IsPlainRecv(const IoOp& op) {
+    return op.code == IoOp::Code::kRecv && (op.recv_flags & MSG_PEEK) == 0;
+  }
+
+  // Updates recv_drained from the outcome `r` of a read-side attempt.
+  static void NoteRead(EpollSource* source, const IoOp& op, int64_t r) {
+    if (!ReadsSide(op)) return;
+    bool drained;
+    if (IsPlainRecv(op)) {
+      drained = r == kWouldBlock || (source->short_read_drains && r > 0 &&
+                                     static_cast<size_t>(r) < op.len);
+    } else if (r != kWouldBlock) {
+      drained = false;  // a peek or poll that found input (or an error)
+    } else {
+      return;
+    }
+    // relaxed: see recv_drained.
+    source->recv_drained.store(drained, std::memory_order_relaxed);
   }
 
   void FreeRetired() {
