@@ -2,11 +2,13 @@
 // tries again only if a readability event came in between; input that
 // arrives around that moment is never lost, whether its event is reaped
 // before Start() (the retry takes it) or after (the parked read takes it).
-// A receive after one that left the socket drained skips its first try,
-// and whatever says input may be left (end of stream, a readiness poll
-// that found input) brings the try back.
+// On TCP a receive after one that left the socket drained skips its first
+// try, and what says input may be left behind a short read (end of stream,
+// urgent data, a readiness poll that found input) brings the try back;
+// sockets whose short reads say nothing (UDP, Unix) keep it.
 #include "runtime/internal/io/epoll_driver.h"
 
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -16,6 +18,7 @@
 #include <atomic>
 #include <chrono>
 #include <memory>
+#include <string>
 
 #include "gtest/gtest.h"
 #include "runtime/internal/io/io_driver.h"
@@ -24,19 +27,70 @@
 namespace tidepool::internal {
 namespace {
 
-class EpollDriverTest : public ::testing::Test {
+using namespace std::chrono_literals;
+
+// Waits until `fd` reports one of `events` (delivery on loopback can lag
+// on a loaded machine); false after 10 s.
+bool WaitFor(int fd, short events) {
+  pollfd p{fd, events, 0};
+  return poll(&p, 1, 10'000) == 1;
+}
+
+// A loopback pair of `type` (SOCK_STREAM: TCP, SOCK_DGRAM: connected UDP):
+// fds[0] non-blocking, fds[1] blocking.
+void LoopbackPair(int type, int fds[2]) {
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(addr);
+  const int first = socket(AF_INET, type, 0);
+  ASSERT_GE(first, 0);
+  ASSERT_EQ(bind(first, reinterpret_cast<sockaddr*>(&addr), len), 0);
+  ASSERT_EQ(getsockname(first, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  fds[1] = socket(AF_INET, type, 0);
+  ASSERT_GE(fds[1], 0);
+  if (type == SOCK_STREAM) {
+    ASSERT_EQ(listen(first, 1), 0);
+    ASSERT_EQ(connect(fds[1], reinterpret_cast<sockaddr*>(&addr), len), 0);
+    fds[0] = accept4(first, nullptr, nullptr, SOCK_NONBLOCK);
+    ASSERT_GE(fds[0], 0);
+    close(first);
+    const int one = 1;
+    ASSERT_EQ(setsockopt(fds[1], IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)),
+              0);
+    return;
+  }
+  sockaddr_in peer{};
+  peer.sin_family = AF_INET;
+  peer.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t peer_len = sizeof(peer);
+  ASSERT_EQ(bind(fds[1], reinterpret_cast<sockaddr*>(&peer), peer_len), 0);
+  ASSERT_EQ(getsockname(fds[1], reinterpret_cast<sockaddr*>(&peer), &peer_len),
+            0);
+  ASSERT_EQ(connect(first, reinterpret_cast<sockaddr*>(&peer), peer_len), 0);
+  ASSERT_EQ(connect(fds[1], reinterpret_cast<sockaddr*>(&addr), len), 0);
+  fds[0] = first;
+}
+
+class EpollDriverTest : public ::testing::TestWithParam<int> {
  protected:
   void SetUp() override {
     auto driver = NewEpollDriver();
     ASSERT_TRUE(driver.ok()) << driver.status();
     driver_ = *std::move(driver);
-    ConnectTcp();
+    ASSERT_NO_FATAL_FAILURE(LoopbackPair(GetParam(), fds_));
+    if (GetParam() == SOCK_DGRAM) {
+      ASSERT_EQ(fcntl(fds_[0], F_SETFL, O_NONBLOCK), 0);
+    }
     auto source = driver_->Register(fds_[0]);
     ASSERT_TRUE(source.ok()) << source.status();
     source_ = *source;
     // Marked scheduled, so that the driver's wake-up only drops the
     // reference it took: the fake has no scheduler to queue it on.
     task_->state().SetScheduledUnshared();
+    // The registration's own event (writable), so that a later reap waits
+    // for the event under test.
+    ReapFor(10ms);
   }
 
   void TearDown() override {
@@ -44,29 +98,6 @@ class EpollDriverTest : public ::testing::Test {
     close(fds_[1]);
     task_->Unref();
     EXPECT_TRUE(destroyed_.load()) << "the driver kept a reference";
-  }
-
-  // fds_[0], non-blocking, and fds_[1]: the two ends of a loopback TCP
-  // connection.
-  void ConnectTcp() {
-    const int listener = socket(AF_INET, SOCK_STREAM, 0);
-    ASSERT_GE(listener, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof(addr);
-    ASSERT_EQ(bind(listener, reinterpret_cast<sockaddr*>(&addr), len), 0);
-    ASSERT_EQ(listen(listener, 1), 0);
-    ASSERT_EQ(getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len),
-              0);
-    fds_[1] = socket(AF_INET, SOCK_STREAM, 0);
-    ASSERT_EQ(connect(fds_[1], reinterpret_cast<sockaddr*>(&addr), len), 0);
-    fds_[0] = accept4(listener, nullptr, nullptr, SOCK_NONBLOCK);
-    ASSERT_GE(fds_[0], 0);
-    close(listener);
-    const int one = 1;
-    ASSERT_EQ(setsockopt(fds_[1], IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)),
-              0);
   }
 
   // A receive op on the registered end, into buf_.
@@ -77,26 +108,48 @@ class EpollDriverTest : public ::testing::Test {
     op.len = sizeof(buf_);
   }
 
-  void Send(char c) { ASSERT_EQ(write(fds_[1], &c, 1), 1); }
+  void Send(const std::string& bytes, int flags = 0) {
+    ASSERT_EQ(send(fds_[1], bytes.data(), bytes.size(), flags),
+              static_cast<ssize_t>(bytes.size()));
+  }
 
-  // Reaps the events queued within a few milliseconds (loopback delivers
-  // at once; the margin is for a loaded machine).
-  void Reap() {
-    driver_->Wait(std::chrono::steady_clock::now() + kReapWindow,
+  void ReapFor(std::chrono::milliseconds window) {
+    driver_->Wait(std::chrono::steady_clock::now() + window,
                   driver_->unparks());
   }
-  static constexpr std::chrono::milliseconds kReapWindow{20};
+
+  // Reaps until `op` is done or 10 s have passed; on timeout takes the op
+  // back and fails.
+  void ReapUntilDone(IoOp& op) {
+    const auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (!op.done.load() && std::chrono::steady_clock::now() < deadline) {
+      ReapFor(100ms);
+    }
+    if (!op.done.load()) {
+      driver_->Cancel(&op);
+      FAIL() << "the parked read never completed";
+    }
+  }
+
+  // Reads through the driver as a task does: the try, then parking and
+  // reaping. The result.
+  int64_t Read(IoOp& op) {
+    Prepare(op);
+    if (driver_->TryNow(&op) || !driver_->Start(&op, task_)) return op.result;
+    ReapUntilDone(op);
+    return op.result;
+  }
 
   // One read that parks and is completed by its event: afterwards no event
-  // is pending and none is remembered.
+  // is pending and none is remembered, and on TCP the short read left the
+  // socket drained.
   void ParkAndComplete() {
     IoOp op;
     Prepare(op);
     ASSERT_FALSE(driver_->TryNow(&op));
     ASSERT_TRUE(driver_->Start(&op, task_));
-    Send('x');
-    Reap();
-    ASSERT_TRUE(op.done.load());
+    Send("x");
+    ReapUntilDone(op);
     ASSERT_EQ(op.result, 1);
   }
 
@@ -109,13 +162,17 @@ class EpollDriverTest : public ::testing::Test {
   char buf_[16];
 };
 
-TEST_F(EpollDriverTest, InputReapedBetweenTryAndStartIsTakenByStart) {
+using EpollTcpTest = EpollDriverTest;
+using EpollUdpTest = EpollDriverTest;
+
+TEST_P(EpollTcpTest, InputReapedBeforeStartIsTakenByStart) {
   ParkAndComplete();
   IoOp op;
   Prepare(op);
-  ASSERT_FALSE(driver_->TryNow(&op));
-  Send('y');
-  Reap();  // no reader parked: the event is remembered
+  ASSERT_FALSE(driver_->TryNow(&op));  // skipped: the socket was drained
+  Send("y");
+  ASSERT_TRUE(WaitFor(fds_[0], POLLIN));
+  ReapFor(10ms);  // no reader parked: the event is remembered
   if (driver_->Start(&op, task_)) {
     driver_->Cancel(&op);
     FAIL() << "parked with input waiting";
@@ -124,30 +181,27 @@ TEST_F(EpollDriverTest, InputReapedBetweenTryAndStartIsTakenByStart) {
   EXPECT_EQ(buf_[0], 'y');
 }
 
-TEST_F(EpollDriverTest, InputReapedAfterStartCompletesTheParkedRead) {
+TEST_P(EpollTcpTest, InputReapedAfterStartCompletesTheParkedRead) {
   ParkAndComplete();
   IoOp op;
   Prepare(op);
   ASSERT_FALSE(driver_->TryNow(&op));
-  Send('z');
+  Send("z");
   // The event is still queued in the epoll set: Start parks, and the reap
   // retries the parked read.
   ASSERT_TRUE(driver_->Start(&op, task_));
-  Reap();
-  if (!op.done.load()) {
-    driver_->Cancel(&op);
-    FAIL() << "the parked read missed its input";
-  }
+  ReapUntilDone(op);
   EXPECT_EQ(op.result, 1);
   EXPECT_EQ(buf_[0], 'z');
 }
 
-TEST_F(EpollDriverTest, AReadOnANewSourceTriesAgainInStart) {
-  // Before any event the state is unknown, so Start tries.
+TEST_P(EpollTcpTest, AReadOnANewSourceTriesAgainInStart) {
+  // Before any read the state is unknown, so Start tries.
   IoOp op;
   Prepare(op);
   ASSERT_FALSE(driver_->TryNow(&op));
-  Send('w');
+  Send("w");
+  ASSERT_TRUE(WaitFor(fds_[0], POLLIN));
   if (driver_->Start(&op, task_)) {
     driver_->Cancel(&op);
     FAIL() << "parked with input waiting";
@@ -155,33 +209,11 @@ TEST_F(EpollDriverTest, AReadOnANewSourceTriesAgainInStart) {
   EXPECT_EQ(op.result, 1);
 }
 
-TEST_F(EpollDriverTest, AfterADrainingReadTheNextReceiveWaitsForAnEvent) {
-  ParkAndComplete();  // read 1 byte of 16: the socket is drained
-  Send('b');
-  IoOp op;
-  Prepare(op);
-  if (driver_->TryNow(&op)) FAIL() << "tried a drained socket at once";
-  ASSERT_TRUE(driver_->Start(&op, task_));
-  Reap();
-  if (!op.done.load()) {
-    driver_->Cancel(&op);
-    FAIL() << "the parked read missed its input";
-  }
-  EXPECT_EQ(op.result, 1);
-  EXPECT_EQ(buf_[0], 'b');
-}
-
-TEST_F(EpollDriverTest, AfterEndOfStreamAReadReturnsAtOnce) {
+TEST_P(EpollTcpTest, AfterEndOfStreamAReadReturnsAtOnce) {
   ParkAndComplete();
   ASSERT_EQ(shutdown(fds_[1], SHUT_WR), 0);
   IoOp eof;
-  Prepare(eof);
-  if (!driver_->TryNow(&eof)) {
-    ASSERT_TRUE(driver_->Start(&eof, task_));
-    Reap();
-    ASSERT_TRUE(eof.done.load());
-  }
-  ASSERT_EQ(eof.result, 0);
+  ASSERT_EQ(Read(eof), 0);
   // No event will come again; the read must not wait for one.
   IoOp again;
   Prepare(again);
@@ -189,19 +221,19 @@ TEST_F(EpollDriverTest, AfterEndOfStreamAReadReturnsAtOnce) {
   EXPECT_EQ(again.result, 0);
 }
 
-TEST_F(EpollDriverTest, EndOfStreamBehindAShortReadIsFoundAtOnce) {
+TEST_P(EpollTcpTest, EndOfStreamBehindAShortReadIsFoundAtOnce) {
   ParkAndComplete();
-  // Input and the end of stream arrive together and raise one event, which
-  // the parked read takes: it reads the byte, fewer than it asked for, and
-  // the end of stream is left with no event to come.
+  // Input and the end of stream arrive before the reap, which the parked
+  // read takes: it reads the byte, fewer than it asked for, and the end of
+  // stream is left with no event to come.
   IoOp op;
   Prepare(op);
   ASSERT_FALSE(driver_->TryNow(&op));
   ASSERT_TRUE(driver_->Start(&op, task_));
-  Send('d');
+  Send("d");
   ASSERT_EQ(shutdown(fds_[1], SHUT_WR), 0);
-  Reap();
-  ASSERT_TRUE(op.done.load());
+  ASSERT_TRUE(WaitFor(fds_[0], POLLRDHUP));
+  ReapUntilDone(op);
   ASSERT_EQ(op.result, 1);
   IoOp eof;
   Prepare(eof);
@@ -211,6 +243,68 @@ TEST_F(EpollDriverTest, EndOfStreamBehindAShortReadIsFoundAtOnce) {
   }
   EXPECT_EQ(eof.result, 0);
 }
+
+TEST_P(EpollTcpTest, InputBehindTheUrgentMarkIsFoundAtOnce) {
+  ParkAndComplete();
+  // A receive stops at the urgent mark: "abc" comes back short with "def"
+  // behind the (out-of-band) "!", and no event will come for "def".
+  Send("abc");
+  Send("!", MSG_OOB);
+  Send("def");
+  ASSERT_TRUE(WaitFor(fds_[0], POLLPRI));
+  IoOp first;
+  ASSERT_EQ(Read(first), 3);
+  IoOp second;
+  Prepare(second);
+  if (!driver_->TryNow(&second) && driver_->Start(&second, task_)) {
+    driver_->Cancel(&second);
+    FAIL() << "the input behind the urgent mark waits for an event";
+  }
+  EXPECT_EQ(std::string(buf_, second.result), "def");
+}
+
+TEST_P(EpollTcpTest, AReadinessPollThatFindsInputBringsTheTryBack) {
+  ParkAndComplete();
+  Send("c");
+  ASSERT_TRUE(WaitFor(fds_[0], POLLIN));
+  IoOp poll;
+  poll.code = IoOp::Code::kPoll;
+  poll.source = source_;
+  poll.poll_events = POLLIN;
+  ASSERT_TRUE(driver_->TryNow(&poll));
+  // readable() said yes, so the read that follows must take the input now.
+  IoOp op;
+  Prepare(op);
+  EXPECT_TRUE(driver_->TryNow(&op));
+  EXPECT_EQ(op.result, 1);
+  EXPECT_EQ(buf_[0], 'c');
+}
+
+INSTANTIATE_TEST_SUITE_P(Tcp, EpollTcpTest, ::testing::Values(SOCK_STREAM));
+
+TEST_P(EpollUdpTest, TwoDatagramsUnderOneEventAreBothRead) {
+  // A UDP receive takes one datagram, so a short read says nothing about
+  // what is left: the second datagram must be read without a new event.
+  ParkAndComplete();
+  IoOp op;
+  Prepare(op);
+  ASSERT_FALSE(driver_->TryNow(&op));
+  ASSERT_TRUE(driver_->Start(&op, task_));
+  Send("1");
+  Send("2");
+  ASSERT_TRUE(WaitFor(fds_[0], POLLIN));
+  ReapUntilDone(op);
+  ASSERT_EQ(op.result, 1);
+  IoOp second;
+  Prepare(second);
+  if (!driver_->TryNow(&second) && driver_->Start(&second, task_)) {
+    driver_->Cancel(&second);
+    FAIL() << "the second datagram waits for an event";
+  }
+  EXPECT_EQ(second.result, 1);
+}
+
+INSTANTIATE_TEST_SUITE_P(Udp, EpollUdpTest, ::testing::Values(SOCK_DGRAM));
 
 TEST(EpollDriverUnixTest, AShortReadOnAUnixSocketKeepsTheTry) {
   // A Unix stream receive may stop short at a message carrying descriptors
@@ -239,22 +333,6 @@ TEST(EpollDriverUnixTest, AShortReadOnAUnixSocketKeepsTheTry) {
   EXPECT_EQ(second.result, 1);
   (*driver)->Deregister(*source);
   close(fds[1]);
-}
-
-TEST_F(EpollDriverTest, AReadinessPollThatFindsInputBringsTheTryBack) {
-  ParkAndComplete();
-  Send('c');
-  IoOp poll;
-  poll.code = IoOp::Code::kPoll;
-  poll.source = source_;
-  poll.poll_events = POLLIN;
-  ASSERT_TRUE(driver_->TryNow(&poll));
-  // readable() said yes, so the read that follows must take the input now.
-  IoOp op;
-  Prepare(op);
-  EXPECT_TRUE(driver_->TryNow(&op));
-  EXPECT_EQ(op.result, 1);
-  EXPECT_EQ(buf_[0], 'c');
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 #include "runtime/internal/io/epoll_driver.h"
 
+#include <netinet/in.h>
 #include <poll.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -21,7 +22,10 @@
 namespace tidepool::internal {
 namespace {
 
-constexpr uint32_t kReadEvents = EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR;
+constexpr uint32_t kReadEvents =
+    EPOLLIN | EPOLLPRI | EPOLLRDHUP | EPOLLHUP | EPOLLERR;
+// See EpollSource::read_irregular.
+constexpr uint32_t kIrregularEvents = EPOLLRDHUP | EPOLLERR | EPOLLPRI;
 constexpr uint32_t kWriteEvents = EPOLLOUT | EPOLLHUP | EPOLLERR;
 
 class EpollDriver;
@@ -32,17 +36,23 @@ struct EpollSource : IoSource {
   void Release() override;
 
   // A TCP receive returns fewer bytes than asked for only when the socket
-  // had no more (or the end of stream or an error comes next, which
-  // read_closed covers): tcp_recvmsg copies until the buffer is full or
-  // the queue is empty. Urgent data is the exception: a receive stops at
-  // the urgent mark, and input behind it waits for the next event. A Unix
-  // stream receive also stops at a message carrying descriptors, so only
-  // TCP sockets skip the try (recv_drained).
+  // had no more, or the end of stream, an error or urgent data comes next
+  // (read_irregular covers those): tcp_recvmsg copies until the buffer is
+  // full or the queue is empty. Other sockets' short reads say nothing: a
+  // UDP receive takes one datagram, a Unix stream receive stops at a
+  // message carrying descriptors. So only TCP sockets skip the try
+  // (recv_drained).
   static bool IsTcp(int fd) {
-    int domain = 0;
-    socklen_t len = sizeof(domain);
-    return getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) == 0 &&
-           (domain == AF_INET || domain == AF_INET6);
+    int type = 0;
+    int protocol = 0;
+    socklen_t len = sizeof(type);
+    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0 ||
+        type != SOCK_STREAM) {
+      return false;
+    }
+    len = sizeof(protocol);
+    return getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &protocol, &len) == 0 &&
+           protocol == IPPROTO_TCP;
   }
 
   EpollDriver* const driver;
@@ -68,12 +78,14 @@ struct EpollSource : IoSource {
   // its parked op, which hands the op over through `mu` and its wake-up.
   std::atomic<bool> recv_drained{false};
   const bool short_read_drains;
-  // The peer shut its side, or the socket failed (RDHUP, HUP or ERR seen):
-  // a read may find the end of stream or the error at once however short
-  // the read before it, and no event will say so again, so neither the
-  // skip above nor Start()'s wait for an event applies. Set under `mu`;
-  // relaxed: TryNow() reads it as a hint, Start() under `mu`.
-  std::atomic<bool> read_closed{false};
+  // The peer shut its side, the socket failed, or urgent data came
+  // (kIrregularEvents seen): a read may then stop short of input that is
+  // there (the end of stream, the error, the bytes behind the urgent mark),
+  // with no event to say so again, so neither the skip above nor Start()'s
+  // wait for an event applies any more. Not HUP alone: a socket not yet
+  // connected reports HUP. Set under `mu`; relaxed: TryNow() reads it as a
+  // hint, Start() under `mu`.
+  std::atomic<bool> read_irregular{false};
   // release in Register, acquire by the poller before first use: epoll_ctl
   // and epoll_wait order the two through the kernel, which sanitizers cannot
   // see, so the hand-over is stated here too.
@@ -211,7 +223,7 @@ class EpollDriver final : public IoDriver {
     // relaxed: see recv_drained.
     if (IsPlainRecv(*op) &&
         source->recv_drained.load(std::memory_order_relaxed) &&
-        !source->read_closed.load(std::memory_order_relaxed)) {
+        !source->read_irregular.load(std::memory_order_relaxed)) {
       return false;
     }
     // acquire: pairs with the release in Deregister().
@@ -247,7 +259,7 @@ class EpollDriver final : public IoDriver {
     } else if (!ReadsSide(*op)) {
       r = Attempt(op, /*first=*/false);
     } else if (std::exchange(source->read_event, false) ||
-               source->read_closed.load(std::memory_order_relaxed)) {
+               source->read_irregular.load(std::memory_order_relaxed)) {
       r = Attempt(op, /*first=*/false);
       NoteRead(source, *op, r);
     }
@@ -355,7 +367,7 @@ class EpollDriver final : public IoDriver {
     epoll_event ev{};
     // Edge-triggered: one event per readiness change, so a descriptor with
     // nobody waiting on it costs nothing after its first event.
-    ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+    ev.events = EPOLLIN | EPOLLPRI | EPOLLOUT | EPOLLRDHUP | EPOLLET;
     ev.data.ptr = source;
     if (epoll_ctl(epfd_, EPOLL_CTL_ADD, fd, &ev) < 0) {
       const int err = errno;
@@ -397,9 +409,9 @@ class EpollDriver final : public IoDriver {
       // acquire: pairs with the release in Add().
       (void)source->registered.load(std::memory_order_acquire);
       MutexLock lock(&source->mu);
-      if (events[i].events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
-        // relaxed: see read_closed.
-        source->read_closed.store(true, std::memory_order_relaxed);
+      if (events[i].events & kIrregularEvents) {
+        // relaxed: see read_irregular.
+        source->read_irregular.store(true, std::memory_order_relaxed);
       }
       if (events[i].events & kReadEvents) {
         if (source->reader != nullptr) {
