@@ -140,6 +140,17 @@ class EpollDriverTest : public ::testing::TestWithParam<int> {
     return op.result;
   }
 
+  // A read through the driver that must finish without waiting for an
+  // event: after its try, Start() completes it or the test fails (the op
+  // is taken back). False on failure.
+  bool ReadAtOnce(IoOp& op, const char* why) {
+    Prepare(op);
+    if (driver_->TryNow(&op) || !driver_->Start(&op, task_)) return true;
+    driver_->Cancel(&op);
+    ADD_FAILURE() << why;
+    return false;
+  }
+
   // One read that parks and is completed by its event: afterwards no event
   // is pending and none is remembered, and on TCP the short read left the
   // socket drained.
@@ -236,11 +247,7 @@ TEST_P(EpollTcpTest, EndOfStreamBehindAShortReadIsFoundAtOnce) {
   ReapUntilDone(op);
   ASSERT_EQ(op.result, 1);
   IoOp eof;
-  Prepare(eof);
-  if (!driver_->TryNow(&eof) && driver_->Start(&eof, task_)) {
-    driver_->Cancel(&eof);
-    FAIL() << "waits for an event that will not come";
-  }
+  if (!ReadAtOnce(eof, "waits for an event that will not come")) return;
   EXPECT_EQ(eof.result, 0);
 }
 
@@ -255,11 +262,9 @@ TEST_P(EpollTcpTest, InputBehindTheUrgentMarkIsFoundAtOnce) {
   IoOp first;
   ASSERT_EQ(Read(first), 3);
   IoOp second;
-  Prepare(second);
-  if (!driver_->TryNow(&second) && driver_->Start(&second, task_)) {
-    driver_->Cancel(&second);
-    FAIL() << "the input behind the urgent mark waits for an event";
-  }
+  if (!ReadAtOnce(second,
+                  "the input behind the urgent mark waits for an event"))
+    return;
   EXPECT_EQ(std::string(buf_, second.result), "def");
 }
 
@@ -296,11 +301,7 @@ TEST_P(EpollUdpTest, TwoDatagramsUnderOneEventAreBothRead) {
   ReapUntilDone(op);
   ASSERT_EQ(op.result, 1);
   IoOp second;
-  Prepare(second);
-  if (!driver_->TryNow(&second) && driver_->Start(&second, task_)) {
-    driver_->Cancel(&second);
-    FAIL() << "the second datagram waits for an event";
-  }
+  if (!ReadAtOnce(second, "the second datagram waits for an event")) return;
   EXPECT_EQ(second.result, 1);
 }
 
