@@ -9,12 +9,13 @@
 namespace tidepool::internal {
 namespace {
 
-// Each on a cache line of its own: every outside wake in the process writes
-// a slot, and a waiter's looks write them too.
+// The epoch and each slot sit on cache lines of their own: every outside
+// wake in the process writes a slot, and a waiter's looks write them too.
+//
 // Parity picks the slot new scopes count in. Only waiters change it, under
 // WaitersMutex().
 alignas(64) std::atomic<uint32_t> g_epoch{0};
-// Scopes in progress, per slot.
+// Scopes in progress in one slot.
 struct alignas(64) Slot {
   std::atomic<int64_t> scopes{0};
 };
