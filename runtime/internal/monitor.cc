@@ -1,6 +1,7 @@
 #include "runtime/internal/monitor.h"
 
 #include <system_error>
+#include <thread>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -69,7 +70,12 @@ void Monitor::Main() {
       }
     }
     if (!sleep) {
-      cv_.WaitFor(&mu_, period_);
+      // A plain sleep, not a timed wait on cv_: a condition variable's wait
+      // takes the mutex back marked contended, so each period would also
+      // cost the futex wake of the unlock that follows. Stop() is then seen
+      // within a period.
+      MutexUnlock unlocked(&mu_);
+      std::this_thread::sleep_for(period_);
       continue;
     }
     while (!woken_ && !stop_) cv_.Wait(&mu_);

@@ -22,7 +22,8 @@ namespace tidepool::internal {
 // and wake thousands of times a second (a task waiting on the blocking
 // pool, a channel's consumer) a futex wake of the monitor at each wake-up.
 //
-// Cost while awake: one wake-up per period (a few microseconds of CPU).
+// Cost while awake: one wake-up per period (a few microseconds of CPU and
+// one nanosleep call); Stop() is seen within a period.
 // Wake() costs one load when the monitor is awake, a lock and a futex wake
 // when it sleeps.
 class Monitor {
