@@ -17,6 +17,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -155,11 +156,17 @@ class EpollDriverTest : public ::testing::TestWithParam<int> {
   // is pending and none is remembered, and on TCP the short read left the
   // socket drained.
   void ParkAndComplete() {
+    ParkThenDeliver([this] { Send("x"); });
+  }
+
+  // A read that finds nothing and parks; then `deliver` sends its input,
+  // and the reap completes the read with one byte.
+  void ParkThenDeliver(const std::function<void()>& deliver) {
     IoOp op;
     Prepare(op);
     ASSERT_FALSE(driver_->TryNow(&op));
     ASSERT_TRUE(driver_->Start(&op, task_));
-    Send("x");
+    deliver();
     ReapUntilDone(op);
     ASSERT_EQ(op.result, 1);
   }
@@ -237,15 +244,11 @@ TEST_P(EpollTcpTest, EndOfStreamBehindAShortReadIsFoundAtOnce) {
   // Input and the end of stream arrive before the reap, which the parked
   // read takes: it reads the byte, fewer than it asked for, and the end of
   // stream is left with no event to come.
-  IoOp op;
-  Prepare(op);
-  ASSERT_FALSE(driver_->TryNow(&op));
-  ASSERT_TRUE(driver_->Start(&op, task_));
-  Send("d");
-  ASSERT_EQ(shutdown(fds_[1], SHUT_WR), 0);
-  ASSERT_TRUE(WaitFor(fds_[0], POLLRDHUP));
-  ReapUntilDone(op);
-  ASSERT_EQ(op.result, 1);
+  ASSERT_NO_FATAL_FAILURE(ParkThenDeliver([this] {
+    Send("d");
+    ASSERT_EQ(shutdown(fds_[1], SHUT_WR), 0);
+    ASSERT_TRUE(WaitFor(fds_[0], POLLRDHUP));
+  }));
   IoOp eof;
   if (!ReadAtOnce(eof, "waits for an event that will not come")) return;
   EXPECT_EQ(eof.result, 0);
@@ -291,15 +294,11 @@ TEST_P(EpollUdpTest, TwoDatagramsUnderOneEventAreBothRead) {
   // A UDP receive takes one datagram, so a short read says nothing about
   // what is left: the second datagram must be read without a new event.
   ParkAndComplete();
-  IoOp op;
-  Prepare(op);
-  ASSERT_FALSE(driver_->TryNow(&op));
-  ASSERT_TRUE(driver_->Start(&op, task_));
-  Send("1");
-  Send("2");
-  ASSERT_TRUE(WaitFor(fds_[0], POLLIN));
-  ReapUntilDone(op);
-  ASSERT_EQ(op.result, 1);
+  ASSERT_NO_FATAL_FAILURE(ParkThenDeliver([this] {
+    Send("1");
+    Send("2");
+    ASSERT_TRUE(WaitFor(fds_[0], POLLIN));
+  }));
   IoOp second;
   if (!ReadAtOnce(second, "the second datagram waits for an event")) return;
   EXPECT_EQ(second.result, 1);
