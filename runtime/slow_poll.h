@@ -24,16 +24,17 @@
 //       })
 //       .build();
 //
-// Precision: no poll is timed. The monitor looks at each worker every
-// 250 us while one is awake and sees which poll it is in (a counter the
-// worker raises around each poll); a poll it has seen run for the
-// threshold is marked, and the worker reports it when it ends. So a poll
-// is reported only when it surely ran longer than the threshold, and
-// reported once it runs the threshold plus about 250 us (the monitor's
-// period; longer if its thread waits for a CPU), except one that ends in
+// Precision: no poll is timed. While a worker is awake the monitor looks
+// at each one every 1/20 of the threshold, 5 ms at most (every 250 us
+// while a task waits in a LIFO slot), and sees which poll it is in (a
+// counter the worker raises around each poll); a poll it has seen run for
+// the threshold is marked, and the worker reports it when it ends. So a
+// poll is reported only when it surely ran longer than the threshold, and
+// reported once it runs the threshold plus one such period (5% more;
+// longer if the monitor's thread waits for a CPU), except one that ends in
 // the instant between the monitor's look and its mark. The duration
 // reported counts from the monitor's first sight of the poll: short of
-// the truth by about 250 us at most while the monitor gets a CPU. A worker
+// the truth by one period at most while the monitor gets a CPU. A worker
 // pays two stores and a load per poll.
 //
 // The handler runs on the worker, between the slow poll and the next one:
@@ -51,7 +52,7 @@ struct SlowPoll {
   // The task that ran; its name is valid during the call only.
   TaskMeta task;
   // How long the poll ran, from the monitor's first sight of it: short of
-  // the truth by at most about 250 us.
+  // the truth by at most the monitor's period (above).
   std::chrono::nanoseconds duration{0};
   // The runtime's slow_poll_threshold.
   std::chrono::nanoseconds threshold{0};

@@ -1,18 +1,25 @@
 #include "runtime/internal/monitor.h"
 
+#include <algorithm>
+#include <optional>
 #include <system_error>
 #include <thread>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "runtime/internal/asymmetric_fence.h"
+#include "runtime/internal/futex.h"
 #include "runtime/internal/runtime_config.h"
 
 namespace tidepool::internal {
-
-Monitor::Monitor(std::chrono::nanoseconds period,
+Monitor::Monitor(std::chrono::nanoseconds fast_period,
+                 std::chrono::nanoseconds relaxed_period,
                  std::chrono::nanoseconds linger,
-                 absl::AnyInvocable<bool(Clock::time_point)> scan)
-    : period_(period), linger_(linger), scan_(std::move(scan)) {}
+                 absl::AnyInvocable<Look(Clock::time_point)> scan)
+    : fast_period_(fast_period),
+      relaxed_period_(std::max(fast_period, relaxed_period)),
+      linger_(linger),
+      scan_(std::move(scan)) {}
 
 Monitor::~Monitor() { Stop(); }
 
@@ -30,59 +37,106 @@ absl::Status Monitor::Start(const std::string& thread_name) {
 }
 
 void Monitor::Stop() {
-  {
-    MutexLock lock(&mu_);
-    stop_ = true;
-    cv_.Signal();
+  // seq_cst: any order would do for the flag (the monitor re-reads pace_
+  // after every wait); kStopped is final, so no waiter can miss it.
+  if (pace_.exchange(kStopped, std::memory_order_seq_cst) != kStopped) {
+    FutexWake(&pace_);
   }
   if (thread_.joinable()) thread_.join();
 }
 
-void Monitor::WakeSlow() {
-  MutexLock lock(&mu_);
-  woken_ = true;
-  cv_.Signal();
+void Monitor::WakeFrom(uint32_t pace) {
+  // seq_cst: part of the handshakes in Wake() and Hurry(); a failure means
+  // the monitor already left `pace` (or stopped), and needs nothing.
+  if (pace_.compare_exchange_strong(pace, kFast, std::memory_order_seq_cst)) {
+    FutexWake(&pace_);
+  }
+}
+
+bool Monitor::Enter(uint32_t pace) {
+  uint32_t expected = kFast;
+  // seq_cst: the monitor's store in the store-buffering handshakes (see
+  // Wake()); the scan that follows is the monitor's load. Only Stop() moves
+  // pace_ away from kFast besides this thread.
+  return pace_.compare_exchange_strong(expected, pace,
+                                       std::memory_order_seq_cst);
+}
+
+bool Monitor::Leave(uint32_t pace) {
+  // relaxed: the move back publishes nothing; a Wake() or Hurry() that
+  // reads kFast has nothing to do, which is right once the monitor scans
+  // at the fast pace. On failure `pace` holds what is there: kFast (a
+  // wake did the move) or kStopped.
+  pace_.compare_exchange_strong(pace, kFast, std::memory_order_relaxed);
+  return pace != kStopped;
 }
 
 void Monitor::Main() {
-  MutexLock lock(&mu_);
-  // When a scan last found a worker awake.
+  // A fence that makes the workers' LightFence() a full one: needed, and
+  // available, only where Hurry() has callers.
+  const bool fence = HeavyFenceAvailable();
   Clock::time_point last_awake = Clock::now();
-  while (!stop_) {
-    bool sleep = false;
-    {
-      MutexUnlock unlocked(&mu_);
-      Clock::time_point now = Clock::now();
-      if (scan_(now)) {
-        last_awake = now;
-      } else if (now - last_awake >= linger_) {
-        // seq_cst: announce the sleep, then look again (store buffering);
-        // pairs with the worker's store and load in Wake().
-        asleep_.store(true, std::memory_order_seq_cst);
-        now = Clock::now();
-        if (scan_(now)) {
-          last_awake = now;
-          // relaxed: a stale true costs a Wake() caller one lock.
-          asleep_.store(false, std::memory_order_relaxed);
-        } else {
-          sleep = true;
+  int quiet = 0;
+  uint32_t pace = kFast;  // what this thread last made pace_
+  while (true) {
+    const Clock::time_point now = Clock::now();
+    const Look look = scan_(now);
+    if (look.awake) last_awake = now;
+    quiet = look.watching ? 0 : std::min(quiet + 1, kQuietScans);
+    uint32_t next = kFast;
+    if (!look.awake && now - last_awake >= linger_) {
+      next = kAsleep;
+    } else if (quiet == kQuietScans) {
+      next = kRelaxed;
+    }
+    if (next != pace) {
+      // pace is kFast or kRelaxed here (kAsleep ends only in a wake,
+      // below); a new pace is entered from kFast.
+      if (pace != kFast && !Leave(pace)) return;
+      pace = kFast;
+      if (next != kFast) {
+        if (!Enter(next)) return;
+        pace = next;
+        if (next == kRelaxed && fence) HeavyFence();
+        // The handshake's second look: a worker that woke, or stored a
+        // watch, before the announcement is seen here; one after it sees
+        // the announcement and wakes the monitor.
+        const Look again = scan_(Clock::now());
+        if (again.awake) last_awake = Clock::now();
+        if (again.watching || (next == kAsleep && again.awake)) {
+          if (again.watching) quiet = 0;
+          if (!Leave(next)) return;
+          pace = kFast;
         }
       }
     }
-    if (!sleep) {
-      // A plain sleep, not a timed wait on cv_: a condition variable's wait
-      // takes the mutex back marked contended, so each period would also
-      // cost the futex wake of the unlock that follows. Stop() is then seen
-      // within a period.
-      MutexUnlock unlocked(&mu_);
-      std::this_thread::sleep_for(period_);
-      continue;
+    switch (pace) {
+      case kFast:
+        // A plain sleep: nothing needs to end it early (Stop() waits one
+        // period at most), and a futex or condition variable wait would
+        // cost its waker a system call.
+        std::this_thread::sleep_for(fast_period_);
+        break;
+      case kRelaxed:
+        FutexWait(&pace_, kRelaxed, now + relaxed_period_);
+        break;
+      default:
+        // acquire: see below.
+        while (pace_.load(std::memory_order_acquire) == kAsleep) {
+          FutexWait(&pace_, kAsleep);
+        }
+        break;
     }
-    while (!woken_ && !stop_) cv_.Wait(&mu_);
-    woken_ = false;
-    // relaxed: as above.
-    asleep_.store(false, std::memory_order_relaxed);
-    last_awake = Clock::now();
+    // acquire: pairs with the compare-exchange in WakeFrom() and the
+    // exchange in Stop(); only the pace is read through it.
+    const uint32_t seen = pace_.load(std::memory_order_acquire);
+    if (seen == kStopped) return;
+    if (seen == kFast && pace != kFast) {
+      // Woken or hurried: a worker is awake, and may have a task waiting.
+      pace = kFast;
+      quiet = 0;
+      last_awake = Clock::now();
+    }
   }
 }
 

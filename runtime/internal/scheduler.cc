@@ -44,14 +44,16 @@ constexpr uint32_t kGlobalQueueInterval = 61;
 // each.
 constexpr std::chrono::milliseconds kLookAgainMin{10};
 constexpr std::chrono::milliseconds kLookAgainMax{160};
-// How often the monitor looks at the workers while one is awake, and how
-// long a task may wait in the LIFO slot of a worker stuck in one poll
-// before the monitor moves it where another worker can run it: a child
-// then starts within about 1.5 periods of its spawn on average, whatever
-// its parent's poll does, for about 4,000 monitor wake-ups a second while
-// the runtime is busy.
-constexpr std::chrono::microseconds kMonitorPeriod{250};
+// How long a task may wait in the LIFO slot of a worker stuck in one poll
+// before the monitor moves it where another worker can run it, and how
+// often the monitor looks while such a task waits (its fast pace): a child
+// then starts within about 250 to 500 us of its spawn, whatever its
+// parent's poll does. Otherwise the monitor looks every kMonitorRelaxed,
+// or 1/20 of the slow-poll threshold if that is shorter, so that a slow
+// poll is reported at most 5% late (monitor.h).
+constexpr std::chrono::microseconds kMonitorFast{250};
 constexpr std::chrono::microseconds kLifoStallAfter{250};
+constexpr std::chrono::milliseconds kMonitorRelaxed{5};
 // How long the monitor goes on looking once every worker sleeps (monitor.h).
 constexpr std::chrono::milliseconds kMonitorLinger{20};
 
@@ -176,8 +178,12 @@ Scheduler::Scheduler(RuntimeConfig config, std::unique_ptr<IoDriver> io)
     }
   }
   if (lifo_steals_ || config_.slow_poll_threshold.count() > 0) {
+    std::chrono::nanoseconds relaxed = kMonitorRelaxed;
+    if (config_.slow_poll_threshold.count() > 0) {
+      relaxed = std::min(relaxed, config_.slow_poll_threshold / 20);
+    }
     monitor_ = std::make_unique<Monitor>(
-        kMonitorPeriod, kMonitorLinger,
+        kMonitorFast, relaxed, kMonitorLinger,
         [this](Monitor::Clock::time_point now) { return Scan(now); });
   }
 }
@@ -309,6 +315,15 @@ void Scheduler::Schedule(TaskHeader* task) {
     return;
   }
   TaskHeader* displaced = w->lifo.Put(task);
+  // A task put in the slot inside a poll waits for that poll to end, which
+  // only the monitor's fast pace watches. The put's store, LightFence(),
+  // then Hurry()'s load: pairs with the monitor's HeavyFence() after it
+  // announces its relaxed pace (monitor.h). relaxed load of poll_seq: this
+  // worker's own counter.
+  if (lifo_steals_ && w->poll_seq.load(std::memory_order_relaxed) % 2 == 1) {
+    LightFence();
+    monitor_->Hurry();
+  }
   // Work in the LIFO slot is for this worker (the monitor moves it only when
   // the worker is stuck), so waking a peer for it is useless. The displaced
   // task (spawned or woken earlier) was this worker's to run already: pushing
@@ -635,12 +650,12 @@ void Scheduler::MarkAwake(Worker* w) {
   if (monitor_) monitor_->Wake();
 }
 
-bool Scheduler::Scan(Monitor::Clock::time_point now) {
-  bool awake = false;
+Monitor::Look Scheduler::Scan(Monitor::Clock::time_point now) {
+  Monitor::Look look;
   for (auto& wp : workers_) {
     Worker* w = wp.get();
     // seq_cst: pairs with the store in MarkAwake() (see Monitor::Wake).
-    if (!w->parked.load(std::memory_order_seq_cst)) awake = true;
+    if (!w->parked.load(std::memory_order_seq_cst)) look.awake = true;
     Worker::MonitorView& v = w->view;
     // relaxed: see poll_seq.
     const uint64_t seq = w->poll_seq.load(std::memory_order_relaxed);
@@ -667,6 +682,9 @@ bool Scheduler::Scan(Monitor::Clock::time_point now) {
     // displaces is queued, so still alive. Across polls the address may
     // have been freed and reused, so a new poll starts the wait afresh.
     const void* lifo = w->lifo.Peek();
+    // A task in the slot of a worker inside a poll: the monitor looks again
+    // at the fast pace until it is taken or the poll ends.
+    if (lifo != nullptr && in_poll) look.watching = true;
     if (new_poll || lifo != v.lifo) {
       v.lifo = lifo;
       v.lifo_seen = now;
@@ -686,7 +704,7 @@ bool Scheduler::Scan(Monitor::Clock::time_point now) {
       NotifyParked();
     }
   }
-  return awake;
+  return look;
 }
 
 Scheduler::SleepPlan Scheduler::PlanSleep(Worker* w, bool last_awake) {

@@ -249,7 +249,7 @@ class Scheduler : public std::enable_shared_from_this<Scheduler> {
   // moves a task that waited kLifoStallAfter in the LIFO slot of a worker
   // stuck in one poll to the inject queue. Returns whether a worker is
   // awake.
-  bool Scan(Monitor::Clock::time_point now);
+  Monitor::Look Scan(Monitor::Clock::time_point now);
   // A searching worker that found a task stops searching.
   void StopSearching(Worker* w);
   // Sleeps until work arrives, in small steps: plan the sleep's deadline

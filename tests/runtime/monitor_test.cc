@@ -1,6 +1,8 @@
-// Monitor: scans while a worker is awake, goes to sleep once every worker
-// has slept for the linger and then stays asleep, a Wake() that races its
-// decision to sleep is never lost, and Stop() ends it awake or asleep.
+// Monitor: scans while a worker is awake, at the fast pace while a scan
+// asks for a watch and then relaxes, is hurried back by Hurry(), goes to
+// sleep once every worker has slept for the linger and then stays asleep;
+// a Wake() or Hurry() that races the monitor's change of pace is never
+// lost, and Stop() ends it at any pace.
 #include "runtime/internal/monitor.h"
 
 #include <atomic>
@@ -8,22 +10,39 @@
 #include <thread>
 
 #include "gtest/gtest.h"
+#include "runtime/internal/asymmetric_fence.h"
 
 namespace tidepool::internal {
 namespace {
 
 using namespace std::chrono_literals;
 
-// A scan that counts its calls and reports `awake`.
+// A scan that counts its calls and reports `awake` and `watching`.
 struct FakeWorkers {
   std::atomic<bool> awake{true};
+  std::atomic<bool> watching{false};
   std::atomic<uint64_t> scans{0};
-  Monitor MakeMonitor(std::chrono::nanoseconds linger) {
-    return Monitor(1ms, linger, [this](Monitor::Clock::time_point) {
+  Monitor MakeMonitor(std::chrono::nanoseconds linger,
+                      std::chrono::nanoseconds relaxed = 1ms) {
+    return Monitor(1ms, relaxed, linger, [this](Monitor::Clock::time_point) {
       scans.fetch_add(1);
-      // seq_cst: the scan's side of Monitor::Wake()'s handshake.
-      return awake.load(std::memory_order_seq_cst);
+      // seq_cst: the scan's side of Monitor::Wake()'s handshake; relaxed:
+      // its side of Hurry()'s, after the monitor's HeavyFence().
+      return Monitor::Look{awake.load(std::memory_order_seq_cst),
+                           watching.load(std::memory_order_relaxed)};
     });
+  }
+  // What a worker does when it puts a task in its LIFO slot inside a poll.
+  void Watch(Monitor& monitor) {
+    watching.store(true, std::memory_order_relaxed);
+    LightFence();
+    monitor.Hurry();
+  }
+  // Scans in `window`.
+  uint64_t ScansIn(std::chrono::milliseconds window) {
+    const uint64_t before = scans.load();
+    std::this_thread::sleep_for(window);
+    return scans.load() - before;
   }
   // Waits (up to 10 s) until `n` more scans ran.
   bool WaitForScans(uint64_t n) {
@@ -91,6 +110,106 @@ TEST(MonitorTest, AWakeThatRacesTheSleepIsNeverLost) {
     std::this_thread::sleep_for(std::chrono::microseconds(round % 7 * 150));
   }
   monitor.Stop();
+}
+
+// With nothing to watch, a few fast scans, then one per relaxed period
+// (here a minute: none in the window).
+TEST(MonitorTest, RelaxesWhenNothingIsWatched) {
+  FakeWorkers workers;
+  Monitor monitor = workers.MakeMonitor(1s, 60s);
+  ASSERT_TRUE(monitor.Start("test").ok());
+  std::this_thread::sleep_for(100ms);
+  EXPECT_EQ(workers.ScansIn(300ms), 0u);
+  monitor.Stop();
+}
+
+// A scan that asks for a watch keeps the fast pace (a relaxed one would
+// take 20 minutes for 20 scans).
+TEST(MonitorTest, StaysFastWhileAScanWatches) {
+  FakeWorkers workers;
+  workers.watching.store(true);
+  Monitor monitor = workers.MakeMonitor(1s, 60s);
+  ASSERT_TRUE(monitor.Start("test").ok());
+  EXPECT_TRUE(workers.WaitForScans(20));
+  monitor.Stop();
+}
+
+TEST(MonitorTest, HurryEndsARelaxedWait) {
+  if (!HeavyFenceAvailable()) GTEST_SKIP() << "no membarrier here";
+  FakeWorkers workers;
+  Monitor monitor = workers.MakeMonitor(1s, 60s);
+  ASSERT_TRUE(monitor.Start("test").ok());
+  std::this_thread::sleep_for(100ms);
+  ASSERT_EQ(workers.ScansIn(100ms), 0u) << "the monitor did not relax";
+  workers.Watch(monitor);
+  EXPECT_TRUE(workers.WaitForScans(20));
+  monitor.Stop();
+}
+
+// A watch stored just as the monitor relaxes: either the monitor's second
+// look sees it, or the worker's Hurry() sees the relaxed pace. A lost
+// hurry leaves the monitor in a minute-long wait: no scan.
+TEST(MonitorTest, AHurryThatRacesTheRelaxingIsNeverLost) {
+  if (!HeavyFenceAvailable()) GTEST_SKIP() << "no membarrier here";
+  FakeWorkers workers;
+  Monitor monitor = workers.MakeMonitor(1s, 60s);
+  ASSERT_TRUE(monitor.Start("test").ok());
+  for (int round = 0; round < 300; ++round) {
+    workers.Watch(monitor);
+    ASSERT_TRUE(workers.WaitForScans(2)) << "round " << round;
+    workers.watching.store(false, std::memory_order_relaxed);
+    // Sometimes while it is still fast, sometimes as it relaxes (after 8
+    // scans, about 8 ms), sometimes once it has.
+    std::this_thread::sleep_for(std::chrono::microseconds(round % 13 * 900));
+  }
+  monitor.Stop();
+}
+
+// The worst case of the race above, made certain: a worker stores its
+// watch right after the scan that decides to relax has looked, and hurries
+// while the monitor is still fast. Only the monitor's second look, after it
+// has announced the relaxed pace, can see that watch.
+TEST(MonitorTest, AWatchStoredAsTheMonitorDecidesToRelaxIsSeen) {
+  if (!HeavyFenceAvailable()) GTEST_SKIP() << "no membarrier here";
+  std::atomic<bool> watching{false};
+  std::atomic<uint64_t> scans{0};
+  int quiet = 0;  // the monitor's thread only
+  Monitor* self = nullptr;
+  Monitor monitor(1ms, 60s, 1s, [&](Monitor::Clock::time_point) {
+    scans.fetch_add(1);
+    const bool watched = watching.exchange(false, std::memory_order_relaxed);
+    quiet = watched ? 0 : quiet + 1;
+    if (quiet == Monitor::kQuietScans) {
+      watching.store(true, std::memory_order_relaxed);
+      LightFence();
+      self->Hurry();
+    }
+    return Monitor::Look{true, watched};
+  });
+  self = &monitor;
+  ASSERT_TRUE(monitor.Start("test").ok());
+  // Each scan that sees the watch clears it, so the streak starts over.
+  for (int round = 0; round < 5; ++round) {
+    const uint64_t target = scans.load() + Monitor::kQuietScans + 2;
+    const auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (scans.load() < target) {
+      ASSERT_LT(std::chrono::steady_clock::now(), deadline)
+          << "the monitor relaxed over a watch, round " << round;
+      std::this_thread::sleep_for(1ms);
+    }
+  }
+  monitor.Stop();
+}
+
+TEST(MonitorTest, StopEndsARelaxedMonitor) {
+  FakeWorkers workers;
+  Monitor monitor = workers.MakeMonitor(1s, 60s);
+  ASSERT_TRUE(monitor.Start("test").ok());
+  std::this_thread::sleep_for(100ms);
+  const auto start = std::chrono::steady_clock::now();
+  monitor.Stop();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 30s)
+      << "Stop() waited out the relaxed period";
 }
 
 TEST(MonitorTest, StopEndsAnAsleepMonitor) {
