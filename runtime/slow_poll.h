@@ -25,17 +25,18 @@
 //       .build();
 //
 // Precision: no poll is timed. While a worker is awake the monitor looks
-// at each one every 1/20 of the threshold, 5 ms at most (every 250 us
-// while a task waits in a LIFO slot), and sees which poll it is in (a
-// counter the worker raises around each poll); a poll it has seen run for
-// the threshold is marked, and the worker reports it when it ends. So a
-// poll is reported only when it surely ran longer than the threshold, and
-// reported once it runs the threshold plus one such period (5% more;
-// longer if the monitor's thread waits for a CPU), except one that ends in
-// the instant between the monitor's look and its mark. The duration
-// reported counts from the monitor's first sight of the poll: short of
-// the truth by one period at most while the monitor gets a CPU. A worker
-// pays two stores and a load per poll.
+// at each one every 1/20 of the threshold, but at least every 5 ms and at
+// most every 250 us (every 250 us while a task waits in a LIFO slot), and
+// sees which poll it is in (a counter the worker raises around each poll);
+// a poll it has seen run for the threshold is marked, and the worker
+// reports it when it ends. So a poll is reported only when it surely ran
+// longer than the threshold, and reported once it runs the threshold plus
+// up to two such periods (10% more at the default 100 ms; longer if the
+// monitor's thread waits for a CPU), except one that ends in the instant
+// between the monitor's look and its mark. The duration reported counts
+// from the monitor's first sight of the poll: short of the truth by one
+// period at most while the monitor gets a CPU. A worker pays two stores
+// and a load per poll.
 //
 // The handler runs on the worker, between the slow poll and the next one:
 // it must be quick and must not block, and may run on several workers at

@@ -60,7 +60,9 @@ class LifoSlot {
   // Any thread: which task the slot holds now, only to compare with a
   // later Peek(); never to be dereferenced.
   const void* Peek() const {
-    // relaxed: an identity, not a publication.
+    // relaxed: an identity, not a publication. The monitor's Peek() after
+    // its HeavyFence() sees a Put() made before the owner's LightFence()
+    // (scheduler.cc, Schedule() and Scan()).
     return task_.load(std::memory_order_relaxed);
   }
 

@@ -14,11 +14,12 @@
 namespace tidepool::internal {
 Monitor::Monitor(std::chrono::nanoseconds fast_period,
                  std::chrono::nanoseconds relaxed_period,
-                 std::chrono::nanoseconds linger,
+                 std::chrono::nanoseconds linger, bool hurried,
                  absl::AnyInvocable<Look(Clock::time_point)> scan)
     : fast_period_(fast_period),
-      relaxed_period_(std::max(fast_period, relaxed_period)),
+      relaxed_period_(relaxed_period),
       linger_(linger),
+      hurried_(hurried),
       scan_(std::move(scan)) {}
 
 Monitor::~Monitor() { Stop(); }
@@ -72,9 +73,7 @@ bool Monitor::Leave(uint32_t pace) {
 }
 
 void Monitor::Main() {
-  // A fence that makes the workers' LightFence() a full one: needed, and
-  // available, only where Hurry() has callers.
-  const bool fence = HeavyFenceAvailable();
+  const bool relaxes = relaxed_period_ > fast_period_;
   Clock::time_point last_awake = Clock::now();
   int quiet = 0;
   uint32_t pace = kFast;  // what this thread last made pace_
@@ -86,7 +85,7 @@ void Monitor::Main() {
     uint32_t next = kFast;
     if (!look.awake && now - last_awake >= linger_) {
       next = kAsleep;
-    } else if (quiet == kQuietScans) {
+    } else if (quiet == kQuietScans && relaxes) {
       next = kRelaxed;
     }
     if (next != pace) {
@@ -97,14 +96,15 @@ void Monitor::Main() {
       if (next != kFast) {
         if (!Enter(next)) return;
         pace = next;
-        if (next == kRelaxed && fence) HeavyFence();
+        // Makes the workers' LightFence() a full one (Hurry()).
+        if (next == kRelaxed && hurried_) HeavyFence();
         // The handshake's second look: a worker that woke, or stored a
         // watch, before the announcement is seen here; one after it sees
         // the announcement and wakes the monitor.
         const Look again = scan_(Clock::now());
         if (again.awake) last_awake = Clock::now();
         if (again.watching || (next == kAsleep && again.awake)) {
-          if (again.watching) quiet = 0;
+          quiet = 0;
           if (!Leave(next)) return;
           pace = kFast;
         }
@@ -127,8 +127,10 @@ void Monitor::Main() {
         }
         break;
     }
-    // acquire: pairs with the compare-exchange in WakeFrom() and the
-    // exchange in Stop(); only the pace is read through it.
+    // acquire: pairs with the compare-exchange in WakeFrom(), so that the
+    // next scan sees what the hurrying worker stored before Hurry() (its
+    // task in the slot) or what the waking one did before Wake(); and with
+    // Stop()'s exchange.
     const uint32_t seen = pace_.load(std::memory_order_acquire);
     if (seen == kStopped) return;
     if (seen == kFast && pace != kFast) {

@@ -52,10 +52,13 @@ class Monitor {
     // decide it pair with Hurry() (see there).
     bool watching = false;
   };
-  // `scan(now)` runs on the monitor's thread only.
+  // `scan(now)` runs on the monitor's thread only. `hurried`: workers call
+  // Hurry() (only where HeavyFenceAvailable()), so relaxing costs a
+  // HeavyFence(). A relaxed period no longer than the fast one keeps the
+  // fast pace.
   Monitor(std::chrono::nanoseconds fast_period,
           std::chrono::nanoseconds relaxed_period,
-          std::chrono::nanoseconds linger,
+          std::chrono::nanoseconds linger, bool hurried,
           absl::AnyInvocable<Look(Clock::time_point)> scan);
   ~Monitor();
   Monitor(const Monitor&) = delete;
@@ -77,8 +80,8 @@ class Monitor {
 
   // A worker, after a store that a scan would report as Look::watching and
   // a LightFence() (asymmetric_fence.h), so that a monitor about to relax
-  // either sees that store or is hurried. Called only where
-  // HeavyFenceAvailable().
+  // either sees that store or is hurried. Only on a monitor made with
+  // `hurried`.
   void Hurry() {
     // relaxed: the caller's LightFence() and the monitor's HeavyFence()
     // after its compare-exchange to kRelaxed order this load against the
@@ -102,6 +105,7 @@ class Monitor {
   const std::chrono::nanoseconds fast_period_;
   const std::chrono::nanoseconds relaxed_period_;
   const std::chrono::nanoseconds linger_;
+  const bool hurried_;
   absl::AnyInvocable<Look(Clock::time_point)> scan_;
   std::thread thread_;
   // The monitor's pace, and its futex word. The monitor moves it from

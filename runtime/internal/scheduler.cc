@@ -183,7 +183,7 @@ Scheduler::Scheduler(RuntimeConfig config, std::unique_ptr<IoDriver> io)
       relaxed = std::min(relaxed, config_.slow_poll_threshold / 20);
     }
     monitor_ = std::make_unique<Monitor>(
-        kMonitorFast, relaxed, kMonitorLinger,
+        kMonitorFast, relaxed, kMonitorLinger, /*hurried=*/lifo_steals_,
         [this](Monitor::Clock::time_point now) { return Scan(now); });
   }
 }
@@ -657,7 +657,10 @@ Monitor::Look Scheduler::Scan(Monitor::Clock::time_point now) {
     // seq_cst: pairs with the store in MarkAwake() (see Monitor::Wake).
     if (!w->parked.load(std::memory_order_seq_cst)) look.awake = true;
     Worker::MonitorView& v = w->view;
-    // relaxed: see poll_seq.
+    // relaxed: see poll_seq. In the second look of the monitor's move to
+    // its relaxed pace, this load and the slot's Peek() follow the
+    // monitor's HeavyFence(), which pairs with the LightFence() in
+    // Schedule() (Monitor::Hurry()).
     const uint64_t seq = w->poll_seq.load(std::memory_order_relaxed);
     const bool new_poll = seq != v.poll_seq;
     if (new_poll) {

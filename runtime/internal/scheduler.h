@@ -248,7 +248,8 @@ class Scheduler : public std::enable_shared_from_this<Scheduler> {
   // polls that ran past slow_poll_threshold for their worker to report, and
   // moves a task that waited kLifoStallAfter in the LIFO slot of a worker
   // stuck in one poll to the inject queue. Returns whether a worker is
-  // awake.
+  // awake, and whether a task waits in the LIFO slot of a worker inside a
+  // poll (the monitor then keeps its fast pace).
   Monitor::Look Scan(Monitor::Clock::time_point now);
   // A searching worker that found a task stops searching.
   void StopSearching(Worker* w);

@@ -24,25 +24,22 @@ struct FakeWorkers {
   std::atomic<uint64_t> scans{0};
   Monitor MakeMonitor(std::chrono::nanoseconds linger,
                       std::chrono::nanoseconds relaxed = 1ms) {
-    return Monitor(1ms, relaxed, linger, [this](Monitor::Clock::time_point) {
-      scans.fetch_add(1);
-      // seq_cst: the scan's side of Monitor::Wake()'s handshake; relaxed:
-      // its side of Hurry()'s, after the monitor's HeavyFence().
-      return Monitor::Look{awake.load(std::memory_order_seq_cst),
-                           watching.load(std::memory_order_relaxed)};
-    });
+    return Monitor(1ms, relaxed, linger, HeavyFenceAvailable(),
+                   [this](Monitor::Clock::time_point) {
+                     scans.fetch_add(1);
+                     // seq_cst: the scan's side of Monitor::Wake()'s handshake;
+                     // relaxed: its side of Hurry()'s, after the monitor's
+                     // HeavyFence().
+                     return Monitor::Look{
+                         awake.load(std::memory_order_seq_cst),
+                         watching.load(std::memory_order_relaxed)};
+                   });
   }
   // What a worker does when it puts a task in its LIFO slot inside a poll.
   void Watch(Monitor& monitor) {
     watching.store(true, std::memory_order_relaxed);
     LightFence();
     monitor.Hurry();
-  }
-  // Scans in `window`.
-  uint64_t ScansIn(std::chrono::milliseconds window) {
-    const uint64_t before = scans.load();
-    std::this_thread::sleep_for(window);
-    return scans.load() - before;
   }
   // Waits (up to 10 s) until `n` more scans ran.
   bool WaitForScans(uint64_t n) {
@@ -54,8 +51,9 @@ struct FakeWorkers {
     }
     return true;
   }
-  // Waits (up to 10 s) until no scan ran for two windows of 50 ms.
-  bool WaitUntilAsleep() {
+  // Waits (up to 10 s) until no scan ran for two windows of 50 ms: the
+  // monitor sleeps, or waits out a long relaxed period.
+  bool WaitUntilScansStop() {
     const auto deadline = std::chrono::steady_clock::now() + 10s;
     int quiet = 0;
     uint64_t last = scans.load();
@@ -83,7 +81,7 @@ TEST(MonitorTest, SleepsAfterTheLingerUntilWoken) {
   workers.awake.store(false);
   Monitor monitor = workers.MakeMonitor(5ms);
   ASSERT_TRUE(monitor.Start("test").ok());
-  ASSERT_TRUE(workers.WaitUntilAsleep()) << "the monitor never slept";
+  ASSERT_TRUE(workers.WaitUntilScansStop()) << "the monitor never slept";
   const uint64_t asleep = workers.scans.load();
   std::this_thread::sleep_for(100ms);
   EXPECT_EQ(workers.scans.load(), asleep);
@@ -118,8 +116,7 @@ TEST(MonitorTest, RelaxesWhenNothingIsWatched) {
   FakeWorkers workers;
   Monitor monitor = workers.MakeMonitor(1s, 60s);
   ASSERT_TRUE(monitor.Start("test").ok());
-  std::this_thread::sleep_for(100ms);
-  EXPECT_EQ(workers.ScansIn(300ms), 0u);
+  EXPECT_TRUE(workers.WaitUntilScansStop()) << "the monitor never relaxed";
   monitor.Stop();
 }
 
@@ -139,8 +136,7 @@ TEST(MonitorTest, HurryEndsARelaxedWait) {
   FakeWorkers workers;
   Monitor monitor = workers.MakeMonitor(1s, 60s);
   ASSERT_TRUE(monitor.Start("test").ok());
-  std::this_thread::sleep_for(100ms);
-  ASSERT_EQ(workers.ScansIn(100ms), 0u) << "the monitor did not relax";
+  ASSERT_TRUE(workers.WaitUntilScansStop()) << "the monitor never relaxed";
   workers.Watch(monitor);
   EXPECT_TRUE(workers.WaitForScans(20));
   monitor.Stop();
@@ -165,32 +161,36 @@ TEST(MonitorTest, AHurryThatRacesTheRelaxingIsNeverLost) {
   monitor.Stop();
 }
 
-// The worst case of the race above, made certain: a worker stores its
-// watch right after the scan that decides to relax has looked, and hurries
-// while the monitor is still fast. Only the monitor's second look, after it
-// has announced the relaxed pace, can see that watch.
-TEST(MonitorTest, AWatchStoredAsTheMonitorDecidesToRelaxIsSeen) {
-  if (!HeavyFenceAvailable()) GTEST_SKIP() << "no membarrier here";
+// The worst cases of the race above, made certain: the scan number `at` of
+// a streak without a watch stores one after it has looked, and hurries.
+// At kQuietScans that is the scan that decides to relax, so the monitor is
+// still fast and the hurry does nothing: only the monitor's second look,
+// after it has announced the relaxed pace, can see the watch. At
+// kQuietScans + 1 it is that second look itself, and only the hurry, which
+// must find the relaxed pace already announced, can end the wait. Each scan
+// that sees the watch clears it, so the streak starts over.
+void ExpectWatchStoredAtScanIsSeen(int at) {
   std::atomic<bool> watching{false};
   std::atomic<uint64_t> scans{0};
   int quiet = 0;  // the monitor's thread only
   Monitor* self = nullptr;
-  Monitor monitor(1ms, 60s, 1s, [&](Monitor::Clock::time_point) {
-    scans.fetch_add(1);
-    const bool watched = watching.exchange(false, std::memory_order_relaxed);
-    quiet = watched ? 0 : quiet + 1;
-    if (quiet == Monitor::kQuietScans) {
-      watching.store(true, std::memory_order_relaxed);
-      LightFence();
-      self->Hurry();
-    }
-    return Monitor::Look{true, watched};
-  });
+  Monitor monitor(1ms, 60s, 1s, /*hurried=*/true,
+                  [&](Monitor::Clock::time_point) {
+                    scans.fetch_add(1);
+                    const bool watched =
+                        watching.exchange(false, std::memory_order_relaxed);
+                    quiet = watched ? 0 : quiet + 1;
+                    if (quiet == at) {
+                      watching.store(true, std::memory_order_relaxed);
+                      LightFence();
+                      self->Hurry();
+                    }
+                    return Monitor::Look{true, watched};
+                  });
   self = &monitor;
   ASSERT_TRUE(monitor.Start("test").ok());
-  // Each scan that sees the watch clears it, so the streak starts over.
   for (int round = 0; round < 5; ++round) {
-    const uint64_t target = scans.load() + Monitor::kQuietScans + 2;
+    const uint64_t target = scans.load() + Monitor::kQuietScans + 3;
     const auto deadline = std::chrono::steady_clock::now() + 10s;
     while (scans.load() < target) {
       ASSERT_LT(std::chrono::steady_clock::now(), deadline)
@@ -201,11 +201,21 @@ TEST(MonitorTest, AWatchStoredAsTheMonitorDecidesToRelaxIsSeen) {
   monitor.Stop();
 }
 
+TEST(MonitorTest, AWatchStoredAsTheMonitorDecidesToRelaxIsSeen) {
+  if (!HeavyFenceAvailable()) GTEST_SKIP() << "no membarrier here";
+  ExpectWatchStoredAtScanIsSeen(Monitor::kQuietScans);
+}
+
+TEST(MonitorTest, AWatchStoredDuringTheSecondLookIsSeen) {
+  if (!HeavyFenceAvailable()) GTEST_SKIP() << "no membarrier here";
+  ExpectWatchStoredAtScanIsSeen(Monitor::kQuietScans + 1);
+}
+
 TEST(MonitorTest, StopEndsARelaxedMonitor) {
   FakeWorkers workers;
   Monitor monitor = workers.MakeMonitor(1s, 60s);
   ASSERT_TRUE(monitor.Start("test").ok());
-  std::this_thread::sleep_for(100ms);
+  ASSERT_TRUE(workers.WaitUntilScansStop()) << "the monitor never relaxed";
   const auto start = std::chrono::steady_clock::now();
   monitor.Stop();
   EXPECT_LT(std::chrono::steady_clock::now() - start, 30s)
@@ -217,7 +227,7 @@ TEST(MonitorTest, StopEndsAnAsleepMonitor) {
   workers.awake.store(false);
   Monitor monitor = workers.MakeMonitor(0ns);
   ASSERT_TRUE(monitor.Start("test").ok());
-  ASSERT_TRUE(workers.WaitUntilAsleep());
+  ASSERT_TRUE(workers.WaitUntilScansStop());
   monitor.Stop();
   const uint64_t stopped = workers.scans.load();
   std::this_thread::sleep_for(10ms);

@@ -290,8 +290,8 @@ TEST(RuntimeTest, IdleRuntimeParksItsWorkers) {
 // A full local queue moves its older half to the inject queue with the
 // task being pushed behind it: the pushed task is the newest, and must not
 // run before the 128 it overflowed with (one worker, so nothing is stolen).
-// The monitor looks at the workers every 250 us while one is awake; an idle
-// runtime must not keep it (or anything) waking up.
+// The monitor looks at the workers every 250 us to 5 ms while one is
+// awake; an idle runtime must not keep it (or anything) waking up.
 TEST(RuntimeTest, IdleRuntimeMonitorSleeps) {
   auto rt = Builder().worker_threads(2).thread_name("idlemon").build();
   ASSERT_TRUE(rt.ok());
