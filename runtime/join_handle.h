@@ -6,7 +6,8 @@
 // co_await a JoinHandle (from inside a tidepool task) to get the task's
 // result: its value, the exception it threw, or TaskCancelled if it was
 // aborted or its runtime shut down first. A handle can be awaited once, and
-// must outlive the co_await on it.
+// must outlive the co_await on it; a second await, even one racing the
+// first from another task, throws std::logic_error and loses nothing.
 //
 // detach() (or dropping the handle) lets the task run on with nobody to
 // await it: its result is freed when it finishes, and an exception it ends

@@ -1,6 +1,7 @@
 #ifndef TIDEPOOL_RUNTIME_INTERNAL_TASK_CELL_H_
 #define TIDEPOOL_RUNTIME_INTERNAL_TASK_CELL_H_
 
+#include <atomic>
 #include <coroutine>
 #include <exception>
 #include <optional>
@@ -20,8 +21,10 @@ namespace tidepool::internal {
 
 // Result storage shared by a task and its JoinHandle. Written only by the
 // task's owner before Complete(); read only after IsComplete() or a join
-// wake-up, which order the accesses. An exception nobody took by the time
-// the last reference goes is reported to the runtime's sink
+// wake-up, which order the accesses. Two tasks awaiting one handle at once
+// (a misuse) may both find it complete on two workers: taken_ picks the one
+// that gets the result, the other gets std::logic_error. An exception nobody
+// took by the time the last reference goes is reported to the runtime's sink
 // (unhandled_exception.h).
 template <typename T>
 class JoinState : public TaskHeader {
@@ -31,8 +34,11 @@ class JoinState : public TaskHeader {
 
   // Moves the result out, rethrowing the task's exception or TaskCancelled.
   T TakeResult() {
-    if (taken_) throw std::logic_error("tidepool: JoinHandle awaited twice");
-    taken_ = true;
+    // relaxed: only picks one of racing takers; the result itself is ordered
+    // by IsComplete() or the join wake-up, and the loser never touches it.
+    if (taken_.exchange(true, std::memory_order_relaxed)) {
+      throw std::logic_error("tidepool: JoinHandle awaited twice");
+    }
     if (error_) std::rethrow_exception(error_);
     if constexpr (!std::is_void_v<T>) return std::move(*value_);
   }
@@ -58,7 +64,9 @@ class JoinState : public TaskHeader {
   }
 
   ~JoinState() override {
-    if (error_ && !taken_ && !cancelled_) {
+    // relaxed: the last reference's release, which runs this, orders it
+    // after every TakeResult().
+    if (error_ && !taken_.load(std::memory_order_relaxed) && !cancelled_) {
       ReportUnhandled(runtime_id_, std::move(error_), this->id(),
                       this->scheduler() == nullptr);
     }
@@ -68,7 +76,7 @@ class JoinState : public TaskHeader {
   using Stored = std::conditional_t<std::is_void_v<T>, std::monostate, T>;
   std::optional<Stored> value_;
   std::exception_ptr error_;
-  bool taken_ = false;
+  std::atomic<bool> taken_{false};
   bool cancelled_ = false;  // error_ is the TaskCancelled of an abort
   const uint32_t runtime_id_;
 };
