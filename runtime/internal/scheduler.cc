@@ -50,7 +50,8 @@ constexpr std::chrono::milliseconds kLookAgainMax{160};
 // then starts within about 250 to 500 us of its spawn, whatever its
 // parent's poll does. Otherwise the monitor looks every kMonitorRelaxed,
 // or 1/20 of the slow-poll threshold if that is shorter, so that a slow
-// poll is reported at most 5% late (monitor.h).
+// poll is reported within two such periods past the threshold
+// (slow_poll.h).
 constexpr std::chrono::microseconds kMonitorFast{250};
 constexpr std::chrono::microseconds kLifoStallAfter{250};
 constexpr std::chrono::milliseconds kMonitorRelaxed{5};
