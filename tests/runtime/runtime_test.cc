@@ -315,6 +315,36 @@ TEST(RuntimeTest, IdleRuntimeMonitorSleeps) {
   EXPECT_EQ(rt->block_on(Leaf(2)), 2);
 }
 
+// A busy runtime whose tasks wake each other only between polls (here: by
+// timers, every millisecond) has nothing that could stall in a LIFO slot,
+// so its monitor keeps the relaxed pace: about 200 wake-ups a second where
+// the fast pace makes about 4,000. A host too loaded to run the fast pace
+// at full rate could let a broken monitor pass, never fail a sound one.
+TEST(RuntimeTest, BusyRuntimeWithoutLifoWaitsKeepsTheMonitorRelaxed) {
+  auto rt = Builder().worker_threads(2).thread_name("relaxmon").build();
+  ASSERT_TRUE(rt.ok());
+  ASSERT_TRUE(EventuallyHasThread("relaxmon-m0"));
+  auto ticking = []() -> Task<int> {
+    int ticks = 0;
+    const auto until = std::chrono::steady_clock::now() + 600ms;
+    while (std::chrono::steady_clock::now() < until) {
+      co_await sleep(1ms);
+      ++ticks;
+    }
+    co_return ticks;
+  };
+  JoinHandle<int> load = rt->spawn(ticking());
+  // Past the monitor's first fast scans.
+  std::this_thread::sleep_for(100ms);
+  const long before = ContextSwitches("relaxmon-m0");
+  std::this_thread::sleep_for(400ms);
+  const long switches = ContextSwitches("relaxmon-m0") - before;
+  auto wait = [](JoinHandle<int> h) -> Task<int> { co_return co_await h; };
+  EXPECT_GT(rt->block_on(wait(std::move(load))), 0);
+  // 400 ms: about 80 at the relaxed pace, about 1,600 at the fast one.
+  EXPECT_LT(switches, 500) << "the monitor did not relax";
+}
+
 // A task spawns a child, which goes to its worker's LIFO slot, then waits
 // for it without yielding. Run only by that worker, the child would wait
 // for the end of a poll that waits for the child: the monitor moves it to
