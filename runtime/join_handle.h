@@ -57,8 +57,11 @@ class [[nodiscard]] JoinHandle {
   ~JoinHandle() { Reset(); }
 
   // Requests cancellation: the task is destroyed at its next suspension
-  // point, or before it starts. A blocking call that already runs is not
-  // interrupted. No effect once finished.
+  // point, or before it starts. A task suspended in a socket or file
+  // operation is destroyed once the kernel has let go of the operation's
+  // buffer (at once for sockets; a file read in progress runs to its end);
+  // no thread waits for that meanwhile. A blocking call that already runs
+  // is not interrupted. No effect once finished. Returns at once.
   void abort() {
     if (cell_) cell_->Abort();
   }

@@ -517,12 +517,13 @@ void Scheduler::RunTask(Worker* w, TaskHeader* task) {
       task->Unref();
       return;
     case TaskState::Claim::kCancel:
-      task->CancelNow();
-      task->Unref();
+      CancelClaimed(task);
       return;
     case TaskState::Claim::kPoll:
       break;
   }
+  // The op this task was suspended in is over once the task is polled.
+  task->set_in_flight_op(nullptr);
   SetCurrentTask(task);
   // relaxed: see poll_seq; odd from here to the end of the poll.
   const uint64_t seq = w->poll_seq.load(std::memory_order_relaxed) + 1;
@@ -549,10 +550,31 @@ void Scheduler::RunTask(Worker* w, TaskHeader* task) {
       Requeue(w, task);
       return;
     case TaskState::AfterPoll::kCancel:
-      task->CancelNow();
-      task->Unref();
+      CancelClaimed(task);
       return;
   }
+}
+
+void Scheduler::CancelClaimed(TaskHeader* task) {
+  while (IoOp* op = task->in_flight_op()) {
+    // acquire: pairs with the driver's release of done, after which it
+    // never touches the op again.
+    if (op->done.load(std::memory_order_acquire)) break;
+    if (!op->cancel_requested) {
+      op->cancel_requested = true;
+      io_->RequestCancel(op);
+    }
+    if (task->state().TransitionToIdleCancelled()) {
+      // The op's waker reference keeps the task alive until its completion
+      // schedules it again.
+      task->Unref();
+      return;
+    }
+    // Woken since the claim: by the op's completion, or by something else
+    // while the op is still in flight. Look again.
+  }
+  task->CancelNow();
+  task->Unref();
 }
 
 bool Scheduler::ObservedPoll(Worker* w, TaskHeader* task, bool timed) {

@@ -235,6 +235,13 @@ class Scheduler : public std::enable_shared_from_this<Scheduler> {
   TaskHeader* PullFromInject(Worker* w);
   TaskHeader* Search(Worker* w);
   void RunTask(Worker* w, TaskHeader* task);
+  // The calling worker claimed `task` to cancel it and holds the queue's
+  // reference, which this drops. Destroys the frame, unless the task is
+  // suspended in an I/O operation the driver still holds: then it asks the
+  // driver to end the op and leaves the task idle, for the op's completion
+  // to wake it and a later claim to destroy it, so that no worker waits for
+  // the kernel or for another worker's ring.
+  void CancelClaimed(TaskHeader* task);
   // Polls `task` with the poll hooks and timing (slow polls, the poll-time
   // histogram); RunTask calls it instead of Poll() when any of them is on.
   // `timed`: this poll is one the poll-time histogram samples.

@@ -74,11 +74,13 @@ class JoinState : public TaskHeader {
 
  private:
   using Stored = std::conditional_t<std::is_void_v<T>, std::monostate, T>;
+  // In this order the small fields share a word with a void task's value_,
+  // so that CoroTask<void> fills two cache lines exactly.
   std::optional<Stored> value_;
-  std::exception_ptr error_;
   std::atomic<bool> taken_{false};
   bool cancelled_ = false;  // error_ is the TaskCancelled of an abort
   const uint32_t runtime_id_;
+  std::exception_ptr error_;
 };
 
 // A spawned coroutine. The frame is destroyed as soon as the task finishes
@@ -174,6 +176,10 @@ class BlockingTask final : public JoinState<std::invoke_result_t<F&>> {
 
   std::optional<F> f_;
 };
+
+// A spawned Task<void>'s cell, what fire-and-forget spawns allocate.
+static_assert(sizeof(void*) != 8 || sizeof(CoroTask<void>) == 128,
+              "a void task's cell outgrew two cache lines");
 
 }  // namespace tidepool::internal
 

@@ -14,6 +14,7 @@ namespace tidepool::internal {
 
 class Scheduler;
 class ThreadWaiter;
+struct IoOp;
 
 // The part of every task the runtime touches: the lifecycle state and
 // reference count (TaskState), the join waiter, and the intrusive links of
@@ -120,6 +121,16 @@ class TaskHeader {
   // await_suspend before it publishes a wake-up, resumed by the next Poll().
   void set_resume_point(std::coroutine_handle<> h) { resume_point_ = h; }
 
+  // The I/O operation the task is suspended in, if any: set by the
+  // awaitable after the driver took the op (IoAwaitable::await_suspend),
+  // cleared by the worker before each poll. Only the thread that owns the
+  // frame reads or writes it (TaskState's rule 1); the state word's
+  // release/acquire hands it on with the frame. A worker that claims the
+  // task to cancel it reads it to leave the frame alone until the driver
+  // lets go of the op (Scheduler::CancelClaimed).
+  IoOp* in_flight_op() const { return in_flight_op_; }
+  void set_in_flight_op(IoOp* op) { in_flight_op_ = op; }
+
   // The co_await the task is suspended at (await_site.h): written by the
   // polling thread at each suspension, read by Runtime::dump() from any
   // thread holding a reference. relaxed both ways: a report, not a
@@ -143,6 +154,7 @@ class TaskHeader {
   std::coroutine_handle<> resume_point_;
 
  private:
+  IoOp* in_flight_op_ = nullptr;
   std::atomic<std::source_location> await_site_{};
 
   // The owned-task list's links, which only it reads and writes.
@@ -177,8 +189,8 @@ class TaskHeader {
   // table; its links in a shard; the link of a worker table's stack of
   // tasks completed on other threads. A task is in a shard or in a table,
   // never both, so the shard's back link and the table's stack link share
-  // their storage: the header stays at 88 bytes, with await_site_, and a
-  // cell on two cache lines.
+  // their storage: the header stays at 96 bytes, with await_site_ and
+  // in_flight_op_, and a CoroTask<void> on two cache lines.
   int32_t owned_list_ = kNotOwned;
   uint32_t owned_slot_ = 0;
   union {

@@ -122,6 +122,16 @@ class TaskState {
   // TransitionToRunning()); the acquire takes a waker's writes.
   AfterPoll TransitionToIdle(bool yielded);
 
+  // The worker that claimed a cancelled task (kCancel above) whose frame
+  // must outlive an I/O operation still in the driver. Clears kRunning and
+  // keeps kCancelled, so that the op's completion schedules the task
+  // (TransitionToNotified) and its next claim reports kCancel again.
+  // Returns false instead if the task was woken since the claim: kNotified
+  // is cleared and the caller, still owning the frame, looks again. acq_rel:
+  // the release publishes the frame as TransitionToIdle() does; the acquire
+  // takes the waker's writes (the op's result).
+  [[nodiscard]] bool TransitionToIdleCancelled();
+
   // --- Cancellation from outside the polling thread -----------------------
 
   enum class CancelClaim {
@@ -133,8 +143,9 @@ class TaskState {
   // as a worker would, from an idle or queued task, or from a yield-requeued
   // one by winning its claim. A running task gets kCancelled, so that its
   // poller does not poll or requeue it again; the caller waits and retries.
-  // acquire: a poll that ended on another thread left the frame for us
-  // (pairs with the release in TransitionToIdle()).
+  // acquire: a poll or claim that ended on another thread left the frame
+  // for us (pairs with the release in TransitionToIdle() or
+  // TransitionToIdleCancelled()).
   CancelClaim TransitionToCancelClaimed();
 
   // --- Completion (the thread that owns the frame) ------------------------
@@ -321,6 +332,20 @@ inline TaskState::AfterPoll TaskState::TransitionToIdle(bool yielded) {
     if (word_.compare_exchange_weak(s, s & ~kRunning, std::memory_order_acq_rel,
                                     std::memory_order_relaxed)) {
       return AfterPoll::kIdle;
+    }
+  }
+}
+
+inline bool TaskState::TransitionToIdleCancelled() {
+  uint32_t s = word_.load(std::memory_order_relaxed);
+  while (true) {
+    if (s & kNotified) {
+      word_.fetch_and(~kNotified, std::memory_order_acq_rel);
+      return false;
+    }
+    if (word_.compare_exchange_weak(s, s & ~kRunning, std::memory_order_acq_rel,
+                                    std::memory_order_relaxed)) {
+      return true;
     }
   }
 }

@@ -137,6 +137,60 @@ TEST(TaskStateTest, AnAbortCancelsExactlyOnce) {
   EXPECT_EQ(orders, 3);
 }
 
+// A worker claims an aborted task suspended in an I/O operation: if the op
+// is not done it leaves the task idle (TransitionToIdleCancelled) for the
+// op's completion to schedule it, as Scheduler::CancelClaimed does. The op's
+// completer marks the op done, then wakes the task. In every order the
+// task is cancelled exactly once, and never left idle with nobody to
+// schedule it.
+TEST(TaskStateTest, ACancelledTaskLeftForItsOperationIsCancelledOnce) {
+  int orders = 0;
+  ForEachInterleaving(3, 2, [&](const std::vector<int>& order) {
+    Queued t;
+    // Queued: the worker that pops it sees the request.
+    ASSERT_FALSE(t.state.TransitionToAborted(/*has_scheduler=*/true));
+    bool op_done = false, scheduled = false, worker_finished = false;
+    int worker_step = 0, completer_step = 0, cancels = 0;
+    for (int actor : order) {
+      if (actor == 1) {
+        if (completer_step++ == 0) {
+          op_done = true;
+        } else {
+          scheduled = t.state.TransitionToNotified();
+        }
+        continue;
+      }
+      if (worker_finished) continue;
+      switch (worker_step++) {
+        case 0:
+          ASSERT_EQ(t.state.TransitionToRunning(), Claim::kCancel);
+          break;
+        case 1:  // the op is done: nothing holds the frame
+          if (op_done) {
+            ++cancels;
+            worker_finished = true;
+          }
+          break;
+        default:
+          worker_finished = true;
+          if (!t.state.TransitionToIdleCancelled()) {
+            // Woken since the claim: only the completion wakes it here.
+            ASSERT_TRUE(op_done);
+            ++cancels;
+          }
+          break;
+      }
+    }
+    if (scheduled) {
+      EXPECT_EQ(t.state.TransitionToRunning(), Claim::kCancel);
+      ++cancels;
+    }
+    EXPECT_EQ(cancels, 1);
+    ++orders;
+  });
+  EXPECT_EQ(orders, 10);
+}
+
 // A canceller on another thread (CancelHere) meets a worker polling,
 // yielding and popping the task again: at no moment do both own the frame,
 // and whoever owns it last completes the task exactly once.

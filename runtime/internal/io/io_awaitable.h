@@ -18,10 +18,14 @@ namespace tidepool::internal {
 
 // Awaits one IoOp on a driver; yields the raw result (>= 0, or -errno).
 // The op lives here, in the awaiting coroutine's frame, so an operation
-// costs no allocation; it holds a reference on its IoSource. Destroying the
-// awaitable while the op is in the driver (the task was aborted or timed out)
-// cancels it and waits for the driver to let go of the buffer. Movable until
-// awaited, so it can be handed to timeout() or select().
+// costs no allocation; it holds a reference on its IoSource. An aborted task
+// suspended here is not destroyed while the op is in the driver: the worker
+// that finds it aborted asks the driver to end the op and leaves the task
+// until the op's completion wakes it (Scheduler::CancelClaimed), so no
+// thread waits for the kernel. Destroying the awaitable with the op still
+// in the driver otherwise (timeout() or select() withdrawing a branch,
+// shutdown) cancels it and waits for the driver to let go of the buffer.
+// Movable until awaited, so it can be handed to timeout() or select().
 //
 // A deadline (set_deadline, before the await) ends the op with -ETIMEDOUT
 // if it has not completed by then: a timer entry in this object asks the
@@ -59,6 +63,9 @@ class IoAwaitable {
     if (op_.started && !op_.done.load(std::memory_order_acquire)) {
       driver_->Cancel(&op_);
     }
+    // A cancellation asked for by the worker that found the task cancelled
+    // may still wait with another thread's ring, naming this op.
+    if (op_.cancel_requested) driver_->Forget(&op_);
     if (op_.source != nullptr) op_.source->Unref();
   }
 
@@ -78,6 +85,9 @@ class IoAwaitable {
   bool await_suspend(std::coroutine_handle<> awaiting) {
     TaskHeader* task = SuspendCurrentTask(awaiting);
     if (!driver_->Start(&op_, task)) return false;
+    // A cancellation of the task finds the op here and waits for its
+    // completion instead of for the kernel (Scheduler::CancelClaimed).
+    task->set_in_flight_op(&op_);
     // The task is running until this returns, so the op's completion can
     // only mark it notified: nothing resumes it before the timer is filed.
     if (deadline_) ArmDeadline();

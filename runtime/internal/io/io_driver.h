@@ -143,6 +143,12 @@ struct IoOp {
   // after `done`.
   enum : uint8_t { kNoCancel, kCancelPosted, kCancelHandled };
   std::atomic<uint8_t> forwarded_cancel{kNoCancel};
+  // The task was cancelled while the op was in the driver, and the worker
+  // that found it so asked the driver to end the op (RequestCancel) rather
+  // than wait for it (Scheduler::CancelClaimed). Only the thread that owns
+  // the task's frame touches it; the awaitable then calls Forget() before
+  // the op's memory goes. In the padding after `forwarded_cancel`.
+  bool cancel_requested = false;
 };
 // Every I/O awaitable, so every connection's coroutine frame, carries one:
 // a field for a new kind of op must fit in storage the others leave unused.

@@ -555,6 +555,72 @@ TEST_P(TcpTest, AbortMidReadLeaksNoDescriptorAndNoOperation) {
   EXPECT_EQ(OpenFds(), fds_before);
 }
 
+// Aborting a task in a read never makes a worker wait for the read's
+// cancellation. The read's op is on worker A's ring (with io_uring only A
+// submits to it), and A is busy in a long poll; the abort reaches worker
+// B, which finds the task cancelled. B asks A's ring to end the read and
+// goes on with other work; the task is destroyed once A has ended it.
+// Fails if B waits for A: the probe spawned after the abort then runs only
+// once A's poll is over.
+TEST_P(TcpTest, AbortingAReadOnABusyWorkersRingBlocksNoOtherWorker) {
+  Runtime rt = MakeRuntime(/*workers=*/2);
+  absl::StatusOr<Connected> pair = rt.block_on(ConnectedPair());
+  ASSERT_TRUE(pair.ok()) << pair.status();
+  struct Shared {
+    std::atomic<bool> busy_started{false};
+    std::atomic<bool> probe_ran{false};
+    std::atomic<bool> probe_ran_while_busy{false};
+    std::atomic<bool> busy_done{false};
+    std::thread::id reader_thread;
+    std::thread::id busy_thread;
+  } shared;
+  // Spawned by the reader, so it sits in the reader's worker's LIFO slot
+  // and runs there next, after the read went to that worker's ring.
+  auto busy = [](Shared& sh) -> Task<void> {
+    sh.busy_thread = std::this_thread::get_id();
+    sh.busy_started.store(true);
+    const auto until = std::chrono::steady_clock::now() + 2s;
+    while (!sh.probe_ran.load() && std::chrono::steady_clock::now() < until) {
+    }
+    sh.probe_ran_while_busy.store(sh.probe_ran.load());
+    sh.busy_done.store(true);
+    co_return;
+  };
+  auto reader = [](TcpStream& s, Shared& sh, auto busy) -> Task<void> {
+    sh.reader_thread = std::this_thread::get_id();
+    spawn(busy(sh)).detach();
+    char buf[16];
+    (void)co_await s.read(buf);  // the peer stays quiet
+  };
+  JoinHandle<void> read_task = rt.spawn(reader(pair->server, shared, busy));
+  while (!shared.busy_started.load()) std::this_thread::sleep_for(1ms);
+  read_task.abort();
+  // After the abort in the inject queue, so the other worker takes it
+  // second.
+  std::this_thread::sleep_for(20ms);
+  JoinHandle<void> probe = rt.spawn([](Shared& sh) -> Task<void> {
+    sh.probe_ran.store(true);
+    co_return;
+  }(shared));
+  rt.block_on(
+      [](JoinHandle<void> h) -> Task<void> { co_await h; }(std::move(probe)));
+  EXPECT_TRUE(rt.block_on([](JoinHandle<void> h) -> Task<bool> {
+    try {
+      co_await h;
+    } catch (const TaskCancelled&) {
+      co_return true;
+    }
+    co_return false;
+  }(std::move(read_task))))
+      << "the aborted reader did not end cancelled";
+  while (!shared.busy_done.load()) std::this_thread::sleep_for(1ms);
+  EXPECT_EQ(shared.busy_thread, shared.reader_thread)
+      << "the busy task did not run on the reader's worker";
+  EXPECT_TRUE(shared.probe_ran_while_busy.load())
+      << "a worker waited for the aborted read's cancellation";
+  EXPECT_EQ(rt.metrics().io_in_flight, 0u);
+}
+
 TEST_P(TcpTest, ShutdownWithAReadPendingCancelsIt) {
   const size_t fds_before = OpenFds();
   {
