@@ -65,7 +65,8 @@ def run_one(args, name, kind, env_extra, concurrency, payload, requests):
         out = subprocess.run(
             [args.loadgen, f"--target={addr}", f"--requests={requests}",
              f"--concurrency={concurrency}", f"--payload_bytes={payload}",
-             f"--server_pid={proc.pid}", "--workers=2"],
+             f"--server_pid={proc.pid}", "--workers=2"]
+            + (["--connection_close"] if args.connection_close else []),
             capture_output=True, text=True, timeout=600)
         m = re.search(r"^result (.*)$", out.stdout, re.M)
         if not m:
@@ -123,6 +124,9 @@ def main():
                    "the grid, for example 16:1024:4000,96:204800:2000")
     p.add_argument("--rounds", type=int, default=1,
                    help="repetitions of the grid; tables show medians")
+    p.add_argument("--connection-close", action="store_true",
+                   help="every request on a new connection (the server "
+                   "closes it after the response): accept and close too")
     args = p.parse_args()
 
     servers = SERVERS
@@ -163,8 +167,9 @@ def main():
     rows = median_rows(raw)
 
     os.makedirs(args.out, exist_ok=True)
-    path = os.path.join(args.out, "frontend_scaling.csv" if args.full
-                        else "frontend_scaling_quick.csv")
+    path = os.path.join(args.out, "frontend_scaling" +
+                        ("" if args.full else "_quick") +
+                        ("_close" if args.connection_close else "") + ".csv")
     fields = ["table", "server", "requests", "concurrency", "payload_bytes",
               "rps", "p50_ms", "p99_ms", "errors", "idle_kb", "rss_peak_kb",
               "hwm_kb", "rss_end_kb", "after_idle_kb"]

@@ -11,6 +11,9 @@
 #       --servers tidepool-glibc,tidepool-glibc-epoll --rounds 3
 #                                          chosen configurations and servers
 #                                          (tokio always), medians of rounds
+#   ... --connection-close                 every request on a new connection
+#                                          (Connection: close): accepting and
+#                                          closing are measured too
 #
 # Environment: BAZEL (default bazel), CARGO_TARGET_DIR, OUT_DIR (default
 # docs/results).

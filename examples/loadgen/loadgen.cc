@@ -1,9 +1,10 @@
 // loadgen: a load generator for the frontend's POST /v1/generate (issue 7),
 // on tidepool. C tasks each keep one connection alive and send requests back
-// to back until N requests have been sent in total; every response is parsed
-// (status line, headers, chunked framing) and, with --verify, its body is
-// compared with what examples/frontend's Generate() computes locally for
-// the same request body. While it runs it samples the server's VmRSS from
+// to back until N requests have been sent in total (with
+// --connection_close, each request on a new connection); every response is
+// parsed (status line, headers, chunked framing) and, with --verify, its body
+// is compared with what examples/frontend's Generate() computes locally for the
+// same request body. While it runs it samples the server's VmRSS from
 // /proc/<pid>/status every 100 ms and reports progress once a second on
 // stderr; at the end it prints one "result ..." line on stdout:
 //
@@ -62,6 +63,10 @@ ABSL_FLAG(uint64_t, requests, 10000, "Requests to send in total.");
 ABSL_FLAG(uint64_t, concurrency, 16,
           "Keep-alive connections, each a task sending its requests back to "
           "back.");
+ABSL_FLAG(bool, connection_close, false,
+          "Ask the server to close the connection after each response "
+          "(Connection: close), so that every request opens a new one: "
+          "measures accepting and closing connections as well.");
 ABSL_FLAG(uint64_t, payload_bytes, 1024,
           "Size of each request's JSON body {\"prompt\": \"...\"} in bytes "
           "(at least 14).");
@@ -467,7 +472,8 @@ int Main() {
       return 2;
     }
     Request r;
-    r.wire = MakeRequest(target_text, p->body);
+    r.wire = MakeRequest(target_text, p->body,
+                         absl::GetFlag(FLAGS_connection_close));
     if (load.verify) {
       absl::StatusOr<std::string> expected = frontend::Generate(p->body);
       if (!expected.ok()) {

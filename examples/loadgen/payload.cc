@@ -145,8 +145,10 @@ absl::StatusOr<Payload> MakePayload(size_t body_bytes, uint64_t seed) {
   return p;
 }
 
-std::string MakeRequest(absl::string_view host, absl::string_view body) {
+std::string MakeRequest(absl::string_view host, absl::string_view body,
+                        bool close) {
   return absl::StrCat("POST /v1/generate HTTP/1.1\r\nHost: ", host,
+                      close ? "\r\nConnection: close" : "",
                       "\r\nContent-Type: application/json\r\nContent-Length: ",
                       body.size(), "\r\n\r\n", body);
 }

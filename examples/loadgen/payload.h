@@ -42,8 +42,10 @@ absl::StatusOr<Payload> MakePayload(size_t body_bytes, uint64_t seed);
 std::string JsonEscape(absl::string_view text);
 
 // The whole HTTP/1.1 request: request line, Host, Content-Type,
-// Content-Length, and the body.
-std::string MakeRequest(absl::string_view host, absl::string_view body);
+// Content-Length, and the body; with `close`, a "Connection: close" header
+// after Host, so that the server ends the connection after its response.
+std::string MakeRequest(absl::string_view host, absl::string_view body,
+                        bool close = false);
 
 }  // namespace tidepool::loadgen
 

@@ -59,6 +59,9 @@ TEST(PayloadTest, Request) {
   EXPECT_EQ(MakeRequest("h:1", "{}"),
             "POST /v1/generate HTTP/1.1\r\nHost: h:1\r\n"
             "Content-Type: application/json\r\nContent-Length: 2\r\n\r\n{}");
+  EXPECT_EQ(MakeRequest("h:1", "{}", /*close=*/true),
+            "POST /v1/generate HTTP/1.1\r\nHost: h:1\r\nConnection: close\r\n"
+            "Content-Type: application/json\r\nContent-Length: 2\r\n\r\n{}");
 }
 
 // The response the frontend sends for `body`, built from the same pieces.
