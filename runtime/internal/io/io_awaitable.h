@@ -23,8 +23,9 @@ namespace tidepool::internal {
 // that finds it aborted asks the driver to end the op and leaves the task
 // until the op's completion wakes it (Scheduler::CancelClaimed), so no
 // thread waits for the kernel. Destroying the awaitable with the op still
-// in the driver otherwise (timeout() or select() withdrawing a branch,
-// shutdown) cancels it and waits for the driver to let go of the buffer.
+// in the driver otherwise (a task awaiting timeout() or select() destroyed
+// with its branches, shutdown) cancels it and waits for the driver to let
+// go of the buffer.
 // Movable until awaited, so it can be handed to timeout() or select().
 //
 // A deadline (set_deadline, before the await) ends the op with -ETIMEDOUT
