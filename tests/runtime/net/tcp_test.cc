@@ -621,6 +621,52 @@ TEST_P(TcpTest, AbortingAReadOnABusyWorkersRingBlocksNoOtherWorker) {
   EXPECT_EQ(rt.metrics().io_in_flight, 0u);
 }
 
+// A write blocked on a peer that does not read, aborted: the task ends
+// cancelled, nothing stays in flight, and the stream's write side is free
+// again for the next writer, whose bytes follow the aborted write's
+// whole-sent part.
+TEST_P(TcpTest, AbortMidWriteFreesTheWriteSide) {
+  Runtime rt = MakeRuntime();
+  auto root = []() -> Task<std::string> {
+    absl::StatusOr<Connected> pair = co_await ConnectedPair();
+    if (!pair.ok()) co_return pair.status().ToString();
+    auto sent = std::make_shared<std::atomic<bool>>(false);
+    // Far more than the socket buffers hold: the write waits in the driver.
+    JoinHandle<void> writer =
+        spawn([](TcpStream& s,
+                 std::shared_ptr<std::atomic<bool>> sent) -> Task<void> {
+          std::string big(32 << 20, 'x');
+          (void)co_await s.write_all(big);
+          sent->store(true);
+        }(pair->client, sent));
+    co_await sleep(20ms);
+    writer.abort();
+    bool cancelled = false;
+    try {
+      co_await writer;
+    } catch (const TaskCancelled&) {
+      cancelled = true;
+    }
+    if (!cancelled || sent->load()) co_return "the writer was not cancelled";
+    // The reader drains what the aborted write got out; the next writer
+    // then gets the side and its marker arrives.
+    JoinHandle<absl::StatusOr<std::string>> reader =
+        spawn(ReadToEnd(pair->server));
+    absl::Status w = co_await pair->client.write_all("END");
+    if (!w.ok()) co_return "next write: " + w.ToString();
+    (void)pair->client.shutdown();
+    absl::StatusOr<std::string> got = co_await reader;
+    if (!got.ok()) co_return got.status().ToString();
+    if (!got->ends_with("END")) co_return "the marker did not arrive";
+    if (got->find_first_not_of('x') != got->size() - 3) {
+      co_return "the stream carries other bytes";
+    }
+    co_return "ok";
+  };
+  EXPECT_EQ(rt.block_on(root()), "ok");
+  EXPECT_EQ(rt.metrics().io_in_flight, 0u);
+}
+
 TEST_P(TcpTest, ShutdownWithAReadPendingCancelsIt) {
   const size_t fds_before = OpenFds();
   {
