@@ -48,7 +48,10 @@ void TaskHeader::CancelHere() {
       case TaskState::CancelClaim::kDone:
         return;
       case TaskState::CancelClaim::kBusy:
-        // The poll ends at the task's next suspension point.
+        // The poll ends at the task's next suspension point. A worker
+        // serves its own I/O meanwhile: the poller may be waiting for this
+        // worker's ring (a cancellation handed over to it).
+        if (Scheduler* own = CurrentScheduler()) own->io().Poll();
         std::this_thread::yield();
         break;
     }

@@ -4,6 +4,12 @@
 
 namespace tidepool::internal {
 
+void IoAwaitable::RecordInTask(TaskHeader* task) {
+  // The canceller asks the task's own runtime's driver to end the op; a
+  // socket made by another runtime keeps the destructor's Cancel().
+  if (driver_ == &task->scheduler()->io()) task->set_in_flight_op(&op_);
+}
+
 void IoAwaitable::ArmDeadline() {
   Scheduler* scheduler = CurrentScheduler();
   // SuspendCurrentTask succeeded, so this is a worker of a runtime.

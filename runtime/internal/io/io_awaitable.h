@@ -86,9 +86,7 @@ class IoAwaitable {
   bool await_suspend(std::coroutine_handle<> awaiting) {
     TaskHeader* task = SuspendCurrentTask(awaiting);
     if (!driver_->Start(&op_, task)) return false;
-    // A cancellation of the task finds the op here and waits for its
-    // completion instead of for the kernel (Scheduler::CancelClaimed).
-    task->set_in_flight_op(&op_);
+    RecordInTask(task);
     // The task is running until this returns, so the op's completion can
     // only mark it notified: nothing resumes it before the timer is filed.
     if (deadline_) ArmDeadline();
@@ -113,6 +111,9 @@ class IoAwaitable {
   IoDriver* driver() const { return driver_; }
 
  private:
+  // After Start(): a cancellation of `task` finds the op there and waits
+  // for its completion instead of for the kernel (Scheduler::CancelClaimed).
+  void RecordInTask(TaskHeader* task);
   // Files the deadline's timer with the runtime of the calling worker.
   void ArmDeadline();
   // Unfiles it, waiting out its action if it is firing. Idempotent.

@@ -272,7 +272,8 @@ class IoDriver : public IoWaiter {
   // Any thread, for an op that was started and is still alive: asks for it
   // to end with -ECANCELED unless it completes first, and returns at once;
   // its completion wakes its task as usual. Nothing happens to an op that
-  // is already done. For deadlines (IoAwaitable::set_deadline).
+  // is already done. For deadlines (IoAwaitable::set_deadline) and for
+  // aborted tasks (Scheduler::CancelClaimed).
   virtual void RequestCancel(IoOp* op) = 0;
   // The op's owner, before the op's memory may be reused (after its
   // completion): returns once no cancellation request naming it is left

@@ -187,6 +187,14 @@ class WorkerRing final : public IoWaiter {
   void PostCancel(IoOp* op) {
     {
       MutexLock lock(&inbox_mu_);
+      // Queued once at most: the settling of the first entry lets the
+      // poster free the op, so a second entry's settling would write to
+      // freed memory. A deadline and an abort may both ask. relaxed: every
+      // post of an op goes to the ring it was started on, under this mutex.
+      if (op->forwarded_cancel.load(std::memory_order_relaxed) ==
+          IoOp::kCancelPosted) {
+        return;
+      }
       // relaxed: read by the poster itself, and by the owner under
       // inbox_mu_; the release that ends it is in SettleLocked().
       op->forwarded_cancel.store(IoOp::kCancelPosted,

@@ -778,6 +778,51 @@ TEST_P(TcpTest, OperationsOnAClosedStreamFail) {
 
 TIDEPOOL_INSTANTIATE_FOR_DRIVERS(TcpTest);
 
+// A socket made by one runtime and read by a task of another (epoll
+// allows it; a ring per worker refuses it): aborting the reader ends the
+// read through the socket's own driver, and no driver's count of
+// operations in flight is left off.
+void AbortAReaderOnAnotherRuntime(const char* socket_io, const char* task_io) {
+  auto make = [](const char* io) {
+    auto rt =
+        Builder().worker_threads(2).io_driver(*ParseIoDriverKind(io)).build();
+    EXPECT_TRUE(rt.ok()) << rt.status();
+    return *std::move(rt);
+  };
+  Runtime owner = make(socket_io);
+  Runtime other = make(task_io);
+  absl::StatusOr<Connected> pair = owner.block_on(ConnectedPair());
+  ASSERT_TRUE(pair.ok()) << pair.status();
+  std::atomic<bool> reading{false};
+  JoinHandle<void> reader =
+      other.spawn([](TcpStream& s, std::atomic<bool>& reading) -> Task<void> {
+        char buf[16];
+        reading.store(true);
+        (void)co_await s.read(buf);  // the peer stays quiet
+      }(pair->server, reading));
+  while (!reading.load()) std::this_thread::sleep_for(1ms);
+  std::this_thread::sleep_for(20ms);
+  reader.abort();
+  EXPECT_TRUE(other.block_on([](JoinHandle<void> h) -> Task<bool> {
+    try {
+      co_await h;
+    } catch (const TaskCancelled&) {
+      co_return true;
+    }
+    co_return false;
+  }(std::move(reader))));
+  EXPECT_EQ(owner.metrics().io_in_flight, 0u);
+  EXPECT_EQ(other.metrics().io_in_flight, 0u);
+}
+
+TEST(TcpAcrossRuntimes, AbortingAReaderOnAnotherEpollRuntimeEndsTheRead) {
+  AbortAReaderOnAnotherRuntime("epoll", "epoll");
+}
+
+TEST(TcpAcrossRuntimes, AbortingAReaderOnARingRuntimeEndsTheRead) {
+  AbortAReaderOnAnotherRuntime("epoll", "uring");
+}
+
 TEST(IoDriverConfig, BadNamesAreRejectedWithTheAcceptedValues) {
   absl::StatusOr<IoDriverKind> kind = ParseIoDriverKind("kqueue");
   ASSERT_FALSE(kind.ok());
