@@ -1,6 +1,7 @@
 #include "runtime/builder.h"
 
 #include <cctype>
+#include <cerrno>
 #include <cstdlib>
 #include <memory>
 #include <thread>
@@ -291,6 +292,13 @@ absl::StatusOr<Runtime> Builder::build() const {
   if (auto s = alloc::Configure(config.allocator); !s.ok()) return s;
   auto scheduler =
       std::make_shared<internal::Scheduler>(config, *std::move(io));
+  // absl builds its table of errno messages (behind absl::ErrnoToStatus)
+  // on first use, behind a function-local static whose guard check is
+  // compiled into Debian's libabsl, which is not built for ThreadSanitizer:
+  // two workers' first socket errors at once would look like a race to it.
+  // Built here, before the workers start, it is ordered before them; it
+  // also spares the first error on a worker the table's cost.
+  (void)absl::ErrnoToStatus(EINVAL, "");
   {
     // Workers inherit this mask: see signal_mask.h.
     internal::ScopedBlockListenableSignals block;
