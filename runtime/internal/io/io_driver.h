@@ -149,6 +149,9 @@ struct IoOp {
   // the task's frame touches it; the awaitable then calls Forget() before
   // the op's memory goes. In the padding after `forwarded_cancel`.
   bool cancel_requested = false;
+  // With a ring per worker: the ring a cancellation was handed to, set
+  // with kCancelPosted, so that Forget() can take it back. In the padding.
+  uint16_t cancel_ring = 0;
 };
 // Every I/O awaitable, so every connection's coroutine frame, carries one:
 // a field for a new kind of op must fit in storage the others leave unused.
@@ -276,10 +279,11 @@ class IoDriver : public IoWaiter {
   // aborted tasks (Scheduler::CancelClaimed).
   virtual void RequestCancel(IoOp* op) = 0;
   // The op's owner, before the op's memory may be reused (after its
-  // completion): returns once no cancellation request naming it is left
-  // with the driver. Only a RequestCancel() handed to another thread's ring
-  // leaves one (op->forwarded_cancel says so); that ring's thread submits
-  // it soon, since handing it over woke that thread.
+  // completion, or before a Cancel() of it): returns once no cancellation
+  // request naming it is left with the driver. Only a RequestCancel()
+  // handed to another thread's ring leaves one (op->forwarded_cancel says
+  // so); Forget takes it back if that ring's thread has not submitted it
+  // yet, so it waits at most for that ring's inbox lock.
   virtual void Forget(IoOp* /*op*/) {}
 
   // Called by a worker after each task poll; submits the operations that

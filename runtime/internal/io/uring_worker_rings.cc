@@ -5,6 +5,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <cerrno>
@@ -43,6 +44,9 @@ bool WaitsForInput(const IoOp& op) {
 // hand it cancellations through the inbox, and wake it with the eventfd.
 class WorkerRing final : public IoWaiter {
  public:
+  // `index`: this ring's place in its driver's list (IoOp::cancel_ring).
+  explicit WorkerRing(uint16_t index) : index_(index) {}
+
   // Any thread (the building one): the ring starts disabled, and becomes
   // the worker's when that thread enables it (Attach).
   absl::Status Init(unsigned flags) {
@@ -195,6 +199,9 @@ class WorkerRing final : public IoWaiter {
           IoOp::kCancelPosted) {
         return;
       }
+      // Read by the op's owner in Forget(), after this post (its own, or a
+      // deadline's that its timer wait ordered).
+      op->cancel_ring = index_;
       // relaxed: read by the poster itself, and by the owner under
       // inbox_mu_; the release that ends it is in SettleLocked().
       op->forwarded_cancel.store(IoOp::kCancelPosted,
@@ -211,6 +218,21 @@ class WorkerRing final : public IoWaiter {
       }
     }
     Unpark();
+  }
+
+  // The op's owner (Forget): takes back a cancellation of `op` posted here
+  // that this ring's thread has not submitted yet. The op is done, or about
+  // to be cancelled again by the caller, so the request is not needed; the
+  // owner then need not wait for this thread's next poll or wait.
+  void Withdraw(IoOp* op) {
+    MutexLock lock(&inbox_mu_);
+    // relaxed: posting and settling happen under inbox_mu_ too.
+    if (op->forwarded_cancel.load(std::memory_order_relaxed) !=
+        IoOp::kCancelPosted) {
+      return;
+    }
+    ops_.erase(std::find(ops_.begin(), ops_.end(), op));
+    op->forwarded_cancel.store(IoOp::kCancelHandled, std::memory_order_relaxed);
   }
 
   // Any other thread: hands the ring a cancellation of everything in
@@ -356,6 +378,7 @@ class WorkerRing final : public IoWaiter {
   bool pending_starts_ = false;
   std::atomic<size_t> in_flight_{0};
 
+  const uint16_t index_;
   Mutex inbox_mu_;
   std::vector<IoOp*> ops_ ABSL_GUARDED_BY(inbox_mu_);
   std::vector<IoSource*> fds_ ABSL_GUARDED_BY(inbox_mu_);
@@ -377,7 +400,7 @@ class WorkerRings final : public IoDriver {
     file_ops_ = UringFileOpsSupported();
     rings_.reserve(workers);
     for (size_t i = 0; i < workers; ++i) {
-      rings_.push_back(std::make_unique<WorkerRing>());
+      rings_.push_back(std::make_unique<WorkerRing>(rings_.size()));
       if (absl::Status s = rings_.back()->Init(flags); !s.ok()) return s;
     }
     return absl::OkStatus();
@@ -494,10 +517,11 @@ class WorkerRings final : public IoDriver {
   void Forget(IoOp* op) override {
     // acquire: pairs with the release in WorkerRing::SettleLocked(); after
     // it the ring never names the op again.
-    while (op->forwarded_cancel.load(std::memory_order_acquire) ==
-           IoOp::kCancelPosted) {
-      Pause();
+    if (op->forwarded_cancel.load(std::memory_order_acquire) !=
+        IoOp::kCancelPosted) {
+      return;
     }
+    rings_[op->cancel_ring]->Withdraw(op);
   }
 
   void Flush(bool more_local_work) override {
