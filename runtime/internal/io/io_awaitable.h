@@ -65,7 +65,8 @@ class IoAwaitable {
       driver_->Cancel(&op_);
     }
     // A cancellation asked for by the worker that found the task cancelled
-    // may still wait with another thread's ring, naming this op.
+    // may still sit in another thread's ring's inbox, naming this op:
+    // Forget() takes it back.
     if (op_.cancel_requested) driver_->Forget(&op_);
     if (op_.source != nullptr) op_.source->Unref();
   }

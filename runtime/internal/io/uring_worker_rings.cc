@@ -193,9 +193,13 @@ class WorkerRing final : public IoWaiter {
       MutexLock lock(&inbox_mu_);
       // Queued once at most: the settling of the first entry lets the
       // poster free the op, so a second entry's settling would write to
-      // freed memory. A deadline and an abort may both ask. relaxed: every
-      // post of an op goes to the ring it was started on, under this mutex.
-      if (op->forwarded_cancel.load(std::memory_order_relaxed) ==
+      // freed memory. A deadline and an abort may both ask. A post usually
+      // comes to the op's own ring, under this mutex; one racing the op's
+      // completion may find the side moved to another ring and come here
+      // while an earlier one waits there. acquire: pairs with the release
+      // in SettleLocked() of that other ring, so its cancel_ring write
+      // comes before ours.
+      if (op->forwarded_cancel.load(std::memory_order_acquire) ==
           IoOp::kCancelPosted) {
         return;
       }
@@ -231,7 +235,11 @@ class WorkerRing final : public IoWaiter {
         IoOp::kCancelPosted) {
       return;
     }
-    ops_.erase(std::find(ops_.begin(), ops_.end(), op));
+    // Posted and not settled: the op is in the list (PostCancel marks it
+    // posted only with the push).
+    if (auto it = std::find(ops_.begin(), ops_.end(), op); it != ops_.end()) {
+      ops_.erase(it);
+    }
     op->forwarded_cancel.store(IoOp::kCancelHandled, std::memory_order_relaxed);
   }
 
