@@ -138,9 +138,9 @@ struct IoOp {
   std::atomic<bool> done{false};
   // With a ring per worker, a cancellation of this op that another thread
   // handed to the op's ring (kCancelPosted) until that ring's thread has
-  // submitted it (kCancelHandled); the op must outlive the request, as the
-  // ring names the op by its address (IoDriver::Forget). In the padding
-  // after `done`.
+  // submitted it or IoDriver::Forget took it back (kCancelHandled); the op
+  // must outlive the request, as the ring names the op by its address. In
+  // the padding after `done`.
   enum : uint8_t { kNoCancel, kCancelPosted, kCancelHandled };
   std::atomic<uint8_t> forwarded_cancel{kNoCancel};
   // The task was cancelled while the op was in the driver, and the worker
@@ -149,9 +149,10 @@ struct IoOp {
   // the task's frame touches it; the awaitable then calls Forget() before
   // the op's memory goes. In the padding after `forwarded_cancel`.
   bool cancel_requested = false;
-  // With a ring per worker: the ring a cancellation was handed to, set
-  // with kCancelPosted, so that Forget() can take it back. In the padding.
-  uint16_t cancel_ring = 0;
+  // With a ring per worker: the index of the ring the op was started on,
+  // where its cancellations go and Forget() takes them back. Set by
+  // Start() before the op is shared. In the padding.
+  uint16_t ring = 0;
 };
 // Every I/O awaitable, so every connection's coroutine frame, carries one:
 // a field for a new kind of op must fit in storage the others leave unused.

@@ -107,9 +107,8 @@ class UringDriver final : public IoDriver {
     }
     // acquire: claims the side; pairs with the release in ReapLocked()
     // that frees it after the previous op on this side completed.
-    if (static_cast<UringSource*>(op->source)
-            ->side(*op)
-            .exchange(true, std::memory_order_acquire)) {
+    if (!static_cast<UringSource*>(op->source)
+             ->ClaimSide(*op, /*ring_index=*/0, std::memory_order_acquire)) {
       op->result = -EBUSY;
       // relaxed: as above.
       op->done.store(true, std::memory_order_relaxed);

@@ -167,7 +167,7 @@ TaskHeader* UringComplete(IoOp* op, int32_t res) {
   }
   // release: frees the side for the next op; pairs with the acquire
   // exchange that claims it when an op starts.
-  source->side(*op).store(false, std::memory_order_release);
+  source->side(*op).store(0, std::memory_order_release);
   TaskHeader* waker = std::exchange(op->waker, nullptr);
   // release: the result before done; the owner may free the op as soon as
   // it sees done, so it is not touched after this store. Pairs with the

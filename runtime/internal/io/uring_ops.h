@@ -26,16 +26,14 @@ inline constexpr uint64_t kUringCancelTag = 2;
 // a socket takes one op at a time here too.
 struct UringSource : IoSource {
   using IoSource::IoSource;
-  // acquire on claim, release on completion: one op's use of the socket
-  // happens before the next op's.
-  std::atomic<bool> reading{false};
-  std::atomic<bool> writing{false};
-  // With a ring per worker: the ring of the op in flight on each side.
-  // Written by the starting worker before its SQE goes out, read by a
-  // thread closing the socket; relaxed, as a stale value only sends a
-  // cancellation (which names the descriptor) to a ring with nothing of it.
-  std::atomic<uint16_t> read_ring{0};
-  std::atomic<uint16_t> write_ring{0};
+  // Each side: 0 while free, else 1 + the index of the ring the op holding
+  // it went to (always 1 with the shared ring), so that a thread closing
+  // the socket reads the holder's ring in the same load that finds the
+  // side held. Claimed by a compare-and-swap from 0 (a start that finds the
+  // side held changes nothing), freed by a release store of 0 on
+  // completion: one op's use of the socket happens before the next op's.
+  std::atomic<uint16_t> reading{0};
+  std::atomic<uint16_t> writing{0};
   // The last receive tried at once found nothing, and no receive through
   // the ring has since hinted that more is waiting: the next receive goes
   // straight to the ring, saving a recv() that would likely fail (a
@@ -43,8 +41,18 @@ struct UringSource : IoSource {
   // when a ring receive fills its buffer or a readable() finds data.
   // relaxed: a hint; any value is correct, only the syscall count differs.
   std::atomic<bool> recv_waits{false};
-  std::atomic<bool>& side(const IoOp& op) {
+  std::atomic<uint16_t>& side(const IoOp& op) {
     return ReadsSide(op) ? reading : writing;
+  }
+  // Claims `op`'s side for an op going to ring `ring_index`; false if
+  // another op holds it. `order` is the claim's ordering (see the drivers),
+  // on failure too: a start refused as busy happens after the start that
+  // holds the side, so what the refused task does next (close the socket)
+  // is ordered after that op's start.
+  bool ClaimSide(const IoOp& op, uint16_t ring_index, std::memory_order order) {
+    uint16_t free = 0;
+    return side(op).compare_exchange_strong(
+        free, static_cast<uint16_t>(ring_index + 1), order, order);
   }
 };
 

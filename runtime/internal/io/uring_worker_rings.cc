@@ -44,8 +44,7 @@ bool WaitsForInput(const IoOp& op) {
 // hand it cancellations through the inbox, and wake it with the eventfd.
 class WorkerRing final : public IoWaiter {
  public:
-  // `index`: this ring's place in its driver's list (IoOp::cancel_ring).
-  explicit WorkerRing(uint16_t index) : index_(index) {}
+  WorkerRing() = default;
 
   // Any thread (the building one): the ring starts disabled, and becomes
   // the worker's when that thread enables it (Attach).
@@ -193,19 +192,13 @@ class WorkerRing final : public IoWaiter {
       MutexLock lock(&inbox_mu_);
       // Queued once at most: the settling of the first entry lets the
       // poster free the op, so a second entry's settling would write to
-      // freed memory. A deadline and an abort may both ask. A post usually
-      // comes to the op's own ring, under this mutex; one racing the op's
-      // completion may find the side moved to another ring and come here
-      // while an earlier one waits there. acquire: pairs with the release
-      // in SettleLocked() of that other ring, so its cancel_ring write
-      // comes before ours.
-      if (op->forwarded_cancel.load(std::memory_order_acquire) ==
+      // freed memory. A deadline and an abort may both ask. relaxed: every
+      // post of an op comes to the ring it was started on (IoOp::ring),
+      // under this mutex.
+      if (op->forwarded_cancel.load(std::memory_order_relaxed) ==
           IoOp::kCancelPosted) {
         return;
       }
-      // Read by the op's owner in Forget(), after this post (its own, or a
-      // deadline's that its timer wait ordered).
-      op->cancel_ring = index_;
       // relaxed: read by the poster itself, and by the owner under
       // inbox_mu_; the release that ends it is in SettleLocked().
       op->forwarded_cancel.store(IoOp::kCancelPosted,
@@ -230,16 +223,22 @@ class WorkerRing final : public IoWaiter {
   // owner then need not wait for this thread's next poll or wait.
   void Withdraw(IoOp* op) {
     MutexLock lock(&inbox_mu_);
-    // relaxed: posting and settling happen under inbox_mu_ too.
+    // relaxed: every post and settling of the op happens here, under
+    // inbox_mu_ too.
     if (op->forwarded_cancel.load(std::memory_order_relaxed) !=
         IoOp::kCancelPosted) {
       return;
     }
-    // Posted and not settled: the op is in the list (PostCancel marks it
-    // posted only with the push).
-    if (auto it = std::find(ops_.begin(), ops_.end(), op); it != ops_.end()) {
-      ops_.erase(it);
+    // Posted and not settled: PostCancel marks an op posted only with the
+    // push, so it is in the list.
+    auto it = std::find(ops_.begin(), ops_.end(), op);
+    if (it == ops_.end()) {
+      std::fprintf(stderr,
+                   "tidepool: a posted cancellation is missing from "
+                   "its ring's inbox\n");
+      std::abort();
     }
+    ops_.erase(it);
     op->forwarded_cancel.store(IoOp::kCancelHandled, std::memory_order_relaxed);
   }
 
@@ -386,7 +385,6 @@ class WorkerRing final : public IoWaiter {
   bool pending_starts_ = false;
   std::atomic<size_t> in_flight_{0};
 
-  const uint16_t index_;
   Mutex inbox_mu_;
   std::vector<IoOp*> ops_ ABSL_GUARDED_BY(inbox_mu_);
   std::vector<IoSource*> fds_ ABSL_GUARDED_BY(inbox_mu_);
@@ -408,7 +406,7 @@ class WorkerRings final : public IoDriver {
     file_ops_ = UringFileOpsSupported();
     rings_.reserve(workers);
     for (size_t i = 0; i < workers; ++i) {
-      rings_.push_back(std::make_unique<WorkerRing>(rings_.size()));
+      rings_.push_back(std::make_unique<WorkerRing>());
       if (absl::Status s = rings_.back()->Init(flags); !s.ok()) return s;
     }
     return absl::OkStatus();
@@ -449,8 +447,8 @@ class WorkerRings final : public IoDriver {
     // that start sees the close and fails, or this sees its side claimed
     // (store buffering).
     source->closed.store(true, std::memory_order_seq_cst);
-    CancelSide(source, source->reading, source->read_ring);
-    CancelSide(source, source->writing, source->write_ring);
+    CancelSide(source, source->reading);
+    CancelSide(source, source->writing);
     source->Unref();
   }
 
@@ -466,22 +464,17 @@ class WorkerRings final : public IoDriver {
       return false;
     }
     auto* source = static_cast<UringSource*>(op->source);
-    const bool reads = ReadsSide(*op);
-    std::atomic<bool>& side = reads ? source->reading : source->writing;
-    // relaxed: published by the seq_cst claim below.
-    (reads ? source->read_ring : source->write_ring)
-        .store(tls_ring_index, std::memory_order_relaxed);
     // seq_cst: claims the side (pairs with the release in UringComplete
     // that freed it) and orders the close re-check after it (pairs with
-    // Deregister).
-    if (side.exchange(true, std::memory_order_seq_cst)) {
+    // Deregister). The side names this ring for a closing thread.
+    if (!source->ClaimSide(*op, tls_ring_index, std::memory_order_seq_cst)) {
       op->result = -EBUSY;
       // relaxed: the op was never handed over; its owner reads it.
       op->done.store(true, std::memory_order_relaxed);
       return false;
     }
     if (source->closed.load(std::memory_order_seq_cst)) {
-      side.store(false, std::memory_order_release);
+      source->side(*op).store(0, std::memory_order_release);
       op->result = -EBADF;
       // relaxed: as above.
       op->done.store(true, std::memory_order_relaxed);
@@ -490,6 +483,7 @@ class WorkerRings final : public IoDriver {
     task->Ref();
     op->waker = task;
     op->started = true;
+    op->ring = tls_ring_index;
     // release: the hand-over of the op to the reaping (owner) thread, for
     // sanitizers; pairs with the acquire in UringComplete.
     op->done.store(false, std::memory_order_release);
@@ -529,7 +523,7 @@ class WorkerRings final : public IoDriver {
         IoOp::kCancelPosted) {
       return;
     }
-    rings_[op->cancel_ring]->Withdraw(op);
+    RingOf(*op)->Withdraw(op);
   }
 
   void Flush(bool more_local_work) override {
@@ -555,22 +549,15 @@ class WorkerRings final : public IoDriver {
   // The calling thread is one of this runtime's workers.
   bool Mine() const { return tls_owner == this; }
 
-  WorkerRing* RingOf(const IoOp& op) {
-    auto* source = static_cast<UringSource*>(op.source);
-    // relaxed: written by the starting worker before its claim, which the
-    // caller's acquire of done (or the op's own thread) has seen.
-    const uint16_t i = (ReadsSide(op) ? source->read_ring : source->write_ring)
-                           .load(std::memory_order_relaxed);
-    return rings_[i].get();
-  }
+  // The ring `op` was started on (IoOp::ring, written by Start before the
+  // op was shared: a canceller reads it after what handed it the op).
+  WorkerRing* RingOf(const IoOp& op) { return rings_[op.ring].get(); }
 
-  void CancelSide(UringSource* source, const std::atomic<bool>& side,
-                  const std::atomic<uint16_t>& ring_index) {
-    // seq_cst: see Deregister().
-    if (!side.load(std::memory_order_seq_cst)) return;
-    // relaxed: published by the claim the load above saw.
-    WorkerRing* ring = rings_[ring_index.load(std::memory_order_relaxed)].get();
-    ring->PostCancelFd(source);
+  void CancelSide(UringSource* source, const std::atomic<uint16_t>& side) {
+    // seq_cst: see Deregister(). The value names the holder's ring.
+    const uint16_t held = side.load(std::memory_order_seq_cst);
+    if (held == 0) return;
+    rings_[held - 1]->PostCancelFd(source);
   }
 
   // While waiting for another ring: serve this worker's own ring, whose

@@ -642,6 +642,80 @@ TEST_P(TcpTest, AbortingAReadOnABusyWorkersRingBlocksNoOtherWorker) {
   EXPECT_EQ(rt.metrics().io_in_flight, 0u);
 }
 
+// A read refused as busy (another read holds the side) must not redirect
+// the first read's cancellations: its deadline, or closing the stream,
+// still ends it. The first read's op is on worker A's ring while A is busy
+// for 100 ms, so the refused read runs on worker B; with a ring per
+// worker, a cancellation sent to B's ring would find nothing there and
+// the first read would wait for data that never comes.
+enum class EndBy { kDeadline, kClose };
+std::string FirstReadAfterARefusedOne(Runtime& rt, EndBy end_by) {
+  absl::StatusOr<Connected> pair = rt.block_on(ConnectedPair());
+  if (!pair.ok()) return pair.status().ToString();
+  struct Shared {
+    std::atomic<bool> reading{false};
+    std::atomic<bool> busy_done{false};
+  } shared;
+  auto busy = [](Shared& sh) -> Task<void> {
+    const auto until = std::chrono::steady_clock::now() + 100ms;
+    while (std::chrono::steady_clock::now() < until) {
+    }
+    sh.busy_done.store(true);
+    co_return;
+  };
+  auto first = [](TcpStream& s, Shared& sh, auto busy,
+                  EndBy end_by) -> Task<absl::Status> {
+    // Runs on this worker next, so the refused read goes to the other.
+    spawn(busy(sh)).detach();
+    sh.reading.store(true);
+    char buf[16];
+    if (end_by == EndBy::kDeadline) {
+      absl::StatusOr<absl::StatusOr<size_t>> r =
+          co_await timeout(150ms, s.read(buf));
+      co_return r.ok() ? r->status() : r.status();
+    }
+    co_return (co_await s.read(buf)).status();
+  };
+  JoinHandle<absl::Status> first_read =
+      rt.spawn(first(pair->server, shared, busy, end_by));
+  while (!shared.reading.load()) std::this_thread::sleep_for(1ms);
+  absl::Status refused = rt.block_on([](TcpStream& s) -> Task<absl::Status> {
+    char buf[4];
+    co_return (co_await s.read(buf)).status();
+  }(pair->server));
+  if (refused.code() != absl::StatusCode::kFailedPrecondition) {
+    return "the second read was not refused: " + refused.ToString();
+  }
+  if (end_by == EndBy::kClose) {
+    rt.block_on([](TcpStream& s) -> Task<void> {
+      s.close();
+      co_return;
+    }(pair->server));
+  }
+  // Bounded: a misdirected cancellation would leave the read waiting, and
+  // this wait then ends "not done after 3000 ms".
+  absl::Status ended =
+      rt.block_on([](JoinHandle<absl::Status> h) -> Task<absl::Status> {
+        co_return co_await timeout(3s, std::move(h));
+      }(std::move(first_read)));
+  while (!shared.busy_done.load()) std::this_thread::sleep_for(1ms);
+  return ended.ToString();
+}
+
+TEST_P(TcpTest, AReadRefusedAsBusyLeavesTheFirstReadsDeadlineWorking) {
+  Runtime rt = MakeRuntime(/*workers=*/2);
+  const std::string got = FirstReadAfterARefusedOne(rt, EndBy::kDeadline);
+  EXPECT_NE(got.find("not done after 150 ms"), std::string::npos) << got;
+  EXPECT_EQ(rt.metrics().io_in_flight, 0u);
+}
+
+TEST_P(TcpTest, AReadRefusedAsBusyLeavesClosingTheStreamWorking) {
+  Runtime rt = MakeRuntime(/*workers=*/2);
+  const std::string got = FirstReadAfterARefusedOne(rt, EndBy::kClose);
+  EXPECT_NE(got.find("canceled"), std::string::npos) << got;
+  EXPECT_EQ(rt.metrics().io_in_flight, 0u);
+}
+
 // A write blocked on a peer that does not read, aborted: the task ends
 // cancelled, nothing stays in flight, and the stream's write side is free
 // again for the next writer, whose bytes follow the aborted write's
