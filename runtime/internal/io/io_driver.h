@@ -39,7 +39,7 @@ class TaskHeader;
 // missing feature).
 // Per-descriptor driver state, made by IoDriver::Register; it owns the
 // descriptor. epoll keeps the operations waiting for readiness here;
-// io_uring the one-op-per-side flags. Reference-counted: the socket holds
+// io_uring the one-op-per-side words. Reference-counted: the socket holds
 // one and each awaitable holds one, because an operation can outlive its
 // socket (a task aborted while a timeout() branch still reads is destroyed,
 // socket and all, before that branch is). The descriptor is closed with the
@@ -60,8 +60,10 @@ struct IoSource {
   // False for a descriptor the caller keeps (AsyncFd): releasing the source
   // leaves it open.
   const bool owns_fd;
-  // Set by Deregister; operations started afterwards fail with EBADF.
-  // release/acquire: a closed socket is seen closed by any later start.
+  // Set by Deregister; operations started afterwards fail with EBADF. Each
+  // driver states the ordering its start and close meet with (epoll and
+  // the shared ring: release/acquire and a lock; a ring per worker: a
+  // seq_cst handshake with the side's claim).
   std::atomic<bool> closed{false};
 
  protected:

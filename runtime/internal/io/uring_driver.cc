@@ -105,11 +105,21 @@ class UringDriver final : public IoDriver {
       op->done.store(true, std::memory_order_relaxed);
       return false;
     }
-    // acquire: claims the side; pairs with the release in ReapLocked()
-    // that frees it after the previous op on this side completed.
-    if (!static_cast<UringSource*>(op->source)
-             ->ClaimSide(*op, /*ring_index=*/0, std::memory_order_acquire)) {
+    auto* source = static_cast<UringSource*>(op->source);
+    if (!source->ClaimSide(*op, /*ring_index=*/0)) {
       op->result = -EBUSY;
+      // relaxed: as above.
+      op->done.store(true, std::memory_order_relaxed);
+      return false;
+    }
+    MutexLock lock(&sq_mu_);
+    // Again under sq_mu_, which Deregister queues its cancellation under
+    // after storing `closed`: either this sees the close, or the op's SQE
+    // goes in before that cancellation, which then finds it. relaxed: the
+    // mutex orders the two.
+    if (source->closed.load(std::memory_order_relaxed)) {
+      source->side(*op).store(0, std::memory_order_release);
+      op->result = -EBADF;
       // relaxed: as above.
       op->done.store(true, std::memory_order_relaxed);
       return false;
@@ -119,7 +129,6 @@ class UringDriver final : public IoDriver {
     op->started = true;
     // relaxed: a count for in_flight(), a statistic and a polling hint.
     in_flight_.fetch_add(1, std::memory_order_relaxed);
-    MutexLock lock(&sq_mu_);
     UringPrepare(GetSqe(), op);
     // release, paired with the acquire in ReapLocked(): the kernel orders
     // submission before completion, but sanitizers cannot see that, so the

@@ -165,8 +165,8 @@ TaskHeader* UringComplete(IoOp* op, int32_t res) {
     // relaxed: see recv_waits.
     source->recv_waits.store(false, std::memory_order_relaxed);
   }
-  // release: frees the side for the next op; pairs with the acquire
-  // exchange that claims it when an op starts.
+  // release: frees the side for the next op; pairs with the
+  // compare-and-swap that claims it when an op starts (ClaimSide).
   source->side(*op).store(0, std::memory_order_release);
   TaskHeader* waker = std::exchange(op->waker, nullptr);
   // release: the result before done; the owner may free the op as soon as

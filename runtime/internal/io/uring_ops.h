@@ -44,15 +44,19 @@ struct UringSource : IoSource {
   std::atomic<uint16_t>& side(const IoOp& op) {
     return ReadsSide(op) ? reading : writing;
   }
-  // Claims `op`'s side for an op going to ring `ring_index`; false if
-  // another op holds it. `order` is the claim's ordering (see the drivers),
-  // on failure too: a start refused as busy happens after the start that
-  // holds the side, so what the refused task does next (close the socket)
-  // is ordered after that op's start.
-  bool ClaimSide(const IoOp& op, uint16_t ring_index, std::memory_order order) {
+  // Claims `op`'s side for an op going to ring `ring_index` (0 with the
+  // shared ring); false if another op holds it. seq_cst, on success and
+  // failure: the claim takes the previous op's use of the socket (pairs
+  // with the release that freed the side), is one half of the close
+  // handshake with a ring per worker (Deregister), and a start refused as
+  // busy happens after the holder's claim, so what the refused task does
+  // next (closing the socket) is ordered after what the holder did before
+  // it (reading the socket's fields).
+  bool ClaimSide(const IoOp& op, uint16_t ring_index) {
     uint16_t free = 0;
     return side(op).compare_exchange_strong(
-        free, static_cast<uint16_t>(ring_index + 1), order, order);
+        free, static_cast<uint16_t>(ring_index + 1), std::memory_order_seq_cst,
+        std::memory_order_seq_cst);
   }
 };
 

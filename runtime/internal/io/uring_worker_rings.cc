@@ -190,7 +190,7 @@ class WorkerRing final : public IoWaiter {
   void PostCancel(IoOp* op) {
     {
       MutexLock lock(&inbox_mu_);
-      // Queued once at most: the settling of the first entry lets the
+      // Queued once at a time: the settling of the first entry lets the
       // poster free the op, so a second entry's settling would write to
       // freed memory. A deadline and an abort may both ask. relaxed: every
       // post of an op comes to the ring it was started on (IoOp::ring),
@@ -443,8 +443,8 @@ class WorkerRings final : public IoDriver {
 
   void Deregister(IoSource* io) override {
     auto* source = static_cast<UringSource*>(io);
-    // seq_cst, with the claim's exchange and re-check in Start(): either
-    // that start sees the close and fails, or this sees its side claimed
+    // seq_cst, with the claim's compare-and-swap and re-check in Start():
+    // either that start sees the close and fails, or this sees its side claimed
     // (store buffering).
     source->closed.store(true, std::memory_order_seq_cst);
     CancelSide(source, source->reading);
@@ -467,7 +467,7 @@ class WorkerRings final : public IoDriver {
     // seq_cst: claims the side (pairs with the release in UringComplete
     // that freed it) and orders the close re-check after it (pairs with
     // Deregister). The side names this ring for a closing thread.
-    if (!source->ClaimSide(*op, tls_ring_index, std::memory_order_seq_cst)) {
+    if (!source->ClaimSide(*op, tls_ring_index)) {
       op->result = -EBUSY;
       // relaxed: the op was never handed over; its owner reads it.
       op->done.store(true, std::memory_order_relaxed);
