@@ -24,8 +24,8 @@ void IoAwaitable::DisarmDeadlineSlow() noexcept {
   std::exchange(timers_, nullptr)->CancelOrWait(&deadline_entry_);
   // The action has ended; if it ran, its cancellation may still sit in
   // another thread's ring's inbox, naming this op: Forget() takes it back.
-  // relaxed:
-  // CancelOrWait's acquire ordered the action's store before this load.
+  // relaxed: CancelOrWait's acquire ordered the action's store before this
+  // load.
   if (timed_out_.load(std::memory_order_relaxed)) driver_->Forget(&op_);
 }
 

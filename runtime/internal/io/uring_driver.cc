@@ -77,8 +77,9 @@ class UringDriver final : public IoDriver {
     return new UringSource(fd, /*owns_fd=*/false);
   }
   void Deregister(IoSource* source) override {
-    // release: pairs with the acquire load in Start(); an op started after
-    // the close sees it and fails with EBADF.
+    // Before the cancellation below, under sq_mu_: a Start() that takes
+    // sq_mu_ after it sees the close and fails with EBADF. release: pairs
+    // with the acquire in UringTryNow, which takes no lock.
     source->closed.store(true, std::memory_order_release);
     {
       // Ends whatever is still in flight on it (a task awaiting a read of a
@@ -98,25 +99,18 @@ class UringDriver final : public IoDriver {
   bool TryNow(IoOp* op) override { return UringTryNow(op); }
 
   bool Start(IoOp* op, TaskHeader* task) override {
-    // acquire: pairs with the release in Deregister().
-    if (op->source->closed.load(std::memory_order_acquire)) {
-      op->result = -EBADF;
+    auto* source = static_cast<UringSource*>(op->source);
+    if (!source->ClaimSide(*op, /*ring_index=*/0)) {
+      op->result = -EBUSY;
       // relaxed: the op was never handed over; its owner reads it.
       op->done.store(true, std::memory_order_relaxed);
       return false;
     }
-    auto* source = static_cast<UringSource*>(op->source);
-    if (!source->ClaimSide(*op, /*ring_index=*/0)) {
-      op->result = -EBUSY;
-      // relaxed: as above.
-      op->done.store(true, std::memory_order_relaxed);
-      return false;
-    }
     MutexLock lock(&sq_mu_);
-    // Again under sq_mu_, which Deregister queues its cancellation under
-    // after storing `closed`: either this sees the close, or the op's SQE
-    // goes in before that cancellation, which then finds it. relaxed: the
-    // mutex orders the two.
+    // Under sq_mu_, which Deregister queues its cancellation under after
+    // storing `closed`: either this sees the close, or the op's SQE goes in
+    // before that cancellation, which then finds it. relaxed: the mutex
+    // orders the two.
     if (source->closed.load(std::memory_order_relaxed)) {
       source->side(*op).store(0, std::memory_order_release);
       op->result = -EBADF;

@@ -44,8 +44,6 @@ bool WaitsForInput(const IoOp& op) {
 // hand it cancellations through the inbox, and wake it with the eventfd.
 class WorkerRing final : public IoWaiter {
  public:
-  WorkerRing() = default;
-
   // Any thread (the building one): the ring starts disabled, and becomes
   // the worker's when that thread enables it (Attach).
   absl::Status Init(unsigned flags) {
@@ -444,8 +442,8 @@ class WorkerRings final : public IoDriver {
   void Deregister(IoSource* io) override {
     auto* source = static_cast<UringSource*>(io);
     // seq_cst, with the claim's compare-and-swap and re-check in Start():
-    // either that start sees the close and fails, or this sees its side claimed
-    // (store buffering).
+    // either that start sees the close and fails, or this sees its side
+    // claimed (store buffering).
     source->closed.store(true, std::memory_order_seq_cst);
     CancelSide(source, source->reading);
     CancelSide(source, source->writing);
