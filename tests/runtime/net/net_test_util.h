@@ -42,6 +42,16 @@ inline Task<void> AbortAndWait(JoinHandle<void>& h) {
   }
 }
 
+// Awaits the task behind `h`; whether it ended cancelled (TaskCancelled).
+inline Task<bool> EndedCancelled(JoinHandle<void>& h) {
+  try {
+    co_await h;
+  } catch (const TaskCancelled&) {
+    co_return true;
+  }
+  co_return false;
+}
+
 // A name no other test (or run) of this process uses: "<tag>-<pid>-<n>".
 inline std::string UniqueName(std::string_view tag) {
   static std::atomic<int> counter{0};

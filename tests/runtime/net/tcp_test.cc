@@ -27,6 +27,7 @@ namespace tidepool {
 namespace {
 
 using ::tidepool::testing::AbortAndWait;
+using ::tidepool::testing::EndedCancelled;
 using ::tidepool::testing::OpenFds;
 
 using namespace std::chrono_literals;
@@ -605,14 +606,7 @@ BusyRingAbort AbortAReadBehindABusyWorker(Runtime& rt) {
   }(shared));
   rt.block_on(
       [](JoinHandle<void> h) -> Task<void> { co_await h; }(std::move(probe)));
-  out.cancelled = rt.block_on([](JoinHandle<void> h) -> Task<bool> {
-    try {
-      co_await h;
-    } catch (const TaskCancelled&) {
-      co_return true;
-    }
-    co_return false;
-  }(std::move(read_task)));
+  out.cancelled = rt.block_on(EndedCancelled(read_task));
   while (!shared.busy_done.load()) std::this_thread::sleep_for(1ms);
   out.placed = shared.busy_thread == shared.reader_thread;
   out.probe_ran_while_busy = shared.probe_ran_while_busy.load();
@@ -736,12 +730,7 @@ TEST_P(TcpTest, AbortMidWriteFreesTheWriteSide) {
         }(pair->client, sent));
     co_await sleep(20ms);
     writer.abort();
-    bool cancelled = false;
-    try {
-      co_await writer;
-    } catch (const TaskCancelled&) {
-      cancelled = true;
-    }
+    const bool cancelled = co_await EndedCancelled(writer);
     if (!cancelled || sent->load()) co_return "the writer was not cancelled";
     // The reader drains what the aborted write got out; the next writer
     // then gets the side and its marker arrives.
@@ -898,14 +887,7 @@ void AbortAReaderOnAnotherRuntime(const char* socket_io, const char* task_io) {
   while (!reading.load()) std::this_thread::sleep_for(1ms);
   std::this_thread::sleep_for(20ms);
   reader.abort();
-  EXPECT_TRUE(other.block_on([](JoinHandle<void> h) -> Task<bool> {
-    try {
-      co_await h;
-    } catch (const TaskCancelled&) {
-      co_return true;
-    }
-    co_return false;
-  }(std::move(reader))));
+  EXPECT_TRUE(other.block_on(EndedCancelled(reader)));
   EXPECT_EQ(owner.metrics().io_in_flight, 0u);
   EXPECT_EQ(other.metrics().io_in_flight, 0u);
 }
