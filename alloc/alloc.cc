@@ -120,18 +120,39 @@ int64_t InUseBytes() {
   return impl != nullptr ? impl->InUseBytes() : -1;
 }
 
-int64_t ResidentBytes() {
-  // Raw read: no stdio buffer, so it can run on any thread at any time.
+namespace {
+
+// Resident pages of the process from /proc/self/statm: all of them, and
+// those not backed by a file (resident - shared). Raw read: no stdio
+// buffer, so it can run on any thread at any time. False if unreadable.
+bool ReadStatm(int64_t* resident, int64_t* anonymous) {
   const int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return -1;
+  if (fd < 0) return false;
   char buf[128];
   const ssize_t n = read(fd, buf, sizeof buf - 1);
   close(fd);
-  if (n <= 0) return -1;
+  if (n <= 0) return false;
   buf[n] = '\0';
-  long long size = 0, resident = 0;
-  if (std::sscanf(buf, "%lld %lld", &size, &resident) != 2) return -1;
-  return resident * sysconf(_SC_PAGESIZE);
+  long long size = 0, pages = 0, shared = 0;
+  if (std::sscanf(buf, "%lld %lld %lld", &size, &pages, &shared) != 3) {
+    return false;
+  }
+  const int64_t page = sysconf(_SC_PAGESIZE);
+  *resident = pages * page;
+  *anonymous = (pages - shared) * page;
+  return true;
+}
+
+}  // namespace
+
+int64_t ResidentBytes() {
+  int64_t resident, anonymous;
+  return ReadStatm(&resident, &anonymous) ? resident : -1;
+}
+
+int64_t AnonymousResidentBytes() {
+  int64_t resident, anonymous;
+  return ReadStatm(&resident, &anonymous) ? anonymous : -1;
 }
 
 TrimResult trim() {

@@ -81,15 +81,21 @@ Stats stats();
 //             tens of microseconds, growing with the free chunks.
 //   jemalloc  stats.allocated after an epoch refresh, which merges every
 //             arena's counters: tens of microseconds.
-//   mimalloc  committed bytes (mi_process_info), as release builds count
-//             nothing finer: includes the free space mimalloc keeps
-//             committed, so it overstates what is in use. It also reads
-//             the process's resource usage: a system call or two.
+//   mimalloc  AnonymousResidentBytes(): release builds count nothing
+//             finer, and mimalloc's committed count includes segments
+//             committed whole but never touched (tens of MB at idle).
+//             Counts every anonymous page (thread stacks too), and free
+//             pages mimalloc keeps until its decommit delay expires. One
+//             read of /proc/self/statm: a few microseconds.
 // Any thread.
 int64_t InUseBytes();
 
-// The process's VmRSS in bytes, from /proc/self/statm.
+// The process's VmRSS in bytes, from /proc/self/statm; -1 if unreadable.
 int64_t ResidentBytes();
+
+// The part of it not backed by a file (statm's resident - shared: RssAnon
+// plus shared memory): the heap, stacks and other anonymous mappings.
+int64_t AnonymousResidentBytes();
 
 }  // namespace tidepool::alloc
 

@@ -11,6 +11,7 @@
 #include <mutex>
 
 #include "absl/strings/str_cat.h"
+#include "alloc/alloc.h"
 #include "alloc/internal/backend_impl.h"
 #include "alloc/internal/malloc_ops.h"
 #include "alloc/internal/mimalloc_api.h"
@@ -120,13 +121,8 @@ class MimallocBackend final : public BackendImpl {
     if (ok_) CollectWithoutDelay();
   }
 
-  int64_t InUseBytes() override {
-    if (!ok_) return -1;
-    size_t elapsed, user, sys, rss, peak_rss, commit, peak_commit, faults;
-    api_.process_info(&elapsed, &user, &sys, &rss, &peak_rss, &commit,
-                      &peak_commit, &faults);
-    return static_cast<int64_t>(commit);
-  }
+  // alloc.h says why not mi_process_info's committed bytes.
+  int64_t InUseBytes() override { return ok_ ? AnonymousResidentBytes() : -1; }
 
   void FillStats(Stats* s) override {
     if (!ok_) return;

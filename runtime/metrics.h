@@ -73,6 +73,15 @@ struct MemoryBudgetMetrics {
   uint64_t wait_ns = 0;
   uint64_t samples = 0;  // in-use samples taken
   uint64_t trims = 0;    // allocator trims made under pressure
+  // Permits of tidepool::budget_permit(): held now, the most that may be
+  // held before new ones wait, and waiting now; granted in all, and of
+  // those the ones that had to wait, with their total wait in nanoseconds.
+  size_t permits_held = 0;
+  size_t permit_limit = 0;
+  size_t permits_waiting = 0;
+  uint64_t permits_granted = 0;
+  uint64_t permits_waited = 0;
+  uint64_t permit_wait_ns = 0;
 };
 
 // The blocking pool. "alive" counts threads able to take work.

@@ -301,6 +301,22 @@ std::string PrometheusText(const RuntimeMetrics& m, const alloc::Stats& a) {
              "Time blocking calls spent waiting for the memory budget.");
     w.Sample("tidepool_blocking_admission_wait_seconds_total",
              static_cast<double>(mb.wait_ns) / 1e9);
+    w.Gauge("tidepool_budget_permits_held",
+            "Permits of the memory budget (budget_permit) held now.",
+            mb.permits_held);
+    w.Gauge("tidepool_budget_permit_limit",
+            "Permits that may be held before new ones wait.", mb.permit_limit);
+    w.Gauge("tidepool_budget_permit_queue_depth",
+            "Tasks waiting for a permit of the memory budget.",
+            mb.permits_waiting);
+    w.Counter("tidepool_budget_permits_granted_total",
+              "Permits of the memory budget granted.", mb.permits_granted);
+    w.Counter("tidepool_budget_permit_waits_total",
+              "Permits granted after their task waited.", mb.permits_waited);
+    w.Family("tidepool_budget_permit_wait_seconds_total", "counter",
+             "Time tasks spent waiting for permits of the memory budget.");
+    w.Sample("tidepool_budget_permit_wait_seconds_total",
+             static_cast<double>(mb.permit_wait_ns) / 1e9);
   }
 
   w.Info("tidepool_io_driver_info", "The I/O driver in use.", "driver",

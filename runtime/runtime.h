@@ -2,13 +2,13 @@
 #define TIDEPOOL_RUNTIME_RUNTIME_H_
 
 // Everything a program on tidepool needs, in one include: Runtime and
-// Builder, Task, JoinHandle, spawn, spawn_blocking, TaskBuilder (named
-// tasks), task hooks and slow-poll reports, yield_now, the timers
-// (sleep, timeout, interval), TCP, UDP and Unix sockets, AsyncFd (readiness
-// of a caller's descriptor), lookup_host, buffered stream I/O
-// (runtime/io_util/), files (runtime/fs/), signals, the synchronization
-// primitives and channels (runtime/sync/), and the Prometheus exporter
-// (runtime/prometheus.h). Each header it includes documents what it
+// Builder, Task, JoinHandle, spawn, spawn_blocking, the memory budget's
+// permits (budget_permit), TaskBuilder (named tasks), task hooks and slow-poll
+// reports, yield_now, the timers (sleep, timeout, interval), TCP, UDP and Unix
+// sockets, AsyncFd (readiness of a caller's descriptor), lookup_host, buffered
+// stream I/O (runtime/io_util/), files (runtime/fs/), signals, the
+// synchronization primitives and channels (runtime/sync/), and the Prometheus
+// exporter (runtime/prometheus.h). Each header it includes documents what it
 // declares; a file that needs one part may include just that header.
 //
 //   tidepool::Task<int> Answer() { co_return 42; }
@@ -18,6 +18,7 @@
 //     return rt->block_on(Answer()) == 42 ? 0 : 1;
 //   }
 
+#include "runtime/budget_permit.h"
 #include "runtime/builder.h"
 #include "runtime/fs/file.h"
 #include "runtime/fs/fs.h"

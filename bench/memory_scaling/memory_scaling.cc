@@ -159,6 +159,10 @@ tidepool::Task<void> RequestLoop(Load* load) {
                                        std::string(recycle % 48, 'h'));
       recycle = (recycle + 1) % kMetadataStrings;
     }
+    // Under a memory budget the request waits here, before its body takes
+    // memory, while memory is over the budget; without one this completes
+    // at once.
+    tidepool::BudgetPermit permit = co_await tidepool::budget_permit();
     std::string body = MakeBody(r, load->payload);
     // The body stays in this frame while the call runs, so the blocking
     // thread only reads it and the worker is the one that frees it.
@@ -270,7 +274,8 @@ int RunChild(uint64_t requests, size_t payload, size_t concurrency,
       "req_per_s=%.1f threads_after_load=%zu threads_spawned=%llu "
       "threads_after_idle=%zu allocated=%lld arena=%lld free_held=%lld "
       "releasable=%lld admission_waits=%llu admission_wait_ms=%.1f "
-      "budget_samples=%llu budget_trims=%llu wrong=%llu\n",
+      "budget_samples=%llu budget_trims=%llu permit_waits=%llu "
+      "permit_wait_ms=%.1f permit_limit=%zu wrong=%llu\n",
       AllocatorName().c_str(), absl::GetFlag(FLAGS_alloc_policy).c_str(),
       static_cast<unsigned long long>(requests), payload, concurrency, budget,
       static_cast<unsigned long long>(idle_rss_kb),
@@ -288,6 +293,9 @@ int RunChild(uint64_t requests, size_t payload, size_t concurrency,
       static_cast<double>(admission.wait_ns) / 1e6,
       static_cast<unsigned long long>(admission.samples),
       static_cast<unsigned long long>(admission.trims),
+      static_cast<unsigned long long>(admission.permits_waited),
+      static_cast<double>(admission.permit_wait_ns) / 1e6,
+      admission.permit_limit,
       static_cast<unsigned long long>(load.wrong.load()));
   return load.wrong.load() == 0 ? 0 : 1;
 }

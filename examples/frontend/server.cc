@@ -216,6 +216,10 @@ Task<void> Server::ServeConnection(TcpStream s) {
   auto parser = std::make_unique<http::RequestParser>(options_.limits);
   size_t want = kHeadReadBytes;
   bool mid_request = false;  // bytes of an unfinished request are buffered
+  // Under a memory budget (TIDEPOOL_MEMORY_BUDGET) a request's body, parse
+  // and response are taken on only with a permit, held from its head to
+  // its response; without a budget taking one costs nothing.
+  BudgetPermit permit;
   while (true) {
     switch (parser->Next()) {
       case http::ParseEvent::kNeedMore: {
@@ -258,6 +262,7 @@ Task<void> Server::ServeConnection(TcpStream s) {
         co_return;  // closed by the client, reset, or idle too long
       }
       case http::ParseEvent::kHead: {
+        permit = co_await budget_permit();
         const uint64_t body = parser->head().content_length();
         want = std::clamp<size_t>(body, kHeadReadBytes, kMaxBodyReadBytes);
         if (parser->head().expect_continue()) {
@@ -272,6 +277,7 @@ Task<void> Server::ServeConnection(TcpStream s) {
         want = kHeadReadBytes;
         const bool keep_alive = parser->head().keep_alive();
         if (!(co_await Respond(s, *parser))) co_return;
+        permit.reset();
         if (!keep_alive || draining_.load(std::memory_order_relaxed)) {
           co_await LingerClose(s, options_.linger);
           co_return;

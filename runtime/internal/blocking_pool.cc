@@ -44,6 +44,11 @@ BlockingPool::BlockingPool(const RuntimeConfig& config, Scheduler* scheduler)
                   : std::make_unique<BudgetAdmission>(
                         config.memory_budget, config.memory_in_use(),
                         static_cast<size_t>(scheduler->usable_cpus()))),
+      permits_(config.memory_budget == 0
+                   ? nullptr
+                   : std::make_unique<BudgetPermits>(
+                         config.memory_budget, budget_->Metrics().in_use,
+                         static_cast<size_t>(scheduler->usable_cpus()))),
       in_use_source_(config.memory_in_use) {}
 
 BlockingPool::Ran BlockingPool::RunOne(TaskHeader* task) {
@@ -128,6 +133,8 @@ void BlockingPool::AfterBudgetedCall() {
     SampleBudget();
     DispatchAdmitted();
   }
+  // The last waiting call may have gone, which holds permits back.
+  GrantPermits();
 }
 
 void BlockingPool::SampleBudget() {
@@ -143,6 +150,7 @@ void BlockingPool::SampleBudget() {
     took = BudgetAdmission::Clock::now() - start;
   }
   budget_->OnSample(in_use, took);
+  permits_->OnSample(in_use);
   if (budget_->UnderPressure()) {
     bool trimmed;
     {
@@ -163,6 +171,50 @@ void BlockingPool::DispatchAdmitted() {
       idler->wake.Notify();
     }
   }
+}
+
+void BlockingPool::GrantPermits() {
+  if (!permits_->HasWaiting()) return;
+  BudgetPermits::Granted granted;
+  permits_->Grant(budget_->HasWaiting(), &granted);
+  if (granted.empty()) return;
+  // As a WakeList does: a woken task may run at once on another worker and
+  // release a permit, which takes mu_.
+  MutexUnlock unlock(&mu_);
+  for (TaskHeader* task : granted) {
+    task->Wake();
+    task->Unref();
+  }
+}
+
+bool BlockingPool::AcquirePermit(PermitWaiter* w, TaskHeader* task) {
+  Idler* to_wake = nullptr;
+  {
+    MutexLock lock(&mu_);
+    if (permits_->Acquire(w, task, budget_->HasWaiting())) return true;
+    task->Ref();
+    // While tasks wait the watcher samples, so that the limit follows
+    // memory (and pressure trims run) though no call may be finishing.
+    to_wake = CallWatcher();
+  }
+  if (to_wake != nullptr) to_wake->wake.Notify();
+  return false;
+}
+
+void BlockingPool::WithdrawPermit(PermitWaiter* w) {
+  TaskHeader* drop;
+  {
+    MutexLock lock(&mu_);
+    drop = permits_->Withdraw(w);
+    GrantPermits();
+  }
+  if (drop != nullptr) drop->Unref();
+}
+
+void BlockingPool::ReleasePermit() {
+  MutexLock lock(&mu_);
+  permits_->Release();
+  GrantPermits();
 }
 
 BlockingPool::Idler* BlockingPool::CallWatcher() {
@@ -190,21 +242,23 @@ TaskHeader* BlockingPool::Watch(Idler*& to_wake) {
     std::exchange(to_wake, nullptr)->wake.Notify();
   }
   TaskHeader* task = nullptr;
-  while (task == nullptr && !shutdown_ && budget_->HasWaiting()) {
+  while (task == nullptr && !shutdown_ && AnyoneWaiting()) {
     budget_->BeginSample(BudgetAdmission::Clock::now());
     SampleBudget();
     // The first call admitted is this thread's, behind any admitted before
     // it; the rest go to other threads.
     if (TaskHeader* own = budget_->AdmitWaiting()) queue_.push_back(own);
     DispatchAdmitted();
+    GrantPermits();
     task = TakeQueued();
-    if (task == nullptr && !shutdown_ && budget_->HasWaiting()) {
+    if (task == nullptr && !shutdown_ && AnyoneWaiting()) {
       watch_cv_.WaitFor(&mu_, budget_->WatchPeriod());
     }
   }
   watching_ = false;
-  // Leaving with calls still waiting: an idle thread takes the watch over.
-  if (!shutdown_ && budget_->HasWaiting()) {
+  // Leaving with calls or permits still waiting: an idle thread takes the
+  // watch over.
+  if (!shutdown_ && AnyoneWaiting()) {
     if (Idler* idler = CallWatcher()) {
       MutexUnlock unlock(&mu_);
       idler->wake.Notify();
@@ -322,7 +376,7 @@ TaskHeader* BlockingPool::NextCall(const Ran& ran, Idler& idler,
   if (budget_ != nullptr) AfterBudgetedCall();
   TaskHeader* task = TakeQueued();
   if (task == nullptr && budget_ != nullptr && !watching_ && !shutdown_ &&
-      budget_->HasWaiting()) {
+      AnyoneWaiting()) {
     task = Watch(to_wake);
   }
   return task != nullptr ? task : WaitOrExit(idler, to_wake);
@@ -501,7 +555,10 @@ BlockingMetrics BlockingPool::Metrics() const {
   m.spawn_failures = spawn_failures_;
   m.spinning_handoffs = spinning_handoffs_;
   m.chained_handoffs = chained_handoffs_;
-  if (budget_ != nullptr) m.budget = budget_->Metrics();
+  if (budget_ != nullptr) {
+    m.budget = budget_->Metrics();
+    permits_->AddMetrics(&m.budget);
+  }
   return m;
 }
 

@@ -15,6 +15,7 @@
 
 #include "alloc/policy.h"
 #include "runtime/internal/budget_admission.h"
+#include "runtime/internal/budget_permits.h"
 #include "runtime/internal/futex.h"
 #include "runtime/internal/mutex.h"
 #include "runtime/internal/runtime_config.h"
@@ -60,8 +61,10 @@ class Scheduler;
 // while calls wait for admission, samples the allocator every
 // BudgetAdmission::kWatchPeriod and admits what the budget lets in. A spawn
 // that makes a call wait hands the watch to an idle thread when nobody
-// holds it. Without a budget this costs one predictable branch in Spawn and
-// one in NextCall.
+// holds it. The budget's permits (BudgetPermits) live here too, under the
+// same lock and samples: the watcher also runs while tasks wait for one.
+// Without a budget this costs one predictable branch in Spawn and one in
+// NextCall.
 //
 // Threads hold a shared_ptr to the pool and to the scheduler: if
 // shutdown_timeout expires with calls still running, those threads are
@@ -83,6 +86,18 @@ class BlockingPool : public std::enable_shared_from_this<BlockingPool> {
   BlockingMetrics Metrics() const;
   // Calls running or waiting for a thread. Any thread.
   size_t Busy() const;
+
+  // The memory budget's permits (tidepool::budget_permit), from the thread
+  // running `task`; only when HasBudget(). AcquirePermit: true when granted
+  // at once; false when `w` waits, holding a reference on `task`, until a
+  // grant wakes the task. WithdrawPermit: for the awaiter of a task
+  // destroyed while it waited (BudgetPermits::Withdraw). ReleasePermit: any
+  // thread.
+  bool HasBudget() const { return budget_ != nullptr; }
+  bool AcquirePermit(PermitWaiter* w, TaskHeader* task)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  void WithdrawPermit(PermitWaiter* w) ABSL_LOCKS_EXCLUDED(mu_);
+  void ReleasePermit() ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
   // One idle thread's slot. A giver unlinks it from idle_ and stores the
@@ -141,13 +156,20 @@ class BlockingPool : public std::enable_shared_from_this<BlockingPool> {
   void SampleBudget() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Dispatches every waiting call the budget now admits.
   void DispatchAdmitted() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Grants the permits BudgetPermits now allows and wakes their tasks, with
+  // mu_ released meanwhile.
+  void GrantPermits() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Calls wait for admission, or tasks for permits: the watcher's work.
+  bool AnyoneWaiting() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return budget_->HasWaiting() || permits_->HasWaiting();
+  }
   // Hands the watch to the newest idle thread, or starts a thread for it
   // when none idles, unless someone holds it or the cap is reached. Returns
   // the thread to wake after mu_ is released.
   Idler* CallWatcher() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Watches while calls wait for admission: samples every kWatchPeriod and
-  // admits. Returns a call for this thread, or nullptr once none waits (or
-  // at shutdown). Wakes `to_wake` first.
+  // Watches while calls wait for admission or tasks for permits: samples
+  // every kWatchPeriod, admits and grants. Returns a call for this thread, or
+  // nullptr once none waits (or at shutdown). Wakes `to_wake` first.
   TaskHeader* Watch(Idler*& to_wake) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Finds `task` a thread: the newest idle one (returned, to be woken after
   // mu_ is released, unless it is the spinner), or a place in waiting_, or
@@ -201,8 +223,10 @@ class BlockingPool : public std::enable_shared_from_this<BlockingPool> {
   // wake-up, as it polls `task`.
   Idler* spinner_ ABSL_GUARDED_BY(mu_) = nullptr;
   SpinBackoff spin_backoff_ ABSL_GUARDED_BY(mu_);
-  // The memory budget's admission; null without a budget.
+  // The memory budget's admission of calls and its permits; both null
+  // without a budget.
   const std::unique_ptr<BudgetAdmission> budget_ ABSL_PT_GUARDED_BY(mu_);
+  const std::unique_ptr<BudgetPermits> permits_ ABSL_PT_GUARDED_BY(mu_);
   // What the budget samples; called without mu_.
   const std::function<int64_t()> in_use_source_;
   // A thread watches for the budget, or has been handed the watch.

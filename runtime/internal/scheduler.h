@@ -121,6 +121,11 @@ class Scheduler : public std::enable_shared_from_this<Scheduler> {
     return cell;
   }
 
+  // Any thread; the pool lives as long as the scheduler.
+  const std::shared_ptr<BlockingPool>& blocking_pool() const {
+    return blocking_;
+  }
+
   // Whether Shutdown() has begun. Any thread. relaxed: a Handle's check for
   // a clear error; spawning into a runtime shutting down is refused anyway.
   bool IsShutDown() const { return shutdown_.load(std::memory_order_relaxed); }

@@ -1,6 +1,7 @@
 // Builder::memory_budget: spawn_blocking calls wait for admission while the
 // allocator's in-use bytes are over the budget, in FIFO order, and are
-// admitted as memory is released or into an empty pool; workers keep
+// admitted as memory is released or into an empty pool; tasks wait for
+// budget_permit() as the memory of permits held says; workers keep
 // running; metrics move; settings are checked. The in-use bytes come from a
 // counter the test drives (internal::ScopedInUseSourceForTesting), which is
 // also what lets these tests run under the sanitizers.
@@ -421,6 +422,228 @@ TEST(MemoryBudgetTest, StressChurnCompletesEveryCall) {
   EXPECT_EQ(m.waiting, 0u);
   EXPECT_GT(m.waited, 0u);
   EXPECT_EQ(rt.metrics().blocking.queue_depth, 0u);
+}
+
+// budget_permit(): tasks waiting for a permit.
+size_t PermitsWaiting(Runtime& rt) {
+  return rt.metrics().blocking.budget.permits_waiting;
+}
+
+TEST(BudgetPermitTest, WithoutABudgetAPermitIsEmptyAndNothingWaits) {
+  Runtime rt = Build(0);
+  auto task = [&]() -> Task<int> {
+    std::vector<BudgetPermit> permits;
+    for (int i = 0; i < 100; ++i) permits.push_back(co_await budget_permit());
+    int held = 0;
+    for (const BudgetPermit& p : permits) held += p.held() ? 1 : 0;
+    co_return held;
+  };
+  EXPECT_EQ(rt.block_on(task()), 0);
+  EXPECT_EQ(rt.metrics().blocking.budget.permits_granted, 0u);
+}
+
+TEST(BudgetPermitTest, PermitsFollowTheMemoryTheirHoldersUse) {
+  // Each holder uses half the budget: once a sample has seen a holder, one
+  // permit at a time (before it, as many as CPUs). Worker tasks go on
+  // meanwhile, and every request completes.
+  FakeMemory memory;
+  Runtime rt = Build(kBudget);
+  const size_t cpus = std::max<size_t>(internal::UsableCpus(), 1);
+  Concurrency c;
+  std::atomic<int> ticks{0};
+  std::atomic<bool> done{false};
+  auto request = [&]() -> Task<void> {
+    BudgetPermit permit = co_await budget_permit();
+    EXPECT_TRUE(permit.held());
+    c.Enter();
+    memory.Add(kBudget / 2);
+    co_await sleep(2ms);
+    memory.Add(-static_cast<int64_t>(kBudget / 2));
+    c.Leave();
+  };
+  auto ticker = [&]() -> Task<void> {
+    while (!done.load()) {
+      ticks.fetch_add(1);
+      co_await sleep(1ms);
+    }
+  };
+  constexpr int kRequests = 24;
+  auto root = [&]() -> Task<void> {
+    JoinHandle<void> tick = spawn(ticker());
+    std::vector<JoinHandle<void>> hs;
+    for (int i = 0; i < kRequests; ++i) hs.push_back(spawn(request()));
+    for (auto& h : hs) co_await h;
+    done.store(true);
+    co_await tick;
+  };
+  rt.block_on(root());
+  EXPECT_GE(c.peak.load(), 1);
+  EXPECT_LE(static_cast<size_t>(c.peak.load()), cpus);
+  // 24 requests of 2 ms one at a time: the ticker ran all along.
+  EXPECT_GE(ticks.load(), 10);
+  const MemoryBudgetMetrics m = rt.metrics().blocking.budget;
+  EXPECT_EQ(m.permits_granted, static_cast<uint64_t>(kRequests));
+  EXPECT_GE(m.permits_waited, kRequests - cpus);
+  EXPECT_EQ(m.permits_held, 0u);
+  EXPECT_EQ(m.permits_waiting, 0u);
+  EXPECT_EQ(m.permit_limit, 1u);
+  EXPECT_GT(m.permit_wait_ns, 0u);
+}
+
+// Takes a permit and holds it until `release` is set. (A coroutine's
+// parameters live in its frame; a capturing lambda's captures would not.)
+Task<void> HoldPermit(std::atomic<bool>* release) {
+  BudgetPermit permit = co_await budget_permit();
+  while (!release->load()) co_await sleep(1ms);
+}
+
+// Takes a permit, then counts itself in `got`.
+Task<void> TakePermit(std::atomic<int>* got) {
+  BudgetPermit permit = co_await budget_permit();
+  got->fetch_add(1);
+}
+
+// Holds `n` permits from tasks that give them back once `release` is set.
+std::vector<JoinHandle<void>> HoldPermits(Runtime& rt, size_t n,
+                                          std::atomic<bool>& release) {
+  std::vector<JoinHandle<void>> hs;
+  for (size_t i = 0; i < n; ++i) hs.push_back(rt.spawn(HoldPermit(&release)));
+  return hs;
+}
+
+TEST(BudgetPermitTest, ATaskAbortedWhileItWaitsLeavesTheQueue) {
+  FakeMemory memory;
+  Runtime rt = Build(kBudget);
+  const size_t cpus = std::max<size_t>(internal::UsableCpus(), 1);
+  // The first limit is the CPU count: fill it, then over the budget.
+  std::atomic<bool> release{false};
+  std::vector<JoinHandle<void>> holders = HoldPermits(rt, cpus, release);
+  ASSERT_TRUE(Eventually(
+      [&] { return rt.metrics().blocking.budget.permits_held == cpus; }));
+  memory.Set(2 * kBudget);
+  std::atomic<int> got{0};
+  JoinHandle<void> doomed = rt.spawn(TakePermit(&got));
+  ASSERT_TRUE(Eventually([&] { return PermitsWaiting(rt) == 1; }));
+  JoinHandle<void> next = rt.spawn(TakePermit(&got));
+  ASSERT_TRUE(Eventually([&] { return PermitsWaiting(rt) == 2; }));
+  doomed.abort();
+  EXPECT_TRUE(Eventually([&] { return PermitsWaiting(rt) == 1; }));
+  EXPECT_EQ(got.load(), 0);
+  memory.Set(0);
+  release.store(true);
+  auto join = [&]() -> Task<bool> {
+    for (auto& h : holders) co_await h;
+    co_await next;
+    try {
+      co_await doomed;
+    } catch (const TaskCancelled&) {
+      co_return true;
+    }
+    co_return false;
+  };
+  EXPECT_TRUE(rt.block_on(join()));
+  EXPECT_EQ(got.load(), 1);
+  const MemoryBudgetMetrics m = rt.metrics().blocking.budget;
+  EXPECT_EQ(m.permits_held, 0u);
+  EXPECT_EQ(m.permits_waiting, 0u);
+}
+
+TEST(BudgetPermitTest, APermitIsGivenBackByResetOrMoveAssignment) {
+  FakeMemory memory;
+  Runtime rt = Build(kBudget);
+  auto task = [&]() -> Task<void> {
+    BudgetPermit a = co_await budget_permit();
+    BudgetPermit b = co_await budget_permit();
+    EXPECT_EQ(rt.metrics().blocking.budget.permits_held, 2u);
+    a.reset();
+    EXPECT_FALSE(a.held());
+    EXPECT_EQ(rt.metrics().blocking.budget.permits_held, 1u);
+    a = std::move(b);  // a held nothing; b's permit moves
+    EXPECT_TRUE(a.held());
+    EXPECT_EQ(rt.metrics().blocking.budget.permits_held, 1u);
+    a = BudgetPermit();
+    EXPECT_EQ(rt.metrics().blocking.budget.permits_held, 0u);
+  };
+  rt.block_on(task());
+}
+
+TEST(BudgetPermitTest, ShutdownDestroysTasksStillWaitingForPermits) {
+  FakeMemory memory;
+  std::atomic<bool> never{false};
+  std::atomic<int> got{0};
+  {
+    Runtime rt = Build(kBudget);
+    const size_t cpus = std::max<size_t>(internal::UsableCpus(), 1);
+    std::vector<JoinHandle<void>> holders = HoldPermits(rt, cpus, never);
+    ASSERT_TRUE(Eventually(
+        [&] { return rt.metrics().blocking.budget.permits_held == cpus; }));
+    memory.Set(2 * kBudget);
+    std::vector<JoinHandle<void>> waiters;
+    for (int i = 0; i < 3; ++i) {
+      waiters.push_back(rt.spawn(TakePermit(&got)));
+    }
+    ASSERT_TRUE(Eventually([&] { return PermitsWaiting(rt) == 3; }));
+  }
+  EXPECT_EQ(got.load(), 0);
+}
+
+TEST(BudgetPermitTest, StressEveryRequestCompletes) {
+  // Requests take permits, use memory around the budget, make calls (which
+  // pass admission too), and some are aborted while they wait: every one
+  // not aborted completes and nothing is held or waits at the end.
+  FakeMemory memory;
+  Runtime rt = Build(kBudget, 2, 6);
+  const int rounds = 100 * testing::StressScale();
+  std::atomic<int> completed{0};
+  auto request = [&](uint32_t seed) -> Task<void> {
+    BudgetPermit permit = co_await budget_permit();
+    const int64_t bytes = seed % (kBudget / 3);
+    memory.Add(bytes);
+    if (seed % 3 == 0) {
+      co_await spawn_blocking([&memory, bytes] {
+        memory.Add(bytes);
+        std::this_thread::sleep_for(std::chrono::microseconds(bytes % 40));
+        memory.Add(-bytes);
+      });
+    } else if (seed % 3 == 1) {
+      co_await yield_now();
+    }
+    memory.Add(-bytes);
+    completed.fetch_add(1);
+  };
+  auto loop = [&](int id) -> Task<int> {
+    std::mt19937 rng(id);
+    int expected = 0;
+    for (int i = 0; i < rounds; ++i) {
+      JoinHandle<void> h = spawn(request(rng()));
+      if (rng() % 6 == 0) {
+        h.abort();
+        try {
+          co_await h;
+          ++expected;  // it finished before the abort
+        } catch (const TaskCancelled&) {
+        }
+      } else {
+        co_await h;
+        ++expected;
+      }
+    }
+    co_return expected;
+  };
+  auto root = [&]() -> Task<int> {
+    std::vector<JoinHandle<int>> hs;
+    for (int i = 0; i < 12; ++i) hs.push_back(spawn(loop(i)));
+    int expected = 0;
+    for (auto& h : hs) expected += co_await h;
+    co_return expected;
+  };
+  const int expected = rt.block_on(root());
+  EXPECT_EQ(completed.load(), expected);
+  EXPECT_GT(expected, 0);
+  const MemoryBudgetMetrics m = rt.metrics().blocking.budget;
+  EXPECT_EQ(m.permits_held, 0u);
+  EXPECT_EQ(m.permits_waiting, 0u);
+  EXPECT_GT(m.permits_waited, 0u);
 }
 
 TEST(MemoryBudgetSettingsTest, ParsesBytesAndBinarySuffixes) {

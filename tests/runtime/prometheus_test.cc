@@ -75,6 +75,12 @@ RuntimeMetrics Budgeted() {
   b.wait_ns = 1'500'000'000;
   b.samples = 40;
   b.trims = 1;
+  b.permits_held = 5;
+  b.permit_limit = 6;
+  b.permits_waiting = 4;
+  b.permits_granted = 70;
+  b.permits_waited = 30;
+  b.permit_wait_ns = 250'000'000;
   return m;
 }
 
@@ -161,6 +167,12 @@ constexpr const char* kWithABudget[] = {
     "tidepool_blocking_admission_queue_depth",
     "tidepool_blocking_admission_waits_total",
     "tidepool_blocking_admission_wait_seconds_total",
+    "tidepool_budget_permits_held",
+    "tidepool_budget_permit_limit",
+    "tidepool_budget_permit_queue_depth",
+    "tidepool_budget_permits_granted_total",
+    "tidepool_budget_permit_waits_total",
+    "tidepool_budget_permit_wait_seconds_total",
 };
 
 // The format's rules as this exporter follows them, on any of its texts.
@@ -263,6 +275,12 @@ TEST(PrometheusTextTest, BudgetFamiliesOnlyWithABudget) {
            "tidepool_blocking_admission_queue_depth 2\n",
            "tidepool_blocking_admission_waits_total 9\n",
            "tidepool_blocking_admission_wait_seconds_total 1.5\n",
+           "tidepool_budget_permits_held 5\n",
+           "tidepool_budget_permit_limit 6\n",
+           "tidepool_budget_permit_queue_depth 4\n",
+           "tidepool_budget_permits_granted_total 70\n",
+           "tidepool_budget_permit_waits_total 30\n",
+           "tidepool_budget_permit_wait_seconds_total 0.25\n",
        }) {
     EXPECT_NE(text.find(sample), std::string::npos) << sample;
   }
