@@ -93,8 +93,9 @@ int64_t InUseBytes();
 // The process's VmRSS in bytes, from /proc/self/statm; -1 if unreadable.
 int64_t ResidentBytes();
 
-// The part of it not backed by a file (statm's resident - shared: RssAnon
-// plus shared memory): the heap, stacks and other anonymous mappings.
+// The part of it not backed by a file or shared memory (statm's resident
+// - shared: RssAnon): the heap, stacks and other private anonymous
+// mappings.
 int64_t AnonymousResidentBytes();
 
 }  // namespace tidepool::alloc

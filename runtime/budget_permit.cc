@@ -44,11 +44,13 @@ bool BudgetPermitAwaitable::await_suspend(std::coroutine_handle<> awaiting) {
 }
 
 BudgetPermit BudgetPermitAwaitable::await_resume() {
-  suspended_ = false;
   // No budget: nothing to hold. Otherwise granted at once, or by the grant
   // that woke us (which set `granted` under the pool's lock before the
-  // wake-up).
+  // wake-up); only a grant wakes a waiter. Were the task ever resumed
+  // without one, `suspended_` stays set, so the destructor still takes the
+  // waiter out of the queue.
   if (pool_ == nullptr || !waiter_.granted) return BudgetPermit();
+  suspended_ = false;
   waiter_.granted = false;
   return BudgetPermit(std::move(pool_));
 }

@@ -17,14 +17,16 @@
 //     co_await Respond(conn, co_await tidepool::spawn_blocking(...));
 //   }  // the permit goes back here
 //
-// Permits are granted in FIFO order, never refused and never time out. The
-// number held at once follows memory: it starts at the CPU count, grows by
-// one for each permit given back while memory is under half the budget
-// (and more slowly up to 7/8 of it), holds from 7/8 on, and is cut to 7/8
-// of those held by a sample over the budget; spawn_blocking calls waiting
-// for admission go first. With no permit held the oldest waiter is granted
-// whatever the budget says, so memory held elsewhere cannot stall a server
-// for good. docs/configuration.md ("The memory budget") has the whole rule.
+// Permits are granted in FIFO order, never refused and never time out;
+// spawn_blocking calls waiting for admission go first. The number held at
+// once follows memory: it starts at the CPU count and grows by one for each
+// permit given back at the limit while memory is under half the budget
+// (more slowly up to 7/8 of it), but never past what fits 3/4 of the budget
+// at the most memory per permit that samples have seen; over the budget
+// that is fewer than are held. With no permit held the oldest waiter is
+// granted whatever the budget says, so memory held elsewhere cannot stall a
+// server for good. docs/configuration.md ("The memory budget") has the
+// whole rule.
 //
 // Without a budget, co_await budget_permit() completes at once with an
 // empty permit and costs a few loads; with one, it takes a lock shared

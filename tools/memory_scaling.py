@@ -45,7 +45,8 @@ FIELDS = [
     "vmpeak_kb", "rss_idle_kb", "load_s", "req_per_s", "threads_after_load",
     "threads_spawned", "threads_after_idle", "allocated", "arena",
     "free_held", "releasable", "admission_waits", "admission_wait_ms",
-    "budget_samples", "budget_trims", "wrong",
+    "budget_samples", "budget_trims", "permit_waits", "permit_wait_ms",
+    "permit_limit", "wrong",
 ]
 
 UNITS = {"": 0, "B": 0, "K": 10, "KiB": 10, "M": 20, "MiB": 20, "G": 30,
@@ -328,7 +329,8 @@ def budget_table(t7):
     titles = [("Allocator", ""), ("Budget", ""), ("Idle RSS", "before"),
               ("VmHWM", "(peak)"), ("Bound", "idle+1.25xB"),
               ("RSS after", "idle 2 s"), ("Throughput", "req/s"),
-              ("vs no", "budget"), ("Calls", "waited"), ("Wait", "total")]
+              ("vs no", "budget"), ("Calls", "waited"), ("Wait", "total"),
+              ("Permits", "waited"), ("Wait", "total")]
     base = {r["allocator"]: r for r in t7 if r["memory_budget"] == 0}
     out = []
     for r in t7:
@@ -340,7 +342,9 @@ def budget_table(t7):
                     mb(r["idle_rss_kb"]), mb(r["hwm_kb"]), bound,
                     mb(r["rss_idle_kb"]), f"{r['req_per_s']:.0f}",
                     f"{ratio:.2f}x", str(r["admission_waits"]),
-                    f"{r['admission_wait_ms'] / 1000:.1f} s"])
+                    f"{r['admission_wait_ms'] / 1000:.1f} s",
+                    str(r.get("permit_waits", 0)),
+                    f"{r.get('permit_wait_ms', 0) / 1000:.1f} s"])
     return box(titles, out)
 
 
@@ -570,7 +574,8 @@ def main():
         emit(scaling_table(t2, "requests", ns, "Requests"))
 
     emit(f"\n## Table 3: allocators at P=200K, C={c_max}, N={n} (median "
-         f"throughput of {rounds} alternating runs; memory from that run)\n")
+         f"throughput of {rounds} alternating runs; memory from that run; "
+         f"each request takes a budget_permit() before it fills its body)\n")
     emit(detail_table(t3, "Runtime / allocator / policy",
                       lambda r: f"{r['impl']} / "
                       f"{r['allocator'].replace('_', ' ')} / {r['policy']}"))
@@ -634,7 +639,8 @@ def main():
 def emit_budgets(emit, t7, n, rounds):
     emit(f"\n## Table 7: memory budget (Builder::memory_budget), P=200K, "
          f"C={t7[0]['concurrency']}, N={n}, default policy (median "
-         f"throughput of {rounds} alternating runs; memory from that run)\n")
+         f"throughput of {rounds} alternating runs; memory from that run; "
+         f"each request takes a budget_permit() before it fills its body)\n")
     emit(budget_table(t7))
     emit("\nBudget targets (issue 22)\n")
     for line in check_budget_targets(t7):

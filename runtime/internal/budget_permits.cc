@@ -7,7 +7,8 @@ namespace tidepool::internal {
 BudgetPermits::BudgetPermits(size_t budget, int64_t first_sample, size_t cpus)
     : budget_(budget),
       base_(static_cast<uint64_t>(std::max<int64_t>(first_sample, 0))),
-      limit_(std::max<size_t>(cpus, 1)) {}
+      limit_(std::max<size_t>(cpus, 1)),
+      in_use_(std::max<int64_t>(first_sample, 0)) {}
 
 bool BudgetPermits::Acquire(PermitWaiter* w, TaskHeader* task,
                             bool calls_waiting) {
