@@ -21,7 +21,7 @@
 // spawn_blocking calls waiting for admission go first. The number held at
 // once follows memory: it starts at the CPU count and grows by one for each
 // permit given back at the limit while memory is under half the budget
-// (more slowly up to 7/8 of it), but never past what fits 3/4 of the budget
+// (more slowly up to 7/8 of it), but never past what fits 5/8 of the budget
 // at the most memory per permit that samples have seen; over the budget
 // that is fewer than are held. With no permit held the oldest waiter is
 // granted whatever the budget says, so memory held elsewhere cannot stall a

@@ -29,6 +29,9 @@ EXTRA_SERVERS = [
      {"TIDEPOOL_ALLOCATOR": "glibc", "TIDEPOOL_IO": "epoll"}),
     ("tidepool-jemalloc-epoll", "tidepool",
      {"TIDEPOOL_ALLOCATOR": "jemalloc", "TIDEPOOL_IO": "epoll"}),
+    # Under a 24 MiB memory budget: requests take a budget permit.
+    ("tidepool-glibc-budget24m", "tidepool",
+     {"TIDEPOOL_ALLOCATOR": "glibc", "TIDEPOOL_MEMORY_BUDGET": "24M"}),
 ]
 
 

@@ -194,8 +194,9 @@ bool BlockingPool::AcquirePermit(PermitWaiter* w, TaskHeader* task) {
     if (permits_->Acquire(w, task, budget_->HasWaiting())) return true;
     task->Ref();
     // While tasks wait the watcher samples, so that the limit follows
-    // memory (and pressure trims run) though no call may be finishing.
-    to_wake = CallWatcher();
+    // memory (and pressure trims run) though no call may be finishing. No
+    // thread starts after shutdown; permits given back still grant.
+    if (!shutdown_) to_wake = CallWatcher();
   }
   if (to_wake != nullptr) to_wake->wake.Notify();
   return false;

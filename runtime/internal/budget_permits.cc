@@ -80,7 +80,7 @@ void BudgetPermits::OnSample(int64_t in_use) {
     per_permit_ = std::max(seen, per_permit_ - per_permit_ / 64);
   }
   if (per_permit_ > 0) {
-    const uint64_t room = budget_ / 4 * 3;
+    const uint64_t room = budget_ / kShareDen * kShareNum;
     cap_ =
         room > base_ ? std::max<uint64_t>((room - base_) / per_permit_, 1) : 1;
     limit_ = std::min<size_t>(limit_, cap_);

@@ -9,12 +9,14 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstring>
 #include <optional>
 #include <set>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -22,6 +24,7 @@
 #include "absl/strings/str_split.h"
 #include "examples/frontend/generate.h"
 #include "gtest/gtest.h"
+#include "runtime/internal/budget_admission.h"
 #include "runtime/runtime.h"
 #include "tests/examples/frontend/blocking_client.h"
 #include "tests/util/test_util.h"
@@ -121,10 +124,11 @@ std::string Words(size_t bytes) {
 
 class ServerTest : public ::testing::TestWithParam<std::string> {
  protected:
-  void Start(ServerOptions options = {}) {
+  void Start(ServerOptions options = {}, size_t memory_budget = 0) {
     auto rt = Builder()
                   .worker_threads(2)
                   .io_driver(*ParseIoDriverKind(GetParam()))
+                  .memory_budget(memory_budget)
                   .build();
     ASSERT_TRUE(rt.ok()) << rt.status();
     rt_.emplace(*std::move(rt));
@@ -181,6 +185,44 @@ TEST_P(ServerTest, GenerateStreamsTheTokenIdsInChunks) {
   auto expected = Generate(absl::StrCat("{\"prompt\": \"", prompt, "\"}"));
   ASSERT_TRUE(expected.ok());
   EXPECT_EQ(r->body, *expected);
+}
+
+TEST_P(ServerTest, UnderAMemoryBudgetEachRequestTakesAPermit) {
+  // Memory far over the budget all along: requests are taken on one
+  // permit at a time (none held always gets one), and every one, on every
+  // connection, is answered.
+  internal::ScopedInUseSourceForTesting over([] { return int64_t{1} << 40; });
+  Start({}, 1 << 20);
+  constexpr int kClients = 4, kRequests = 5;
+  std::vector<std::thread> clients;
+  std::atomic<int> answered{0};
+  for (int i = 0; i < kClients; ++i) {
+    clients.emplace_back([&, i] {
+      Client c(port_);
+      for (int j = 0; j < kRequests; ++j) {
+        const std::string prompt = absl::StrCat("client ", i, " request ", j);
+        if (!c.Send(GenerateRequest(prompt))) return;
+        auto r = c.Read();
+        if (r && r->status == 200 &&
+            r->body ==
+                *Generate(absl::StrCat("{\"prompt\": \"", prompt, "\"}"))) {
+          answered.fetch_add(1);
+        }
+      }
+    });
+  }
+  for (std::thread& t : clients) t.join();
+  EXPECT_EQ(answered.load(), kClients * kRequests);
+  // A permit goes back just after its response is out.
+  const auto deadline = Clock::now() + 5s;
+  while (rt_->metrics().blocking.budget.permits_held > 0 &&
+         Clock::now() < deadline) {
+    std::this_thread::sleep_for(1ms);
+  }
+  const MemoryBudgetMetrics m = rt_->metrics().blocking.budget;
+  EXPECT_EQ(m.permits_granted, static_cast<uint64_t>(kClients * kRequests));
+  EXPECT_EQ(m.permits_held, 0u);
+  EXPECT_EQ(m.permits_waiting, 0u);
 }
 
 TEST_P(ServerTest, PipelinedRequestsAreAnsweredInOrder) {
