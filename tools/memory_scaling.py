@@ -574,8 +574,7 @@ def main():
         emit(scaling_table(t2, "requests", ns, "Requests"))
 
     emit(f"\n## Table 3: allocators at P=200K, C={c_max}, N={n} (median "
-         f"throughput of {rounds} alternating runs; memory from that run; "
-         f"each request takes a budget_permit() before it fills its body)\n")
+         f"throughput of {rounds} alternating runs; memory from that run)\n")
     emit(detail_table(t3, "Runtime / allocator / policy",
                       lambda r: f"{r['impl']} / "
                       f"{r['allocator'].replace('_', ' ')} / {r['policy']}"))
