@@ -77,7 +77,7 @@ void BudgetPermits::OnSample(int64_t in_use) {
   const uint64_t bytes = static_cast<uint64_t>(in_use);
   if (held_ > 0) {
     const uint64_t seen = (bytes > base_ ? bytes - base_ : 0) / held_;
-    per_permit_ = std::max(seen, per_permit_ - per_permit_ / 16);
+    per_permit_ = std::max(seen, per_permit_ - per_permit_ / 32);
   }
   if (per_permit_ > 0) {
     const uint64_t room = budget_ / kShareDen * kShareNum;

@@ -43,7 +43,7 @@ struct PermitWaiter : Waiter {
 //
 // Each sample taken while permits are held also estimates what one permit
 // accounts for: the most seen of (in-use - the in-use before any permit) /
-// permits held, decaying by 1/16 a sample so that a lighter load is
+// permits held, decaying by 1/32 a sample so that a lighter load is
 // followed. The limit never exceeds what fits 5/8 of the budget at that
 // estimate, and a sample that lowers the cap lowers the limit at once: over
 // the budget that is below the permits held, so none is granted until
@@ -109,7 +109,7 @@ class BudgetPermits {
   size_t credit_ = 0;
   int64_t in_use_ = 0;
   // The bytes one held permit accounts for: the most seen per permit above
-  // base_, decaying by 1/16 a sample so that a lighter load is followed.
+  // base_, decaying by 1/32 a sample so that a lighter load is followed.
   uint64_t per_permit_ = 0;
   // The most permits that fit kShareNum/kShareDen of the budget at
   // per_permit_ each; the
