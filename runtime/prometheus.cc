@@ -87,6 +87,12 @@ class Writer {
     Family(name, "counter", help);
     Sample(name, value);
   }
+  // A counter of time kept in nanoseconds, exported in seconds.
+  void SecondsCounter(absl::string_view name, absl::string_view help,
+                      uint64_t ns) {
+    Family(name, "counter", help);
+    Sample(name, static_cast<double>(ns) / 1e9);
+  }
   // An allocator figure, left out when the backend does not report it (-1).
   void KnownGauge(absl::string_view name, absl::string_view help,
                   int64_t value) {
@@ -297,10 +303,9 @@ std::string PrometheusText(const RuntimeMetrics& m, const alloc::Stats& a) {
             mb.waiting);
     w.Counter("tidepool_blocking_admission_waits_total",
               "Blocking calls that waited for the memory budget.", mb.waited);
-    w.Family("tidepool_blocking_admission_wait_seconds_total", "counter",
-             "Time blocking calls spent waiting for the memory budget.");
-    w.Sample("tidepool_blocking_admission_wait_seconds_total",
-             static_cast<double>(mb.wait_ns) / 1e9);
+    w.SecondsCounter("tidepool_blocking_admission_wait_seconds_total",
+                     "Time blocking calls spent waiting for the memory budget.",
+                     mb.wait_ns);
     w.Gauge("tidepool_budget_permits_held",
             "Permits of the memory budget (budget_permit) held now.",
             mb.permits_held);
@@ -313,10 +318,10 @@ std::string PrometheusText(const RuntimeMetrics& m, const alloc::Stats& a) {
               "Permits of the memory budget granted.", mb.permits_granted);
     w.Counter("tidepool_budget_permit_waits_total",
               "Permits granted after their task waited.", mb.permits_waited);
-    w.Family("tidepool_budget_permit_wait_seconds_total", "counter",
-             "Time tasks spent waiting for permits of the memory budget.");
-    w.Sample("tidepool_budget_permit_wait_seconds_total",
-             static_cast<double>(mb.permit_wait_ns) / 1e9);
+    w.SecondsCounter(
+        "tidepool_budget_permit_wait_seconds_total",
+        "Time tasks spent waiting for permits of the memory budget.",
+        mb.permit_wait_ns);
   }
 
   w.Info("tidepool_io_driver_info", "The I/O driver in use.", "driver",

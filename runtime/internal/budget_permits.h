@@ -56,10 +56,10 @@ class BudgetPermits {
  public:
   using Clock = std::chrono::steady_clock;
   // The share of the budget that the permits' estimated memory may fill.
-  // The rest is for what the allocator keeps free but resident: jemalloc's
-  // dirty pages until its decay time, glibc's free chunks between trims.
-  // With 3/4, jemalloc's peak passed idle + 1.25 x budget at 16 MiB (26.7
-  // to 27.9 MB against 26.0); 5/8 met it at the same throughput.
+  // The rest, with the quarter over the budget that the peak may reach,
+  // is for what the allocator keeps free but resident and does not count:
+  // jemalloc's dirty pages until its decay time, glibc's free chunks
+  // between trims (docs/architecture.md, "The memory budget").
   static constexpr uint64_t kShareNum = 5;
   static constexpr uint64_t kShareDen = 8;
   // Tasks granted by one call of Grant(), each carrying the reference its
@@ -71,8 +71,8 @@ class BudgetPermits {
   BudgetPermits(size_t budget, int64_t first_sample, size_t cpus);
 
   // A task asks for a permit. True: granted, held until Release(). False:
-  // `w` waits, in FIFO order, holding a reference on `task`, until Grant()
-  // hands it out or Withdraw() takes it back.
+  // `w` waits for `task`, in FIFO order, until Grant() hands it out or
+  // Withdraw() takes it back; the caller gives it a reference on `task`.
   bool Acquire(PermitWaiter* w, TaskHeader* task, bool calls_waiting);
   // A held permit is given back.
   void Release();

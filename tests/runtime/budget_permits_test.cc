@@ -25,6 +25,14 @@ class Tasks {
   alignas(8) uint64_t slots_[16];
 };
 
+// Takes permits for tasks [from, to), each of which must be granted at once.
+void AcquireAtOnce(BudgetPermits& p, PermitWaiter* w, Tasks& task, int from,
+                   int to) {
+  for (int i = from; i < to; ++i) {
+    EXPECT_TRUE(p.Acquire(&w[i], task[i], false)) << "task " << i;
+  }
+}
+
 std::vector<TaskHeader*> Grant(BudgetPermits& p, bool calls_waiting = false) {
   BudgetPermits::Granted out;
   p.Grant(calls_waiting, &out);
@@ -134,9 +142,7 @@ TEST(BudgetPermitsTest, TheLimitGrowsOnlyWhenReachedAndSlowerNearTheBudget) {
   // From 7/8 on it holds.
   near.OnSample(900);
   for (int round = 0; round < 4; ++round) {
-    for (int i = 0; i < 3; ++i) {
-      EXPECT_TRUE(near.Acquire(&w[i], task[i], false));
-    }
+    AcquireAtOnce(near, w, task, 0, 3);
     for (int i = 0; i < 3; ++i) near.Release();
   }
   near.AddMetrics(&m);
@@ -147,18 +153,14 @@ TEST(BudgetPermitsTest, TheEstimatePerPermitCapsTheLimit) {
   Tasks task;
   PermitWaiter w[16];
   BudgetPermits p(kBudget, /*first_sample=*/100, 8);
-  for (int i = 0; i < 4; ++i) {
-    EXPECT_TRUE(p.Acquire(&w[i], task[i], false));
-  }
+  AcquireAtOnce(p, w, task, 0, 4);
   // 4 held, 200 above the base: 50 each; 5/8 of the budget less the base
   // is 525, room for 10.
   p.OnSample(300);
   MemoryBudgetMetrics m;
   p.AddMetrics(&m);
   EXPECT_EQ(m.permit_limit, 8u);
-  for (int i = 4; i < 8; ++i) {
-    EXPECT_TRUE(p.Acquire(&w[i], task[i], false));
-  }
+  AcquireAtOnce(p, w, task, 4, 8);
   // 8 held and a sample showing 100 each: room for 5, so the limit drops
   // to 5 and no permit is granted until four come back.
   p.OnSample(900);
@@ -183,9 +185,7 @@ TEST(BudgetPermitsTest, OverTheBudgetTheLimitFallsBelowThePermitsHeld) {
   Tasks task;
   PermitWaiter w[16];
   BudgetPermits p(kBudget, 0, 16);
-  for (int i = 0; i < 16; ++i) {
-    EXPECT_TRUE(p.Acquire(&w[i], task[i], false));
-  }
+  AcquireAtOnce(p, w, task, 0, 16);
   // 1000 in use over 16 permits: 62 each, and 625 fit 10.
   p.OnSample(1000);
   MemoryBudgetMetrics m;
