@@ -21,10 +21,13 @@
 //   int v = co_await h;
 //   tidepool::spawn(LogLater()).detach();  // fire and forget
 
+#include <array>
 #include <coroutine>
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "runtime/internal/context.h"
 #include "runtime/internal/task_cell.h"
@@ -59,9 +62,11 @@ class [[nodiscard]] JoinHandle {
   // Requests cancellation: the task is destroyed at its next suspension
   // point, or before it starts. A task suspended in a socket or file
   // operation is destroyed once the kernel has let go of the operation's
-  // buffer (at once for sockets; a file read in progress runs to its end);
-  // no thread waits for that meanwhile. A blocking call that already runs
-  // is not interrupted. No effect once finished. Returns at once.
+  // buffer (at once for sockets; a file read in progress runs to its end),
+  // and one suspended in select(), when_all(), join_all() or timeout() of a
+  // task once the branches, aborted in turn, are gone; no thread waits for
+  // that meanwhile. A blocking call that already runs is not interrupted.
+  // No effect once finished. Returns at once.
   void abort() {
     if (cell_) cell_->Abort();
   }
@@ -138,8 +143,26 @@ class JoinHandleAccess {
  public:
   static JoinHandle<T> Make(JoinState<T>* cell) { return JoinHandle<T>(cell); }
   static JoinState<T>* Cell(const JoinHandle<T>& h) { return h.cell_; }
+  // The handles' tasks, in order (null for an empty handle): a combinator's
+  // ChildTasks (child_tasks.h).
+  template <size_t N>
+  static std::array<TaskHeader*, N> Cells(
+      const std::array<JoinHandle<T>, N>& handles) {
+    std::array<TaskHeader*, N> cells;
+    for (size_t i = 0; i < N; ++i) cells[i] = handles[i].cell_;
+    return cells;
+  }
+  static std::vector<TaskHeader*> Cells(
+      const std::vector<JoinHandle<T>>& handles) {
+    std::vector<TaskHeader*> cells;
+    cells.reserve(handles.size());
+    for (const JoinHandle<T>& h : handles) cells.push_back(h.cell_);
+    return cells;
+  }
   // TaskHeader::CancelHere on the handle's task, if it holds one: for
-  // timeout() and select(), whose branches may borrow from their caller.
+  // timeout(), select() and when_all(), whose branches may borrow from
+  // their caller, when its frame goes other than by an abort (which waits
+  // for them first: child_tasks.h), as at shutdown.
   static void CancelHere(JoinHandle<T>& h) {
     if (h.cell_) h.cell_->CancelHere();
   }

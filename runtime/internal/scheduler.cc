@@ -16,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "alloc/alloc.h"
 #include "runtime/internal/asymmetric_fence.h"
+#include "runtime/internal/child_tasks.h"
 #include "runtime/internal/context.h"
 #include "runtime/internal/cpus.h"
 #include "runtime/internal/lifo_slot.h"
@@ -522,8 +523,8 @@ void Scheduler::RunTask(Worker* w, TaskHeader* task) {
     case TaskState::Claim::kPoll:
       break;
   }
-  // The op this task was suspended in is over once the task is polled.
-  task->set_in_flight_op(nullptr);
+  // What this task was suspended in is over once the task is polled.
+  task->clear_in_flight();
   SetCurrentTask(task);
   // relaxed: see poll_seq; odd from here to the end of the poll.
   const uint64_t seq = w->poll_seq.load(std::memory_order_relaxed) + 1;
@@ -556,25 +557,34 @@ void Scheduler::RunTask(Worker* w, TaskHeader* task) {
 }
 
 void Scheduler::CancelClaimed(TaskHeader* task) {
-  while (IoOp* op = task->in_flight_op()) {
-    // acquire: pairs with the driver's release of done, after which it
-    // never touches the op again.
-    if (op->done.load(std::memory_order_acquire)) break;
-    if (!op->cancel_requested) {
-      op->cancel_requested = true;
-      io_->RequestCancel(op);
-    }
+  while (WaitsToBeCancelled(task)) {
     if (task->state().TransitionToIdleCancelled()) {
-      // The op's waker reference keeps the task alive until its completion
-      // schedules it again.
+      // The op's waker reference, or the child's join registration, keeps
+      // the task alive until that completion schedules it again.
       task->Unref();
       return;
     }
-    // Woken since the claim: by the op's completion, or by something else
-    // while the op is still in flight. Look again.
+    // Woken since the claim: by the completion, or by something else while
+    // the op or a child is still in flight. Look again.
   }
   task->CancelNow();
   task->Unref();
+}
+
+bool Scheduler::WaitsToBeCancelled(TaskHeader* task) {
+  if (ChildTasks* children = task->in_flight_children()) {
+    return children->AbortAndWatch(task);
+  }
+  IoOp* op = task->in_flight_op();
+  if (op == nullptr) return false;
+  // acquire: pairs with the driver's release of done, after which it never
+  // touches the op again.
+  if (op->done.load(std::memory_order_acquire)) return false;
+  if (!op->cancel_requested) {
+    op->cancel_requested = true;
+    io_->RequestCancel(op);
+  }
+  return true;
 }
 
 bool Scheduler::ObservedPoll(Worker* w, TaskHeader* task, bool timed) {

@@ -242,11 +242,16 @@ class Scheduler : public std::enable_shared_from_this<Scheduler> {
   void RunTask(Worker* w, TaskHeader* task);
   // The calling worker claimed `task` to cancel it and holds the queue's
   // reference, which this drops. Destroys the frame, unless the task is
-  // suspended in an I/O operation the driver still holds: then it asks the
-  // driver to end the op and leaves the task idle, for the op's completion
-  // to wake it and a later claim to destroy it, so that no worker waits for
-  // the kernel or for another worker's ring.
+  // suspended in an I/O operation the driver still holds, or waits for
+  // children that may borrow from its frame (child_tasks.h): then it asks
+  // the driver to end the op, or aborts the children, and leaves the task
+  // idle, for the completion to wake it and a later claim to destroy it, so
+  // that no worker waits for the kernel, for another worker's ring or for
+  // a child polled elsewhere.
   void CancelClaimed(TaskHeader* task);
+  // CancelClaimed's look: whether the frame must wait, having asked for the
+  // end of what it waits for and registered the task's wake-up.
+  bool WaitsToBeCancelled(TaskHeader* task);
   // Polls `task` with the poll hooks and timing (slow polls, the poll-time
   // histogram); RunTask calls it instead of Poll() when any of them is on.
   // `timed`: this poll is one the poll-time histogram samples.

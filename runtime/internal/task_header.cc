@@ -87,6 +87,22 @@ bool TaskHeader::SetJoinWaiter(TaskHeader* waiter) {
   return installed;
 }
 
+bool TaskHeader::WakeOnCompletion(TaskHeader* waiter) {
+  const uintptr_t tagged = reinterpret_cast<uintptr_t>(waiter);
+  waiter->Ref();  // the registration's, as SetJoinWaiter() takes
+  uintptr_t expected = 0;
+  // acq_rel, acquire on failure: as InstallJoinWaiter().
+  if (join_waiter_.compare_exchange_strong(expected, tagged,
+                                           std::memory_order_acq_rel,
+                                           std::memory_order_acquire)) {
+    return true;
+  }
+  waiter->Unref();
+  // Complete (kJoinDone), or registered already by the waiter's own
+  // co_await on the handle, whose registration holds its reference.
+  return expected == tagged;
+}
+
 bool TaskHeader::SetJoinWaiter(ThreadWaiter* waiter) {
   return InstallJoinWaiter(reinterpret_cast<uintptr_t>(waiter) |
                            kThreadWaiterTag);

@@ -13,6 +13,7 @@
 namespace tidepool::internal {
 
 class Scheduler;
+class ChildTasks;
 class ThreadWaiter;
 struct IoOp;
 
@@ -121,15 +122,38 @@ class TaskHeader {
   // await_suspend before it publishes a wake-up, resumed by the next Poll().
   void set_resume_point(std::coroutine_handle<> h) { resume_point_ = h; }
 
-  // The I/O operation the task is suspended in, if any: set by the
-  // awaitable after the driver took the op (IoAwaitable::await_suspend),
-  // cleared by the worker before each poll. Only the thread that owns the
-  // frame reads or writes it (TaskState's rule 1); the state word's
-  // release/acquire hands it on with the frame. A worker that claims the
-  // task to cancel it reads it to leave the frame alone until the driver
-  // lets go of the op (Scheduler::CancelClaimed).
-  IoOp* in_flight_op() const { return in_flight_op_; }
-  void set_in_flight_op(IoOp* op) { in_flight_op_ = op; }
+  // What the task is suspended in that must end before its frame can go,
+  // if anything: an I/O operation (set by the awaitable after the driver
+  // took it, IoAwaitable::await_suspend), or the spawned children of a
+  // select(), when_all() or timeout() that may borrow from the frame
+  // (child_tasks.h). Cleared by the worker before each poll. Only the
+  // thread that owns the frame reads or writes it (TaskState's rule 1); the
+  // state word's release/acquire hands it on with the frame. A worker that
+  // claims the task to cancel it reads it to leave the frame alone until
+  // the driver lets go of the op, or the children have ended
+  // (Scheduler::CancelClaimed).
+  IoOp* in_flight_op() const {
+    return (in_flight_ & kChildrenTag) ? nullptr
+                                       : reinterpret_cast<IoOp*>(in_flight_);
+  }
+  ChildTasks* in_flight_children() const {
+    return (in_flight_ & kChildrenTag)
+               ? reinterpret_cast<ChildTasks*>(in_flight_ & ~kChildrenTag)
+               : nullptr;
+  }
+  void set_in_flight_op(IoOp* op) {
+    in_flight_ = reinterpret_cast<uintptr_t>(op);
+  }
+  void set_in_flight_children(ChildTasks* children) {
+    in_flight_ = reinterpret_cast<uintptr_t>(children) | kChildrenTag;
+  }
+  void clear_in_flight() { in_flight_ = 0; }
+
+  // Any thread holding a reference. Registers `waiter` to be woken when
+  // this task completes, unless it is registered already (the waiter is
+  // suspended in a co_await on this task's JoinHandle). Returns false,
+  // registering nothing, if the task is already complete.
+  bool WakeOnCompletion(TaskHeader* waiter);
 
   // The co_await the task is suspended at (await_site.h): written by the
   // polling thread at each suspension, read by Runtime::dump() from any
@@ -154,7 +178,10 @@ class TaskHeader {
   std::coroutine_handle<> resume_point_;
 
  private:
-  IoOp* in_flight_op_ = nullptr;
+  // Both are 8-aligned; the low bit tells them apart.
+  static constexpr uintptr_t kChildrenTag = 1;
+  // An IoOp*, or a ChildTasks* | kChildrenTag, or 0.
+  uintptr_t in_flight_ = 0;
   std::atomic<std::source_location> await_site_{};
 
   // The owned-task list's links, which only it reads and writes.
@@ -190,7 +217,7 @@ class TaskHeader {
   // tasks completed on other threads. A task is in a shard or in a table,
   // never both, so the shard's back link and the table's stack link share
   // their storage: the header stays at 96 bytes, with await_site_ and
-  // in_flight_op_, and a CoroTask<void> on two cache lines.
+  // in_flight_, and a CoroTask<void> on two cache lines.
   int32_t owned_list_ = kNotOwned;
   uint32_t owned_slot_ = 0;
   union {

@@ -13,10 +13,11 @@
 //
 // Because the losers are gone when select() returns, a branch may refer to
 // the caller's locals. That holds when the selecting task is itself aborted
-// too: its frame's destruction cancels every branch first, destroying a
-// suspended branch's frame on the spot and waiting out a branch being
-// polled on another worker. A branch only stops at a suspension point; one
-// that never suspends delays select() until it finishes.
+// too: the abort reaches every branch, and the selecting task's frame goes
+// only once they all have, with no thread waiting meanwhile (its JoinHandle
+// reports the cancellation then). A branch only stops at a suspension
+// point; one that never suspends delays select(), and the abort, until it
+// finishes.
 //
 // Only inside a tidepool task. Cost: one spawn per branch, plus a small
 // shared state and a wrapper frame per branch.
@@ -35,6 +36,7 @@
 #include <utility>
 #include <variant>
 
+#include "runtime/internal/child_tasks.h"
 #include "runtime/spawn.h"
 #include "runtime/sync/notify.h"
 
@@ -112,8 +114,9 @@ Task<void> SelectBranch(SelectReporter<Result, T> reporter) {
   }
 }
 
-// Cancels the branches when the selector leaves, however it leaves (they
-// are already gone when it returns normally).
+// Cancels the branches on the spot when the selector's frame goes while
+// they live: at shutdown, or a frame destroyed without being aborted.
+// After a normal return or an abort they are gone already.
 template <size_t N>
 struct AbortBranches {
   std::array<JoinHandle<void>, N>& handles;
@@ -137,11 +140,17 @@ Task<std::variant<internal::SelectValue<Ts>...>> select(Task<Ts>... branches) {
      ...);
   }
   (std::index_sequence_for<Ts...>{});
+  const auto cells = internal::JoinHandleAccess<void>::Cells(handles);
+  internal::ChildTasks children(cells);
 
-  co_await state->decided.notified();
+  {
+    internal::ChildTasks::Awaiting awaiting(children);
+    co_await state->decided.notified();
+  }
   for (JoinHandle<void>& h : handles) h.abort();
   for (JoinHandle<void>& h : handles) {
     try {
+      internal::ChildTasks::Awaiting awaiting(children);
       co_await h;
     } catch (const TaskCancelled&) {
       // The loser was aborted, as intended.

@@ -16,11 +16,10 @@
 // outside (its runtime shutting down) counts as one throwing TaskCancelled.
 //
 // Because no task outlives the call, a task may refer to the caller's
-// locals. That holds when the calling task is itself aborted too: its
-// frame's destruction cancels every task first, destroying a suspended one
-// on the spot and waiting out one being polled on another worker. A task
-// only stops at a suspension point, so one that never suspends delays the
-// abort until it finishes.
+// locals. That holds when the calling task is itself aborted too: the abort
+// reaches every task, and the caller's frame goes only once they all have,
+// with no thread waiting meanwhile. A task only stops at a suspension
+// point, so one that never suspends delays the abort until it finishes.
 //
 // Only inside a tidepool task. Cost: one spawn and one wrapper frame per
 // task, one small shared allocation per call, the caller is woken once.
@@ -42,6 +41,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "runtime/internal/child_tasks.h"
 #include "runtime/internal/mutex.h"
 #include "runtime/join_handle.h"
 #include "runtime/spawn.h"
@@ -131,8 +131,9 @@ Task<void> JoinAllBranch(std::shared_ptr<JoinAllState> state, Task<T> task,
   }
 }
 
-// Cancels the wrappers when the caller leaves, however it leaves (they are
-// already gone when it returns normally).
+// Cancels the wrappers on the spot when the caller's frame goes while they
+// live: at shutdown, or a frame destroyed without being aborted. After a
+// normal return or an abort they are gone already.
 template <typename Handles>
 struct CancelAllOnExit {
   Handles& handles;
@@ -145,13 +146,19 @@ struct CancelAllOnExit {
 // first failure or null.
 template <typename Handles>
 Task<std::exception_ptr> AwaitAll(JoinAllState& state, Handles& handles) {
-  co_await state.Wait();
+  const auto cells = JoinHandleAccess<void>::Cells(handles);
+  ChildTasks children(cells);
+  {
+    ChildTasks::Awaiting awaiting(children);
+    co_await state.Wait();
+  }
   std::exception_ptr error = state.error();
   if (error) {
     for (JoinHandle<void>& h : handles) h.abort();
   }
   for (JoinHandle<void>& h : handles) {
     try {
+      ChildTasks::Awaiting awaiting(children);
       co_await h;
     } catch (const TaskCancelled&) {
       // Aborted after the first failure, as intended.

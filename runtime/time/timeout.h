@@ -27,11 +27,12 @@
 // runs as a task of its own (it may run on another worker), raced against
 // a timer task; the first to finish wakes the caller exactly once and the
 // other is aborted. That is two spawns and one small shared allocation per
-// call. Aborting the caller cancels both before its frame is gone, so the
-// awaitable may borrow from the caller (a read into its buffer): a
-// suspended branch is destroyed on the spot, one being polled on another
-// worker is waited for. Only inside a tidepool task.
+// call. Aborting the caller aborts both, and its frame goes only once they
+// have, so the awaitable may borrow from the caller (a read into its
+// buffer); no thread waits for them meanwhile. Only inside a tidepool
+// task.
 
+#include <array>
 #include <chrono>
 #include <concepts>
 #include <coroutine>
@@ -44,6 +45,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/utility/utility.h"
 #include "runtime/internal/awaitable_traits.h"
+#include "runtime/internal/child_tasks.h"
 #include "runtime/internal/first_of.h"
 #include "runtime/join_handle.h"
 #include "runtime/spawn.h"
@@ -64,8 +66,10 @@ using TimeoutResult =
 
 namespace internal {
 
-// Cancels the branches if the waiting task is destroyed first, before its
-// frame goes: the inner operation may be reading into that frame.
+// Cancels the branches on the spot if the waiting task's frame goes while
+// they live (at shutdown): the inner operation may be reading into that
+// frame. An abort of the waiting task waits for them without a thread
+// waiting (child_tasks.h), so they are gone by then.
 template <typename A, typename B>
 struct AbortBoth {
   JoinHandle<A>& a;
@@ -156,8 +160,17 @@ Task<TimeoutResult<internal::AwaitResult<A>>> timeout(
   JoinHandle<T> inner = spawn(internal::RaceBranch(std::move(awaitable), race));
   JoinHandle<void> timer = spawn(internal::TimerBranch(deadline, race));
   internal::AbortBoth<T, void> guard{inner, timer};
-  const int winner = co_await race->Wait();
+  const std::array<internal::TaskHeader*, 2> cells = {
+      internal::JoinHandleAccess<T>::Cell(inner),
+      internal::JoinHandleAccess<void>::Cell(timer)};
+  internal::ChildTasks children(cells);
+  int winner;
+  {
+    internal::ChildTasks::Awaiting awaiting(children);
+    winner = co_await race->Wait();
+  }
   if (winner == 0) {
+    internal::ChildTasks::Awaiting awaiting(children);
     if constexpr (std::is_void_v<T>) {
       co_await inner;
       co_return absl::OkStatus();
@@ -169,6 +182,7 @@ Task<TimeoutResult<internal::AwaitResult<A>>> timeout(
   // Wait for the frame to be gone: whatever the operation held (a socket
   // side, a lock) is free when the caller goes on.
   try {
+    internal::ChildTasks::Awaiting awaiting(children);
     if constexpr (std::is_void_v<T>) {
       co_await inner;
       co_return absl::OkStatus();

@@ -13,6 +13,7 @@
 #include "runtime/runtime.h"
 #include "runtime/sync/oneshot.h"
 #include "tests/runtime/sync/sync_test_util.h"
+#include "tests/util/abort_child_check.h"
 #include "tests/util/test_util.h"
 
 namespace tidepool {
@@ -34,6 +35,10 @@ Task<void> Forever(std::atomic<int>* frames) {
   Live live(frames);
   while (true) co_await yield_now();
 }
+
+// Waits without keeping a worker busy (a branch that yields would keep its
+// worker from stealing, see CheckAbortLeavesTheWorkerFreeWhileAChildRuns).
+Task<void> SleepAnHour() { co_await sleep(std::chrono::hours(1)); }
 
 TEST(SelectTest, FirstToFinishWinsAndLosersAreGone) {
   Runtime rt = MakeRuntime(2);
@@ -144,6 +149,13 @@ TEST(SelectTest, AbortedSelectorsBranchesGoBeforeItsLocals) {
   EXPECT_EQ(destroyed_too_late.load(), 0);
 }
 
+TEST(SelectTest, AbortingTheSelectorLeavesTheWorkerFreeWhileABranchRuns) {
+  testing::CheckAbortLeavesTheWorkerFreeWhileAChildRuns(
+      [](Task<void> child) -> Task<void> {
+        co_await select(std::move(child), SleepAnHour());
+      });
+}
+
 TEST(SelectTest, ShutdownWhileSelecting) {
   std::atomic<int> frames{0};
   {
@@ -186,6 +198,46 @@ TEST(SelectTest, StressManySelects) {
   };
   EXPECT_EQ(rt.block_on(root()), 0);
   EXPECT_EQ(frames.load(), 0);
+}
+
+// Selectors aborted at random moments on two workers (before they start,
+// while their branches run, as a branch finishes), with branches that
+// borrow from the selector's frame: every branch is gone before the
+// selector's locals, and every frame goes.
+TEST(SelectTest, StressAbortedSelectors) {
+  Runtime rt = MakeRuntime(2);
+  std::atomic<int> frames{0};
+  std::atomic<int> late{0};
+  auto branch = [&](const testing::OwnerAlive* lender,
+                    int yields) -> Task<int> {
+    Live live(&frames);
+    testing::BorrowerCheck check{lender, &late};
+    for (int i = 0; i < yields; ++i) co_await yield_now();
+    co_return yields;
+  };
+  auto selector = [&](uint32_t seed) -> Task<void> {
+    testing::OwnerAlive alive;
+    std::minstd_rand rng(seed);
+    co_await select(branch(&alive, rng() % 8), branch(&alive, rng() % 8));
+  };
+  auto root = [&]() -> Task<int> {
+    std::minstd_rand rng(29);
+    const int n = 2000 * testing::Scale();
+    std::vector<JoinHandle<void>> hs;
+    for (int i = 0; i < n; ++i) {
+      hs.push_back(spawn(selector(rng())));
+      if (rng() % 2 == 0) continue;
+      for (int y = rng() % 4; y > 0; --y) co_await yield_now();
+      hs.back().abort();
+    }
+    int cancelled = 0;
+    for (auto& h : hs) cancelled += co_await WasCancelled(h);
+    co_return cancelled;
+  };
+  const int cancelled = rt.block_on(root());
+  EXPECT_GT(cancelled, 0);
+  EXPECT_EQ(frames.load(), 0);
+  EXPECT_EQ(late.load(), 0);
 }
 
 }  // namespace

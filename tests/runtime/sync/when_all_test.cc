@@ -13,6 +13,7 @@
 #include "gtest/gtest.h"
 #include "runtime/runtime.h"
 #include "tests/runtime/sync/sync_test_util.h"
+#include "tests/util/abort_child_check.h"
 #include "tests/util/test_util.h"
 
 namespace tidepool {
@@ -122,6 +123,23 @@ TEST(WhenAllTest, AbortingTheCallerCancelsTheTasksFirst) {
   };
   rt.block_on(root());
   EXPECT_EQ(late.load(), 0);
+}
+
+TEST(WhenAllTest, AbortingTheCallerLeavesTheWorkerFreeWhileATaskRuns) {
+  testing::CheckAbortLeavesTheWorkerFreeWhileAChildRuns(
+      [](Task<void> child) -> Task<void> {
+        co_await when_all(std::move(child), Value(1));
+      });
+}
+
+TEST(JoinAllTest, AbortingTheCallerLeavesTheWorkerFreeWhileATaskRuns) {
+  testing::CheckAbortLeavesTheWorkerFreeWhileAChildRuns(
+      [](Task<void> child) -> Task<void> {
+        std::vector<Task<void>> tasks;
+        tasks.push_back(std::move(child));
+        tasks.push_back(Nothing());
+        co_await join_all(std::move(tasks));
+      });
 }
 
 TEST(WhenAllTest, TimeoutAroundWhenAllCancelsEveryTask) {

@@ -11,6 +11,7 @@
 
 #include "gtest/gtest.h"
 #include "runtime/runtime.h"
+#include "tests/util/abort_child_check.h"
 #include "tests/util/test_util.h"
 
 namespace tidepool {
@@ -243,6 +244,13 @@ TEST(TimeoutTest, AbortedCallersInnerGoesBeforeItsLocals) {
 
 TEST(TimeoutTest, AbortedCallersYieldingInnerIsCancelledFromTheQueue) {
   CheckAbortedCallersInnerGoesBeforeItsLocals(BranchWaits::kYielding);
+}
+
+TEST(TimeoutTest, AbortingTheCallerLeavesTheWorkerFreeWhileTheInnerRuns) {
+  testing::CheckAbortLeavesTheWorkerFreeWhileAChildRuns(
+      [](Task<void> child) -> Task<void> {
+        (void)co_await timeout(1h, std::move(child));
+      });
 }
 
 // Shutdown sweeps callers waiting in timeout() and their branches alike;
