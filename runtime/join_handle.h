@@ -161,8 +161,9 @@ class JoinHandleAccess {
   }
   // TaskHeader::CancelHere on the handle's task, if it holds one: for
   // timeout(), select() and when_all(), whose branches may borrow from
-  // their caller, when its frame goes other than by an abort (which waits
-  // for them first: child_tasks.h), as at shutdown.
+  // their caller, for a branch still alive when the caller's frame goes
+  // other than by an abort (which waits for them first: child_tasks.h): a
+  // timeout()'s losing timer, or every branch at shutdown.
   static void CancelHere(JoinHandle<T>& h) {
     if (h.cell_) h.cell_->CancelHere();
   }

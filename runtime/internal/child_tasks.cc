@@ -22,7 +22,10 @@ bool ChildTasks::AbortAndWatch(TaskHeader* parent) {
       if (child != nullptr) child->Abort();
     }
   }
-  for (TaskHeader* child : children_) {
+  // Children found complete stay so: each claim starts where the last one
+  // stopped, so aborting n children costs O(n) looks, not O(n^2).
+  for (; first_alive_ < children_.size(); ++first_alive_) {
+    TaskHeader* const child = children_[first_alive_];
     // A completed child has destroyed its frame (a poll or a cancellation
     // destroys it before Complete()).
     if (child != nullptr && !child->IsComplete() &&

@@ -1,6 +1,7 @@
 #ifndef TIDEPOOL_RUNTIME_INTERNAL_CHILD_TASKS_H_
 #define TIDEPOOL_RUNTIME_INTERNAL_CHILD_TASKS_H_
 
+#include <cstddef>
 #include <span>
 
 #include "runtime/internal/task_header.h"
@@ -52,6 +53,8 @@ class ChildTasks {
  private:
   std::span<TaskHeader* const> children_;
   bool aborted_ = false;
+  // Children before it have completed.
+  size_t first_alive_ = 0;
 };
 
 }  // namespace tidepool::internal

@@ -1,15 +1,22 @@
 #include "runtime/internal/task_header.h"
 
+#include <cstdio>
+#include <cstdlib>
 #include <optional>
 #include <stdexcept>
 #include <thread>
 
+#include "runtime/internal/child_tasks.h"
 #include "runtime/internal/context.h"
+#include "runtime/internal/io/io_driver.h"
 #include "runtime/internal/outside_wakes.h"
 #include "runtime/internal/scheduler.h"
 #include "runtime/internal/thread_waiter.h"
 
 namespace tidepool::internal {
+
+// TaskHeader::in_flight_ tells the two apart by the low bit.
+static_assert(alignof(ChildTasks) > 1 && alignof(IoOp) > 1);
 
 void TaskHeader::Wake() {
   std::optional<OutsideWakeScope> scope;
@@ -98,9 +105,19 @@ bool TaskHeader::WakeOnCompletion(TaskHeader* waiter) {
     return true;
   }
   waiter->Unref();
-  // Complete (kJoinDone), or registered already by the waiter's own
-  // co_await on the handle, whose registration holds its reference.
-  return expected == tagged;
+  // Registered already by the waiter's own co_await on the handle, whose
+  // registration holds its reference.
+  if (expected == tagged) return true;
+  // Anything else but completion (a dropped handle, another waiter) would
+  // let the waiter's frame go while this task may still borrow from it.
+  if (expected != kJoinDone) {
+    std::fputs(
+        "tidepool: internal error: a child task's completion cannot "
+        "be watched\n",
+        stderr);
+    std::abort();
+  }
+  return false;
 }
 
 bool TaskHeader::SetJoinWaiter(ThreadWaiter* waiter) {
@@ -190,8 +207,10 @@ uint64_t TaskHeader::NextTaskId() {
 void TaskHeader::DropHandle() {
   // relaxed: Complete() only compares with kDetached and needs nothing
   // published; the handle registers no waiter any more (a JoinHandle must
-  // outlive its co_await, so no registration is live here), and a
-  // completion that already took the word is not disturbed by the store.
+  // outlive its co_await, and a combinator's guard, declared after its
+  // handles, ends its children before they go, so no registration is live
+  // here), and a completion that already took the word is not disturbed by
+  // the store.
   join_waiter_.store(kDetached, std::memory_order_relaxed);
   Unref();
 }

@@ -64,8 +64,9 @@ class TaskHeader {
   // claim it and its frame destroyed here, so whatever the frame had in
   // flight (a socket read into the caller's buffer) is withdrawn by then;
   // a task being polled is waited for, as a poll runs only until the next
-  // suspension point. For timeout() and select(), whose branches may borrow
-  // from a caller that is being destroyed. A blocking task gets Abort().
+  // suspension point. For timeout(), select() and when_all(), whose
+  // branches may borrow from a caller whose frame is being destroyed. A
+  // blocking task gets Abort().
   void CancelHere();
 
   bool IsComplete() const { return state_.IsComplete(); }
@@ -149,10 +150,11 @@ class TaskHeader {
   }
   void clear_in_flight() { in_flight_ = 0; }
 
-  // Any thread holding a reference. Registers `waiter` to be woken when
-  // this task completes, unless it is registered already (the waiter is
-  // suspended in a co_await on this task's JoinHandle). Returns false,
-  // registering nothing, if the task is already complete.
+  // Any thread holding a reference, while the task's JoinHandle lives and
+  // no other task awaits it. Registers `waiter` to be woken when this task
+  // completes, unless it is registered already (the waiter is suspended in
+  // a co_await on this task's JoinHandle). Returns false, registering
+  // nothing, if the task is already complete.
   bool WakeOnCompletion(TaskHeader* waiter);
 
   // The co_await the task is suspended at (await_site.h): written by the
@@ -178,7 +180,8 @@ class TaskHeader {
   std::coroutine_handle<> resume_point_;
 
  private:
-  // Both are 8-aligned; the low bit tells them apart.
+  // Both are at least 2-aligned (checked in task_header.cc); the low bit
+  // tells them apart.
   static constexpr uintptr_t kChildrenTag = 1;
   // An IoOp*, or a ChildTasks* | kChildrenTag, or 0.
   uintptr_t in_flight_ = 0;

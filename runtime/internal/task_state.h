@@ -123,8 +123,9 @@ class TaskState {
   AfterPoll TransitionToIdle(bool yielded);
 
   // The worker that claimed a cancelled task (kCancel above) whose frame
-  // must outlive an I/O operation still in the driver. Clears kRunning and
-  // keeps kCancelled, so that the op's completion schedules the task
+  // must outlive an I/O operation still in the driver, or children that
+  // borrow from it (child_tasks.h). Clears kRunning and keeps kCancelled,
+  // so that the op's or a child's completion schedules the task
   // (TransitionToNotified) and its next claim reports kCancel again.
   // Returns false instead if the task was woken since the claim: kNotified
   // is cleared and the caller, still owning the frame, looks again. acq_rel:

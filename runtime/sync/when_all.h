@@ -22,7 +22,8 @@
 // point, so one that never suspends delays the abort until it finishes.
 //
 // Only inside a tidepool task. Cost: one spawn and one wrapper frame per
-// task, one small shared allocation per call, the caller is woken once.
+// task, one small shared allocation per call (join_all: two, with the list
+// of its tasks for an abort to wait on), the caller is woken once.
 //
 //   auto [user, posts] = co_await tidepool::when_all(GetUser(id), Posts(id));
 //   std::vector<tidepool::Task<int>> parts;

@@ -66,10 +66,12 @@ using TimeoutResult =
 
 namespace internal {
 
-// Cancels the branches on the spot if the waiting task's frame goes while
-// they live (at shutdown): the inner operation may be reading into that
-// frame. An abort of the waiting task waits for them without a thread
-// waiting (child_tasks.h), so they are gone by then.
+// Cancels the branches that still live when the waiting task's frame goes,
+// on the spot: the inner operation may be reading into that frame. On a
+// normal return that is the loser (the timer still asleep, or finishing
+// the poll that lost); at shutdown, both. An abort of the waiting task
+// waits for both without a thread waiting (child_tasks.h), so they are
+// gone by then.
 template <typename A, typename B>
 struct AbortBoth {
   JoinHandle<A>& a;

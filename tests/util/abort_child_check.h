@@ -31,12 +31,14 @@ inline Task<void> ComputeUntilReleased(std::atomic<bool>* started,
 }
 
 // `wait_in(child)` returns a Task<void> that awaits a combinator with
-// `child` as one of its children. On two workers, the child computes on one
-// worker until a task released after the abort sets a flag; the abort is
-// claimed first on the other worker (the LIFO slot, ahead of the aborting
-// task's yield). A claim that waited there for the child's poll to end
-// would hold the only worker that can run the release, until the child
-// gave up after 10 s.
+// `child` as one of its children; its other children must wait without
+// keeping a worker busy (a task yielding forever keeps its worker from
+// stealing, so the aborting task could stay queued behind the computing
+// child). On two workers, the child computes on one worker until a task
+// released after the abort sets a flag; the abort is claimed first on the
+// other worker (the LIFO slot, ahead of the aborting task's yield). A claim
+// that waited there for the child's poll to end would hold the only worker
+// that can run the release, until the child gave up after 10 s.
 template <typename WaitIn>
 void CheckAbortLeavesTheWorkerFreeWhileAChildRuns(WaitIn wait_in) {
   auto rt = Builder().worker_threads(2).build();

@@ -36,8 +36,10 @@ Task<void> Forever(std::atomic<int>* frames) {
   while (true) co_await yield_now();
 }
 
-// Waits without keeping a worker busy (a branch that yields would keep its
-// worker from stealing, see CheckAbortLeavesTheWorkerFreeWhileAChildRuns).
+// Waits without keeping a worker busy: a branch that yields forever keeps
+// its worker's queue non-empty, so that worker never steals, and
+// CheckAbortLeavesTheWorkerFreeWhileAChildRuns needs the idle worker to
+// take the aborting task from the computing one.
 Task<void> SleepAnHour() { co_await sleep(std::chrono::hours(1)); }
 
 TEST(SelectTest, FirstToFinishWinsAndLosersAreGone) {
@@ -124,8 +126,9 @@ TEST(SelectTest, AbortedSelectorAbortsItsBranches) {
 
 // A branch borrowing from the selector (as a socket read borrows its
 // buffer) is gone before the selector's own locals when the selector is
-// aborted. One worker: with a plain abort the branch would only be
-// destroyed after the selector's frame, when the worker got to it.
+// aborted. One worker: a selector destroyed at its claim, before its
+// branches were aborted and had ended, would leave them to be destroyed
+// after its frame, when the worker got to them.
 TEST(SelectTest, AbortedSelectorsBranchesGoBeforeItsLocals) {
   Runtime rt = MakeRuntime(1);
   std::atomic<int> frames{0};

@@ -202,8 +202,9 @@ Task<void> WaitForever(BranchWaits how) {
 
 // The inner operation may borrow from the caller (a read into its buffer):
 // when the caller is aborted, the inner branch is gone before the caller's
-// locals. One worker: with a plain abort the branch would only be destroyed
-// after the caller's frame, when the worker got to it; and waiting for a
+// locals. One worker: a caller destroyed at its claim, before its branches
+// were aborted and had ended, would leave them to be destroyed after its
+// frame, when the worker got to them; and a claim that waited for a
 // yielding branch to stop "running" would wait for this very worker.
 void CheckAbortedCallersInnerGoesBeforeItsLocals(BranchWaits how) {
   auto rt = Builder().worker_threads(1).build();
