@@ -575,8 +575,12 @@ struct BusyRingAbort {
   bool probe_ran_while_busy = false;
 };
 
-// One try of the scenario below, on a fresh connection.
-BusyRingAbort AbortAReadBehindABusyWorker(Runtime& rt) {
+// Where the aborted read waits: awaited by the aborted task itself, or in a
+// branch of a select() the aborted task waits in.
+enum class ReadIn { kTask, kSelectBranch };
+
+// One try of the scenarios below, on a fresh connection.
+BusyRingAbort AbortAReadBehindABusyWorker(Runtime& rt, ReadIn where) {
   BusyRingAbort out;
   absl::StatusOr<Connected> pair = rt.block_on(ConnectedPair());
   EXPECT_TRUE(pair.ok()) << pair.status();
@@ -607,7 +611,15 @@ BusyRingAbort AbortAReadBehindABusyWorker(Runtime& rt) {
     char buf[16];
     (void)co_await s.read(buf);  // the peer stays quiet
   };
-  JoinHandle<void> read_task = rt.spawn(reader(pair->server, shared, busy));
+  auto selector = [](TcpStream& s, Shared& sh, auto busy,
+                     auto reader) -> Task<void> {
+    auto never = []() -> Task<void> { co_await sleep(1h); };
+    co_await select(reader(s, sh, busy), never());
+  };
+  JoinHandle<void> read_task =
+      where == ReadIn::kTask
+          ? rt.spawn(reader(pair->server, shared, busy))
+          : rt.spawn(selector(pair->server, shared, busy, reader));
   while (!shared.busy_started.load()) std::this_thread::sleep_for(1ms);
   read_task.abort();
   // After the abort in the inject queue, so the other worker takes it
@@ -639,13 +651,34 @@ TEST_P(TcpTest, AbortingAReadOnABusyWorkersRingBlocksNoOtherWorker) {
   Runtime rt = MakeRuntime(/*workers=*/2);
   BusyRingAbort result;
   for (int attempt = 0; attempt < 5 && !result.placed; ++attempt) {
-    result = AbortAReadBehindABusyWorker(rt);
+    result = AbortAReadBehindABusyWorker(rt, ReadIn::kTask);
     EXPECT_TRUE(result.cancelled) << "the aborted reader did not end cancelled";
   }
   ASSERT_TRUE(result.placed)
       << "in 5 tries the busy task never ran on the reader's worker";
   EXPECT_TRUE(result.probe_ran_while_busy)
       << "a worker waited for the aborted read's cancellation";
+  EXPECT_EQ(rt.metrics().io_in_flight, 0u);
+}
+
+// The same with the read in a select() branch and the abort aimed at the
+// task waiting in the select(): the branch, aborted in turn, is cancelled
+// the same way, and the selecting task's frame goes after it. Fails (on
+// io_uring) if the worker claiming the selector destroys the branch on the
+// spot, which waits for the busy worker's ring.
+TEST_P(TcpTest,
+       AbortingASelectorWhoseBranchReadsOnABusyWorkersRingBlocksNoOtherWorker) {
+  Runtime rt = MakeRuntime(/*workers=*/2);
+  BusyRingAbort result;
+  for (int attempt = 0; attempt < 5 && !result.placed; ++attempt) {
+    result = AbortAReadBehindABusyWorker(rt, ReadIn::kSelectBranch);
+    EXPECT_TRUE(result.cancelled)
+        << "the aborted selector did not end cancelled";
+  }
+  ASSERT_TRUE(result.placed)
+      << "in 5 tries the busy task never ran on the reader's worker";
+  EXPECT_TRUE(result.probe_ran_while_busy)
+      << "a worker waited for the aborted branch's read";
   EXPECT_EQ(rt.metrics().io_in_flight, 0u);
 }
 
