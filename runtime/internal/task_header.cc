@@ -65,17 +65,20 @@ void TaskHeader::CancelHere() {
   }
 }
 
-bool TaskHeader::InstallJoinWaiter(uintptr_t tagged) {
+uintptr_t TaskHeader::TryInstallJoinWaiter(uintptr_t tagged) {
   uintptr_t expected = 0;
   // acq_rel: release publishes the waiter and its reference (pairs with the
   // acquire exchange in Complete()); acquire on failure, on kJoinDone: the
   // stored result (pairs with that exchange's release).
-  if (join_waiter_.compare_exchange_strong(expected, tagged,
-                                           std::memory_order_acq_rel,
-                                           std::memory_order_acquire)) {
-    return true;
-  }
-  if (expected != kJoinDone) {
+  join_waiter_.compare_exchange_strong(
+      expected, tagged, std::memory_order_acq_rel, std::memory_order_acquire);
+  return expected;
+}
+
+bool TaskHeader::InstallJoinWaiter(uintptr_t tagged) {
+  const uintptr_t found = TryInstallJoinWaiter(tagged);
+  if (found == 0) return true;
+  if (found != kJoinDone) {
     throw std::logic_error("tidepool: a JoinHandle is awaited twice at once");
   }
   return false;
@@ -97,20 +100,15 @@ bool TaskHeader::SetJoinWaiter(TaskHeader* waiter) {
 bool TaskHeader::WakeOnCompletion(TaskHeader* waiter) {
   const uintptr_t tagged = reinterpret_cast<uintptr_t>(waiter);
   waiter->Ref();  // the registration's, as SetJoinWaiter() takes
-  uintptr_t expected = 0;
-  // acq_rel, acquire on failure: as InstallJoinWaiter().
-  if (join_waiter_.compare_exchange_strong(expected, tagged,
-                                           std::memory_order_acq_rel,
-                                           std::memory_order_acquire)) {
-    return true;
-  }
+  const uintptr_t found = TryInstallJoinWaiter(tagged);
+  if (found == 0) return true;
   waiter->Unref();
   // Registered already by the waiter's own co_await on the handle, whose
   // registration holds its reference.
-  if (expected == tagged) return true;
+  if (found == tagged) return true;
   // Anything else but completion (a dropped handle, another waiter) would
   // let the waiter's frame go while this task may still borrow from it.
-  if (expected != kJoinDone) {
+  if (found != kJoinDone) {
     std::fputs(
         "tidepool: internal error: a child task's completion cannot "
         "be watched\n",

@@ -198,6 +198,11 @@ class TaskHeader {
   // neither can equal it.
   static constexpr uintptr_t kDetached = 4;
 
+  // Installs `tagged` as the join waiter if none is. Returns 0 if it did,
+  // else the word found: kJoinDone, kDetached or an installed waiter.
+  uintptr_t TryInstallJoinWaiter(uintptr_t tagged);
+  // TryInstallJoinWaiter(), true if installed, false once complete; throws
+  // std::logic_error if a waiter is installed already.
   bool InstallJoinWaiter(uintptr_t tagged);
   // A Wake() or Abort() on this thread may outlive the runtime unless
   // scoped (outside_wakes.h).
