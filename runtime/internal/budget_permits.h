@@ -112,8 +112,7 @@ class BudgetPermits {
   // base_, decaying by 1/32 a sample so that a lighter load is followed.
   uint64_t per_permit_ = 0;
   // The most permits that fit kShareNum/kShareDen of the budget at
-  // per_permit_ each; the
-  // limit grows no further.
+  // per_permit_ each; the limit grows no further.
   uint64_t cap_ = UINT64_MAX;
   uint64_t granted_ = 0;
   uint64_t waited_ = 0;
