@@ -15,6 +15,7 @@ namespace {
 constexpr const char* kKeys[] = {"allocator",
                                  "worker_threads",
                                  "max_blocking_threads",
+                                 "blocking_parallelism",
                                  "thread_keep_alive_ms",
                                  "slow_poll_threshold_ms",
                                  "io",
@@ -114,8 +115,9 @@ void ReadFile() {
       if (!KnownKey(key)) {
         Fail(path, line_no,
              "unknown key; accepted keys are allocator, worker_threads, "
-             "max_blocking_threads, thread_keep_alive_ms, "
-             "slow_poll_threshold_ms, io, memory_budget");
+             "max_blocking_threads, blocking_parallelism, "
+             "thread_keep_alive_ms, slow_poll_threshold_ms, io, "
+             "memory_budget");
         return;
       }
       if (g_file.count == kMaxEntries) {

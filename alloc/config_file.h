@@ -5,7 +5,8 @@
 //
 // The file holds one `key=value` per line; `#` starts a comment; blank lines
 // are ignored. Keys: allocator, worker_threads, max_blocking_threads,
-// thread_keep_alive_ms, slow_poll_threshold_ms, io, memory_budget (each the
+// blocking_parallelism, thread_keep_alive_ms, slow_poll_threshold_ms, io,
+// memory_budget (each the
 // environment variable TIDEPOOL_<KEY> in lower case). The environment wins
 // over the file.
 //

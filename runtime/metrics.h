@@ -100,6 +100,14 @@ struct BlockingMetrics {
   // a call, instead of waking one of their own (docs/architecture.md, "The
   // blocking pool").
   uint64_t chained_handoffs = 0;
+  // The limit on calls computing at once (Builder::blocking_parallelism; 0:
+  // none), the calls that waited for it (a total), running calls found
+  // blocked (asleep in the kernel), which let another call in each, and
+  // calls let in because none finished for 10 ms.
+  size_t parallelism = 0;
+  uint64_t held_calls = 0;
+  uint64_t blocked_calls = 0;
+  uint64_t stall_admits = 0;
   MemoryBudgetMetrics budget;
 };
 

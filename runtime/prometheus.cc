@@ -261,7 +261,9 @@ std::string PrometheusText(const RuntimeMetrics& m, const alloc::Stats& a) {
   w.Gauge("tidepool_blocking_threads_idle",
           "Blocking-pool threads waiting for work.", b.threads_idle);
   w.Gauge("tidepool_blocking_queue_depth",
-          "Blocking calls waiting for a thread.", b.queue_depth);
+          "Blocking calls waiting for a thread or for the parallelism "
+          "limit.",
+          b.queue_depth);
   w.Counter("tidepool_blocking_threads_spawned_total",
             "Blocking-pool threads started.", b.threads_spawned);
   w.Counter("tidepool_blocking_threads_exited_total",
@@ -277,6 +279,21 @@ std::string PrometheusText(const RuntimeMetrics& m, const alloc::Stats& a) {
             "Short blocking calls that waited for a thread already waking or "
             "finishing instead of waking one of their own.",
             b.chained_handoffs);
+  w.Gauge("tidepool_blocking_parallelism",
+          "Blocking calls that may compute at once (0: no limit).",
+          b.parallelism);
+  w.Counter("tidepool_blocking_held_calls_total",
+            "Blocking calls that waited because the parallelism limit's "
+            "calls were computing.",
+            b.held_calls);
+  w.Counter("tidepool_blocking_blocked_calls_total",
+            "Running blocking calls found asleep in the kernel, each of "
+            "which let another call start.",
+            b.blocked_calls);
+  w.Counter("tidepool_blocking_stall_admits_total",
+            "Blocking calls started beyond the parallelism limit because "
+            "none finished for 10 ms.",
+            b.stall_admits);
 
   // The budget's families only with a budget, as a figure the allocator
   // does not report is left out.

@@ -35,7 +35,11 @@
 //              tidepool_blocking_threads_exited_total,
 //              tidepool_blocking_spawn_failures_total,
 //              tidepool_blocking_spinning_handoffs_total,
-//              tidepool_blocking_chained_handoffs_total
+//              tidepool_blocking_chained_handoffs_total,
+//              tidepool_blocking_parallelism,
+//              tidepool_blocking_held_calls_total,
+//              tidepool_blocking_blocked_calls_total,
+//              tidepool_blocking_stall_admits_total
 //   budget     only with Builder::memory_budget set:
 //              tidepool_memory_budget_bytes,
 //              tidepool_memory_budget_in_use_bytes,

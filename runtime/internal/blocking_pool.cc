@@ -1,5 +1,6 @@
 #include "runtime/internal/blocking_pool.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <system_error>
 #include <utility>
@@ -9,6 +10,7 @@
 #include "runtime/internal/scheduler.h"
 #include "runtime/internal/signal_mask.h"
 #include "runtime/internal/spin.h"
+#include "runtime/internal/thread_state.h"
 
 namespace tidepool::internal {
 namespace {
@@ -22,7 +24,7 @@ std::chrono::steady_clock::time_point DeadlineAfter(
                                             : Clock::time_point::max();
 }
 
-// Handed to an idle thread in place of a call: "take the budget's watch".
+// Handed to an idle thread in place of a call: "take the watch".
 // Only its address is used.
 alignas(TaskHeader) char watch_marker;
 TaskHeader* WatchMarker() {
@@ -33,6 +35,8 @@ TaskHeader* WatchMarker() {
 
 BlockingPool::BlockingPool(const RuntimeConfig& config, Scheduler* scheduler)
     : max_threads_(config.max_blocking_threads),
+      parallelism_(config.blocking_parallelism.value_or(
+          2 * static_cast<size_t>(scheduler->usable_cpus()))),
       keep_alive_(config.thread_keep_alive),
       thread_name_(config.thread_name),
       on_thread_start_(config.on_thread_start),
@@ -78,7 +82,7 @@ void BlockingPool::Spawn(TaskHeader* task) {
   {
     MutexLock lock(&mu_);
     if (!shutdown_) {
-      to_wake = budget_ == nullptr ? Dispatch(task) : AdmitOrWait(task);
+      to_wake = budget_ == nullptr ? Admit(task) : AdmitOrWait(task);
       if (to_wake == nullptr) return;
     }
   }
@@ -119,14 +123,124 @@ BlockingPool::Idler* BlockingPool::Dispatch(TaskHeader* task) {
 }
 
 BlockingPool::Idler* BlockingPool::AdmitOrWait(TaskHeader* task) {
-  if (budget_->TryAdmit(task)) return Dispatch(task);
+  if (budget_->TryAdmit(task)) return Admit(task);
   return CallWatcher();
+}
+
+BlockingPool::Idler* BlockingPool::Admit(TaskHeader* task) {
+  // Behind any held call, so the gate lets calls in in FIFO order.
+  if (held_.empty() && GateOpen()) {
+    ++in_flight_;
+    return Dispatch(task);
+  }
+  Hold(task);
+  return CallWatcher();
+}
+
+void BlockingPool::Hold(TaskHeader* task) {
+  // The stall grace counts from the first call held, not from a call that
+  // finished before a lull.
+  if (held_.empty()) last_progress_ = std::chrono::steady_clock::now();
+  held_.push_back(task);
+  ++held_total_;
+}
+
+void BlockingPool::AdmitForThisThread(TaskHeader* task) {
+  if (held_.empty() && GateOpen()) {
+    ++in_flight_;
+    queue_.push_back(task);
+    return;
+  }
+  Hold(task);
+}
+
+void BlockingPool::AdmitHeld() {
+  if (held_.empty() || shutdown_) return;
+  const auto now = std::chrono::steady_clock::now();
+  // Calls that all take long finish rarely anyway: the grace grows with
+  // them, or the limit would leak a call every kStallGrace.
+  const std::chrono::nanoseconds grace =
+      std::max<std::chrono::nanoseconds>(kStallGrace, kStallCalls * call_ewma_);
+  if (!GateOpen() && now - last_progress_ >= grace) {
+    // Counted in flight like any other call, so the gate stays shut until
+    // calls finish.
+    last_progress_ = now;
+    ++stall_admits_;
+    ++in_flight_;
+    TaskHeader* task = held_.front();
+    held_.pop_front();
+    if (Idler* idler = Dispatch(task)) {
+      MutexUnlock unlock(&mu_);
+      idler->wake.Notify();
+    }
+  }
+  while (!held_.empty() && !shutdown_ && GateOpen()) {
+    ++in_flight_;
+    TaskHeader* task = held_.front();
+    held_.pop_front();
+    if (Idler* idler = Dispatch(task)) {
+      // As in Spawn: woken without mu_, which it takes at once.
+      MutexUnlock unlock(&mu_);
+      idler->wake.Notify();
+    }
+  }
+}
+
+void BlockingPool::SampleRunners() {
+  sample_.clear();
+  for (Idler* r : runners_) {
+    // relaxed: a hint (Idler::call).
+    const uint64_t call = r->call.load(std::memory_order_relaxed);
+    if (call != 0 && !r->blocked) sample_.emplace_back(r, call);
+  }
+  if (sample_.empty()) return;
+  sample_asleep_.resize(sample_.size());
+  sampling_ = true;
+  {
+    // Runners stay listed meanwhile: an ending thread waits for
+    // sample_done_ before it leaves runners_ (ThreadMain).
+    MutexUnlock unlock(&mu_);
+    for (size_t i = 0; i < sample_.size(); ++i) {
+      sample_asleep_[i] = ThreadAsleep(sample_[i].first->tid);
+    }
+  }
+  sampling_ = false;
+  sample_done_.SignalAll();
+  for (size_t i = 0; i < sample_.size(); ++i) {
+    Idler* r = sample_[i].first;
+    const uint64_t call = sample_[i].second;
+    // relaxed: a hint, as above; a call that ended meanwhile is not judged.
+    if (r->blocked || r->call.load(std::memory_order_relaxed) != call) {
+      continue;
+    }
+    if (!sample_asleep_[i]) {
+      r->asleep_call = 0;
+    } else if (r->asleep_call != call) {
+      // Once may be a page fault or a moment on a lock.
+      r->asleep_call = call;
+    } else {
+      r->blocked = true;
+      ++blocked_;
+      ++blocked_seen_;
+    }
+  }
+}
+
+void BlockingPool::CallFinished(Idler& idler) {
+  --in_flight_;
+  idler.asleep_call = 0;
+  if (idler.blocked) {
+    idler.blocked = false;
+    --blocked_;
+  }
+  // Read only while calls are held: Hold() starts the count afresh.
+  if (!held_.empty()) last_progress_ = std::chrono::steady_clock::now();
 }
 
 void BlockingPool::AfterBudgetedCall() {
   // Queued for this thread, which is about to look for work: behind the
   // calls admitted before it, and without a wake-up.
-  if (TaskHeader* next = budget_->Finished()) queue_.push_back(next);
+  if (TaskHeader* next = budget_->Finished()) AdmitForThisThread(next);
   const auto now = BudgetAdmission::Clock::now();
   if (budget_->SampleDue(now)) {
     budget_->BeginSample(now);
@@ -165,7 +279,7 @@ void BlockingPool::DispatchAdmitted() {
   while (!shutdown_) {
     TaskHeader* task = budget_->AdmitWaiting();
     if (task == nullptr) return;
-    if (Idler* idler = Dispatch(task)) {
+    if (Idler* idler = Admit(task)) {
       // As in Spawn: woken without mu_, which it takes at once.
       MutexUnlock unlock(&mu_);
       idler->wake.Notify();
@@ -243,17 +357,32 @@ TaskHeader* BlockingPool::Watch(Idler*& to_wake) {
     std::exchange(to_wake, nullptr)->wake.Notify();
   }
   TaskHeader* task = nullptr;
+  // The budget is sampled at its own pace (BudgetAdmission::WatchPeriod),
+  // and only while something waits for it; the runners every
+  // kParallelismPeriod while calls are held.
+  auto next_budget_sample = BudgetAdmission::Clock::now();
   while (task == nullptr && !shutdown_ && AnyoneWaiting()) {
-    budget_->BeginSample(BudgetAdmission::Clock::now());
-    SampleBudget();
-    // The first call admitted is this thread's, behind any admitted before
-    // it; the rest go to other threads.
-    if (TaskHeader* own = budget_->AdmitWaiting()) queue_.push_back(own);
-    DispatchAdmitted();
-    GrantPermits();
+    const auto now = BudgetAdmission::Clock::now();
+    if (budget_ != nullptr &&
+        (budget_->HasWaiting() || permits_->HasWaiting()) &&
+        now >= next_budget_sample) {
+      budget_->BeginSample(now);
+      SampleBudget();
+      // The first call admitted is this thread's, behind any admitted
+      // before it; the rest go to other threads.
+      if (TaskHeader* own = budget_->AdmitWaiting()) AdmitForThisThread(own);
+      DispatchAdmitted();
+      GrantPermits();
+      next_budget_sample = now + budget_->WatchPeriod();
+    }
+    if (!held_.empty()) {
+      SampleRunners();
+      AdmitHeld();
+    }
     task = TakeQueued();
     if (task == nullptr && !shutdown_ && AnyoneWaiting()) {
-      watch_cv_.WaitFor(&mu_, budget_->WatchPeriod());
+      watch_cv_.WaitFor(
+          &mu_, held_.empty() ? budget_->WatchPeriod() : kParallelismPeriod);
     }
   }
   watching_ = false;
@@ -335,16 +464,25 @@ void BlockingPool::ThreadMain(ThreadList::iterator self, size_t index,
                               std::shared_ptr<Scheduler> runtime) {
   NameThisThread(thread_name_, 'b', index);
   alloc::BindThread(alloc::ThreadRole::kBlocking);
+  Idler idler;
+  idler.tid = CurrentThreadId();
+  {
+    MutexLock lock(&mu_);
+    runners_.push_back(&idler);
+  }
   SetCurrentScheduler(scheduler_);
   if (on_thread_start_) on_thread_start_();
-  Idler idler;
   // A thread this one handed a call to, to wake once mu_ is released.
   Idler* to_wake = nullptr;
-  // Started to take the budget's watch (CallWatcher) rather than a call.
+  // Started to take the watch (CallWatcher) rather than a call.
   if (task == WatchMarker()) task = FirstWatch(idler, to_wake);
+  uint64_t calls = 0;
   while (task != nullptr) {
     if (to_wake != nullptr) std::exchange(to_wake, nullptr)->wake.Notify();
+    // relaxed, both: a hint to the watcher (Idler::call).
+    idler.call.store(++calls, std::memory_order_relaxed);
     const Ran ran = RunOne(task);
+    idler.call.store(0, std::memory_order_relaxed);
     task = NextCall(ran, idler, to_wake);
   }
   if (on_thread_stop_) on_thread_stop_();
@@ -359,6 +497,8 @@ void BlockingPool::ThreadMain(ThreadList::iterator self, size_t index,
     alloc::TrimCoalesced(std::chrono::milliseconds(100));
   }
   MutexLock lock(&mu_);
+  while (sampling_) sample_done_.Wait(&mu_);
+  std::erase(runners_, &idler);
   finished_.splice(finished_.end(), threads_, self);
   thread_finished_.SignalAll();
 }
@@ -374,11 +514,23 @@ TaskHeader* BlockingPool::NextCall(const Ran& ran, Idler& idler,
     returning_.fetch_sub(1, std::memory_order_relaxed);
     call_ewma_ += (ran.took - call_ewma_) / 8;
   }
+  CallFinished(idler);
+  // The oldest held call is this thread's next, behind what is queued.
+  if (!held_.empty() && GateOpen() && !shutdown_) {
+    ++in_flight_;
+    queue_.push_back(held_.front());
+    held_.pop_front();
+  }
   if (budget_ != nullptr) AfterBudgetedCall();
   TaskHeader* task = TakeQueued();
-  if (task == nullptr && budget_ != nullptr && !watching_ && !shutdown_ &&
-      AnyoneWaiting()) {
-    task = Watch(to_wake);
+  if (!watching_ && !shutdown_ && AnyoneWaiting()) {
+    // Calls held or waiting for admission need a watcher: this thread, if
+    // it has nothing to run, else an idle or new one.
+    if (task == nullptr) {
+      task = Watch(to_wake);
+    } else {
+      to_wake = CallWatcher();
+    }
   }
   return task != nullptr ? task : WaitOrExit(idler, to_wake);
 }
@@ -394,7 +546,7 @@ TaskHeader* BlockingPool::WaitOrExit(Idler& idler, Idler*& to_wake) {
   while (task == nullptr && !shutdown_) {
     task = WaitForCall(idler, to_wake);
     if (task == nullptr) break;  // the keep-alive ran out
-    // Only under a budget: handed the watch rather than a call.
+    // Handed the watch rather than a call.
     if (task == WatchMarker()) task = Watch(to_wake);
   }
   if (task == nullptr) {
@@ -502,6 +654,8 @@ bool BlockingPool::Shutdown(std::chrono::nanoseconds timeout) {
     never_started.swap(queue_);
     never_started.insert(never_started.end(), waiting_.begin(), waiting_.end());
     waiting_.clear();
+    never_started.insert(never_started.end(), held_.begin(), held_.end());
+    held_.clear();
     if (budget_ != nullptr) {
       const std::deque<TaskHeader*> held = budget_->TakeWaiting();
       never_started.insert(never_started.end(), held.begin(), held.end());
@@ -541,7 +695,7 @@ size_t BlockingPool::Busy() const {
   MutexLock lock(&mu_);
   // A thread neither idle nor watching runs a call (or is on its way to).
   const size_t running = active_ - idle_.size() - (watching_ ? 1 : 0);
-  return running + queue_.size() + waiting_.size() +
+  return running + queue_.size() + waiting_.size() + held_.size() +
          (budget_ != nullptr ? budget_->Waiting() : 0);
 }
 
@@ -550,7 +704,11 @@ BlockingMetrics BlockingPool::Metrics() const {
   BlockingMetrics m;
   m.threads_alive = active_;
   m.threads_idle = idle_.size();
-  m.queue_depth = queue_.size() + waiting_.size();
+  m.queue_depth = queue_.size() + waiting_.size() + held_.size();
+  m.parallelism = parallelism_;
+  m.held_calls = held_total_;
+  m.blocked_calls = blocked_seen_;
+  m.stall_admits = stall_admits_;
   m.threads_spawned = spawned_total_;
   m.threads_exited = exited_total_;
   m.spawn_failures = spawn_failures_;

@@ -1,6 +1,8 @@
 #ifndef TIDEPOOL_RUNTIME_INTERNAL_BLOCKING_POOL_H_
 #define TIDEPOOL_RUNTIME_INTERNAL_BLOCKING_POOL_H_
 
+#include <sys/types.h>
+
 #include <atomic>
 #include <chrono>
 #include <cstddef>
@@ -11,6 +13,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "alloc/policy.h"
@@ -54,6 +57,23 @@ class Scheduler;
 // in flight longer, which raised the main job's peak memory by 5 to 11 MB
 // when every call waited (docs/results/history.md).
 //
+// Calls that compute share the CPUs, so running more of them at once than
+// the process has CPUs finishes none sooner; each one in flight holds its
+// arguments and working memory, and each thread that runs one keeps
+// allocator caches (an arena, a thread cache, a heap). So at most
+// `parallelism` calls (RuntimeConfig::blocking_parallelism) go past the
+// gate at once, plus one for each running call whose thread is blocked:
+// the rest wait in `held_`, in FIFO order, and each call that finishes lets
+// the oldest in. While calls are held the watcher (below) samples, every
+// kParallelismPeriod, the kernel's state of each thread running a call: a
+// thread seen asleep twice in a row (on I/O, a lock, a timer) counts as
+// blocked and lets another call in, so calls that wait rather than compute
+// still all run at once, as max_blocking_threads allows. A thread that
+// wants a CPU but never finishes (a long computation) could hold the rest
+// back indefinitely: when no call has finished for kStallGrace, or four
+// average calls if longer, one more goes in. With `parallelism` 0 there is
+// no gate.
+//
 // Under a memory budget (RuntimeConfig::memory_budget) new calls pass
 // BudgetAdmission first, and those it holds back wait there, in FIFO order,
 // before they reach any of the above. They are admitted when a call
@@ -64,7 +84,8 @@ class Scheduler;
 // holds it. The budget's permits (BudgetPermits) live here too, under the
 // same lock and samples: the watcher also runs while tasks wait for one.
 // Without a budget this costs one predictable branch in Spawn and one in
-// NextCall.
+// NextCall; the gate costs a few compares per call and, while calls are
+// held, a clock read per finished call.
 //
 // Threads hold a shared_ptr to the pool and to the scheduler: if
 // shutdown_timeout expires with calls still running, those threads are
@@ -105,11 +126,23 @@ class BlockingPool : public std::enable_shared_from_this<BlockingPool> {
   // not block at once on the mu_ its waker still holds. The thread waits
   // for that wake-up before it may run the call, idle again, and
   // eventually exit and destroy this slot.
+  //
+  // The same record, listed in runners_ for the thread's whole life, is
+  // what the watcher samples while calls are held at the gate.
   struct Idler {
     // Written under the pool's mu_, read under it (relaxed) or by the idler
     // spinning without it (release in Dispatch, acquire in SpinForCall).
     std::atomic<TaskHeader*> task{nullptr};
     WakeWord wake;
+    pid_t tid = 0;
+    // Nonzero while the thread runs a call: a number of its own per call.
+    // relaxed: written by the thread around each call, read by the watcher,
+    // which only takes a hint from it (a stale read misjudges one call).
+    std::atomic<uint64_t> call{0};
+    // Which call the watcher last saw asleep; counted in blocked_ once seen
+    // asleep twice. Both under mu_.
+    uint64_t asleep_call = 0;
+    bool blocked = false;
   };
   using ThreadList = std::list<std::thread>;
   struct Ran {
@@ -121,6 +154,16 @@ class BlockingPool : public std::enable_shared_from_this<BlockingPool> {
   // than wake another thread: about what one wake-up takes on a busy VM.
   static constexpr std::chrono::nanoseconds kShortCall =
       std::chrono::microseconds(20);
+  // How often the watcher samples running threads while calls are held at
+  // the gate: a few microseconds a thread, against calls that take
+  // milliseconds.
+  static constexpr std::chrono::nanoseconds kParallelismPeriod =
+      std::chrono::milliseconds(1);
+  // With calls held and none finishing for this long, or kStallCalls times
+  // the average call if that is longer, one more goes in.
+  static constexpr std::chrono::nanoseconds kStallGrace =
+      std::chrono::milliseconds(10);
+  static constexpr int kStallCalls = 4;
 
   // `runtime` keeps the scheduler alive while this thread may call into it
   // (spawn, spawn_blocking, wake-ups), shut down or not.
@@ -146,8 +189,29 @@ class BlockingPool : public std::enable_shared_from_this<BlockingPool> {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void SpinForCall(Idler& idler) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void SleepForCall(Idler& idler) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Spawn under a budget: Dispatch(task) if admitted, else CallWatcher().
+  // Spawn under a budget: Admit(task) if the budget admits it, else
+  // CallWatcher().
   Idler* AdmitOrWait(TaskHeader* task) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The parallelism gate (class comment): Dispatch(task) if it may start
+  // now, else holds it and returns CallWatcher().
+  Idler* Admit(TaskHeader* task) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // As Admit, for a pool thread about to look for work: a call let in is
+  // queued for it, without a wake-up; a held one will find it watching.
+  void AdmitForThisThread(TaskHeader* task) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Appends to held_, starting the stall grace if it was empty.
+  void Hold(TaskHeader* task) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  bool GateOpen() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return parallelism_ == 0 || in_flight_ < parallelism_ + blocked_;
+  }
+  // Lets held calls in while the gate is open, and one more after the stall
+  // grace without a call finishing.
+  void AdmitHeld() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Reads the kernel's state of each thread running a call and not yet
+  // counted blocked, without mu_ meanwhile, and counts those seen asleep
+  // twice in a row for the same call.
+  void SampleRunners() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // After a call, on its thread: takes it out of the gate's counts.
+  void CallFinished(Idler& idler) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // After an admitted call finished (budget only): admits the next call,
   // queued for this thread, and samples the allocator when due.
   void AfterBudgetedCall() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -159,17 +223,21 @@ class BlockingPool : public std::enable_shared_from_this<BlockingPool> {
   // Grants the permits BudgetPermits now allows and wakes their tasks, with
   // mu_ released meanwhile.
   void GrantPermits() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Calls wait for admission, or tasks for permits: the watcher's work.
+  // Calls wait at the gate or for admission, or tasks for permits: the
+  // watcher's work.
   bool AnyoneWaiting() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return budget_->HasWaiting() || permits_->HasWaiting();
+    return !held_.empty() || (budget_ != nullptr && (budget_->HasWaiting() ||
+                                                     permits_->HasWaiting()));
   }
   // Hands the watch to the newest idle thread, or starts a thread for it
   // when none idles, unless someone holds it or the cap is reached. Returns
   // the thread to wake after mu_ is released.
   Idler* CallWatcher() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Watches while calls wait for admission or tasks for permits: samples
-  // every kWatchPeriod, admits and grants. Returns a call for this thread, or
-  // nullptr once none waits (or at shutdown). Wakes `to_wake` first.
+  // Watches while calls wait at the gate or for admission, or tasks for
+  // permits: samples running threads every kParallelismPeriod and the
+  // budget every kWatchPeriod, admits and grants. Returns a call for this
+  // thread, or nullptr once none waits (or at shutdown). Wakes `to_wake`
+  // first.
   TaskHeader* Watch(Idler*& to_wake) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Finds `task` a thread: the newest idle one (returned, to be woken after
   // mu_ is released, unless it is the spinner), or a place in waiting_, or
@@ -190,6 +258,7 @@ class BlockingPool : public std::enable_shared_from_this<BlockingPool> {
   bool ShouldSpin() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const size_t max_threads_;
+  const size_t parallelism_;
   const std::chrono::nanoseconds keep_alive_;
   const std::string thread_name_;
   const std::function<void()> on_thread_start_;
@@ -214,6 +283,28 @@ class BlockingPool : public std::enable_shared_from_this<BlockingPool> {
   // Threads between finishing a call and re-taking mu_; incremented without
   // the lock (see RunOne), decremented under it.
   std::atomic<size_t> returning_{0};
+  // Calls past the gate and not yet finished: queued, waiting or running.
+  size_t in_flight_ ABSL_GUARDED_BY(mu_) = 0;
+  // Running calls counted blocked (Idler::blocked).
+  size_t blocked_ ABSL_GUARDED_BY(mu_) = 0;
+  // Calls held at the gate, oldest first.
+  std::deque<TaskHeader*> held_ ABSL_GUARDED_BY(mu_);
+  // While calls are held: when the first was held, a call last finished,
+  // or the stall rule last let one in, whichever is latest.
+  std::chrono::steady_clock::time_point last_progress_ ABSL_GUARDED_BY(mu_);
+  // Every thread's record, from its start to its end; the watcher samples
+  // them, and an ending thread waits while a sample is under way, as the
+  // sample reads its record without mu_.
+  std::vector<Idler*> runners_ ABSL_GUARDED_BY(mu_);
+  bool sampling_ ABSL_GUARDED_BY(mu_) = false;
+  CondVar sample_done_;
+  // The sample's scratch space, kept to allocate nothing per sample. Only
+  // the thread holding the watch (watching_) uses it, partly without mu_.
+  std::vector<std::pair<Idler*, uint64_t>> sample_;
+  std::vector<char> sample_asleep_;
+  uint64_t held_total_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t blocked_seen_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t stall_admits_ ABSL_GUARDED_BY(mu_) = 0;
   // Threads not yet joined, and those that returned from their loop.
   ThreadList threads_ ABSL_GUARDED_BY(mu_);
   ThreadList finished_ ABSL_GUARDED_BY(mu_);

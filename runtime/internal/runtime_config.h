@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "alloc/policy.h"
@@ -21,6 +22,9 @@ struct RuntimeConfig {
   // which drives the single worker's loop (Scheduler::DriveUntil).
   bool current_thread = false;
   size_t max_blocking_threads = 512;
+  // Blocking calls that may compute at once (BlockingPool); 0: no limit;
+  // unset: twice the CPUs the runtime may use.
+  std::optional<size_t> blocking_parallelism;
   std::chrono::nanoseconds thread_keep_alive = std::chrono::seconds(10);
   std::chrono::nanoseconds shutdown_timeout = std::chrono::seconds(10);
   std::string thread_name = "tidepool";

@@ -27,6 +27,8 @@ TEST(BuilderTest, RejectsBadSettingsNamingThem) {
   ExpectInvalid(Builder().worker_threads(5000).build(), "worker_threads=5000");
   ExpectInvalid(Builder().max_blocking_threads(0).build(),
                 "max_blocking_threads=0");
+  ExpectInvalid(Builder().blocking_parallelism(100001).build(),
+                "blocking_parallelism=100001");
   ExpectInvalid(Builder().thread_keep_alive(0ms).build(), "thread_keep_alive");
   ExpectInvalid(Builder().thread_keep_alive(-1ms).build(), "thread_keep_alive");
   ExpectInvalid(Builder().shutdown_timeout(-1ms).build(), "shutdown_timeout");
@@ -57,10 +59,31 @@ class EnvTest : public ::testing::Test {
   void TearDown() override {
     unsetenv("TIDEPOOL_WORKER_THREADS");
     unsetenv("TIDEPOOL_MAX_BLOCKING_THREADS");
+    unsetenv("TIDEPOOL_BLOCKING_PARALLELISM");
     unsetenv("TIDEPOOL_THREAD_KEEP_ALIVE_MS");
     unsetenv("TIDEPOOL_SLOW_POLL_THRESHOLD_MS");
   }
 };
+
+TEST_F(EnvTest, ReadsTheBlockingParallelism) {
+  for (const char* value : {"3", "0"}) {
+    setenv("TIDEPOOL_BLOCKING_PARALLELISM", value, 1);
+    auto b = Builder::from_env();
+    ASSERT_TRUE(b.ok()) << b.status();
+    auto rt = b->worker_threads(1).build();
+    ASSERT_TRUE(rt.ok()) << rt.status();
+    EXPECT_EQ(std::to_string(rt->metrics().blocking.parallelism), value);
+  }
+  for (const char* bad : {"", "many", "-1", "100001"}) {
+    setenv("TIDEPOOL_BLOCKING_PARALLELISM", bad, 1);
+    auto b = Builder::from_env();
+    ASSERT_FALSE(b.ok()) << "accepted '" << bad << "'";
+    EXPECT_THAT(std::string(b.status().message()),
+                HasSubstr("TIDEPOOL_BLOCKING_PARALLELISM='"));
+    EXPECT_THAT(std::string(b.status().message()),
+                HasSubstr("expected an integer from 0 to 100000"));
+  }
+}
 
 TEST_F(EnvTest, ReadsKnobs) {
   setenv("TIDEPOOL_WORKER_THREADS", "3", 1);
