@@ -297,6 +297,14 @@ absl::StatusOr<Runtime> Builder::build() const {
                      kMaxMemoryBudget, " (2^48) bytes"));
   }
   if (config.memory_budget > 0) {
+    // mimalloc's count is its resident pages, which a decommit delay keeps
+    // after their free: under a long delay admission waits on memory
+    // already released. A few milliseconds still batch the decommits
+    // (none at all costs half the throughput, docs/allocators.md).
+    if (config.allocator.mimalloc_decommit_delay_ms < 0 ||
+        config.allocator.mimalloc_decommit_delay_ms > kBudgetMimallocDelayMs) {
+      config.allocator.mimalloc_decommit_delay_ms = kBudgetMimallocDelayMs;
+    }
     config.memory_in_use = internal::BudgetInUseSource();
     if (config.memory_in_use() < 0) {
       return absl::FailedPreconditionError(absl::StrCat(

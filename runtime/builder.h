@@ -35,6 +35,8 @@ class Builder {
  public:
   static constexpr size_t kMaxWorkerThreads = 4096;
   static constexpr size_t kMaxBlockingThreadsLimit = 100000;
+  // The longest mimalloc decommit delay a memory budget keeps, in ms.
+  static constexpr int kBudgetMimallocDelayMs = 3;
 
   // Defaults: one worker per hardware thread, 512 blocking threads, 10 s
   // keep-alive, 10 s shutdown timeout, thread names "tidepool-w0"..., slow
@@ -64,11 +66,11 @@ class Builder {
   // millisecond or two stops counting, so calls that wait rather than
   // compute all run at once, up to max_blocking_threads; and each time no
   // call finishes for 10 ms (or four average calls, if longer) one more
-  // starts, so long computations cannot hold the rest back indefinitely. Why: computing calls beyond the CPUs finish
-  // none sooner, and each one in flight holds its memory and its thread's
-  // allocator caches (docs/configuration.md, "Blocking parallelism").
-  // While calls wait, one pool thread reads the kernel's state of each
-  // running one every millisecond.
+  // starts, so long computations cannot hold the rest back indefinitely. Why:
+  // computing calls beyond the CPUs finish none sooner, and each one in flight
+  // holds its memory and its thread's allocator caches (docs/configuration.md,
+  // "Blocking parallelism"). While calls wait, one pool thread reads the
+  // kernel's state of each running one every millisecond.
   Builder& blocking_parallelism(size_t n);
   // How long an idle blocking thread waits for work before exiting: more
   // than zero.
@@ -129,7 +131,10 @@ class Builder {
   // threads sample the allocator every 10 ms while calls finish and every
   // 1 ms while calls wait, spaced so that sampling takes at most 1/50 of a
   // thread; workers never do (docs/configuration.md, "The memory
-  // budget"). Any thread may call it, as every setter. build() fails
+  // budget"). With a budget, mimalloc's decommit delay is at most
+  // kBudgetMimallocDelayMs (alloc::Policy::mimalloc_decommit_delay_ms),
+  // since its count is its resident pages. Any thread may call it, as
+  // every setter. build() fails
   // above kMaxMemoryBudget (runtime/memory_budget.h), and with
   // FAILED_PRECONDITION where the allocator counts no in-use bytes
   // (another interposer, such as a sanitizer).

@@ -4,6 +4,7 @@
 // memory back; 10,000,000 mixed operations across 16 threads survive.
 #include <dlfcn.h>
 #include <malloc.h>
+#include <mimalloc.h>
 
 #include <atomic>
 #include <chrono>
@@ -294,6 +295,42 @@ int TrimAfter(int64_t start, int64_t peak, std::vector<char*>& kept) {
   return grew && returned ? 0 : 1;
 }
 
+// mimalloc's decommit delay: the default policy's 25 ms, at most
+// Builder::kBudgetMimallocDelayMs under a memory budget (whose count there
+// is resident pages), and a shorter one a policy asks for stays.
+int ChildBudgetDelay() {
+  if (alloc::active_backend().kind != alloc::Backend::kMimalloc) return 0;
+  auto get = Mimalloc<long (*)(mi_option_t)>("mi_option_get");
+  if (get == nullptr) return 2;
+  const mi_option_t kDelayOption = mi_option_decommit_delay;
+  {
+    auto rt = Builder().worker_threads(1).build();
+    if (!rt.ok() || get(kDelayOption) != 25) {
+      std::printf("default delay %ld\n", get(kDelayOption));
+      return 3;
+    }
+  }
+  {
+    auto rt = Builder().worker_threads(1).memory_budget(64 << 20).build();
+    if (!rt.ok() || get(kDelayOption) != Builder::kBudgetMimallocDelayMs) {
+      std::printf("delay under a budget %ld\n", get(kDelayOption));
+      return 4;
+    }
+  }
+  alloc::Policy zero = alloc::DefaultPolicy();
+  zero.mimalloc_decommit_delay_ms = 0;
+  auto rt = Builder()
+                .worker_threads(1)
+                .process_allocator(zero)
+                .memory_budget(64 << 20)
+                .build();
+  if (!rt.ok() || get(kDelayOption) != 0) {
+    std::printf("a zero delay under a budget became %ld\n", get(kDelayOption));
+    return 5;
+  }
+  return 0;
+}
+
 // The freeing thread is still running when trim() is called.
 int ChildTrim() {
   alloc::Policy policy = alloc::DefaultPolicy();
@@ -565,6 +602,7 @@ int Dispatch(const std::string& mode) {
   if (mode == "serves") return ChildServes();
   if (mode == "bind") return ChildBind();
   if (mode == "trim") return ChildTrim();
+  if (mode == "budget_delay") return ChildBudgetDelay();
   if (mode == "trim_thread_ended") return ChildTrimAfterThreadEnds();
   if (mode == "stress") return ChildStress();
   if (mode == "idle_flush") return ChildIdleFlush();
@@ -608,6 +646,11 @@ TEST_P(PerBackend, BindsRuntimeThreads) {
 
 TEST_P(PerBackend, TrimReturnsMemory) {
   auto r = RunChild("trim", {{"TIDEPOOL_ALLOCATOR", GetParam()}});
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+}
+
+TEST_P(PerBackend, AMemoryBudgetShortensMimallocsDecommitDelay) {
+  auto r = RunChild("budget_delay", {{"TIDEPOOL_ALLOCATOR", GetParam()}});
   EXPECT_EQ(r.exit_code, 0) << r.output;
 }
 
