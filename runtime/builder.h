@@ -63,14 +63,16 @@ class Builder {
   // tokio) to 100000; default twice the CPUs the process may use. Calls
   // beyond it wait in FIFO order and start as running ones finish. A call
   // whose thread sleeps (on a socket, a file, a lock, a timer) for a
-  // millisecond or two stops counting, so calls that wait rather than
-  // compute all run at once, up to max_blocking_threads; and each time no
-  // call finishes for 10 ms (or four average calls, if longer) one more
-  // starts, so long computations cannot hold the rest back indefinitely. Why:
-  // computing calls beyond the CPUs finish none sooner, and each one in flight
-  // holds its memory and its thread's allocator caches (docs/configuration.md,
-  // "Blocking parallelism"). While calls wait, one pool thread reads the
-  // kernel's state of each running one every millisecond.
+  // millisecond or so stops counting, so calls that wait rather than
+  // compute all run at once, up to max_blocking_threads, though a burst of
+  // them starts more slowly than without a limit; and each time no call
+  // finishes for 10 ms (or four average calls, if longer) one more starts,
+  // so long computations cannot hold the rest back indefinitely. Why:
+  // computing calls beyond the CPUs finish none sooner, and each one in
+  // flight holds its memory and its thread's allocator caches
+  // (docs/configuration.md, "Blocking parallelism"). While calls wait, one
+  // pool thread reads the kernel's state of each running one every
+  // millisecond (200 us after a read that found one asleep).
   Builder& blocking_parallelism(size_t n);
   // How long an idle blocking thread waits for work before exiting: more
   // than zero.

@@ -186,14 +186,14 @@ void BlockingPool::AdmitHeld() {
   }
 }
 
-void BlockingPool::SampleRunners() {
+bool BlockingPool::SampleRunners() {
   sample_.clear();
   for (Idler* r : runners_) {
     // relaxed: a hint (Idler::call).
     const uint64_t call = r->call.load(std::memory_order_relaxed);
     if (call != 0 && !r->blocked) sample_.emplace_back(r, call);
   }
-  if (sample_.empty()) return;
+  if (sample_.empty()) return false;
   sample_asleep_.resize(sample_.size());
   sampling_ = true;
   {
@@ -206,6 +206,7 @@ void BlockingPool::SampleRunners() {
   }
   sampling_ = false;
   sample_done_.SignalAll();
+  bool seen_asleep = false;
   for (size_t i = 0; i < sample_.size(); ++i) {
     Idler* r = sample_[i].first;
     const uint64_t call = sample_[i].second;
@@ -215,7 +216,10 @@ void BlockingPool::SampleRunners() {
     }
     if (!sample_asleep_[i]) {
       r->asleep_call = 0;
-    } else if (r->asleep_call != call) {
+      continue;
+    }
+    seen_asleep = true;
+    if (r->asleep_call != call) {
       // Once may be a page fault or a moment on a lock.
       r->asleep_call = call;
     } else {
@@ -224,6 +228,7 @@ void BlockingPool::SampleRunners() {
       ++blocked_seen_;
     }
   }
+  return seen_asleep;
 }
 
 void BlockingPool::CallFinished(Idler& idler) {
@@ -361,6 +366,7 @@ TaskHeader* BlockingPool::Watch(Idler*& to_wake) {
   // and only while something waits for it; the runners every
   // kParallelismPeriod while calls are held.
   auto next_budget_sample = BudgetAdmission::Clock::now();
+  bool seen_asleep = false;
   while (task == nullptr && !shutdown_ && AnyoneWaiting()) {
     const auto now = BudgetAdmission::Clock::now();
     if (budget_ != nullptr &&
@@ -376,13 +382,14 @@ TaskHeader* BlockingPool::Watch(Idler*& to_wake) {
       next_budget_sample = now + budget_->WatchPeriod();
     }
     if (!held_.empty()) {
-      SampleRunners();
+      seen_asleep = SampleRunners();
       AdmitHeld();
     }
     task = TakeQueued();
     if (task == nullptr && !shutdown_ && AnyoneWaiting()) {
-      watch_cv_.WaitFor(
-          &mu_, held_.empty() ? budget_->WatchPeriod() : kParallelismPeriod);
+      watch_cv_.WaitFor(&mu_, held_.empty() ? budget_->WatchPeriod()
+                              : seen_asleep ? kParallelismRecheck
+                                            : kParallelismPeriod);
     }
   }
   watching_ = false;

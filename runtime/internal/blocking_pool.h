@@ -159,6 +159,11 @@ class BlockingPool : public std::enable_shared_from_this<BlockingPool> {
   // milliseconds.
   static constexpr std::chrono::nanoseconds kParallelismPeriod =
       std::chrono::milliseconds(1);
+  // The next sample's delay after one that found a running thread asleep:
+  // a burst of calls that wait is let in a step per sample, and a thread
+  // seen asleep once is confirmed (or not) sooner.
+  static constexpr std::chrono::nanoseconds kParallelismRecheck =
+      std::chrono::microseconds(200);
   // With calls held and none finishing for this long, or kStallCalls times
   // the average call if that is longer, one more goes in.
   static constexpr std::chrono::nanoseconds kStallGrace =
@@ -208,8 +213,8 @@ class BlockingPool : public std::enable_shared_from_this<BlockingPool> {
   void AdmitHeld() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Reads the kernel's state of each thread running a call and not yet
   // counted blocked, without mu_ meanwhile, and counts those seen asleep
-  // twice in a row for the same call.
-  void SampleRunners() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // twice in a row for the same call. Returns whether it saw any asleep.
+  bool SampleRunners() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // After a call, on its thread: takes it out of the gate's counts.
   void CallFinished(Idler& idler) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // After an admitted call finished (budget only): admits the next call,
