@@ -166,23 +166,19 @@ void BlockingPool::AdmitHeld() {
     // calls finish.
     last_progress_ = now;
     ++stall_admits_;
-    ++in_flight_;
-    TaskHeader* task = held_.front();
-    held_.pop_front();
-    if (Idler* idler = Dispatch(task)) {
-      MutexUnlock unlock(&mu_);
-      idler->wake.Notify();
-    }
+    StartOldestHeld();
   }
-  while (!held_.empty() && !shutdown_ && GateOpen()) {
-    ++in_flight_;
-    TaskHeader* task = held_.front();
-    held_.pop_front();
-    if (Idler* idler = Dispatch(task)) {
-      // As in Spawn: woken without mu_, which it takes at once.
-      MutexUnlock unlock(&mu_);
-      idler->wake.Notify();
-    }
+  while (!held_.empty() && !shutdown_ && GateOpen()) StartOldestHeld();
+}
+
+void BlockingPool::StartOldestHeld() {
+  ++in_flight_;
+  TaskHeader* task = held_.front();
+  held_.pop_front();
+  if (Idler* idler = Dispatch(task)) {
+    // As in Spawn: woken without mu_, which it takes at once.
+    MutexUnlock unlock(&mu_);
+    idler->wake.Notify();
   }
 }
 

@@ -211,6 +211,8 @@ class BlockingPool : public std::enable_shared_from_this<BlockingPool> {
   // Lets held calls in while the gate is open, and one more after the stall
   // grace without a call finishing.
   void AdmitHeld() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Takes the oldest held call past the gate and dispatches it.
+  void StartOldestHeld() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Reads the kernel's state of each thread running a call and not yet
   // counted blocked, without mu_ meanwhile, and counts those seen asleep
   // twice in a row for the same call. Returns whether it saw any asleep.

@@ -39,6 +39,37 @@ struct Overlap {
   void Leave() { running.fetch_sub(1, std::memory_order_relaxed); }
 };
 
+enum class Wait { kSleep, kSpin };
+
+// Runs `calls` blocking calls at once, each returning only when all have
+// started (false after 20 s), waiting by sleeping or by spinning on the
+// CPU; returns how many saw all start.
+int CallsThatMeet(Runtime& rt, int calls, Wait wait) {
+  std::atomic<int> started{0};
+  std::vector<JoinHandle<bool>> hs;
+  for (int i = 0; i < calls; ++i) {
+    hs.push_back(rt.spawn_blocking([&started, calls, wait] {
+      // relaxed: a count.
+      started.fetch_add(1, std::memory_order_relaxed);
+      const auto deadline = std::chrono::steady_clock::now() + 20s;
+      while (started.load(std::memory_order_relaxed) < calls) {
+        if (std::chrono::steady_clock::now() > deadline) return false;
+        if (wait == Wait::kSleep) {
+          std::this_thread::sleep_for(200us);
+        } else {
+          std::this_thread::yield();
+        }
+      }
+      return true;
+    }));
+  }
+  return rt.block_on([&]() -> Task<int> {
+    int n = 0;
+    for (auto& h : hs) n += co_await h ? 1 : 0;
+    co_return n;
+  }());
+}
+
 TEST(BlockingParallelismTest, DefaultsToTwiceTheCpus) {
   auto rt = Builder().worker_threads(1).build();
   ASSERT_TRUE(rt.ok()) << rt.status();
@@ -78,26 +109,7 @@ TEST(BlockingParallelismTest, CallsThatSleepDoNotCount) {
   constexpr int kCalls = 8;
   auto rt = Builder().worker_threads(1).blocking_parallelism(1).build();
   ASSERT_TRUE(rt.ok()) << rt.status();
-  std::atomic<int> started{0};
-  std::vector<JoinHandle<bool>> hs;
-  for (int i = 0; i < kCalls; ++i) {
-    hs.push_back(rt->spawn_blocking([&started] {
-      // relaxed: a count.
-      started.fetch_add(1, std::memory_order_relaxed);
-      const auto deadline = std::chrono::steady_clock::now() + 20s;
-      while (started.load(std::memory_order_relaxed) < kCalls) {
-        if (std::chrono::steady_clock::now() > deadline) return false;
-        std::this_thread::sleep_for(200us);
-      }
-      return true;
-    }));
-  }
-  const int met = rt->block_on([&]() -> Task<int> {
-    int n = 0;
-    for (auto& h : hs) n += co_await h ? 1 : 0;
-    co_return n;
-  }());
-  EXPECT_EQ(met, kCalls);
+  EXPECT_EQ(CallsThatMeet(*rt, kCalls, Wait::kSleep), kCalls);
   const BlockingMetrics m = rt->metrics().blocking;
   EXPECT_GT(m.held_calls, 0u);
   EXPECT_GE(m.blocked_calls, 1u) << "no sleeping call was noticed; "
@@ -167,26 +179,7 @@ TEST(BlockingParallelismTest, ZeroLiftsTheLimit) {
   constexpr int kCalls = 16;
   auto rt = Builder().worker_threads(1).blocking_parallelism(0).build();
   ASSERT_TRUE(rt.ok()) << rt.status();
-  std::atomic<int> started{0};
-  std::vector<JoinHandle<bool>> hs;
-  for (int i = 0; i < kCalls; ++i) {
-    hs.push_back(rt->spawn_blocking([&started] {
-      // relaxed: a count.
-      started.fetch_add(1, std::memory_order_relaxed);
-      const auto deadline = std::chrono::steady_clock::now() + 20s;
-      while (started.load(std::memory_order_relaxed) < kCalls) {
-        if (std::chrono::steady_clock::now() > deadline) return false;
-        std::this_thread::yield();
-      }
-      return true;
-    }));
-  }
-  const int met = rt->block_on([&]() -> Task<int> {
-    int n = 0;
-    for (auto& h : hs) n += co_await h ? 1 : 0;
-    co_return n;
-  }());
-  EXPECT_EQ(met, kCalls);
+  EXPECT_EQ(CallsThatMeet(*rt, kCalls, Wait::kSpin), kCalls);
   const BlockingMetrics m = rt->metrics().blocking;
   EXPECT_EQ(m.parallelism, 0u);
   EXPECT_EQ(m.held_calls, 0u);
