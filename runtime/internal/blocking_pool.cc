@@ -1,5 +1,7 @@
 #include "runtime/internal/blocking_pool.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <system_error>
@@ -468,7 +470,7 @@ void BlockingPool::ThreadMain(ThreadList::iterator self, size_t index,
   NameThisThread(thread_name_, 'b', index);
   alloc::BindThread(alloc::ThreadRole::kBlocking);
   Idler idler;
-  idler.tid = CurrentThreadId();
+  idler.tid = gettid();
   {
     MutexLock lock(&mu_);
     runners_.push_back(&idler);

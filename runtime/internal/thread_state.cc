@@ -1,15 +1,12 @@
 #include "runtime/internal/thread_state.h"
 
 #include <fcntl.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <cstring>
 
 namespace tidepool::internal {
-
-pid_t CurrentThreadId() { return static_cast<pid_t>(::syscall(SYS_gettid)); }
 
 char StatStateLetter(const char* line, size_t len) {
   const void* close = ::memrchr(line, ')', len);

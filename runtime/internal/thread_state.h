@@ -7,9 +7,6 @@
 
 namespace tidepool::internal {
 
-// The calling thread's kernel thread id (gettid). Any thread; one syscall.
-pid_t CurrentThreadId();
-
 // Whether the kernel reports thread `tid` of this process off the CPU by
 // its own doing: asleep (a lock, a condition variable, a socket, a timer),
 // waiting for disk I/O, or stopped; any state but R (running or runnable)

@@ -1,6 +1,8 @@
 // internal::ThreadAsleep and the parse of a /proc stat line.
 #include "runtime/internal/thread_state.h"
 
+#include <unistd.h>
+
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -28,7 +30,7 @@ TEST(ThreadStateTest, FindsTheLetterAfterTheLastParenthesis) {
 }
 
 TEST(ThreadStateTest, TheCallingThreadIsNotAsleep) {
-  EXPECT_FALSE(ThreadAsleep(CurrentThreadId()));
+  EXPECT_FALSE(ThreadAsleep(gettid()));
 }
 
 TEST(ThreadStateTest, ASleepingThreadIsAndAnEndedOneIsNot) {
@@ -38,7 +40,7 @@ TEST(ThreadStateTest, ASleepingThreadIsAndAnEndedOneIsNot) {
   std::atomic<pid_t> tid{0};
   std::thread sleeper([&] {
     // relaxed: the main thread only polls for a nonzero id.
-    tid.store(CurrentThreadId(), std::memory_order_relaxed);
+    tid.store(gettid(), std::memory_order_relaxed);
     std::unique_lock<std::mutex> lock(mu);
     cv.wait(lock, [&] { return release; });
   });
