@@ -102,11 +102,14 @@ struct BlockingMetrics {
   uint64_t chained_handoffs = 0;
   // The limit on calls computing at once (Builder::blocking_parallelism; 0:
   // none), the calls that waited for it (a total), running calls found
-  // blocked (asleep in the kernel), which let another call in each, and
-  // calls let in because none finished for 10 ms.
+  // blocked (asleep in the kernel), which let another call in each, calls
+  // let in ahead of that because the calls before them were found blocked
+  // (one more per blocked call: a burst of waiting calls gets in in
+  // doubling steps), and calls let in because none finished for 10 ms.
   size_t parallelism = 0;
   uint64_t held_calls = 0;
   uint64_t blocked_calls = 0;
+  uint64_t burst_admits = 0;
   uint64_t stall_admits = 0;
   MemoryBudgetMetrics budget;
 };

@@ -290,6 +290,10 @@ std::string PrometheusText(const RuntimeMetrics& m, const alloc::Stats& a) {
             "Running blocking calls found asleep in the kernel, each of "
             "which let another call start.",
             b.blocked_calls);
+  w.Counter("tidepool_blocking_burst_admits_total",
+            "Blocking calls started beyond the parallelism limit because "
+            "the calls before them were found blocked.",
+            b.burst_admits);
   w.Counter("tidepool_blocking_stall_admits_total",
             "Blocking calls started beyond the parallelism limit because "
             "none finished for 10 ms.",

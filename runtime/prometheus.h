@@ -39,6 +39,7 @@
 //              tidepool_blocking_parallelism,
 //              tidepool_blocking_held_calls_total,
 //              tidepool_blocking_blocked_calls_total,
+//              tidepool_blocking_burst_admits_total,
 //              tidepool_blocking_stall_admits_total
 //   budget     only with Builder::memory_budget set:
 //              tidepool_memory_budget_bytes,

@@ -156,8 +156,9 @@ void BlockingPool::AdmitForThisThread(TaskHeader* task) {
   Hold(task);
 }
 
-void BlockingPool::AdmitHeld() {
-  if (held_.empty() || shutdown_) return;
+bool BlockingPool::AdmitHeld(size_t newly_blocked) {
+  if (held_.empty() || shutdown_) return false;
+  const uint64_t admitted_before = held_total_ - held_.size();
   const auto now = std::chrono::steady_clock::now();
   // Calls that all take long finish rarely anyway: the grace grows with
   // them, or the limit would leak a call every kStallGrace.
@@ -171,6 +172,14 @@ void BlockingPool::AdmitHeld() {
     StartOldestHeld();
   }
   while (!held_.empty() && !shutdown_ && GateOpen()) StartOldestHeld();
+  // Past the gate: until seen blocked in turn, these count as computing,
+  // so the gate stays shut by as many; at most as many calls compute beyond
+  // `parallelism` as were just seen waiting.
+  for (; newly_blocked > 0 && !held_.empty() && !shutdown_; --newly_blocked) {
+    ++burst_admits_;
+    StartOldestHeld();
+  }
+  return held_total_ - held_.size() != admitted_before;
 }
 
 void BlockingPool::StartOldestHeld() {
@@ -184,14 +193,15 @@ void BlockingPool::StartOldestHeld() {
   }
 }
 
-bool BlockingPool::SampleRunners() {
+BlockingPool::RunnerSample BlockingPool::SampleRunners() {
+  RunnerSample result;
   sample_.clear();
   for (Idler* r : runners_) {
     // relaxed: a hint (Idler::call).
     const uint64_t call = r->call.load(std::memory_order_relaxed);
     if (call != 0 && !r->blocked) sample_.emplace_back(r, call);
   }
-  if (sample_.empty()) return false;
+  if (sample_.empty()) return result;
   sample_asleep_.resize(sample_.size());
   sampling_ = true;
   {
@@ -204,7 +214,6 @@ bool BlockingPool::SampleRunners() {
   }
   sampling_ = false;
   sample_done_.SignalAll();
-  bool seen_asleep = false;
   for (size_t i = 0; i < sample_.size(); ++i) {
     Idler* r = sample_[i].first;
     const uint64_t call = sample_[i].second;
@@ -216,7 +225,7 @@ bool BlockingPool::SampleRunners() {
       r->asleep_call = 0;
       continue;
     }
-    seen_asleep = true;
+    result.seen_asleep = true;
     if (r->asleep_call != call) {
       // Once may be a page fault or a moment on a lock.
       r->asleep_call = call;
@@ -224,9 +233,10 @@ bool BlockingPool::SampleRunners() {
       r->blocked = true;
       ++blocked_;
       ++blocked_seen_;
+      ++result.newly_blocked;
     }
   }
-  return seen_asleep;
+  return result;
 }
 
 void BlockingPool::CallFinished(Idler& idler) {
@@ -364,7 +374,7 @@ TaskHeader* BlockingPool::Watch(Idler*& to_wake) {
   // and only while something waits for it; the runners every
   // kParallelismPeriod while calls are held.
   auto next_budget_sample = BudgetAdmission::Clock::now();
-  bool seen_asleep = false;
+  bool recheck = false;
   while (task == nullptr && !shutdown_ && AnyoneWaiting()) {
     const auto now = BudgetAdmission::Clock::now();
     if (budget_ != nullptr &&
@@ -380,13 +390,14 @@ TaskHeader* BlockingPool::Watch(Idler*& to_wake) {
       next_budget_sample = now + budget_->WatchPeriod();
     }
     if (!held_.empty()) {
-      seen_asleep = SampleRunners();
-      AdmitHeld();
+      const RunnerSample sample = SampleRunners();
+      const bool admitted = AdmitHeld(sample.newly_blocked);
+      recheck = sample.seen_asleep || admitted;
     }
     task = TakeQueued();
     if (task == nullptr && !shutdown_ && AnyoneWaiting()) {
       watch_cv_.WaitFor(&mu_, held_.empty() ? budget_->WatchPeriod()
-                              : seen_asleep ? kParallelismRecheck
+                              : recheck     ? kParallelismRecheck
                                             : kParallelismPeriod);
     }
   }
@@ -713,6 +724,7 @@ BlockingMetrics BlockingPool::Metrics() const {
   m.parallelism = parallelism_;
   m.held_calls = held_total_;
   m.blocked_calls = blocked_seen_;
+  m.burst_admits = burst_admits_;
   m.stall_admits = stall_admits_;
   m.threads_spawned = spawned_total_;
   m.threads_exited = exited_total_;

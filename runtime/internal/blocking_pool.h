@@ -68,8 +68,11 @@ class Scheduler;
 // kParallelismPeriod, the kernel's state of each thread running a call: a
 // thread seen asleep twice in a row (on I/O, a lock, a timer) counts as
 // blocked and lets another call in, so calls that wait rather than compute
-// still all run at once, as max_blocking_threads allows. A thread that
-// wants a CPU but never finishes (a long computation) could hold the rest
+// still all run at once, as max_blocking_threads allows. It lets one more
+// in ahead of the gate, too: the calls held behind a waiting call likely
+// wait as well, so a burst of them gets in in doubling steps, and at most
+// as many calls compute beyond the limit as were just found waiting. A thread
+// that wants a CPU but never finishes (a long computation) could hold the rest
 // back indefinitely: when no call has finished for kStallGrace, or four
 // average calls if longer, one more goes in. With `parallelism` 0 there is
 // no gate.
@@ -159,9 +162,9 @@ class BlockingPool : public std::enable_shared_from_this<BlockingPool> {
   // milliseconds.
   static constexpr std::chrono::nanoseconds kParallelismPeriod =
       std::chrono::milliseconds(1);
-  // The next sample's delay after one that found a running thread asleep:
-  // a burst of calls that wait is let in a step per sample, and a thread
-  // seen asleep once is confirmed (or not) sooner.
+  // The next sample's delay after one that found a running thread asleep
+  // or after calls were let in: a burst of calls that wait is let in a step
+  // per sample, and a thread seen asleep once is confirmed (or not) sooner.
   static constexpr std::chrono::nanoseconds kParallelismRecheck =
       std::chrono::microseconds(200);
   // With calls held and none finishing for this long, or kStallCalls times
@@ -208,15 +211,23 @@ class BlockingPool : public std::enable_shared_from_this<BlockingPool> {
   bool GateOpen() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     return parallelism_ == 0 || in_flight_ < parallelism_ + blocked_;
   }
-  // Lets held calls in while the gate is open, and one more after the stall
-  // grace without a call finishing.
-  void AdmitHeld() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Lets held calls in while the gate is open, one more for each of
+  // `newly_blocked` (calls a sample just found blocked: the held calls
+  // behind them likely wait too, so a burst of waiting calls gets in in a
+  // few doubling steps rather than a step per blocked call), and one more
+  // after the stall grace without a call finishing. Returns whether it let
+  // any in.
+  bool AdmitHeld(size_t newly_blocked) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Takes the oldest held call past the gate and dispatches it.
   void StartOldestHeld() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Reads the kernel's state of each thread running a call and not yet
   // counted blocked, without mu_ meanwhile, and counts those seen asleep
-  // twice in a row for the same call. Returns whether it saw any asleep.
-  bool SampleRunners() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // twice in a row for the same call.
+  struct RunnerSample {
+    bool seen_asleep = false;
+    size_t newly_blocked = 0;
+  };
+  RunnerSample SampleRunners() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // After a call, on its thread: takes it out of the gate's counts.
   void CallFinished(Idler& idler) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // After an admitted call finished (budget only): admits the next call,
@@ -311,6 +322,7 @@ class BlockingPool : public std::enable_shared_from_this<BlockingPool> {
   std::vector<char> sample_asleep_;
   uint64_t held_total_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t blocked_seen_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t burst_admits_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t stall_admits_ ABSL_GUARDED_BY(mu_) = 0;
   // Threads not yet joined, and those that returned from their loop.
   ThreadList threads_ ABSL_GUARDED_BY(mu_);

@@ -138,6 +138,7 @@ constexpr const char* kAlwaysThere[] = {
     "tidepool_blocking_parallelism",
     "tidepool_blocking_held_calls_total",
     "tidepool_blocking_blocked_calls_total",
+    "tidepool_blocking_burst_admits_total",
     "tidepool_blocking_stall_admits_total",
     "tidepool_io_driver_info",
     "tidepool_io_driver_mode_info",
