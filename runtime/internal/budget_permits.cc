@@ -7,6 +7,7 @@ namespace tidepool::internal {
 BudgetPermits::BudgetPermits(size_t budget, int64_t first_sample, size_t cpus)
     : budget_(budget),
       base_(static_cast<uint64_t>(std::max<int64_t>(first_sample, 0))),
+      floor_(std::clamp<size_t>(cpus, 1, kFloor)),
       limit_(std::max<size_t>(cpus, 1)),
       in_use_(std::max<int64_t>(first_sample, 0)) {}
 
@@ -81,8 +82,8 @@ void BudgetPermits::OnSample(int64_t in_use) {
   }
   if (per_permit_ > 0) {
     const uint64_t room = budget_ / kShareDen * kShareNum;
-    cap_ =
-        room > base_ ? std::max<uint64_t>((room - base_) / per_permit_, 1) : 1;
+    cap_ = std::max<uint64_t>(room > base_ ? (room - base_) / per_permit_ : 0,
+                              floor_);
     limit_ = std::min<size_t>(limit_, cap_);
   }
 }

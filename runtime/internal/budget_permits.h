@@ -48,7 +48,15 @@ struct PermitWaiter : Waiter {
 // estimate, and a sample that lowers the cap lowers the limit at once: over
 // the budget that is below the permits held, so none is granted until
 // enough come back. The estimate charges permits with all memory above the
-// start (task frames, caches, thread stacks), which errs toward fewer.
+// start (task frames, caches, thread stacks, and on mimalloc the free pages
+// it has not decommitted yet), which errs toward fewer.
+//
+// But the limit never falls below kFloor (or the CPU count, if smaller):
+// with one permit a request's task and its blocking call take turns and a
+// CPU idles, and when the estimate is mostly the allocator's own memory
+// (mimalloc's undecommitted pages are 10-14 MB at one permit in the seed
+// workload) it would hold the limit at one. A second permit costs one
+// request's memory.
 //
 // Not thread-safe: the owner (BlockingPool) calls every method under its
 // mutex, and samples for it.
@@ -62,6 +70,7 @@ class BudgetPermits {
   // between trims (docs/architecture.md, "The memory budget").
   static constexpr uint64_t kShareNum = 5;
   static constexpr uint64_t kShareDen = 8;
+  static constexpr size_t kFloor = 2;
   // Tasks granted by one call of Grant(), each carrying the reference its
   // waiter held: the caller wakes them after its mutex is released.
   using Granted = absl::InlinedVector<TaskHeader*, 8>;
@@ -100,6 +109,8 @@ class BudgetPermits {
   const size_t budget_;
   // The in-use bytes before any permit: what the estimate leaves out.
   const uint64_t base_;
+  // min(kFloor, CPUs): the least the cap lets the limit fall to.
+  const size_t floor_;
   WaitList waiters_;
   size_t waiting_ = 0;
   size_t held_ = 0;
@@ -112,7 +123,7 @@ class BudgetPermits {
   // base_, decaying by 1/32 a sample so that a lighter load is followed.
   uint64_t per_permit_ = 0;
   // The most permits that fit kShareNum/kShareDen of the budget at
-  // per_permit_ each; the limit grows no further.
+  // per_permit_ each, and at least floor_; the limit grows no further.
   uint64_t cap_ = UINT64_MAX;
   uint64_t granted_ = 0;
   uint64_t waited_ = 0;

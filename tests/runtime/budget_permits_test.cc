@@ -198,6 +198,38 @@ TEST(BudgetPermitsTest, OverTheBudgetTheLimitFallsBelowThePermitsHeld) {
   EXPECT_EQ(m.permits_waiting, 1u);
 }
 
+TEST(BudgetPermitsTest, TheLimitKeepsTwoPermitsWhateverTheEstimate) {
+  Tasks task;
+  PermitWaiter w[4];
+  BudgetPermits p(kBudget, 0, 8);
+  AcquireAtOnce(p, w, task, 0, 1);
+  // One permit charged with twice the budget: the estimate fits none, but
+  // a second permit is still granted.
+  p.OnSample(2 * kBudget);
+  MemoryBudgetMetrics m;
+  p.AddMetrics(&m);
+  EXPECT_EQ(m.permit_limit, 2u);
+  EXPECT_TRUE(p.Acquire(&w[1], task[1], false));
+  EXPECT_FALSE(p.Acquire(&w[2], task[2], false));
+  // Releases at the floor, far over the budget, do not raise it.
+  p.Release();
+  EXPECT_EQ(Grant(p), std::vector<TaskHeader*>{task[2]});
+  p.AddMetrics(&m);
+  EXPECT_EQ(m.permit_limit, 2u);
+}
+
+TEST(BudgetPermitsTest, OnOneCpuTheFloorIsOnePermit) {
+  Tasks task;
+  PermitWaiter w[2];
+  BudgetPermits p(kBudget, 0, 1);
+  AcquireAtOnce(p, w, task, 0, 1);
+  p.OnSample(2 * kBudget);
+  MemoryBudgetMetrics m;
+  p.AddMetrics(&m);
+  EXPECT_EQ(m.permit_limit, 1u);
+  EXPECT_FALSE(p.Acquire(&w[1], task[1], false));
+}
+
 TEST(BudgetPermitsTest,
      AWithdrawnWaiterLeavesAndAGrantedOneGivesItsPermitBack) {
   Tasks task;
