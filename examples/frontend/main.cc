@@ -17,10 +17,12 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <utility>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "examples/frontend/server.h"
 #include "runtime/runtime.h"
@@ -38,6 +40,9 @@ ABSL_FLAG(int, keep_alive_ms, 0,
           "or 10000.");
 ABSL_FLAG(int, read_timeout_ms, 30000,
           "Drop a connection idle (or stalled mid-request) this long.");
+ABSL_FLAG(int, request_timeout_ms, 60000,
+          "Answer 408 to a request that has not arrived whole (head and "
+          "body) this long after its first bytes.");
 ABSL_FLAG(int, write_timeout_ms, 30000,
           "Abandon a response the client does not take within this long.");
 ABSL_FLAG(int64_t, max_body_bytes, 8 << 20, "Larger request bodies get 413.");
@@ -111,12 +116,25 @@ int main(int argc, char** argv) {
     return Fail(
         absl::InvalidArgumentError("--max_body_bytes must be zero or more"));
   }
+  for (const auto& [name, ms] :
+       {std::pair{"--read_timeout_ms", absl::GetFlag(FLAGS_read_timeout_ms)},
+        std::pair{"--request_timeout_ms",
+                  absl::GetFlag(FLAGS_request_timeout_ms)},
+        std::pair{"--write_timeout_ms",
+                  absl::GetFlag(FLAGS_write_timeout_ms)}}) {
+    if (ms <= 0) {
+      return Fail(absl::InvalidArgumentError(
+          absl::StrCat(name, " must be a positive number of milliseconds")));
+    }
+  }
   auto rt = builder->thread_name("frontend").build();
   if (!rt.ok()) return Fail(rt.status());
 
   tidepool::frontend::ServerOptions options;
   options.read_timeout =
       std::chrono::milliseconds(absl::GetFlag(FLAGS_read_timeout_ms));
+  options.request_timeout =
+      std::chrono::milliseconds(absl::GetFlag(FLAGS_request_timeout_ms));
   options.write_timeout =
       std::chrono::milliseconds(absl::GetFlag(FLAGS_write_timeout_ms));
   options.limits.max_body_bytes = absl::GetFlag(FLAGS_max_body_bytes);

@@ -4,6 +4,7 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <memory>
@@ -216,6 +217,18 @@ Task<void> Server::ServeConnection(TcpStream s) {
   auto parser = std::make_unique<http::RequestParser>(options_.limits);
   size_t want = kHeadReadBytes;
   bool mid_request = false;  // bytes of an unfinished request are buffered
+  // request_timeout from the read that brought a request's first bytes:
+  // each read waits at most read_timeout, and within a request no longer
+  // than what is left of this, so a client that trickles its request (and
+  // holds its permit meanwhile) gets 408.
+  Clock::time_point request_deadline = Clock::time_point::max();
+  auto read_limit = [&]() -> std::chrono::milliseconds {
+    if (!mid_request) return options_.read_timeout;
+    const auto left = std::chrono::ceil<std::chrono::milliseconds>(
+        request_deadline - Clock::now());
+    return std::clamp(left, std::chrono::milliseconds(0),
+                      options_.read_timeout);
+  };
   // Under a memory budget (TIDEPOOL_MEMORY_BUDGET) a request's body, parse
   // and response are taken on only with a permit, held from its head to
   // its response; without a budget taking one costs nothing.
@@ -234,10 +247,10 @@ Task<void> Server::ServeConnection(TcpStream s) {
             if (draining_.load(std::memory_order_seq_cst)) co_return;
           }
           const absl::Status ready =
-              co_await timeout(options_.read_timeout, s.readable());
+              co_await timeout(read_limit(), s.readable());
           conn.idle.store(false, std::memory_order_relaxed);
           if (absl::IsDeadlineExceeded(ready)) {
-            counters_.timeouts.fetch_add(1, std::memory_order_relaxed);
+            co_await TimedOut(s, mid_request);
           }
           if (!ready.ok()) co_return;
           if (!parser) {
@@ -245,19 +258,16 @@ Task<void> Server::ServeConnection(TcpStream s) {
           }
         }
         absl::StatusOr<size_t> n =
-            co_await ReadInto(s, *parser, want, options_.read_timeout);
+            co_await ReadInto(s, *parser, want, read_limit());
         if (n.ok() && *n > 0) {
+          if (!mid_request) {
+            request_deadline = Clock::now() + options_.request_timeout;
+          }
           mid_request = true;
           break;
         }
         if (!n.ok() && absl::IsDeadlineExceeded(n.status())) {
-          counters_.timeouts.fetch_add(1, std::memory_order_relaxed);
-          if (mid_request) {
-            counters_.responses_4xx.fetch_add(1, std::memory_order_relaxed);
-            (void)co_await s.write_all(
-                http::ErrorResponse(408, "request not received in time"));
-            co_await LingerClose(s, options_.linger);
-          }
+          co_await TimedOut(s, mid_request);
         }
         co_return;  // closed by the client, reset, or idle too long
       }
@@ -293,6 +303,18 @@ Task<void> Server::ServeConnection(TcpStream s) {
       }
     }
   }
+}
+
+// noinline, as LingerClose: only a connection that times out takes this
+// step.
+[[clang::noinline]] Task<void> Server::TimedOut(TcpStream& s,
+                                                bool mid_request) {
+  counters_.timeouts.fetch_add(1, std::memory_order_relaxed);
+  if (!mid_request) co_return;
+  counters_.responses_4xx.fetch_add(1, std::memory_order_relaxed);
+  (void)co_await s.write_all(
+      http::ErrorResponse(408, "request not received in time"));
+  co_await LingerClose(s, options_.linger);
 }
 
 // noinline: its frame is allocated per request rather than kept inside

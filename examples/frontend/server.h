@@ -18,7 +18,10 @@
 // `linger`, so that the error response is not lost to a reset).
 //
 // Robustness: an idle or slow client is dropped after `read_timeout` (408
-// if it was in the middle of a request); a response not taken by the
+// if it was in the middle of a request); a request must arrive whole
+// within `request_timeout` of its first bytes (408 otherwise), so a client
+// that trickles its request cannot hold its budget permit for longer than
+// that; a response not taken by the
 // client within `write_timeout` is abandoned; a client that disconnects
 // costs its task and nothing else; when accept() runs out of descriptors
 // (EMFILE/ENFILE) the server waits `accept_backoff` and goes on serving
@@ -54,6 +57,7 @@ namespace tidepool::frontend {
 struct ServerOptions {
   http::ParserLimits limits;
   std::chrono::milliseconds read_timeout{30'000};
+  std::chrono::milliseconds request_timeout{60'000};
   std::chrono::milliseconds write_timeout{30'000};
   std::chrono::milliseconds linger{1'000};
   std::chrono::milliseconds accept_backoff{10};
@@ -112,6 +116,9 @@ class Server {
   // generate request's body is taken from it); false when the connection
   // must end (the client went away or stopped reading).
   Task<bool> Respond(TcpStream& s, http::RequestParser& parser);
+  // A read timed out: counts it and, when a request was under way, answers
+  // 408 and closes gracefully.
+  Task<void> TimedOut(TcpStream& s, bool mid_request);
 
   const ServerOptions options_;
   ServerCounters counters_;

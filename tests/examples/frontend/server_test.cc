@@ -373,6 +373,41 @@ TEST_P(ServerTest, SlowAndIdleClientsAreTimedOut) {
   EXPECT_GE(server_->counters().timeouts.load(), 2u);
 }
 
+TEST_P(ServerTest, ARequestTrickledInPastRequestTimeoutGets408) {
+  // Each byte comes well within read_timeout, the whole body not within
+  // request_timeout: 408, and the permit held since the head goes back.
+  internal::ScopedInUseSourceForTesting over([] { return int64_t{1} << 40; });
+  ServerOptions options;
+  options.read_timeout = 30s;
+  options.request_timeout = 300ms;
+  Start(options, 1 << 20);
+  Client slow(port_);
+  ASSERT_TRUE(
+      slow.Send("POST /v1/generate HTTP/1.1\r\nHost: t\r\n"
+                "Content-Length: 1000\r\n\r\n{\"prompt\": \""));
+  for (int i = 0; i < 10; ++i) {
+    std::this_thread::sleep_for(50ms);
+    (void)slow.Send("a");  // after the 408 the server drains and drops it
+  }
+  auto r = slow.Read();
+  ASSERT_TRUE(r.has_value()) << "no reply: the server waits for the body";
+  EXPECT_EQ(r->status, 408);
+  EXPECT_TRUE(slow.ServerClosed());
+  EXPECT_GE(server_->counters().timeouts.load(), 1u);
+  const auto deadline = Clock::now() + 5s;
+  while (rt_->metrics().blocking.budget.permits_held > 0 &&
+         Clock::now() < deadline) {
+    std::this_thread::sleep_for(1ms);
+  }
+  EXPECT_EQ(rt_->metrics().blocking.budget.permits_held, 0u);
+  // The server still serves.
+  Client c(port_);
+  ASSERT_TRUE(c.Send(GenerateRequest("after the slow one")));
+  auto ok = c.Read();
+  ASSERT_TRUE(ok.has_value());
+  EXPECT_EQ(ok->status, 200);
+}
+
 TEST_P(ServerTest, RunningOutOfDescriptorsBacksOffAndKeepsServing) {
   Start();
   Client served(port_);
