@@ -24,9 +24,11 @@
 // (more slowly up to 7/8 of it), but never past what fits 5/8 of the budget
 // at the most memory per permit that samples have seen; over the budget
 // that is fewer than are held, but never fewer than two (one on a single
-// CPU), so a request's task and its blocking call can overlap. With no
-// permit held the oldest waiter is granted whatever the budget says, so
-// memory held elsewhere cannot stall a server for good. docs/configuration.md
+// CPU), so a request's task and its blocking call can overlap. While
+// spawn_blocking calls wait for admission, a permit is granted only when
+// none is held. With no permit held the oldest waiter is granted whatever
+// the budget says, so memory held elsewhere cannot stall a server for
+// good. docs/configuration.md
 // ("The memory budget") has the whole rule.
 //
 // Without a budget, co_await budget_permit() completes at once with an

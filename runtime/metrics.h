@@ -104,8 +104,8 @@ struct BlockingMetrics {
   // none), the calls that waited for it (a total), running calls found
   // blocked (asleep in the kernel), which let another call in each, calls
   // let in ahead of that because the calls before them were found blocked
-  // (one more per blocked call: a burst of waiting calls gets in in
-  // doubling steps), and calls let in because none finished for 10 ms.
+  // (one more per blocked call, so a burst of waiting calls gets in in
+  // growing steps), and calls let in because none finished for 10 ms.
   size_t parallelism = 0;
   uint64_t held_calls = 0;
   uint64_t blocked_calls = 0;

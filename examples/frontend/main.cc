@@ -41,8 +41,9 @@ ABSL_FLAG(int, keep_alive_ms, 0,
 ABSL_FLAG(int, read_timeout_ms, 30000,
           "Drop a connection idle (or stalled mid-request) this long.");
 ABSL_FLAG(int, request_timeout_ms, 60000,
-          "Answer 408 to a request that has not arrived whole (head and "
-          "body) this long after its first bytes.");
+          "Answer 408 to a request whose head has not arrived this long "
+          "after its first bytes, or whose body has not arrived this long "
+          "after the head was accepted.");
 ABSL_FLAG(int, write_timeout_ms, 30000,
           "Abandon a response the client does not take within this long.");
 ABSL_FLAG(int64_t, max_body_bytes, 8 << 20, "Larger request bodies get 413.");

@@ -217,10 +217,12 @@ Task<void> Server::ServeConnection(TcpStream s) {
   auto parser = std::make_unique<http::RequestParser>(options_.limits);
   size_t want = kHeadReadBytes;
   bool mid_request = false;  // bytes of an unfinished request are buffered
-  // request_timeout from the read that brought a request's first bytes:
-  // each read waits at most read_timeout, and within a request no longer
-  // than what is left of this, so a client that trickles its request (and
-  // holds its permit meanwhile) gets 408.
+  // Within a request, each read waits at most read_timeout and no longer
+  // than what is left of request_timeout, counted for the head from the
+  // read that brought its first bytes and for the body from the permit
+  // (and any 100 Continue), so a client that trickles its request gets 408
+  // and a permit is held for the body at most that long. The wait for the
+  // permit itself does not count against the client.
   Clock::time_point request_deadline = Clock::time_point::max();
   auto read_limit = [&]() -> std::chrono::milliseconds {
     if (!mid_request) return options_.read_timeout;
@@ -250,6 +252,7 @@ Task<void> Server::ServeConnection(TcpStream s) {
               co_await timeout(read_limit(), s.readable());
           conn.idle.store(false, std::memory_order_relaxed);
           if (absl::IsDeadlineExceeded(ready)) {
+            permit.reset();
             co_await TimedOut(s, mid_request);
           }
           if (!ready.ok()) co_return;
@@ -267,6 +270,7 @@ Task<void> Server::ServeConnection(TcpStream s) {
           break;
         }
         if (!n.ok() && absl::IsDeadlineExceeded(n.status())) {
+          permit.reset();
           co_await TimedOut(s, mid_request);
         }
         co_return;  // closed by the client, reset, or idle too long
@@ -280,6 +284,8 @@ Task<void> Server::ServeConnection(TcpStream s) {
             co_return;
           }
         }
+        mid_request = true;
+        request_deadline = Clock::now() + options_.request_timeout;
         break;
       }
       case http::ParseEvent::kRequest: {
@@ -312,9 +318,11 @@ Task<void> Server::ServeConnection(TcpStream s) {
   counters_.timeouts.fetch_add(1, std::memory_order_relaxed);
   if (!mid_request) co_return;
   counters_.responses_4xx.fetch_add(1, std::memory_order_relaxed);
-  (void)co_await s.write_all(
-      http::ErrorResponse(408, "request not received in time"));
-  co_await LingerClose(s, options_.linger);
+  if ((co_await s.write_all(
+           http::ErrorResponse(408, "request not received in time")))
+          .ok()) {
+    co_await LingerClose(s, options_.linger);
+  }
 }
 
 // noinline: its frame is allocated per request rather than kept inside

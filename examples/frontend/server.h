@@ -18,10 +18,11 @@
 // `linger`, so that the error response is not lost to a reset).
 //
 // Robustness: an idle or slow client is dropped after `read_timeout` (408
-// if it was in the middle of a request); a request must arrive whole
-// within `request_timeout` of its first bytes (408 otherwise), so a client
-// that trickles its request cannot hold its budget permit for longer than
-// that; a response not taken by the
+// if it was in the middle of a request); a request's head must arrive
+// within `request_timeout` of its first bytes and its body within
+// `request_timeout` of the budget permit the server takes after the head
+// (408 otherwise), so a client that trickles its request cannot hold a
+// permit for longer than that; a response not taken by the
 // client within `write_timeout` is abandoned; a client that disconnects
 // costs its task and nothing else; when accept() runs out of descriptors
 // (EMFILE/ENFILE) the server waits `accept_backoff` and goes on serving

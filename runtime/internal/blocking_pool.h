@@ -70,11 +70,12 @@ class Scheduler;
 // blocked and lets another call in, so calls that wait rather than compute
 // still all run at once, as max_blocking_threads allows. It lets one more
 // in ahead of the gate, too: the calls held behind a waiting call likely
-// wait as well, so a burst of them gets in in doubling steps, and at most
-// as many calls compute beyond the limit as were just found waiting. A thread
-// that wants a CPU but never finishes (a long computation) could hold the rest
-// back indefinitely: when no call has finished for kStallGrace, or four
-// average calls if longer, one more goes in. With `parallelism` 0 there is
+// wait as well, so a burst of them gets in in steps that grow by
+// `parallelism` each (4, 8, 12, 16, ... at the default on 2 CPUs), and at
+// most as many calls compute beyond the limit as were just found waiting. A
+// thread that wants a CPU but never finishes (a long computation) could hold
+// the rest back indefinitely: when no call has finished for kStallGrace, or
+// four average calls if longer, one more goes in. With `parallelism` 0 there is
 // no gate.
 //
 // Under a memory budget (RuntimeConfig::memory_budget) new calls pass
@@ -152,6 +153,11 @@ class BlockingPool : public std::enable_shared_from_this<BlockingPool> {
     bool counted = false;  // ran, and counted in returning_; not cancelled
     std::chrono::nanoseconds took{0};
   };
+  // What one SampleRunners() found.
+  struct RunnerSample {
+    bool seen_asleep = false;  // a running call's thread was asleep
+    size_t newly_blocked = 0;  // calls counted blocked by this sample
+  };
 
   // Calls shorter than this on average wait for a wake-up in flight rather
   // than wake another thread: about what one wake-up takes on a busy VM.
@@ -213,20 +219,18 @@ class BlockingPool : public std::enable_shared_from_this<BlockingPool> {
   }
   // Lets held calls in while the gate is open, one more for each of
   // `newly_blocked` (calls a sample just found blocked: the held calls
-  // behind them likely wait too, so a burst of waiting calls gets in in a
-  // few doubling steps rather than a step per blocked call), and one more
-  // after the stall grace without a call finishing. Returns whether it let
-  // any in.
+  // behind them likely wait too, so a burst of waiting calls gets in in
+  // steps that grow by `parallelism` each, rather than `parallelism` at a
+  // time), and one more after the stall grace without a call finishing.
+  // Returns whether calls left held_ meanwhile, by this or by threads that
+  // took held calls while StartOldestHeld had mu_ released (then the
+  // watcher only samples sooner).
   bool AdmitHeld(size_t newly_blocked) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Takes the oldest held call past the gate and dispatches it.
   void StartOldestHeld() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Reads the kernel's state of each thread running a call and not yet
   // counted blocked, without mu_ meanwhile, and counts those seen asleep
   // twice in a row for the same call.
-  struct RunnerSample {
-    bool seen_asleep = false;
-    size_t newly_blocked = 0;
-  };
   RunnerSample SampleRunners() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // After a call, on its thread: takes it out of the gate's counts.
   void CallFinished(Idler& idler) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

@@ -70,6 +70,8 @@ class BudgetPermits {
   // between trims (docs/architecture.md, "The memory budget").
   static constexpr uint64_t kShareNum = 5;
   static constexpr uint64_t kShareDen = 8;
+  // The least the cap lowers the limit to (the CPU count if smaller): see
+  // the class comment.
   static constexpr size_t kFloor = 2;
   // Tasks granted by one call of Grant(), each carrying the reference its
   // waiter held: the caller wakes them after its mutex is released.

@@ -127,8 +127,8 @@ TEST(BlockingParallelismTest, ABurstOfWaitingCallsGetsInAheadOfTheGate) {
   const BlockingMetrics m = rt->metrics().blocking;
   EXPECT_GE(m.burst_admits, 1u) << m.blocked_calls << " found blocked, "
                                 << m.stall_admits << " let in by stalls";
-  // Each call past the first went in for a blocked call, behind one, or by
-  // a stall.
+  // Accounting: as no call finishes before all have started, each call
+  // past the first went in for a blocked call, behind one, or by a stall.
   EXPECT_GE(m.blocked_calls + m.burst_admits + m.stall_admits,
             static_cast<uint64_t>(kCalls - 1));
 }

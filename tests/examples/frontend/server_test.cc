@@ -375,16 +375,28 @@ TEST_P(ServerTest, SlowAndIdleClientsAreTimedOut) {
 
 TEST_P(ServerTest, ARequestTrickledInPastRequestTimeoutGets408) {
   // Each byte comes well within read_timeout, the whole body not within
-  // request_timeout: 408, and the permit held since the head goes back.
+  // request_timeout of the permit: 408, and the permit held since the head
+  // goes back.
   internal::ScopedInUseSourceForTesting over([] { return int64_t{1} << 40; });
   ServerOptions options;
   options.read_timeout = 30s;
   options.request_timeout = 300ms;
+  // Longer than the trickle below, so the server drains all of it and
+  // never resets the connection under the 408.
+  options.linger = 10s;
   Start(options, 1 << 20);
   Client slow(port_);
   ASSERT_TRUE(
       slow.Send("POST /v1/generate HTTP/1.1\r\nHost: t\r\n"
                 "Content-Length: 1000\r\n\r\n{\"prompt\": \""));
+  auto permits_held = [&] {
+    return rt_->metrics().blocking.budget.permits_held;
+  };
+  const auto taken = Clock::now() + 5s;
+  while (permits_held() == 0 && Clock::now() < taken) {
+    std::this_thread::sleep_for(1ms);
+  }
+  EXPECT_EQ(permits_held(), 1u) << "the head did not take a permit";
   for (int i = 0; i < 10; ++i) {
     std::this_thread::sleep_for(50ms);
     (void)slow.Send("a");  // after the 408 the server drains and drops it
@@ -395,11 +407,10 @@ TEST_P(ServerTest, ARequestTrickledInPastRequestTimeoutGets408) {
   EXPECT_TRUE(slow.ServerClosed());
   EXPECT_GE(server_->counters().timeouts.load(), 1u);
   const auto deadline = Clock::now() + 5s;
-  while (rt_->metrics().blocking.budget.permits_held > 0 &&
-         Clock::now() < deadline) {
+  while (permits_held() > 0 && Clock::now() < deadline) {
     std::this_thread::sleep_for(1ms);
   }
-  EXPECT_EQ(rt_->metrics().blocking.budget.permits_held, 0u);
+  EXPECT_EQ(permits_held(), 0u);
   // The server still serves.
   Client c(port_);
   ASSERT_TRUE(c.Send(GenerateRequest("after the slow one")));
