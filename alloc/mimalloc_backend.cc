@@ -1,11 +1,13 @@
 // mimalloc: a heap per runtime thread, collects when threads idle or exit,
 // and, when a decommit delay is set, no delay while an idle worker or a
-// trim collects.
+// trim collects, and an idle worker's sweep of its own segments.
 // mimalloc is reached by name (dlsym), so this code links whether or not the
 // program uses it.
 #include <dlfcn.h>
 #include <mimalloc.h>
 
+#include <array>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -31,6 +33,8 @@ void ForEachFunction(Api& api, F f) {
   f("mi_option_set", api.option_set);
   f("mi_option_get", api.option_get);
   f("mi_process_info", api.process_info);
+  f("mi_malloc", api.malloc);
+  f("mi_free", api.free);
 }
 
 bool Complete(const MimallocApi& api) {
@@ -97,7 +101,7 @@ class MimallocBackend final : public BackendImpl {
     // A worker calls this once the runtime has been idle a while: what its
     // heap holds can go back now.
     if (role == ThreadRole::kWorker) {
-      CollectWithoutDelay();
+      CollectWithoutDelay(/*sweep=*/true);
       return;
     }
     // A parked thread does not process the frees other threads deferred to
@@ -117,8 +121,10 @@ class MimallocBackend final : public BackendImpl {
     api_.collect(true);
   }
 
+  // Not swept: a trim may come while threads work (under a memory budget,
+  // every 50 ms), and the sweep commits and decommits spans they would use.
   void Trim() override {
-    if (ok_) CollectWithoutDelay();
+    if (ok_) CollectWithoutDelay(/*sweep=*/false);
   }
 
   // alloc.h says why not mi_process_info's committed bytes.
@@ -143,17 +149,18 @@ class MimallocBackend final : public BackendImpl {
   // mi_collect(true), with the decommit delay at 0 while it runs (when
   // mimalloc_release_on_idle is set and the busy delay is not 0 already),
   // then the busy delay again. mimalloc 2.0.9 decommits a span freed under
-  // a delay only when a later free or allocation in the same segment finds
-  // the delay expired, which an idle thread never makes; a forced collect
-  // does not do it by itself. With the delay at 0, each page this collect
-  // frees (pages whose blocks other threads freed, pages kept for reuse)
-  // is decommitted as it is freed, with the free spans it merges with. A
+  // a delay only when its owner thread takes a page from the same segment
+  // after the delay expired, which an idle thread never does; a forced
+  // collect does not do it by itself. With the delay at 0, each page this
+  // collect frees (pages whose blocks other threads freed, pages kept for
+  // reuse) is decommitted as it is freed, with the free spans it merges with. A
   // span freed earlier that borders none of those stays until the delay
   // expires and the thread frees or allocates in that segment again. The
   // option is process-wide, so while a window is open a busy thread
   // decommits at once too; overlapping windows share one, counted under
-  // delay_mu_.
-  void CollectWithoutDelay() {
+  // delay_mu_. With `sweep`, SweepFreeSpans() reaches the spans the
+  // collect does not.
+  void CollectWithoutDelay(bool sweep) {
     long busy;
     {
       std::lock_guard<std::mutex> lock(delay_mu_);
@@ -168,10 +175,34 @@ class MimallocBackend final : public BackendImpl {
     }
     api_.collect(true);
     if (busy == 0) return;
+    if (sweep) SweepFreeSpans();
     std::lock_guard<std::mutex> lock(delay_mu_);
     if (--zero_windows_ == 0) {
       api_.option_set(mi_option_decommit_delay, busy_delay_ms_);
     }
+  }
+
+  // mimalloc 2.0.9 does a segment's expired delayed decommits when its
+  // owner thread takes a page from that segment's free spans, and
+  // otherwise only when the thread ends. So, inside the zero-delay window,
+  // the calling thread takes blocks just over mimalloc's largest medium
+  // block (128 KiB), each a page of its own, best fit first among its
+  // segments' free spans: every segment that has a free span of three
+  // 64 KiB slices gets its expired decommits done. Then it frees them, and
+  // with the delay at 0 each span is decommitted as it is freed. The
+  // blocks are never written, so nothing is faulted in; the cost is a few
+  // hundred system calls, once per idle period. At most kSweepBytes: past
+  // the free spans it would take fresh segments, freed again at the end.
+  void SweepFreeSpans() {
+    constexpr size_t kSweepBlock = 128 * 1024 + 1;
+    constexpr size_t kSweepBytes = size_t{64} << 20;
+    constexpr size_t kBlocks = kSweepBytes / (192 * 1024);
+    std::array<void*, kBlocks> blocks;
+    size_t n = 0;
+    while (n < kBlocks && (blocks[n] = api_.malloc(kSweepBlock)) != nullptr) {
+      ++n;
+    }
+    for (size_t i = 0; i < n; ++i) api_.free(blocks[i]);
   }
 
   const MimallocApi api_;

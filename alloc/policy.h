@@ -93,10 +93,12 @@ struct Policy {
   int mimalloc_decommit_delay_ms = 25;
   // mimalloc, with a decommit delay: an idle worker (trim.runtime_idle) and
   // alloc::trim() collect with the delay lifted to 0 for the collect's
-  // duration, and a thread's segments have their delayed decommits done
+  // duration, the idle worker also sweeps its own segments' free spans in
+  // that window, and a thread's segments have their delayed decommits done
   // when it ends (mi_option_abandoned_page_decommit). mimalloc 2.0.9
-  // decommits a delayed page only on a later free or allocation near it,
-  // which an idle thread never makes, and a forced collect does not do it.
+  // decommits a delayed page only when its owner takes a page from the
+  // same segment, which an idle thread never does, and a forced collect
+  // does not do it (docs/allocators.md, "The idle sweep").
   bool mimalloc_release_on_idle = true;
 
   TrimPolicy trim;

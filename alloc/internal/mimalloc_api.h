@@ -23,6 +23,8 @@ struct MimallocApi {
   decltype(&mi_option_set) option_set = nullptr;
   decltype(&mi_option_get) option_get = nullptr;
   decltype(&mi_process_info) process_info = nullptr;
+  decltype(&mi_malloc) malloc = nullptr;
+  decltype(&mi_free) free = nullptr;
 };
 
 // Fills `api` from the process's global scope. Returns false when any

@@ -5,6 +5,7 @@
 // malloc_override_test checks against the real library that the pages come
 // back.)
 #include <atomic>
+#include <cstdlib>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -94,6 +95,23 @@ void FakeProcessInfo(size_t* elapsed, size_t* user, size_t* sys, size_t* rss,
       *faults = 0;
 }
 
+// The idle sweep's blocks (SweepFreeSpans), counted rather than logged:
+// a sweep takes hundreds. Per thread, as the log.
+thread_local int tls_mallocs = 0;
+thread_local int tls_frees = 0;
+thread_local int tls_mallocs_with_delay = 0;
+void* FakeMalloc(size_t size) noexcept {
+  ++tls_mallocs;
+  if (current_delay.load(std::memory_order_relaxed) != 0) {
+    ++tls_mallocs_with_delay;
+  }
+  return std::malloc(size);
+}
+void FakeFree(void* p) noexcept {
+  ++tls_frees;
+  std::free(p);
+}
+
 MimallocApi FakeApi() {
   MimallocApi api;
   api.heap_new = &FakeHeapNew;
@@ -104,6 +122,8 @@ MimallocApi FakeApi() {
   api.option_set = &FakeOptionSet;
   api.option_get = &FakeOptionGet;
   api.process_info = &FakeProcessInfo;
+  api.malloc = &FakeMalloc;
+  api.free = &FakeFree;
   return api;
 }
 
@@ -206,6 +226,47 @@ TEST(MimallocBackendTest, IdleWorkerCollectsWithTheDelayAtZero) {
   const auto plain =
       OnThread([&] { backend->ThreadIdle(ThreadRole::kWorker); });
   EXPECT_THAT(plain, ElementsAre("collect(true)"));
+}
+
+struct Sweep {
+  int mallocs = 0;
+  int frees = 0;
+  int mallocs_with_delay = 0;
+};
+
+// Runs `body` on a fresh thread and returns the blocks it took.
+template <typename F>
+Sweep SweepOnThread(F body) {
+  Sweep s;
+  std::thread([&] {
+    tls_mallocs = tls_frees = tls_mallocs_with_delay = 0;
+    body();
+    s = {tls_mallocs, tls_frees, tls_mallocs_with_delay};
+  }).join();
+  return s;
+}
+
+TEST(MimallocBackendTest, IdleWorkerSweepsItsFreeSpansInTheZeroDelayWindow) {
+  auto backend = MakeMimallocBackend(FakeApi());
+  ASSERT_TRUE(backend->Configure(Delayed(25)).ok());
+  const Sweep idle = SweepOnThread([&] {
+    backend->BindThread(ThreadRole::kWorker);
+    backend->ThreadIdle(ThreadRole::kWorker);
+  });
+  // 64 MiB of spans, three 64 KiB slices each, all given back.
+  EXPECT_EQ(idle.mallocs, (64 << 20) / (192 << 10));
+  EXPECT_EQ(idle.frees, idle.mallocs);
+  EXPECT_EQ(idle.mallocs_with_delay, 0) << "swept outside the window";
+  // Not in a trim, not on a blocking thread, not without a delay.
+  const Sweep trim = SweepOnThread([&] { backend->Trim(); });
+  EXPECT_EQ(trim.mallocs, 0);
+  const Sweep blocking =
+      SweepOnThread([&] { backend->ThreadIdle(ThreadRole::kBlocking); });
+  EXPECT_EQ(blocking.mallocs, 0);
+  ASSERT_TRUE(backend->Configure(Delayed(0)).ok());
+  const Sweep no_delay =
+      SweepOnThread([&] { backend->ThreadIdle(ThreadRole::kWorker); });
+  EXPECT_EQ(no_delay.mallocs, 0);
 }
 
 TEST(MimallocBackendTest, SleepingBlockingThreadOnlyCollects) {
