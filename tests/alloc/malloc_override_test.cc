@@ -407,9 +407,12 @@ int ChildIdleFlush() {
 
 // With a decommit delay, a runtime's worker collects on its own once the
 // runtime has been idle for trim.runtime_idle, with the delay lifted: 20 MB
-// freed by a task on it
-// under a long decommit delay goes back without anyone calling alloc::trim().
-int ChildRuntimeIdleRelease() {
+// freed by a task on it under a decommit delay goes back without anyone
+// calling alloc::trim(). With `pinned`, a block that stays allocated until
+// after the check follows each freed one, so the freed spans neither merge
+// nor leave their segment empty, as between a server's long-lived blocks:
+// on mimalloc only the idle worker's sweep of its segments returns them.
+int RuntimeIdleRelease(bool pinned) {
   if (alloc::active_backend().kind != alloc::Backend::kMimalloc) return 0;
   alloc::Policy policy = alloc::DefaultPolicy();
   policy.mimalloc_decommit_delay_ms = 25;
@@ -422,6 +425,7 @@ int ChildRuntimeIdleRelease() {
   // heap.
   std::mutex mu;
   std::set<std::thread::id> churned;
+  std::vector<void*> pins;  // guarded by mu
   auto churn = [&]() -> Task<void> {
     {
       std::lock_guard<std::mutex> lock(mu);
@@ -432,6 +436,12 @@ int ChildRuntimeIdleRelease() {
       char* p = static_cast<char*>(malloc(200 << 10));
       std::memset(p, 5, 200 << 10);
       blocks.push_back(p);
+      if (pinned) {
+        // Over mimalloc's medium sizes: a page of its own, never written.
+        void* pin = malloc((128 << 10) + 1);
+        std::lock_guard<std::mutex> lock(mu);
+        pins.push_back(pin);
+      }
     }
     for (char* p : blocks) free(p);
   };
@@ -455,6 +465,7 @@ int ChildRuntimeIdleRelease() {
       "idle %lld\n",
       churned.size(), static_cast<long long>(start),
       static_cast<long long>(kept), static_cast<long long>(after));
+  for (void* p : pins) free(p);
   return churned.size() == 2 && kept - start > (32 << 20) &&
                  after - start < (8 << 20)
              ? 0
@@ -607,7 +618,8 @@ int Dispatch(const std::string& mode) {
   if (mode == "stress") return ChildStress();
   if (mode == "idle_flush") return ChildIdleFlush();
   if (mode == "in_use") return ChildInUse();
-  if (mode == "runtime_idle_release") return ChildRuntimeIdleRelease();
+  if (mode == "runtime_idle_release") return RuntimeIdleRelease(false);
+  if (mode == "runtime_idle_release_pinned") return RuntimeIdleRelease(true);
   if (mode == "idle_release_stress") return ChildIdleReleaseStress();
   std::printf("unknown child mode %s\n", mode.c_str());
   return 100;
@@ -672,6 +684,12 @@ TEST_P(PerBackend, CountsInUseBytesForTheMemoryBudget) {
 TEST_P(PerBackend, IdleRuntimeReleasesItsWorkersPages) {
   auto r =
       RunChild("runtime_idle_release", {{"TIDEPOOL_ALLOCATOR", GetParam()}});
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+}
+
+TEST_P(PerBackend, IdleRuntimeReleasesPagesInSegmentsStillInUse) {
+  auto r = RunChild("runtime_idle_release_pinned",
+                    {{"TIDEPOOL_ALLOCATOR", GetParam()}});
   EXPECT_EQ(r.exit_code, 0) << r.output;
 }
 
