@@ -31,6 +31,19 @@ constexpr size_t kMaxBodyReadBytes = 256 * 1024;
 
 std::string_view Std(absl::string_view s) { return {s.data(), s.size()}; }
 
+// How long the next read of a connection may wait: read_timeout, and
+// within a request no longer than what is left until `deadline`. A plain
+// function rather than a lambda in ServeConnection, whose frame every idle
+// connection keeps: a lambda's captures would live there.
+std::chrono::milliseconds ReadLimit(const ServerOptions& options,
+                                    bool mid_request,
+                                    Clock::time_point deadline) {
+  if (!mid_request) return options.read_timeout;
+  const auto left =
+      std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now());
+  return std::clamp(left, std::chrono::milliseconds(0), options.read_timeout);
+}
+
 // Reads what is available into the parser, waiting at most `limit`.
 // Returns the byte count (0: the client closed), or DeadlineExceeded.
 Task<absl::StatusOr<size_t>> ReadInto(TcpStream& s, http::RequestParser& p,
@@ -224,13 +237,6 @@ Task<void> Server::ServeConnection(TcpStream s) {
   // and a permit is held for the body at most that long. The wait for the
   // permit itself does not count against the client.
   Clock::time_point request_deadline = Clock::time_point::max();
-  auto read_limit = [&]() -> std::chrono::milliseconds {
-    if (!mid_request) return options_.read_timeout;
-    const auto left = std::chrono::ceil<std::chrono::milliseconds>(
-        request_deadline - Clock::now());
-    return std::clamp(left, std::chrono::milliseconds(0),
-                      options_.read_timeout);
-  };
   // Under a memory budget (TIDEPOOL_MEMORY_BUDGET) a request's body, parse
   // and response are taken on only with a permit, held from its head to
   // its response; without a budget taking one costs nothing.
@@ -238,6 +244,12 @@ Task<void> Server::ServeConnection(TcpStream s) {
   while (true) {
     switch (parser->Next()) {
       case http::ParseEvent::kNeedMore: {
+        // One TimedOut step for both waits below, and no status kept
+        // across them: each co_await site and each live object with a
+        // destructor takes room in this frame, which every idle connection
+        // keeps.
+        bool timed_out = false;
+        bool readable = true;
         if (parser->buffered_bytes() == 0) {
           // Between requests: wait for the next one holding no buffer (nor
           // parser), so an idle keep-alive connection costs its task and
@@ -248,28 +260,32 @@ Task<void> Server::ServeConnection(TcpStream s) {
             conn.idle.store(true, std::memory_order_seq_cst);
             if (draining_.load(std::memory_order_seq_cst)) co_return;
           }
-          const absl::Status ready =
-              co_await timeout(read_limit(), s.readable());
-          conn.idle.store(false, std::memory_order_relaxed);
-          if (absl::IsDeadlineExceeded(ready)) {
-            permit.reset();
-            co_await TimedOut(s, mid_request);
+          {
+            const absl::Status ready = co_await timeout(
+                ReadLimit(options_, mid_request, request_deadline),
+                s.readable());
+            timed_out = absl::IsDeadlineExceeded(ready);
+            readable = ready.ok();
           }
-          if (!ready.ok()) co_return;
-          if (!parser) {
+          conn.idle.store(false, std::memory_order_relaxed);
+          if (readable && !parser) {
             parser = std::make_unique<http::RequestParser>(options_.limits);
           }
         }
-        absl::StatusOr<size_t> n =
-            co_await ReadInto(s, *parser, want, read_limit());
-        if (n.ok() && *n > 0) {
-          if (!mid_request) {
-            request_deadline = Clock::now() + options_.request_timeout;
+        if (readable) {
+          absl::StatusOr<size_t> n = co_await ReadInto(
+              s, *parser, want,
+              ReadLimit(options_, mid_request, request_deadline));
+          if (n.ok() && *n > 0) {
+            if (!mid_request) {
+              request_deadline = Clock::now() + options_.request_timeout;
+            }
+            mid_request = true;
+            break;
           }
-          mid_request = true;
-          break;
+          timed_out = !n.ok() && absl::IsDeadlineExceeded(n.status());
         }
-        if (!n.ok() && absl::IsDeadlineExceeded(n.status())) {
+        if (timed_out) {
           permit.reset();
           co_await TimedOut(s, mid_request);
         }
