@@ -153,13 +153,12 @@ class MimallocBackend final : public BackendImpl {
   // after the delay expired, which an idle thread never does; a forced
   // collect does not do it by itself. With the delay at 0, each page this
   // collect frees (pages whose blocks other threads freed, pages kept for
-  // reuse) is decommitted as it is freed, with the free spans it merges with. A
-  // span freed earlier that borders none of those stays until the delay
-  // expires and the thread frees or allocates in that segment again. The
-  // option is process-wide, so while a window is open a busy thread
-  // decommits at once too; overlapping windows share one, counted under
-  // delay_mu_. With `sweep`, SweepFreeSpans() reaches the spans the
-  // collect does not.
+  // reuse) is decommitted as it is freed, with the free spans it merges
+  // with. A span freed earlier that borders none of those stays until the
+  // thread takes a page in that segment again. The option is
+  // process-wide, so while a window is open a busy thread decommits at once
+  // too; overlapping windows share one, counted under delay_mu_. With
+  // `sweep`, SweepFreeSpans() reaches the spans the collect does not.
   void CollectWithoutDelay(bool sweep) {
     long busy;
     {
@@ -190,9 +189,10 @@ class MimallocBackend final : public BackendImpl {
   // segments' free spans: every segment that has a free span of three
   // 64 KiB slices gets its expired decommits done. Then it frees them, and
   // with the delay at 0 each span is decommitted as it is freed. The
-  // blocks are never written, so nothing is faulted in; the cost is a few
-  // hundred system calls, once per idle period. At most kSweepBytes: past
-  // the free spans it would take fresh segments, freed again at the end.
+  // sweep never writes the blocks, so at most one page of each is faulted
+  // in (mimalloc's own free-list word); the cost is a few hundred system
+  // calls, once per idle period. At most kSweepBytes: past the free spans
+  // it would take fresh segments, freed again at the end.
   void SweepFreeSpans() {
     constexpr size_t kSweepBlock = 128 * 1024 + 1;
     constexpr size_t kSweepBytes = size_t{64} << 20;
