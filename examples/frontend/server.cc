@@ -32,9 +32,7 @@ constexpr size_t kMaxBodyReadBytes = 256 * 1024;
 std::string_view Std(absl::string_view s) { return {s.data(), s.size()}; }
 
 // How long the next read of a connection may wait: read_timeout, and
-// within a request no longer than what is left until `deadline`. A plain
-// function rather than a lambda in ServeConnection, whose frame every idle
-// connection keeps: a lambda's captures would live there.
+// within a request no longer than what is left until `deadline`.
 std::chrono::milliseconds ReadLimit(const ServerOptions& options,
                                     bool mid_request,
                                     Clock::time_point deadline) {
