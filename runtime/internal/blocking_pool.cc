@@ -130,11 +130,7 @@ BlockingPool::Idler* BlockingPool::AdmitOrWait(TaskHeader* task) {
 }
 
 BlockingPool::Idler* BlockingPool::Admit(TaskHeader* task) {
-  // Behind any held call, so the gate lets calls in in FIFO order.
-  if (held_.empty() && GateOpen()) {
-    ++in_flight_;
-    return Dispatch(task);
-  }
+  if (PassGate()) return Dispatch(task);
   Hold(task);
   return CallWatcher();
 }
@@ -148,12 +144,11 @@ void BlockingPool::Hold(TaskHeader* task) {
 }
 
 void BlockingPool::AdmitForThisThread(TaskHeader* task) {
-  if (held_.empty() && GateOpen()) {
-    ++in_flight_;
+  if (PassGate()) {
     queue_.push_back(task);
-    return;
+  } else {
+    Hold(task);
   }
-  Hold(task);
 }
 
 bool BlockingPool::AdmitHeld(size_t newly_blocked) {
@@ -183,10 +178,7 @@ bool BlockingPool::AdmitHeld(size_t newly_blocked) {
 }
 
 void BlockingPool::StartOldestHeld() {
-  ++in_flight_;
-  TaskHeader* task = held_.front();
-  held_.pop_front();
-  if (Idler* idler = Dispatch(task)) {
+  if (Idler* idler = Dispatch(TakeOldestHeld())) {
     // As in Spawn: woken without mu_, which it takes at once.
     MutexUnlock unlock(&mu_);
     idler->wake.Notify();
@@ -533,9 +525,7 @@ TaskHeader* BlockingPool::NextCall(const Ran& ran, Idler& idler,
   CallFinished(idler);
   // The oldest held call is this thread's next, behind what is queued.
   if (!held_.empty() && GateOpen() && !shutdown_) {
-    ++in_flight_;
-    queue_.push_back(held_.front());
-    held_.pop_front();
+    queue_.push_back(TakeOldestHeld());
   }
   if (budget_ != nullptr) AfterBudgetedCall();
   TaskHeader* task = TakeQueued();

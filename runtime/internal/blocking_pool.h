@@ -217,6 +217,20 @@ class BlockingPool : public std::enable_shared_from_this<BlockingPool> {
   bool GateOpen() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     return parallelism_ == 0 || in_flight_ < parallelism_ + blocked_;
   }
+  // Whether a new call may start now: none held before it (FIFO) and the
+  // gate open. If so, it is counted in flight.
+  bool PassGate() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (!held_.empty() || !GateOpen()) return false;
+    ++in_flight_;
+    return true;
+  }
+  // Takes the oldest held call past the gate, counted in flight.
+  TaskHeader* TakeOldestHeld() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    ++in_flight_;
+    TaskHeader* task = held_.front();
+    held_.pop_front();
+    return task;
+  }
   // Lets held calls in while the gate is open, one more for each of
   // `newly_blocked` (calls a sample just found blocked: the held calls
   // behind them likely wait too, so a burst of waiting calls gets in in
