@@ -80,7 +80,9 @@ Stats stats();
 //             Locks each arena in turn and walks its free lists: a few to
 //             tens of microseconds, growing with the free chunks.
 //   jemalloc  stats.allocated after an epoch refresh, which merges every
-//             arena's counters: tens of microseconds.
+//             arena's counters, plus the pages freed but not purged yet
+//             (dirty and muzzy), which stay resident: tens of
+//             microseconds.
 //   mimalloc  AnonymousResidentBytes(): release builds count nothing
 //             finer, and mimalloc's committed count includes segments
 //             committed whole but never touched (tens of MB at idle).

@@ -107,7 +107,7 @@ class JemallocBackend final : public BackendImpl {
   int64_t InUseBytes() override {
     if (mallctl_ == nullptr) return -1;
     RefreshStats();
-    return Read("stats.allocated");
+    return Read("stats.allocated") + UnpurgedBytes();
   }
 
   void FillStats(Stats* s) override {
@@ -115,10 +115,8 @@ class JemallocBackend final : public BackendImpl {
     RefreshStats();
     const int64_t allocated = Read("stats.allocated");
     const int64_t active = Read("stats.active");
-    const int64_t page = sysconf(_SC_PAGESIZE);
-    const std::string all = absl::StrCat("stats.arenas.", kAllArenas);
-    const int64_t dirty = Read(all + ".pdirty") * page;
-    const int64_t muzzy = Read(all + ".pmuzzy") * page;
+    const int64_t dirty = DirtyBytes();
+    const int64_t muzzy = MuzzyBytes();
     s->allocated = allocated;
     s->arena = active + dirty + muzzy;
     s->free_held = s->arena - allocated;
@@ -151,6 +149,20 @@ class JemallocBackend final : public BackendImpl {
       const std::string name = absl::StrCat("arena.", arena, ".", kind);
       mallctl_(name.c_str(), nullptr, nullptr, &ms, sizeof ms);
     }
+  }
+
+  // Pages of all arenas that are free but not purged yet, dirty or muzzy
+  // (madvise(MADV_FREE)d, which leaves them resident until the kernel needs
+  // them): what jemalloc keeps resident beyond what it has allocated.
+  int64_t UnpurgedBytes() { return DirtyBytes() + MuzzyBytes(); }
+  int64_t DirtyBytes() { return Pages("pdirty"); }
+  int64_t MuzzyBytes() { return Pages("pmuzzy"); }
+
+  // stats.arenas.<all>.<field>, a page count, in bytes; 0 if unreadable.
+  int64_t Pages(const char* field) {
+    const int64_t pages =
+        Read(absl::StrCat("stats.arenas.", kAllArenas, ".", field));
+    return pages > 0 ? pages * sysconf(_SC_PAGESIZE) : 0;
   }
 
   // Stats are snapshots refreshed by writing the epoch.

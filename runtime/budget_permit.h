@@ -22,7 +22,8 @@
 // once follows memory: it starts at the CPU count and grows by one for each
 // permit given back at the limit while memory is under half the budget
 // (more slowly up to 7/8 of it), but never past what fits 5/8 of the budget
-// at the most memory per permit that samples have seen; over the budget
+// (all of it on jemalloc) at the most memory per permit that samples have
+// seen; over the budget
 // that is fewer than are held, but never fewer than two (one on a single
 // CPU), so a request's task and its blocking call can overlap. While
 // spawn_blocking calls wait for admission, a permit is granted only when

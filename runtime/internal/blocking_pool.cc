@@ -54,7 +54,8 @@ BlockingPool::BlockingPool(const RuntimeConfig& config, Scheduler* scheduler)
                    ? nullptr
                    : std::make_unique<BudgetPermits>(
                          config.memory_budget, budget_->Metrics().in_use,
-                         static_cast<size_t>(scheduler->usable_cpus()))),
+                         static_cast<size_t>(scheduler->usable_cpus()),
+                         config.permit_share_eighths)),
       in_use_source_(config.memory_in_use) {}
 
 BlockingPool::Ran BlockingPool::RunOne(TaskHeader* task) {

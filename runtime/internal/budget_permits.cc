@@ -4,8 +4,10 @@
 
 namespace tidepool::internal {
 
-BudgetPermits::BudgetPermits(size_t budget, int64_t first_sample, size_t cpus)
+BudgetPermits::BudgetPermits(size_t budget, int64_t first_sample, size_t cpus,
+                             uint64_t share_eighths)
     : budget_(budget),
+      room_(budget / 8 * share_eighths),
       base_(static_cast<uint64_t>(std::max<int64_t>(first_sample, 0))),
       floor_(std::clamp<size_t>(cpus, 1, kFloor)),
       limit_(std::max<size_t>(cpus, 1)),
@@ -81,8 +83,7 @@ void BudgetPermits::OnSample(int64_t in_use) {
     per_permit_ = std::max(seen, per_permit_ - per_permit_ / 32);
   }
   if (per_permit_ > 0) {
-    const uint64_t room = budget_ / kShareDen * kShareNum;
-    cap_ = std::max<uint64_t>(room > base_ ? (room - base_) / per_permit_ : 0,
+    cap_ = std::max<uint64_t>(room_ > base_ ? (room_ - base_) / per_permit_ : 0,
                               floor_);
     limit_ = std::min<size_t>(limit_, cap_);
   }

@@ -44,12 +44,13 @@ struct PermitWaiter : Waiter {
 // Each sample taken while permits are held also estimates what one permit
 // accounts for: the most seen of (in-use - the in-use before any permit) /
 // permits held, decaying by 1/32 a sample so that a lighter load is
-// followed. The limit never exceeds what fits 5/8 of the budget at that
-// estimate, and a sample that lowers the cap lowers the limit at once: over
-// the budget that is below the permits held, so none is granted until
-// enough come back. The estimate charges permits with all memory above the
-// start (task frames, caches, thread stacks, and on mimalloc the free pages
-// it has not decommitted yet), which errs toward fewer.
+// followed. The limit never exceeds what fits the permits' share of the
+// budget (5/8, or all of it when the count holds the pages the allocator
+// keeps free, as jemalloc's does) at that estimate, and a sample that lowers
+// the cap lowers the limit at once: over the budget that is below the permits
+// held, so none is granted until enough come back. The estimate charges permits
+// with all memory above the start (task frames, caches, thread stacks, and on
+// mimalloc the free pages it has not decommitted yet), which errs toward fewer.
 //
 // But the limit never falls below kFloor (or the CPU count, if smaller):
 // with one permit a request's task and its blocking call take turns and a
@@ -63,13 +64,13 @@ struct PermitWaiter : Waiter {
 class BudgetPermits {
  public:
   using Clock = std::chrono::steady_clock;
-  // The share of the budget that the permits' estimated memory may fill.
-  // The rest, with the quarter over the budget that the peak may reach,
-  // is for what the allocator keeps free but resident and does not count:
-  // jemalloc's dirty pages until its decay time, glibc's free chunks
-  // between trims (docs/architecture.md, "The memory budget").
-  static constexpr uint64_t kShareNum = 5;
-  static constexpr uint64_t kShareDen = 8;
+  // The share of the budget, in eighths, that the permits' estimated
+  // memory may fill by default. The rest, with the quarter over the budget
+  // that the peak may reach, is for what the allocator keeps free but
+  // resident and does not count, glibc's free chunks between trims
+  // (docs/architecture.md, "The memory budget"); a count that holds that
+  // memory (jemalloc's, with its dirty pages) may take the whole budget.
+  static constexpr uint64_t kShareEighths = 5;
   // The least the cap lowers the limit to (the CPU count if smaller): see
   // the class comment.
   static constexpr size_t kFloor = 2;
@@ -78,8 +79,9 @@ class BudgetPermits {
   using Granted = absl::InlinedVector<TaskHeader*, 8>;
 
   // `budget` > 0 bytes; `cpus` the CPUs the runtime may use (0 counts as
-  // 1), the first limit.
-  BudgetPermits(size_t budget, int64_t first_sample, size_t cpus);
+  // 1), the first limit; `share_eighths` from 1 to 8.
+  BudgetPermits(size_t budget, int64_t first_sample, size_t cpus,
+                uint64_t share_eighths = kShareEighths);
 
   // A task asks for a permit. True: granted, held until Release(). False:
   // `w` waits for `task`, in FIFO order, until Grant() hands it out or
@@ -109,6 +111,8 @@ class BudgetPermits {
   }
 
   const size_t budget_;
+  // share_eighths of the budget: what the permits' memory may fill.
+  const uint64_t room_;
   // The in-use bytes before any permit: what the estimate leaves out.
   const uint64_t base_;
   // min(kFloor, CPUs): the least the cap lets the limit fall to.

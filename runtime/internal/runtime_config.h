@@ -45,6 +45,9 @@ struct RuntimeConfig {
   // samples (BudgetInUseSource(), set by Builder::build()).
   size_t memory_budget = 0;
   std::function<int64_t()> memory_in_use;
+  // The eighths of the budget the permits' estimated memory may fill
+  // (BudgetPermits; 5 is its kShareEighths).
+  uint64_t permit_share_eighths = 5;
 };
 
 // Names the calling thread "<prefix>-<kind><index>" (kind 'w' for workers,

@@ -127,11 +127,36 @@ int ChildInUse() {
     return 1;
   }
   // mimalloc counts resident pages, which it may keep after the free until
-  // its decommit delay expires.
+  // its decommit delay expires. jemalloc hands a block this large back at
+  // once (it is over opt.oversize_threshold).
   if (b != alloc::Backend::kMimalloc && during - after < kSize) {
     std::printf("in use %lld with the block, %lld after its free\n",
                 static_cast<long long>(during), static_cast<long long>(after));
     return 1;
+  }
+  // jemalloc counts the dirty pages it keeps after a free until they are
+  // purged: they stay resident.
+  if (b == alloc::Backend::kJemalloc) {
+    constexpr int kPieces = 8;
+    constexpr int64_t kPiece = 1 << 20;
+    const int64_t start = alloc::InUseBytes();
+    char* pieces[kPieces];
+    for (char*& piece : pieces) {
+      piece = static_cast<char*>(malloc(kPiece));
+      std::memset(piece, 1, kPiece);
+      asm volatile("" : : "g"(piece) : "memory");
+    }
+    for (char* piece : pieces) free(piece);
+    const int64_t freed = alloc::InUseBytes();
+    alloc::trim();
+    const int64_t purged = alloc::InUseBytes();
+    if (freed - start < kPieces * kPiece / 2 ||
+        freed - purged < kPieces * kPiece / 2) {
+      std::printf("in use %lld, %lld after 8 MiB freed, %lld after a trim\n",
+                  static_cast<long long>(start), static_cast<long long>(freed),
+                  static_cast<long long>(purged));
+      return 1;
+    }
   }
   auto rt = Builder().worker_threads(1).memory_budget(24 << 20).build();
   if (!rt.ok() || rt->metrics().blocking.budget.in_use <= 0) {

@@ -181,6 +181,24 @@ TEST(BudgetPermitsTest, TheEstimatePerPermitCapsTheLimit) {
   EXPECT_LE(m.permit_limit, 5u);
 }
 
+TEST(BudgetPermitsTest, ACountHoldingTheFreePagesMayFillTheWholeBudget) {
+  Tasks task;
+  PermitWaiter w[8];
+  MemoryBudgetMetrics m;
+  // 8 held, 100 each: 5/8 of the budget fits 6.
+  BudgetPermits share(kBudget, 0, 8);
+  AcquireAtOnce(share, w, task, 0, 8);
+  share.OnSample(800);
+  share.AddMetrics(&m);
+  EXPECT_EQ(m.permit_limit, 6u);
+  // The whole budget fits 10: the limit stays at 8.
+  BudgetPermits whole(kBudget, 0, 8, /*share_eighths=*/8);
+  AcquireAtOnce(whole, w, task, 0, 8);
+  whole.OnSample(800);
+  whole.AddMetrics(&m);
+  EXPECT_EQ(m.permit_limit, 8u);
+}
+
 TEST(BudgetPermitsTest, OverTheBudgetTheLimitFallsBelowThePermitsHeld) {
   Tasks task;
   PermitWaiter w[16];
