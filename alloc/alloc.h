@@ -72,7 +72,8 @@ bool TrimCoalesced(std::chrono::milliseconds min_interval);
 
 Stats stats();
 
-// Bytes the program holds in blocks the allocator serves, as cheaply as the
+// Bytes the program holds in blocks the allocator serves (on jemalloc and
+// mimalloc, with the free memory they keep resident), as cheaply as the
 // backend can count them, or -1 when it cannot (kUnknown: another
 // interposer, as in sanitizer builds). What the runtime's memory budget
 // (Builder::memory_budget) samples.

@@ -22,6 +22,11 @@ using MallctlFn = int (*)(const char*, void*, size_t*, void*, size_t);
 
 // jemalloc's MALLCTL_ARENAS_ALL: "arena.4096.purge" purges every arena.
 constexpr unsigned kAllArenas = 4096;
+// Page counts of all arenas, spelled out: the budget reads them at every
+// sample.
+constexpr char kDirtyPages[] = "stats.arenas.4096.pdirty";
+constexpr char kMuzzyPages[] = "stats.arenas.4096.pmuzzy";
+static_assert(kAllArenas == 4096, "kDirtyPages and kMuzzyPages name it");
 
 class JemallocBackend final : public BackendImpl {
  public:
@@ -107,7 +112,9 @@ class JemallocBackend final : public BackendImpl {
   int64_t InUseBytes() override {
     if (mallctl_ == nullptr) return -1;
     RefreshStats();
-    return Read("stats.allocated") + UnpurgedBytes();
+    const int64_t allocated = Read("stats.allocated");
+    const int64_t unpurged = UnpurgedBytes();
+    return allocated < 0 || unpurged < 0 ? -1 : allocated + unpurged;
   }
 
   void FillStats(Stats* s) override {
@@ -117,10 +124,11 @@ class JemallocBackend final : public BackendImpl {
     const int64_t active = Read("stats.active");
     const int64_t dirty = DirtyBytes();
     const int64_t muzzy = MuzzyBytes();
+    const int64_t unpurged = dirty < 0 || muzzy < 0 ? -1 : dirty + muzzy;
     s->allocated = allocated;
-    s->arena = active + dirty + muzzy;
-    s->free_held = s->arena - allocated;
-    s->releasable = dirty + muzzy;
+    s->arena = active < 0 || unpurged < 0 ? -1 : active + unpurged;
+    s->free_held = s->arena < 0 || allocated < 0 ? -1 : s->arena - allocated;
+    s->releasable = unpurged;
     s->detail = {{"stats.allocated", allocated},
                  {"stats.active", active},
                  {"stats.metadata", Read("stats.metadata")},
@@ -151,18 +159,22 @@ class JemallocBackend final : public BackendImpl {
     }
   }
 
-  // Pages of all arenas that are free but not purged yet, dirty or muzzy
-  // (madvise(MADV_FREE)d, which leaves them resident until the kernel needs
-  // them): what jemalloc keeps resident beyond what it has allocated.
-  int64_t UnpurgedBytes() { return DirtyBytes() + MuzzyBytes(); }
-  int64_t DirtyBytes() { return Pages("pdirty"); }
-  int64_t MuzzyBytes() { return Pages("pmuzzy"); }
+  // Pages of all arenas that are free but not purged yet, in bytes, or -1
+  // if unreadable: dirty (untouched since their free) and muzzy
+  // (madvise(MADV_FREE)d, resident until the kernel reclaims them). What
+  // jemalloc keeps resident beyond what it has allocated.
+  int64_t UnpurgedBytes() {
+    const int64_t dirty = DirtyBytes();
+    const int64_t muzzy = MuzzyBytes();
+    return dirty < 0 || muzzy < 0 ? -1 : dirty + muzzy;
+  }
+  int64_t DirtyBytes() { return PageBytes(kDirtyPages); }
+  int64_t MuzzyBytes() { return PageBytes(kMuzzyPages); }
 
-  // stats.arenas.<all>.<field>, a page count, in bytes; 0 if unreadable.
-  int64_t Pages(const char* field) {
-    const int64_t pages =
-        Read(absl::StrCat("stats.arenas.", kAllArenas, ".", field));
-    return pages > 0 ? pages * sysconf(_SC_PAGESIZE) : 0;
+  // A page count in bytes, or -1 if unreadable.
+  int64_t PageBytes(const char* name) {
+    const int64_t pages = Read(name);
+    return pages < 0 ? -1 : pages * sysconf(_SC_PAGESIZE);
   }
 
   // Stats are snapshots refreshed by writing the epoch.
@@ -178,10 +190,10 @@ class JemallocBackend final : public BackendImpl {
     }
   }
 
-  int64_t Read(const std::string& name) {
+  int64_t Read(const char* name) {
     size_t value = 0;
     size_t len = sizeof value;
-    if (mallctl_(name.c_str(), &value, &len, nullptr, 0) != 0) return -1;
+    if (mallctl_(name, &value, &len, nullptr, 0) != 0) return -1;
     return static_cast<int64_t>(value);
   }
 

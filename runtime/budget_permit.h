@@ -23,14 +23,13 @@
 // permit given back at the limit while memory is under half the budget
 // (more slowly up to 7/8 of it), but never past what fits 5/8 of the budget
 // (all of it on jemalloc) at the most memory per permit that samples have
-// seen; over the budget
-// that is fewer than are held, but never fewer than two (one on a single
-// CPU), so a request's task and its blocking call can overlap. While
-// spawn_blocking calls wait for admission, a permit is granted only when
-// none is held. With no permit held the oldest waiter is granted whatever
-// the budget says, so memory held elsewhere cannot stall a server for
-// good. docs/configuration.md
-// ("The memory budget") has the whole rule.
+// seen; over the budget that is fewer than are held, but never fewer than
+// two (one on a single CPU), so a request's task and its blocking call can
+// overlap. While spawn_blocking calls wait for admission, a permit is
+// granted only when none is held. With no permit held the oldest waiter is
+// granted whatever the budget says, so memory held elsewhere cannot stall a
+// server for good. docs/configuration.md ("The memory budget") has the
+// whole rule.
 //
 // Without a budget, co_await budget_permit() completes at once with an
 // empty permit and costs a few loads; with one, it takes a lock shared

@@ -306,15 +306,8 @@ absl::StatusOr<Runtime> Builder::build() const {
       config.allocator.mimalloc_decommit_delay_ms = kBudgetMimallocDelayMs;
     }
     config.memory_in_use = internal::BudgetInUseSource();
-    // jemalloc's count holds the pages it has freed but not purged, the
-    // free memory it keeps resident, so the permits may fill the whole
-    // budget. glibc's leaves its
-    // free chunks out, and mimalloc's, though resident, is mostly memory
-    // that stays whatever the permits: with the whole budget mimalloc held
-    // 9 permits where it held 2, and peaked 8 MB higher at the same speed.
-    if (alloc::active_backend().kind == alloc::Backend::kJemalloc) {
-      config.permit_share_eighths = 8;
-    }
+    config.permit_share_eighths =
+        internal::PermitShareEighths(alloc::active_backend().kind);
     if (config.memory_in_use() < 0) {
       return absl::FailedPreconditionError(absl::StrCat(
           "memory_budget=", config.memory_budget, " needs an allocator that ",

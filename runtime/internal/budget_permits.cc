@@ -7,7 +7,7 @@ namespace tidepool::internal {
 BudgetPermits::BudgetPermits(size_t budget, int64_t first_sample, size_t cpus,
                              uint64_t share_eighths)
     : budget_(budget),
-      room_(budget / 8 * share_eighths),
+      room_(budget / 8 * std::clamp<uint64_t>(share_eighths, 1, 8)),
       base_(static_cast<uint64_t>(std::max<int64_t>(first_sample, 0))),
       floor_(std::clamp<size_t>(cpus, 1, kFloor)),
       limit_(std::max<size_t>(cpus, 1)),
@@ -96,6 +96,10 @@ void BudgetPermits::AddMetrics(MemoryBudgetMetrics* m) const {
   m->permits_granted = granted_;
   m->permits_waited = waited_;
   m->permit_wait_ns = wait_ns_;
+}
+
+uint64_t PermitShareEighths(alloc::Backend kind) {
+  return kind == alloc::Backend::kJemalloc ? 8 : BudgetPermits::kShareEighths;
 }
 
 }  // namespace tidepool::internal

@@ -46,7 +46,7 @@ struct RuntimeConfig {
   size_t memory_budget = 0;
   std::function<int64_t()> memory_in_use;
   // The eighths of the budget the permits' estimated memory may fill
-  // (BudgetPermits; 5 is its kShareEighths).
+  // (internal::PermitShareEighths(), set by Builder::build()).
   uint64_t permit_share_eighths = 5;
 };
 

@@ -128,7 +128,8 @@ int ChildInUse() {
   }
   // mimalloc counts resident pages, which it may keep after the free until
   // its decommit delay expires. jemalloc hands a block this large back at
-  // once (it is over opt.oversize_threshold).
+  // once from a thread on its automatic arenas, as this one is (it is over
+  // opt.oversize_threshold).
   if (b != alloc::Backend::kMimalloc && during - after < kSize) {
     std::printf("in use %lld with the block, %lld after its free\n",
                 static_cast<long long>(during), static_cast<long long>(after));

@@ -185,18 +185,28 @@ TEST(BudgetPermitsTest, ACountHoldingTheFreePagesMayFillTheWholeBudget) {
   Tasks task;
   PermitWaiter w[8];
   MemoryBudgetMetrics m;
-  // 8 held, 100 each: 5/8 of the budget fits 6.
+  // 8 held, 120 each: 5/8 of the budget fits 5.
   BudgetPermits share(kBudget, 0, 8);
   AcquireAtOnce(share, w, task, 0, 8);
-  share.OnSample(800);
+  share.OnSample(960);
   share.AddMetrics(&m);
-  EXPECT_EQ(m.permit_limit, 6u);
-  // The whole budget fits 10: the limit stays at 8.
+  EXPECT_EQ(m.permit_limit, 5u);
+  // The whole budget fits 8 (7/8 would fit 7).
   BudgetPermits whole(kBudget, 0, 8, /*share_eighths=*/8);
   AcquireAtOnce(whole, w, task, 0, 8);
-  whole.OnSample(800);
+  whole.OnSample(960);
   whole.AddMetrics(&m);
   EXPECT_EQ(m.permit_limit, 8u);
+}
+
+TEST(BudgetPermitsTest, OnlyJemallocsCountTakesTheWholeBudget) {
+  EXPECT_EQ(PermitShareEighths(alloc::Backend::kJemalloc), 8u);
+  EXPECT_EQ(PermitShareEighths(alloc::Backend::kGlibc),
+            BudgetPermits::kShareEighths);
+  EXPECT_EQ(PermitShareEighths(alloc::Backend::kMimalloc),
+            BudgetPermits::kShareEighths);
+  EXPECT_EQ(PermitShareEighths(alloc::Backend::kUnknown),
+            BudgetPermits::kShareEighths);
 }
 
 TEST(BudgetPermitsTest, OverTheBudgetTheLimitFallsBelowThePermitsHeld) {
