@@ -43,8 +43,8 @@ struct PermitWaiter : Waiter {
 // quiet period leaves no headroom that a burst would then rush through.
 //
 // Each sample taken while permits are held also estimates what one permit
-// accounts for: the most seen of (in-use - the in-use before any permit) /
-// permits held, decaying by 1/32 a sample so that a lighter load is
+// accounts for: the most seen of (in-use - the in-use with no permit held,
+// base_) / permits held, decaying by 1/32 a sample so that a lighter load is
 // followed. The limit never exceeds what fits the permits' share of the
 // budget (5/8, or all of it when the count holds the pages the allocator
 // keeps free, as jemalloc's does) at that estimate, and a sample that lowers
@@ -114,8 +114,11 @@ class BudgetPermits {
   const size_t budget_;
   // share_eighths of the budget: what the permits' memory may fill.
   const uint64_t room_;
-  // The in-use bytes before any permit: what the estimate leaves out.
-  const uint64_t base_;
+  // The in-use bytes with no permit held: what the estimate leaves out. The
+  // first sample, lowered by any later one taken with none held, since the
+  // first may include memory the process frees later (on jemalloc, pages
+  // freed before the runtime was built and not purged yet).
+  uint64_t base_;
   // min(kFloor, CPUs): the least the cap lets the limit fall to.
   const size_t floor_;
   WaitList waiters_;

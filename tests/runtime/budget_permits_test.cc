@@ -209,6 +209,21 @@ TEST(BudgetPermitsTest, OnlyJemallocsCountTakesTheWholeBudget) {
             BudgetPermits::kShareEighths);
 }
 
+TEST(BudgetPermitsTest, ALowerSampleWithNoPermitHeldLowersTheBase) {
+  Tasks task;
+  PermitWaiter w[8];
+  MemoryBudgetMetrics m;
+  // Built at 400, of which 300 goes away before any permit is taken.
+  BudgetPermits p(kBudget, /*first_sample=*/400, 8);
+  p.OnSample(100);
+  AcquireAtOnce(p, w, task, 0, 8);
+  // 800 above the base of 100 over 8 permits: 100 each, and 525 fit 5. (A
+  // base still at 400 would charge 62 each, and its 225 fit 3.)
+  p.OnSample(900);
+  p.AddMetrics(&m);
+  EXPECT_EQ(m.permit_limit, 5u);
+}
+
 TEST(BudgetPermitsTest, OverTheBudgetTheLimitFallsBelowThePermitsHeld) {
   Tasks task;
   PermitWaiter w[16];
