@@ -28,6 +28,11 @@ constexpr char kDirtyPages[] = "stats.arenas.4096.pdirty";
 constexpr char kMuzzyPages[] = "stats.arenas.4096.pmuzzy";
 static_assert(kAllArenas == 4096, "kDirtyPages and kMuzzyPages name it");
 
+// a + b, two byte counts each -1 when unreadable: -1 if either is.
+int64_t SumOrUnknown(int64_t a, int64_t b) {
+  return a < 0 || b < 0 ? -1 : a + b;
+}
+
 class JemallocBackend final : public BackendImpl {
  public:
   JemallocBackend()
@@ -112,9 +117,7 @@ class JemallocBackend final : public BackendImpl {
   int64_t InUseBytes() override {
     if (mallctl_ == nullptr) return -1;
     RefreshStats();
-    const int64_t allocated = Read("stats.allocated");
-    const int64_t unpurged = UnpurgedBytes();
-    return allocated < 0 || unpurged < 0 ? -1 : allocated + unpurged;
+    return SumOrUnknown(Read("stats.allocated"), UnpurgedBytes());
   }
 
   void FillStats(Stats* s) override {
@@ -124,9 +127,9 @@ class JemallocBackend final : public BackendImpl {
     const int64_t active = Read("stats.active");
     const int64_t dirty = DirtyBytes();
     const int64_t muzzy = MuzzyBytes();
-    const int64_t unpurged = dirty < 0 || muzzy < 0 ? -1 : dirty + muzzy;
+    const int64_t unpurged = SumOrUnknown(dirty, muzzy);
     s->allocated = allocated;
-    s->arena = active < 0 || unpurged < 0 ? -1 : active + unpurged;
+    s->arena = SumOrUnknown(active, unpurged);
     s->free_held = s->arena < 0 || allocated < 0 ? -1 : s->arena - allocated;
     s->releasable = unpurged;
     s->detail = {{"stats.allocated", allocated},
@@ -163,11 +166,7 @@ class JemallocBackend final : public BackendImpl {
   // if unreadable: dirty (untouched since their free) and muzzy
   // (madvise(MADV_FREE)d, resident until the kernel reclaims them). What
   // jemalloc keeps resident beyond what it has allocated.
-  int64_t UnpurgedBytes() {
-    const int64_t dirty = DirtyBytes();
-    const int64_t muzzy = MuzzyBytes();
-    return dirty < 0 || muzzy < 0 ? -1 : dirty + muzzy;
-  }
+  int64_t UnpurgedBytes() { return SumOrUnknown(DirtyBytes(), MuzzyBytes()); }
   int64_t DirtyBytes() { return PageBytes(kDirtyPages); }
   int64_t MuzzyBytes() { return PageBytes(kMuzzyPages); }
 

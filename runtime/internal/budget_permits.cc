@@ -78,8 +78,9 @@ void BudgetPermits::OnSample(int64_t in_use) {
   if (in_use < 0) return;
   in_use_ = in_use;
   const uint64_t bytes = static_cast<uint64_t>(in_use);
-  if (held_ == 0) base_ = std::min(base_, bytes);
-  if (held_ > 0) {
+  if (held_ == 0) {
+    base_ = std::min(base_, bytes);
+  } else {
     const uint64_t seen = (bytes > base_ ? bytes - base_ : 0) / held_;
     per_permit_ = std::max(seen, per_permit_ - per_permit_ / 32);
   }
